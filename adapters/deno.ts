@@ -1,0 +1,460 @@
+/**
+ * Transport over `Deno.listen` TCP connections, driven with `conn.read`/`conn.write` on
+ * reused buffers (the `readable`/`writable` web streams allocate per chunk and are slow).
+ *
+ * `reusePort` needs Deno's unstable net API: run with `--unstable-net` (or
+ * `"unstable": ["net"]` in deno.json). Without it Deno would exit the process, so `listen`
+ * rejects instead.
+ *
+ * @module
+ */
+import type {
+  AcceptFn,
+  ConnectionEvents,
+  Listener,
+  ListenFn,
+  ListenOptions,
+  Transport,
+} from "../src/transport.ts";
+import type { DenoConn, DenoListenOptions, DenoNamespace, DenoTcpListener } from "./types/deno.ts";
+
+/** One read buffer of this size per connection; Deno's own stream reads use 64 KiB too. */
+const READ_SIZE = 64 * 1024;
+const HIGH_WATER_MARK = 64 * 1024;
+/** Queued chunks are merged up to this size, so a backlog of small writes costs one write op. */
+const COALESCE_LIMIT = 64 * 1024;
+/**
+ * Every write is asynchronous on Deno, so borrowed bytes are always copied. Small copies share
+ * a slab, as Node's Buffer pool does: no ArrayBuffer per response, and consecutive copies for
+ * one connection land next to each other and merge into one view for free.
+ */
+const SLAB_SIZE = 128 * 1024;
+const SLAB_MAX_COPY = 8 * 1024;
+
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+
+/** Where the next small copy goes; callers check adjacency against the slab before copying. */
+function slabReserve(length: number): void {
+  if (slabUsed + length > SLAB_SIZE) {
+    // The old slab lives on while queued views point into it.
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+}
+
+function copyOf(bytes: Uint8Array): Uint8Array {
+  const length = bytes.length;
+  if (length > SLAB_MAX_COPY) return bytes.slice();
+  slabReserve(length);
+  const start = slabUsed;
+  slab.set(bytes, start);
+  slabUsed = start + length;
+  return slab.subarray(start, start + length);
+}
+
+const EMPTY = new Uint8Array(0);
+/** `stash` values besides a byte count. */
+const STASH_NONE = -1;
+const STASH_EOF = -2;
+
+class DenoTransport implements Transport {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  private readonly conn: DenoConn;
+  private events: ConnectionEvents | null = null;
+  private readonly buf: Uint8Array = new Uint8Array(READ_SIZE);
+  /** Last view handed to onData; reused while reads keep the same length. */
+  private view: Uint8Array = this.buf;
+  private paused = false;
+  /** A read loop is running (or about to resume); at most one read is ever in flight. */
+  private reading = false;
+  /** What a read that finished during pause() left in `buf`, delivered on resume(). */
+  private stash = STASH_NONE;
+  private readDone = false;
+
+  /** Chunks not yet written; the one being written is held by flush() alone. */
+  private queue: Uint8Array[] = [];
+  private head = 0;
+  private queued = 0;
+  /** A flush is scheduled or running, so write() must not start another. */
+  private writing = false;
+  private needDrain = false;
+  private ending = false;
+  private writeDone = false;
+  private closed = false;
+
+  constructor(conn: DenoConn) {
+    this.conn = conn;
+    const addr = conn.remoteAddr;
+    this.remoteAddress = addr.hostname ?? "";
+    this.remotePort = addr.port ?? 0;
+  }
+
+  get pending(): number {
+    return this.queued;
+  }
+
+  start(events: ConnectionEvents): void {
+    this.events = events;
+    // The core may have called close() from inside accept().
+    if (this.closed) return;
+    this.reading = true;
+    void this.readLoop();
+  }
+
+  write(bytes: Uint8Array, owned: boolean): boolean {
+    // Writes after end() or close() go nowhere; the core hears about the close separately.
+    if (this.closed || this.ending) return true;
+    const length = bytes.length;
+    if (length !== 0) {
+      if (owned) this.queue.push(bytes);
+      else this.pushCopy(bytes);
+      this.queued += length;
+      if (!this.writing) {
+        // Deferred to the end of this turn so that the core's other writes join the same op.
+        this.writing = true;
+        queueMicrotask(this.startFlush);
+      }
+    }
+    if (this.queued < HIGH_WATER_MARK) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    // Before start() (resume() inside accept()) start() itself begins reading.
+    if (!this.reading && !this.readDone && !this.closed && this.events !== null) {
+      this.reading = true;
+      void this.continueReading();
+    }
+  }
+
+  end(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    if (!this.writing) void this.shutdownWrite();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.release();
+    try {
+      this.conn.close();
+    } catch {
+      // Deno already closed it (BadResource).
+    }
+    // Never call back into the core while it is inside close(), which may even be inside
+    // accept(), before start() has the events.
+    queueMicrotask(() => this.events?.onClose(undefined));
+  }
+
+  private readonly startFlush = (): void => {
+    void this.flush();
+  };
+
+  private pushCopy(bytes: Uint8Array): void {
+    const queue = this.queue;
+    const length = bytes.length;
+    if (length <= SLAB_MAX_COPY && queue.length > this.head) {
+      const tail = queue[queue.length - 1]!;
+      slabReserve(length);
+      if (
+        // Offsets first: `.buffer` can cost an allocation on a small array V8 keeps on-heap.
+        tail.byteOffset + tail.length === slabUsed && tail.length + length <= COALESCE_LIMIT &&
+        tail.buffer === slab.buffer
+      ) {
+        slab.set(bytes, slabUsed);
+        slabUsed += length;
+        queue[queue.length - 1] = new Uint8Array(
+          slab.buffer,
+          tail.byteOffset,
+          tail.length + length,
+        );
+        return;
+      }
+    }
+    queue.push(copyOf(bytes));
+  }
+
+  /** The next chunk to write, with a run of small queued chunks merged into one. */
+  private take(): Uint8Array | null {
+    const queue = this.queue;
+    const head = this.head;
+    const count = queue.length;
+    if (head === count) {
+      queue.length = 0;
+      this.head = 0;
+      return null;
+    }
+    const first = queue[head]!;
+    let total = first.length;
+    let end = head + 1;
+    while (end < count && total + queue[end]!.length <= COALESCE_LIMIT) {
+      total += queue[end]!.length;
+      end++;
+    }
+    if (end === head + 1) {
+      queue[head] = EMPTY;
+      this.head = head + 1;
+      return first;
+    }
+    let merged: Uint8Array;
+    if (total <= SLAB_MAX_COPY) {
+      slabReserve(total);
+      merged = slab.subarray(slabUsed, slabUsed + total);
+      slabUsed += total;
+    } else {
+      merged = new Uint8Array(total);
+    }
+    let offset = 0;
+    for (let i = head; i < end; i++) {
+      const chunk = queue[i]!;
+      merged.set(chunk, offset);
+      offset += chunk.length;
+      queue[i] = EMPTY;
+    }
+    this.head = end;
+    return merged;
+  }
+
+  private async flush(): Promise<void> {
+    const conn = this.conn;
+    let chunk = this.take();
+    while (chunk !== null) {
+      if (this.closed) return;
+      let written: number;
+      try {
+        written = await conn.write(chunk);
+      } catch (error) {
+        this.destroy(error);
+        return;
+      }
+      if (this.closed) return;
+      this.queued -= written;
+      // Deno writes what the kernel takes and resolves; the rest is ours to retry.
+      chunk = written < chunk.length ? chunk.subarray(written) : this.take();
+    }
+    this.writing = false;
+    if (this.needDrain) {
+      this.needDrain = false;
+      try {
+        this.events!.onDrain();
+      } catch (error) {
+        this.destroy(error);
+        return;
+      }
+    }
+    if (this.ending && !this.writing && !this.closed) void this.shutdownWrite();
+  }
+
+  private async shutdownWrite(): Promise<void> {
+    try {
+      await this.conn.closeWrite();
+    } catch (error) {
+      this.destroy(error);
+      return;
+    }
+    if (this.closed) return;
+    this.writeDone = true;
+    if (this.readDone) this.destroy(undefined);
+  }
+
+  private async readLoop(): Promise<void> {
+    const conn = this.conn;
+    const buf = this.buf;
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch (error) {
+        this.reading = false;
+        this.destroy(error);
+        return;
+      }
+      if (this.closed) {
+        this.reading = false;
+        return;
+      }
+      if (n === null) {
+        this.reading = false;
+        if (this.paused) this.stash = STASH_EOF;
+        else this.gotEof();
+        return;
+      }
+      if (n === 0) continue;
+      if (this.paused) {
+        // The read was already in flight when pause() came; hold its bytes in place.
+        this.stash = n;
+        this.reading = false;
+        return;
+      }
+      if (!this.deliver(n)) {
+        this.reading = false;
+        return;
+      }
+    }
+  }
+
+  private async continueReading(): Promise<void> {
+    // Never deliver data while the core is inside resume().
+    await undefined;
+    if (this.closed || this.paused) {
+      this.reading = false;
+      return;
+    }
+    const stash = this.stash;
+    this.stash = STASH_NONE;
+    if (stash === STASH_EOF) {
+      this.reading = false;
+      this.gotEof();
+      return;
+    }
+    if (stash > 0 && !this.deliver(stash)) {
+      this.reading = false;
+      return;
+    }
+    await this.readLoop();
+  }
+
+  /** Hands `buf[0, n)` to the core; false when reading must stop (paused or closed). */
+  private deliver(n: number): boolean {
+    let view = this.view;
+    if (view.length !== n) view = this.view = this.buf.subarray(0, n);
+    try {
+      this.events!.onData(view);
+    } catch (error) {
+      this.destroy(error);
+      return false;
+    }
+    return !this.paused && !this.closed;
+  }
+
+  private gotEof(): void {
+    this.readDone = true;
+    try {
+      this.events!.onEnd();
+    } catch (error) {
+      this.destroy(error);
+      return;
+    }
+    if (this.writeDone && !this.closed) this.destroy(undefined);
+  }
+
+  /** Final teardown from inside the adapter's own async code, so onClose can run at once. */
+  private destroy(error: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.release();
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed by Deno.
+    }
+    this.events!.onClose(error);
+  }
+
+  private release(): void {
+    this.queue = [];
+    this.head = 0;
+    this.queued = 0;
+  }
+}
+
+function startConnection(conn: DenoConn, accept: AcceptFn): void {
+  try {
+    conn.setNoDelay(true);
+  } catch {
+    // The peer is already gone; the first read reports it.
+  }
+  const transport = new DenoTransport(conn);
+  let events: ConnectionEvents;
+  try {
+    events = accept(transport);
+  } catch (error) {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    // Surface the core's bug as an uncaught error, as Node would, without ending the accept loop.
+    queueMicrotask(() => {
+      throw error;
+    });
+    return;
+  }
+  transport.start(events);
+}
+
+async function acceptLoop(
+  listener: DenoTcpListener,
+  accept: AcceptFn,
+  state: { closed: boolean },
+): Promise<void> {
+  for (;;) {
+    let conn: DenoConn;
+    try {
+      conn = await listener.accept();
+    } catch (error) {
+      if (state.closed || (error instanceof Error && error.name === "BadResource")) return;
+      // EMFILE and the like: retrying at once would spin while nothing can be accepted.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      continue;
+    }
+    startConnection(conn, accept);
+  }
+}
+
+/** Listen with `Deno.listen`. */
+export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Promise<Listener> => {
+  const deno = (globalThis as unknown as { Deno: DenoNamespace }).Deno;
+  const denoOptions: DenoListenOptions = {
+    port: options.port,
+    hostname: options.hostname,
+    transport: "tcp",
+  };
+  if (options.backlog !== undefined) denoOptions.tcpBacklog = options.backlog;
+  if (options.reusePort) {
+    // Deno exposes its unstable net APIs only with the feature on; listen would exit otherwise.
+    if (typeof deno.listenDatagram !== "function") {
+      return Promise.reject(
+        new Error(
+          'reusePort on Deno needs the unstable net API: run with --unstable-net (or "unstable": ["net"] in deno.json)',
+        ),
+      );
+    }
+    denoOptions.reusePort = true;
+  }
+  let listener: DenoTcpListener;
+  try {
+    listener = deno.listen(denoOptions);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const state = { closed: false };
+  void acceptLoop(listener, accept, state);
+  const addr = listener.addr;
+  return Promise.resolve<Listener>({
+    port: addr.port,
+    hostname: addr.hostname,
+    runtime: "deno",
+    close: (): Promise<void> => {
+      if (!state.closed) {
+        state.closed = true;
+        try {
+          listener.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      return Promise.resolve();
+    },
+  });
+};

@@ -1,0 +1,110 @@
+/**
+ * Transport over Node's `net` sockets (Node 20+, and Deno/Bun's `node:net` compat).
+ *
+ * @module
+ */
+import * as net from "node:net";
+import type {
+  AcceptFn,
+  ConnectionEvents,
+  Listener,
+  ListenFn,
+  ListenOptions,
+  Transport,
+} from "../src/transport.ts";
+
+/** `net` learnt `reusePort` in 22.12 and 23.1; older versions ignore or reject it. */
+export function nodeHasReusePort(version: string = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+class NodeTransport implements Transport {
+  readonly socket: net.Socket;
+  events: ConnectionEvents | null = null;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  constructor(socket: net.Socket) {
+    this.socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? "";
+    this.remotePort = socket.remotePort ?? 0;
+  }
+
+  get pending(): number {
+    return this.socket.writableLength;
+  }
+
+  write(bytes: Uint8Array, owned: boolean): boolean {
+    // `net` keeps a reference until the bytes are sent, so a borrowed view is
+    // copied; Buffer.from takes small copies from Node's shared slab.
+    return this.socket.write(owned ? bytes : Buffer.from(bytes));
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+function attach(socket: net.Socket, accept: AcceptFn): void {
+  const transport = new NodeTransport(socket);
+  const events = accept(transport);
+  transport.events = events;
+  let failure: unknown = undefined;
+  socket.on("data", (chunk: Buffer) => events.onData(chunk));
+  socket.on("drain", () => events.onDrain());
+  socket.on("end", () => events.onEnd());
+  socket.on("error", (err: Error) => {
+    failure = err;
+  });
+  socket.on("close", () => events.onClose(failure));
+}
+
+/** Listen with `node:net`. */
+export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Promise<Listener> => {
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    attach(socket, accept);
+  });
+  const listenOptions: net.ListenOptions & { reusePort?: boolean } = {
+    port: options.port,
+    host: options.hostname,
+    backlog: options.backlog ?? 511,
+  };
+  if (options.reusePort) {
+    if (!nodeHasReusePort()) {
+      return Promise.reject(
+        new Error(`reusePort needs Node 22.12 or newer (this is ${process.versions.node})`),
+      );
+    }
+    listenOptions.reusePort = true;
+  }
+  return new Promise<Listener>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listenOptions, () => {
+      server.off("error", reject);
+      const address = server.address() as net.AddressInfo;
+      resolve({
+        port: address.port,
+        hostname: address.address,
+        runtime: "node",
+        close: () => {
+          // The callback would wait for every open connection; the core closes those.
+          server.close();
+          return Promise.resolve();
+        },
+      });
+    });
+  });
+};

@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+// The test command: build, lint, then the one suite on Node (this machine's and
+// Node 24), Deno and Bun. Prints a count per runtime and one closing line
+// `N passed, N failed`; exits non-zero if anything failed.
+//
+//   npm test                      everything
+//   npm test -- --only node,deno  a subset of runtimes (node, node24, deno, bun)
+//   npm test -- --no-lint         skip formatter and linter
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const args = process.argv.slice(2);
+const only = (() => {
+  const i = args.indexOf("--only");
+  return i >= 0 ? new Set(args[i + 1].split(",")) : null;
+})();
+const wanted = (name) => only === null || only.has(name);
+const NODE24_VERSION = "24.21.0";
+const node24Dir = join(root, ".cache", `node-${NODE24_VERSION}`);
+const node24 = join(node24Dir, "node_modules", "node", "bin", "node");
+
+function step(title) {
+  console.log(`\n== ${title}`);
+}
+
+/** Run a command, echoing its output; resolves to { code, output }. */
+function run(cmd, argv, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const echo = (d) => {
+      const s = d.toString();
+      output += s;
+      process.stdout.write(s);
+    };
+    child.stdout.on("data", echo);
+    child.stderr.on("data", echo);
+    // Runners colour their output even when told not to; counts are read without it.
+    child.on("close", (code) => resolve({ code: code ?? 1, output: output.replace(/\x1b\[[0-9;]*m/g, "") }));
+  });
+}
+
+function last(re, text) {
+  let m = null;
+  for (const x of text.matchAll(re)) m = x;
+  return m;
+}
+
+const results = [];
+
+function record(name, passed, failed, code) {
+  // A runner that died without counting still counts as a failure.
+  if (code !== 0 && failed === 0) failed = 1;
+  results.push({ name, passed, failed });
+  console.log(`-- ${name}: ${passed} passed, ${failed} failed`);
+}
+
+async function nodeSuite(name, nodeBin) {
+  step(`tests on ${name} (${spawnSync(nodeBin, ["--version"]).stdout.toString().trim()})`);
+  const files = readdirSync(join(root, "dist", "test"))
+    .filter((f) => f.endsWith(".test.js"))
+    .map((f) => join("dist", "test", f));
+  const { code, output } = await run(nodeBin, ["--test", "--test-reporter=spec", ...files]);
+  const pass = Number(last(/^ℹ pass (\d+)/gm, output)?.[1] ?? 0);
+  const fail = Number(last(/^ℹ fail (\d+)/gm, output)?.[1] ?? 0);
+  record(name, pass, fail, code);
+}
+
+async function denoSuite() {
+  step("tests on Deno");
+  const { code, output } = await run(bin("deno"), ["test", "--no-check", "-A", "test/"]);
+  // With describe/it, Deno counts each describe as a test and each it as a step.
+  const m = last(
+    /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/g,
+    output,
+  );
+  let pass = 0;
+  let fail = 0;
+  if (m) {
+    pass = Number(m[2] ?? m[1]);
+    fail = m[4] !== undefined ? Number(m[4]) : Number(m[3]);
+    if (fail === 0 && Number(m[3]) > 0) fail = Number(m[3]);
+  }
+  record("deno", pass, fail, code);
+}
+
+async function bunSuite() {
+  step("tests on Bun");
+  const { code, output } = await run(bin("bun"), ["test", "./test/"]);
+  const pass = Number(last(/^\s*(\d+) pass/gm, output)?.[1] ?? 0);
+  const fail = Number(last(/^\s*(\d+) fail/gm, output)?.[1] ?? 0);
+  record("bun", pass, fail, code);
+}
+
+async function ensureNode24() {
+  if (existsSync(node24)) return true;
+  step(`installing Node ${NODE24_VERSION} into ${node24Dir}`);
+  // Its own prefix: as a dependency of the project it would replace `node` in npm scripts.
+  const { code } = await run("npm", [
+    "install",
+    "--prefix",
+    node24Dir,
+    "--no-save",
+    "--no-audit",
+    "--no-fund",
+    `node@${NODE24_VERSION}`,
+  ]);
+  return code === 0 && existsSync(node24);
+}
+
+async function main() {
+  const started = Date.now();
+  step("build (tsc: typecheck and emit dist/)");
+  const build = await run(bin("tsc"), ["-p", "tsconfig.json"]);
+  record("build", build.code === 0 ? 1 : 0, build.code === 0 ? 0 : 1, build.code);
+  if (build.code !== 0) return finish(started);
+
+  if (!args.includes("--no-lint")) {
+    step("format and lint (deno fmt --check, deno lint)");
+    const fmt = await run(bin("deno"), ["fmt", "--check"]);
+    const lint = await run(bin("deno"), ["lint"]);
+    const failed = (fmt.code !== 0 ? 1 : 0) + (lint.code !== 0 ? 1 : 0);
+    record("format+lint", 2 - failed, failed, 0);
+  }
+
+  if (wanted("node")) await nodeSuite("node", process.execPath);
+  if (wanted("node24")) {
+    if (await ensureNode24()) await nodeSuite("node24", node24);
+    else record("node24", 0, 1, 1);
+  }
+  if (wanted("deno")) await denoSuite();
+  if (wanted("bun")) await bunSuite();
+  finish(started);
+}
+
+function finish(started) {
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  console.log("\n== summary");
+  for (const r of results) {
+    console.log(`${r.name.padEnd(12)} ${r.passed} passed, ${r.failed} failed`);
+  }
+  console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
+}
+
+await main();

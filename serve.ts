@@ -1,0 +1,61 @@
+/**
+ * `serve()`: start an HTTP server on the running runtime's sockets.
+ *
+ * @module
+ */
+import { loadAdapter } from "./adapters/detect.ts";
+import { type HttpOptions, HttpServer } from "./src/server.ts";
+import type { Listener, RuntimeName } from "./src/transport.ts";
+
+/** Everything `serve()` takes: where to listen, and how to answer. */
+export interface ServeOptions extends HttpOptions {
+  /** TCP port; 0 picks a free one. Default 3000. */
+  port?: number;
+  /** Address to bind. Default `0.0.0.0`. */
+  hostname?: string;
+  /** Force a transport; by default the running runtime's own. */
+  runtime?: RuntimeName;
+  /** Share the port with other processes (SO_REUSEPORT) where the runtime can. */
+  reusePort?: boolean;
+}
+
+/** A running server. */
+export interface Server {
+  /** The port bound. */
+  readonly port: number;
+  /** The address bound. */
+  readonly hostname: string;
+  /** The transport in use. */
+  readonly runtime: RuntimeName;
+  /** The HTTP side: connection count, limits. */
+  readonly http: HttpServer;
+  /** Stop accepting connections; open ones are left alone. */
+  close(): Promise<void>;
+  /**
+   * Stop accepting, answer what was already received (no new requests are
+   * read), close idle connections, and cut what is left after `graceMs`.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** Listen and serve. Resolves once the socket is bound. */
+export async function serve(options: ServeOptions): Promise<Server> {
+  const listen = await loadAdapter(options.runtime);
+  const http = new HttpServer(options);
+  const listener: Listener = await listen({
+    port: options.port ?? 3000,
+    hostname: options.hostname ?? "0.0.0.0",
+    reusePort: options.reusePort,
+  }, http.accept);
+  return {
+    port: listener.port,
+    hostname: listener.hostname,
+    runtime: listener.runtime,
+    http,
+    close: () => listener.close(),
+    shutdown: async (graceMs = 10_000) => {
+      await listener.close();
+      await http.shutdown(graceMs);
+    },
+  };
+}

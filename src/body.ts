@@ -1,0 +1,159 @@
+/**
+ * A request body as it arrives: the connection pushes copies of the body
+ * bytes, the handler pulls them (all at once or piece by piece).
+ *
+ * Backpressure: once more than {@link BODY_HIGH_WATER} bytes wait unread,
+ * the body asks its connection to stop reading the socket, and asks it to go
+ * on when the handler has taken them.
+ *
+ * @module
+ */
+
+/** Bytes that may wait unread in a body before the socket is paused. */
+export const BODY_HIGH_WATER: number = 256 * 1024;
+
+/** What a body needs from its connection. */
+export interface BodySource {
+  /** The handler wants the body: e.g. send `100 Continue`. Called once. */
+  bodyWanted(): void;
+  /** Too many bytes are waiting (true) or they were taken (false). */
+  bodyPressure(full: boolean): void;
+}
+
+const decoder = new TextDecoder();
+
+/** The body of one request. */
+export class RequestBody {
+  private chunks: Uint8Array[] = [];
+  private queued = 0;
+  private received = 0;
+  private ended = false;
+  private failure: Error | null = null;
+  private wake: (() => void) | null = null;
+  private wanted = false;
+  private full = false;
+  private source: BodySource;
+  /** The announced length (Content-Length), or -1 for a chunked body. */
+  readonly length: number;
+
+  constructor(source: BodySource, length: number) {
+    this.source = source;
+    this.length = length;
+  }
+
+  /** Every byte has arrived. */
+  get complete(): boolean {
+    return this.ended;
+  }
+
+  /** Connection side: more body bytes (owned by the body from now on). */
+  push(bytes: Uint8Array): void {
+    this.chunks.push(bytes);
+    this.queued += bytes.length;
+    this.received += bytes.length;
+    if (!this.full && this.queued > BODY_HIGH_WATER && !this.collecting) {
+      this.full = true;
+      this.source.bodyPressure(true);
+    }
+    this.signal();
+  }
+
+  /** Connection side: the body ended. */
+  end(): void {
+    this.ended = true;
+    this.signal();
+  }
+
+  /** Connection side: the body cannot be completed (bad framing, client gone). */
+  fail(error: Error): void {
+    if (this.ended) return;
+    this.failure = error;
+    this.ended = true;
+    this.signal();
+  }
+
+  /** Set while {@link bytes} gathers the whole body: nothing to gain from pausing then. */
+  private collecting = false;
+
+  private signal(): void {
+    const wake = this.wake;
+    if (wake !== null) {
+      this.wake = null;
+      wake();
+    }
+  }
+
+  private want(): void {
+    if (!this.wanted) {
+      this.wanted = true;
+      this.source.bodyWanted();
+    }
+  }
+
+  private waitForMore(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private take(): Uint8Array | null {
+    const chunk = this.chunks.shift();
+    if (chunk === undefined) return null;
+    this.queued -= chunk.length;
+    if (this.full && this.queued <= BODY_HIGH_WATER / 2) {
+      this.full = false;
+      this.source.bodyPressure(false);
+    }
+    return chunk;
+  }
+
+  /** The whole body. */
+  async bytes(): Promise<Uint8Array> {
+    this.want();
+    this.collecting = true;
+    if (this.full) {
+      this.full = false;
+      this.source.bodyPressure(false);
+    }
+    while (!this.ended) await this.waitForMore();
+    if (this.failure !== null) throw this.failure;
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.queued = 0;
+    if (chunks.length === 1) return chunks[0]!;
+    const all = new Uint8Array(this.received);
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return all;
+  }
+
+  /** The whole body as UTF-8 text. */
+  async text(): Promise<string> {
+    return decoder.decode(await this.bytes());
+  }
+
+  /** The whole body parsed as JSON. */
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  /** The body piece by piece, as it arrives. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    this.want();
+    for (;;) {
+      const chunk = this.take();
+      if (chunk !== null) {
+        yield chunk;
+        continue;
+      }
+      if (this.ended) {
+        if (this.failure !== null) throw this.failure;
+        return;
+      }
+      await this.waitForMore();
+    }
+  }
+}

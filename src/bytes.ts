@@ -1,0 +1,110 @@
+/**
+ * Byte tables and small helpers shared by the parser, the chunked decoder and
+ * the response writer. Everything here works on `Uint8Array` and offsets.
+ *
+ * @module
+ */
+
+export const CR = 0x0d;
+export const LF = 0x0a;
+export const SP = 0x20;
+export const HT = 0x09;
+export const COLON = 0x3a;
+export const SEMI = 0x3b;
+export const COMMA = 0x2c;
+
+/** tchar (RFC 9110 §5.6.2): what a method, a header name or a coding may be made of. */
+export const TOKEN: Uint8Array = /* @__PURE__ */ makeTable((c) =>
+  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+  "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c))
+);
+
+/** field-vchar, SP and HTAB (RFC 9110 §5.5): what a header value may hold. obs-text is allowed. */
+export const FIELD_VALUE: Uint8Array = /* @__PURE__ */ makeTable((c) =>
+  c === SP || c === HT || (c > 0x20 && c !== 0x7f)
+);
+
+/** Bytes allowed in a request-target: visible ASCII (RFC 9112 §3.2, RFC 3986 with some slack). */
+export const TARGET: Uint8Array = /* @__PURE__ */ makeTable((c) => c > 0x20 && c < 0x7f);
+
+/** Hex digit values, or 0xff for a byte that is not one. */
+export const HEX: Uint8Array = /* @__PURE__ */ (() => {
+  const t = new Uint8Array(256).fill(0xff);
+  for (let i = 0; i < 10; i++) t[0x30 + i] = i;
+  for (let i = 0; i < 6; i++) {
+    t[0x41 + i] = 10 + i;
+    t[0x61 + i] = 10 + i;
+  }
+  return t;
+})();
+
+function makeTable(accept: (c: number) => boolean): Uint8Array {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) t[c] = accept(c) ? 1 : 0;
+  return t;
+}
+
+/** ASCII bytes of a string known to hold only code points below 0x80. */
+export function ascii(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Whether `buf[start, end)` equals `lower` ignoring ASCII case. `lower` must be
+ * lowercase letters, digits and `-`: OR-ing 0x20 maps only A–Z onto a–z among
+ * the bytes that could then compare equal.
+ */
+export function equalsLower(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  lower: Uint8Array,
+): boolean {
+  const n = lower.length;
+  if (end - start !== n) return false;
+  for (let i = 0; i < n; i++) {
+    if ((buf[start + i]! | 0x20) !== lower[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * Decode bytes as Latin-1 (each byte one code unit): header values and targets
+ * are octets. (TextDecoder's "latin1" is really windows-1252, which would remap
+ * 0x80–0x9f, so it is not used.)
+ */
+export function latin1(buf: Uint8Array, start: number, end: number): string {
+  if (end - start <= 32) {
+    let s = "";
+    for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+    return s;
+  }
+  let s = "";
+  for (let i = start; i < end; i += LATIN1_STEP) {
+    const view = buf.subarray(i, Math.min(end, i + LATIN1_STEP));
+    s += String.fromCharCode.apply(null, view as unknown as number[]);
+  }
+  return s;
+}
+
+/** Arguments per fromCharCode call: well below every engine's argument limit. */
+const LATIN1_STEP = 4096;
+
+/** Whether `buf[start, end)` equals `lower` (any lowercase ASCII) ignoring ASCII case. */
+export function equalsIgnoreCase(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  lower: Uint8Array,
+): boolean {
+  const n = lower.length;
+  if (end - start !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = buf[start + i]!;
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== lower[i]) return false;
+  }
+  return true;
+}

@@ -1,0 +1,483 @@
+/**
+ * Channels (libdill's chmake / chsend / chrecv / choose) for async code.
+ *
+ * A channel hands values from senders to receivers in FIFO order. Capacity 0
+ * is a rendezvous: a send completes only when a receiver takes the value.
+ * Every blocking call takes an absolute deadline (see `now()` in clock.ts) and
+ * an optional cancellation, and rejects with `Timeout`, `Canceled` or `Closed`.
+ *
+ * Blocked callers wait in intrusive FIFO queues. A caller that gives up (time
+ * out, cancellation, another choose() clause won) leaves every queue at once,
+ * so it can never swallow a value meant for someone else.
+ *
+ * @module
+ */
+
+import { deadlineError, type Timer, timers } from "./clock.ts";
+import { canceledError, type CancelSource, Closed, isCanceled, Timeout } from "./errors.ts";
+
+export type { Cancellation, CancelSource } from "./errors.ts";
+
+/** What `tryRecv()` returns when no value is available right now. */
+export const EMPTY: unique symbol = Symbol("binks.channel.empty");
+/** The type of {@link EMPTY}. */
+export type Empty = typeof EMPTY;
+
+/** One alternative of {@link choose}: receive from `ch`, or send `value` to it. */
+export type ChooseClause<T> =
+  | { readonly op: "recv"; readonly ch: Channel<T> }
+  | { readonly op: "send"; readonly ch: Channel<T>; readonly value: T };
+
+/** Which clause of {@link choose} completed, and for a receive, the value received. */
+export interface ChooseResult<T> {
+  readonly index: number;
+  /** The value received; `undefined` for a send clause. */
+  readonly value: T | undefined;
+}
+
+/** The smallest ring a buffered channel starts with; it doubles up to the capacity. */
+const INITIAL_RING_SLOTS = 8;
+
+/** Finished operations kept for reuse, so a steady stream of blocking calls allocates little. */
+const OPERATION_POOL_LIMIT = 256;
+/** A choose() wider than this is not pooled: it would pin its waiters forever. */
+const POOLED_CLAUSES_LIMIT = 8;
+
+const SETTLED: Promise<void> = Promise.resolve();
+
+/** One party waiting in a channel's queue: one clause of one blocked operation. */
+class Waiter {
+  prev: Waiter | null = null;
+  next: Waiter | null = null;
+  /** The queue it is in, or null once it left. */
+  queue: WaitQueue | null = null;
+  /** For a sender: the value it offers. */
+  value: unknown = undefined;
+  readonly op: Operation;
+  /** Its clause index within the operation (0 for a plain send or recv). */
+  readonly index: number;
+
+  constructor(op: Operation, index: number) {
+    this.op = op;
+    this.index = index;
+  }
+}
+
+/** FIFO of waiters; removal from the middle is O(1). */
+class WaitQueue {
+  head: Waiter | null = null;
+  tail: Waiter | null = null;
+  length = 0;
+
+  push(w: Waiter): void {
+    w.queue = this;
+    w.prev = this.tail;
+    if (this.tail === null) this.head = w;
+    else this.tail.next = w;
+    this.tail = w;
+    this.length++;
+  }
+
+  shift(): Waiter | null {
+    const w = this.head;
+    if (w !== null) this.remove(w);
+    return w;
+  }
+
+  remove(w: Waiter): void {
+    if (w.prev === null) this.head = w.next;
+    else w.prev.next = w.next;
+    if (w.next === null) this.tail = w.prev;
+    else w.next.prev = w.prev;
+    w.prev = w.next = w.queue = null;
+    this.length--;
+  }
+}
+
+const pool: Operation[] = [];
+
+function acquire(clauses: number, isChoose: boolean): Operation {
+  const op = pool.pop() ?? new Operation();
+  op.prepare(clauses, isChoose);
+  return op;
+}
+
+/**
+ * One blocked call (send, recv or a whole choose) and how it can end: a peer
+ * completes one of its waiters, its deadline passes, it is cancelled, or a
+ * channel it waits on closes. Whichever comes first settles it exactly once.
+ */
+class Operation {
+  readonly waiters: Waiter[] = [];
+  count = 0;
+  isChoose = false;
+  resolve: ((value: unknown) => void) | null = null;
+  reject: ((err: unknown) => void) | null = null;
+  timer: Timer | null = null;
+  /** Kept for the error it rejects with; one of the next two undoes the subscription. */
+  cancelSource: CancelSource | null = null;
+  signal: AbortSignal | null = null;
+  unsubscribe: (() => void) | null = null;
+
+  // Bound once per object; pooling then makes them free for every later use.
+  readonly capture = (resolve: (value: unknown) => void, reject: (err: unknown) => void): void => {
+    this.resolve = resolve;
+    this.reject = reject;
+  };
+  readonly onDeadline = (): void => this.fail(new Timeout());
+  readonly onCancel = (): void => this.fail(canceledError(this.cancelSource));
+
+  /** As the AbortSignal listener: no closure needed. */
+  handleEvent(): void {
+    this.onCancel();
+  }
+
+  prepare(clauses: number, isChoose: boolean): void {
+    for (let i = this.waiters.length; i < clauses; i++) this.waiters.push(new Waiter(this, i));
+    this.count = clauses;
+    this.isChoose = isChoose;
+  }
+
+  block<R>(deadline: number, cancel: CancelSource | undefined): Promise<R> {
+    const promise = new Promise<unknown>(this.capture) as Promise<R>;
+    if (deadline !== Infinity) this.timer = timers.add(deadline, this.onDeadline, true);
+    if (cancel !== undefined) this.subscribe(cancel);
+    return promise;
+  }
+
+  subscribe(cancel: CancelSource): void {
+    this.cancelSource = cancel;
+    if (typeof (cancel as { onCancel?: unknown }).onCancel !== "function") {
+      this.signal = cancel as AbortSignal;
+      this.signal.addEventListener("abort", this);
+      return;
+    }
+    const unsubscribe = (cancel as { onCancel(cb: () => void): () => void }).onCancel(
+      this.onCancel,
+    );
+    // A source that calls back synchronously has already settled (and recycled) us.
+    if (this.reject === null) unsubscribe();
+    else this.unsubscribe = unsubscribe;
+  }
+
+  /** `w` was taken by a peer (already out of its queue); `received` is the value for a recv. */
+  won(w: Waiter, received: unknown): void {
+    const resolve = this.resolve as (value: unknown) => void;
+    const result = this.isChoose ? { index: w.index, value: received } : received;
+    this.finish();
+    resolve(result);
+  }
+
+  closedAt(w: Waiter): void {
+    this.fail(closedError(this.isChoose ? w.index : -1));
+  }
+
+  fail(err: unknown): void {
+    const reject = this.reject;
+    if (reject === null) return;
+    this.finish();
+    reject(err);
+  }
+
+  /** Leaves every queue, drops the timer and the subscription, and returns to the pool. */
+  finish(): void {
+    for (let i = 0; i < this.count; i++) {
+      const w = this.waiters[i];
+      w.queue?.remove(w);
+      w.value = undefined;
+    }
+    this.timer?.cancel();
+    this.timer = null;
+    if (this.signal !== null) {
+      this.signal.removeEventListener("abort", this);
+      this.signal = null;
+    }
+    if (this.unsubscribe !== null) {
+      this.unsubscribe();
+      this.unsubscribe = null;
+    }
+    this.cancelSource = null;
+    this.resolve = this.reject = null;
+    if (pool.length < OPERATION_POOL_LIMIT && this.waiters.length <= POOLED_CLAUSES_LIMIT) {
+      pool.push(this);
+    }
+  }
+}
+
+function closedError(index: number): Closed {
+  const err = new Closed("channel is closed");
+  err.index = index;
+  return err;
+}
+
+let chooseImpl: <T>(
+  clauses: readonly ChooseClause<T>[],
+  deadline: number,
+  cancel: CancelSource | undefined,
+) => Promise<ChooseResult<T>>;
+
+/**
+ * A FIFO channel of values of type `T`.
+ *
+ * @example
+ * const ch = new Channel<number>();         // rendezvous
+ * scope.go(async () => { await ch.send(1); ch.close(); });
+ * for await (const v of ch) console.log(v); // 1, then the loop ends
+ */
+export class Channel<T> implements AsyncIterable<T> {
+  static {
+    chooseImpl = <T>(
+      clauses: readonly ChooseClause<T>[],
+      deadline: number,
+      cancel: CancelSource | undefined,
+    ): Promise<ChooseResult<T>> => {
+      if (isCanceled(cancel)) return Promise.reject(canceledError(cancel));
+      // Clauses ready at once are taken in array order, like libdill.
+      for (let i = 0; i < clauses.length; i++) {
+        const clause = clauses[i];
+        const ch = clause.ch;
+        if (clause.op === "send") {
+          if (ch.isClosed) return Promise.reject(closedError(i));
+          if (ch.trySend(clause.value)) return Promise.resolve({ index: i, value: undefined });
+        } else if (clause.op === "recv") {
+          if (ch.readyToRecv()) return Promise.resolve({ index: i, value: ch.tryRecv() as T });
+          if (ch.isClosed) return Promise.reject(closedError(i));
+        } else {
+          return Promise.reject(new TypeError(`choose: clause ${i} has no valid op`));
+        }
+      }
+      const late = deadlineError(deadline);
+      if (late !== null) return Promise.reject(late);
+      const op = acquire(clauses.length, true);
+      for (let i = 0; i < clauses.length; i++) {
+        const clause = clauses[i];
+        const w = op.waiters[i];
+        if (clause.op === "send") {
+          w.value = clause.value;
+          clause.ch.senders.push(w);
+        } else {
+          clause.ch.receivers.push(w);
+        }
+      }
+      return op.block<ChooseResult<T>>(deadline, cancel);
+    };
+  }
+
+  /** How many values it buffers; 0 = rendezvous. */
+  readonly capacity: number;
+  /** Ring buffer storage; grows up to `capacity`. */
+  private ring: (T | undefined)[] = [];
+  private first = 0;
+  private count = 0;
+  private readonly senders: WaitQueue = new WaitQueue();
+  private readonly receivers: WaitQueue = new WaitQueue();
+  private isClosed = false;
+
+  constructor(capacity: number = 0) {
+    if (!Number.isInteger(capacity) || capacity < 0) {
+      throw new RangeError(`channel capacity must be an integer >= 0, got ${capacity}`);
+    }
+    this.capacity = capacity;
+  }
+
+  /** Values buffered and not yet received. */
+  get length(): number {
+    return this.count;
+  }
+
+  /** Senders blocked in `send()` or `choose()`. */
+  get pendingSenders(): number {
+    return this.senders.length;
+  }
+
+  /** Receivers blocked in `recv()` or `choose()`. */
+  get pendingReceivers(): number {
+    return this.receivers.length;
+  }
+
+  /** True after `close()`. Buffered values may still be received. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /**
+   * Sends without blocking: hands `value` to a waiting receiver or buffers it.
+   * Returns false if neither is possible. Throws `Closed` after `close()`.
+   */
+  trySend(value: T): boolean {
+    if (this.isClosed) throw closedError(-1);
+    const receiver = this.receivers.shift();
+    if (receiver !== null) {
+      receiver.op.won(receiver, value);
+      return true;
+    }
+    if (this.count < this.capacity) {
+      this.pushItem(value);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Receives without blocking: a buffered value, else one from a waiting
+   * sender, else {@link EMPTY}. Throws `Closed` once closed and drained.
+   */
+  tryRecv(): T | Empty {
+    if (this.count > 0) {
+      const value = this.shiftItem();
+      // A slot just freed up: the longest-waiting sender's value moves in.
+      const sender = this.senders.shift();
+      if (sender !== null) {
+        this.pushItem(sender.value as T);
+        sender.op.won(sender, undefined);
+      }
+      return value;
+    }
+    const sender = this.senders.shift();
+    if (sender !== null) {
+      const value = sender.value as T;
+      sender.op.won(sender, undefined);
+      return value;
+    }
+    if (this.isClosed) throw closedError(-1);
+    return EMPTY;
+  }
+
+  /**
+   * Sends `value`, waiting until a receiver takes it (capacity 0) or there is
+   * room in the buffer. Rejects with `Timeout` at `deadline` (`0` = don't
+   * wait), `Canceled` if `cancel` fires, `Closed` if the channel is or gets closed.
+   */
+  send(value: T, deadline: number = Infinity, cancel?: CancelSource): Promise<void> {
+    if (isCanceled(cancel)) return Promise.reject(canceledError(cancel));
+    if (this.isClosed) return Promise.reject(closedError(-1));
+    if (this.trySend(value)) return SETTLED;
+    const late = deadlineError(deadline);
+    if (late !== null) return Promise.reject(late);
+    const op = acquire(1, false);
+    op.waiters[0].value = value;
+    this.senders.push(op.waiters[0]);
+    return op.block<void>(deadline, cancel);
+  }
+
+  /**
+   * Receives a value, waiting for one if needed. After `close()` the buffered
+   * values are still delivered; then it rejects with `Closed`. Rejects with
+   * `Timeout` at `deadline` (`0` = don't wait) and `Canceled` if `cancel` fires.
+   */
+  recv(deadline: number = Infinity, cancel?: CancelSource): Promise<T> {
+    if (isCanceled(cancel)) return Promise.reject(canceledError(cancel));
+    if (this.readyToRecv()) return Promise.resolve(this.tryRecv() as T);
+    if (this.isClosed) return Promise.reject(closedError(-1));
+    const late = deadlineError(deadline);
+    if (late !== null) return Promise.reject(late);
+    const op = acquire(1, false);
+    this.receivers.push(op.waiters[0]);
+    return op.block<T>(deadline, cancel);
+  }
+
+  /**
+   * Ends the channel for both sides: blocked and later senders get `Closed`;
+   * receivers get the buffered values, then `Closed`. Idempotent.
+   */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (let w = this.senders.shift(); w !== null; w = this.senders.shift()) w.op.closedAt(w);
+    // Receivers only wait on an empty buffer, so nothing is left for them.
+    for (let w = this.receivers.shift(); w !== null; w = this.receivers.shift()) w.op.closedAt(w);
+  }
+
+  /** Iterates received values until the channel is closed and drained; `cancel` ends it with `Canceled`. */
+  values(cancel?: CancelSource): AsyncIterableIterator<T> {
+    return new ChannelIterator(this, cancel);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return new ChannelIterator(this, undefined);
+  }
+
+  private readyToRecv(): boolean {
+    return this.count > 0 || this.senders.length > 0;
+  }
+
+  private pushItem(value: T): void {
+    if (this.count === this.ring.length) this.grow();
+    let i = this.first + this.count;
+    if (i >= this.ring.length) i -= this.ring.length;
+    this.ring[i] = value;
+    this.count++;
+  }
+
+  private shiftItem(): T {
+    const value = this.ring[this.first] as T;
+    this.ring[this.first] = undefined;
+    if (++this.first === this.ring.length) this.first = 0;
+    this.count--;
+    return value;
+  }
+
+  private grow(): void {
+    const size = Math.min(this.capacity, Math.max(INITIAL_RING_SLOTS, this.ring.length * 2));
+    const ring: (T | undefined)[] = new Array(size);
+    for (let i = 0; i < this.count; i++) {
+      ring[i] = this.ring[(this.first + i) % this.ring.length];
+    }
+    this.ring = ring;
+    this.first = 0;
+  }
+}
+
+const ITERATION_DONE: IteratorReturnResult<undefined> = Object.freeze({
+  done: true,
+  value: undefined,
+});
+
+class ChannelIterator<T> implements AsyncIterableIterator<T> {
+  private readonly ch: Channel<T>;
+  private readonly cancel: CancelSource | undefined;
+  private finished = false;
+
+  constructor(ch: Channel<T>, cancel: CancelSource | undefined) {
+    this.ch = ch;
+    this.cancel = cancel;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.finished) return Promise.resolve(ITERATION_DONE);
+    return this.ch.recv(Infinity, this.cancel).then(
+      (value): IteratorResult<T> => ({ done: false, value }),
+      (err: unknown): IteratorResult<T> => {
+        if (!(err instanceof Closed)) throw err;
+        this.finished = true;
+        return ITERATION_DONE;
+      },
+    );
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.finished = true;
+    return Promise.resolve(ITERATION_DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+}
+
+/**
+ * Waits on several channel operations at once and performs exactly one: the
+ * first clause that can complete. Clauses ready at the same time are taken in
+ * array order. Resolves with the clause's index (and the value, for a recv).
+ * Rejects with `Timeout` at `deadline`, `Canceled` if `cancel` fires, and
+ * `Closed` (its `index` naming the clause) if a clause's channel is closed.
+ *
+ * Over channels of different types, name the union: `choose<number | string>([...])`.
+ */
+export function choose<T = unknown>(
+  clauses: readonly ChooseClause<T>[],
+  deadline: number = Infinity,
+  cancel?: CancelSource,
+): Promise<ChooseResult<T>> {
+  return chooseImpl(clauses, deadline, cancel);
+}

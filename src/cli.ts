@@ -1,0 +1,178 @@
+/**
+ * Command-line flags of the `binks` executable, parsed without any runtime
+ * global so the same code (and its tests) runs everywhere.
+ *
+ * @module
+ */
+import { defaultLimits, defaultTimeouts, type Limits, type Timeouts } from "./limits.ts";
+import type { RuntimeName } from "./transport.ts";
+
+/** The port the original binks listened on. */
+export const DEFAULT_PORT = 5555;
+export const DEFAULT_HOST = "0.0.0.0";
+
+/** What the flags ask for. */
+export interface CliOptions {
+  port: number;
+  hostname: string;
+  runtime: RuntimeName | undefined;
+  limits: Limits;
+  timeouts: Timeouts;
+  /** On SIGTERM/SIGINT, how long requests in flight may take before connections are cut. */
+  graceMs: number;
+  help: boolean;
+}
+
+/** Default shutdown grace period, in ms. */
+export const DEFAULT_GRACE_MS = 10_000;
+
+interface Flag {
+  name: string;
+  value: string;
+  help: string;
+  apply(options: CliOptions, value: string): void;
+}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text)) throw new CliError(`${flag} takes a whole number, not "${text}"`);
+  const n = Number(text);
+  if (n < min || n > max) throw new CliError(`${flag} must be between ${min} and ${max}, not ${n}`);
+  return n;
+}
+
+function limitFlag(name: string, key: keyof Limits, help: string, max: number): Flag {
+  return {
+    name,
+    value: "N",
+    help: `${help} (default ${defaultLimits[key]})`,
+    apply: (o, v) => {
+      o.limits[key] = integer(name, v, 1, max);
+    },
+  };
+}
+
+function timeoutFlag(name: string, key: keyof Timeouts, help: string): Flag {
+  return {
+    name,
+    value: "MS",
+    help: `${help} (default ${defaultTimeouts[key]})`,
+    apply: (o, v) => {
+      o.timeouts[key] = integer(name, v, 1, 2 ** 31 - 1);
+    },
+  };
+}
+
+const FLAGS: readonly Flag[] = [
+  {
+    name: "--port",
+    value: "N",
+    help: `TCP port; 0 picks a free one (default ${DEFAULT_PORT}, or $PORT)`,
+    apply: (o, v) => {
+      o.port = integer("--port", v, 0, 65535);
+    },
+  },
+  {
+    name: "--host",
+    value: "ADDR",
+    help: `address to bind (default ${DEFAULT_HOST}, or $HOST)`,
+    apply: (o, v) => {
+      if (v === "") throw new CliError("--host needs an address");
+      o.hostname = v;
+    },
+  },
+  {
+    name: "--runtime",
+    value: "NAME",
+    help: "transport: node, deno or bun (default: the running runtime)",
+    apply: (o, v) => {
+      if (v !== "node" && v !== "deno" && v !== "bun") {
+        throw new CliError(`--runtime must be node, deno or bun, not "${v}"`);
+      }
+      o.runtime = v;
+    },
+  },
+  limitFlag(
+    "--max-request-line",
+    "maxRequestLine",
+    "longest request line in bytes, else 414",
+    1 << 20,
+  ),
+  limitFlag("--max-head", "maxHeadBytes", "largest request head in bytes, else 431", 1 << 24),
+  limitFlag("--max-headers", "maxHeaders", "most header fields, else 431", 10_000),
+  limitFlag("--max-body", "maxBodyBytes", "largest request body in bytes, else 413", 2 ** 50),
+  limitFlag("--max-pipelined", "maxPipelined", "requests read ahead of their answers", 10_000),
+  timeoutFlag("--keep-alive-timeout", "keepAliveMs", "ms a connection may idle between requests"),
+  timeoutFlag("--head-timeout", "headMs", "ms to receive a whole request head, else 408"),
+  timeoutFlag("--body-timeout", "bodyMs", "ms of silence allowed inside a body, else 408"),
+  {
+    name: "--grace",
+    value: "MS",
+    help: `on SIGTERM/SIGINT, ms to finish requests in flight (default ${DEFAULT_GRACE_MS})`,
+    apply: (o, v) => {
+      o.graceMs = integer("--grace", v, 0, 2 ** 31 - 1);
+    },
+  },
+];
+
+/** A flag was wrong: the message is one line for the user. */
+export class CliError extends Error {
+  override name = "CliError";
+}
+
+/** The `--help` text. */
+export function usage(): string {
+  const lines = [
+    "Usage: binks [PORT] [options]",
+    "",
+    'A minimal, fast HTTP/1.1 server. Serves the demo app: GET / → {"hello":"world"},',
+    "/echo, /inspect and /sleep?ms=N.",
+    "",
+    "Options:",
+  ];
+  for (const f of FLAGS) lines.push(`  ${`${f.name} ${f.value}`.padEnd(24)} ${f.help}`);
+  lines.push(`  ${"--help".padEnd(24)} show this text`);
+  return lines.join("\n");
+}
+
+/** Parse flags (`--name value`, `--name=value`, and a first positional port). */
+export function parseCli(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): CliOptions {
+  const options: CliOptions = {
+    port: DEFAULT_PORT,
+    hostname: env.HOST || DEFAULT_HOST,
+    runtime: undefined,
+    limits: { ...defaultLimits },
+    timeouts: { ...defaultTimeouts },
+    graceMs: DEFAULT_GRACE_MS,
+    help: false,
+  };
+  if (env.PORT) options.port = integer("PORT", env.PORT, 0, 65535);
+  let positional = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") {
+      options.help = true;
+      continue;
+    }
+    if (!arg.startsWith("-")) {
+      if (positional++ > 0) throw new CliError(`unexpected argument "${arg}"`);
+      options.port = integer("port", arg, 0, 65535);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const flag = FLAGS.find((f) => f.name === name);
+    if (flag === undefined) throw new CliError(`unknown option ${name} (see --help)`);
+    let value: string;
+    if (eq >= 0) {
+      value = arg.slice(eq + 1);
+    } else {
+      if (i + 1 >= argv.length) throw new CliError(`${name} needs a value`);
+      value = argv[++i]!;
+    }
+    flag.apply(options, value);
+  }
+  return options;
+}

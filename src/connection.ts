@@ -1,0 +1,764 @@
+/**
+ * One HTTP/1.1 connection: reads requests off a {@link Transport}, hands them
+ * to the handler, and writes the responses back in request order.
+ *
+ * States of the input side:
+ * - HEAD: waiting for (more of) a request head;
+ * - BODY: the current request's body is arriving;
+ * - DISCARD: no further request will be read (an error was answered, the
+ *   connection is to close, or the peer half-closed); input is dropped;
+ * - CLOSED: the socket is gone.
+ *
+ * Requests may be pipelined: their handlers run as they are parsed (up to
+ * `maxPipelined` ahead), and their responses wait in a queue so that they go
+ * out in order. All responses produced in one turn go out in one write.
+ *
+ * Input stops (the transport is paused) while any of these holds: the
+ * transport's send buffer is over its high-water mark, too many responses are
+ * pending, or a body's reader has fallen behind.
+ *
+ * @module
+ */
+import { CR, LF } from "./bytes.ts";
+import { type BodySource, RequestBody } from "./body.ts";
+import { ChunkedDecoder } from "./chunked.ts";
+import { findHeadEnd, NEED_MORE, parseHead, type RequestHead } from "./parser.ts";
+import { IncomingRequest } from "./request.ts";
+import {
+  chunkFrame,
+  CLOSE,
+  CONTINUE_100,
+  KEEP,
+  KEEP_10,
+  LAST_CHUNK,
+  type Out,
+  pieceBytes,
+  type Reply,
+  StaticReply,
+  type StreamBody,
+  type Tail,
+  writeReply,
+  writeStatic,
+} from "./response.ts";
+import type { Limits, Timeouts } from "./limits.ts";
+import type { ConnectionEvents, Transport } from "./transport.ts";
+import { now, type Timer, timers } from "./clock.ts";
+
+/** A request handler: returns the response, or a promise of it. */
+export type Handler = (
+  request: IncomingRequest,
+) => Reply | StaticReply | Promise<Reply | StaticReply>;
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly limits: Limits;
+  readonly timeouts: Timeouts;
+  readonly handler: Handler;
+  /** Serialisation buffer shared by all connections: each empties it before returning. */
+  readonly out: Out;
+  /** The head the parser fills; shared, since a request that outlives its turn copies it. */
+  readonly head: RequestHead;
+  /** Once true, every response carries `Connection: close`. */
+  readonly draining: boolean;
+  /** How long to keep reading (and dropping) after a final response before closing, in ms. */
+  readonly lingerMs: number;
+  /** A handler failed or produced an invalid response. */
+  reportError(error: unknown): void;
+  /** The connection is gone. */
+  forget(connection: Connection): void;
+}
+
+const HEAD = 0;
+const BODY = 1;
+const DISCARD = 2;
+const CLOSED = 3;
+
+/** Reasons input is stopped, as bits. */
+const BLOCK_WRITE = 1;
+const BLOCK_PIPELINE = 2;
+const BLOCK_BODY = 4;
+
+/** What the connection's one deadline is guarding. */
+const WAIT_NONE = 0;
+/** Between requests: the client may go quiet this long, then we close. */
+const WAIT_IDLE = 1;
+/** A head has begun: all of it must arrive in time (slowloris). */
+const WAIT_HEAD = 2;
+/** A body is arriving: the next bytes must come in time. */
+const WAIT_BODY = 3;
+
+/** Continue states of a request with a body. */
+const NO_EXPECT = 0;
+const EXPECTING = 1;
+const WANTED = 2;
+const CONTINUED = 3;
+
+const errorReplies = new Map<number, StaticReply>();
+
+/** The canned answer to a request the server refuses: status and reason, nothing echoed. */
+export function errorReply(status: number): StaticReply {
+  let reply = errorReplies.get(status);
+  if (reply === undefined) {
+    const body = `${status}\n`;
+    reply = new StaticReply(status, { "Content-Type": "text/plain" }, body);
+    errorReplies.set(status, reply);
+  }
+  return reply;
+}
+
+/** One request on its way through the connection. */
+class Exchange implements BodySource {
+  readonly conn: Connection;
+  readonly req: IncomingRequest;
+  readonly body: RequestBody | null;
+  readonly headOnly: boolean;
+  readonly minor: number;
+  readonly keepAlive: boolean;
+  reply: Reply | StaticReply | null = null;
+  /** The reply was forced by the server (an error): close after it. */
+  forced = false;
+  written = false;
+  /** The connection gave up on this exchange (closed before it was answered). */
+  abandoned = false;
+  continueState: number;
+
+  constructor(
+    conn: Connection,
+    head: RequestHead,
+    remoteAddress: string,
+    hasBody: boolean,
+    req: IncomingRequest | null = null,
+  ) {
+    this.conn = conn;
+    this.body = hasBody ? new RequestBody(this, head.contentLength) : null;
+    this.req = req ?? new IncomingRequest(head, this.body, remoteAddress);
+    this.headOnly = head.method === "HEAD";
+    this.minor = head.minor;
+    this.keepAlive = head.keepAlive;
+    this.continueState = hasBody && head.expectContinue ? EXPECTING : NO_EXPECT;
+  }
+
+  bodyWanted(): void {
+    if (this.continueState === EXPECTING) {
+      this.continueState = WANTED;
+      this.conn.sendContinue(this);
+    }
+  }
+
+  bodyPressure(full: boolean): void {
+    this.conn.bodyPressure(full);
+  }
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown }).then === "function";
+}
+
+/** The connection state machine. Created by the server for each accepted socket. */
+export class Connection implements ConnectionEvents {
+  private readonly t: Transport;
+  private readonly host: ConnectionHost;
+  private phase = HEAD;
+  private blocked = 0;
+  /** Inside onData/processBuffered: nested unblocking must not re-enter the parser. */
+  private processing = false;
+  /** Inside an entry point: writes gather in the shared buffer and go out at the end. */
+  private busy = false;
+
+  /** Unparsed input kept across reads (only a partial head, or input held while blocked). */
+  private inBuf: Uint8Array | null = null;
+  private inLen = 0;
+  /** Bytes of the current head already scanned for its end. */
+  private scanned = 0;
+  private readonly resume = { scan: 0 };
+
+  /** The request whose body is arriving. */
+  private bodyEx: Exchange | null = null;
+  private bodyLeft = 0;
+  private chunked: ChunkedDecoder | null = null;
+
+  /** Requests awaiting their turn to be answered, oldest first. */
+  private readonly queue: Exchange[] = [];
+  /** A streamed body is going out; everything after it waits. */
+  private streaming = false;
+  private drainWaiter: (() => void) | null = null;
+  private lingerTimer: Timer | null = null;
+  /** The one timer of this connection, and what it guards; re-armed lazily when it fires early. */
+  private timer: Timer | null = null;
+  private deadline = Infinity;
+  private waiting = WAIT_NONE;
+  private readonly onTimer = (): void => this.timerFired();
+  private readonly tail: Tail = { bytes: null, stream: null, closeDelimited: false };
+
+  constructor(transport: Transport, host: ConnectionHost) {
+    this.t = transport;
+    this.host = host;
+    this.wait(WAIT_IDLE, host.timeouts.keepAliveMs);
+  }
+
+  /** Requests read and not yet answered. */
+  get pendingRequests(): number {
+    return this.queue.length;
+  }
+
+  /** No request is in progress: nothing read of a next one, nothing unanswered. */
+  get idle(): boolean {
+    return this.phase === HEAD && this.queue.length === 0 && !this.streaming && this.inLen === 0;
+  }
+
+  /**
+   * The server is shutting down: read no new request, answer the ones already
+   * read (the last answer says `Connection: close`), close at once if idle.
+   */
+  drain(): void {
+    if (this.phase === CLOSED) return;
+    if (this.phase === HEAD) {
+      this.phase = DISCARD;
+      this.inLen = 0;
+    }
+    if (this.phase === DISCARD && this.queue.length === 0 && !this.streaming) this.finish();
+  }
+
+  /** Tear the connection down now (shutdown grace period over). */
+  abort(): void {
+    if (this.phase !== CLOSED) this.t.close();
+  }
+
+  // ---- events from the transport ----
+
+  onData(chunk: Uint8Array): void {
+    if (this.phase >= DISCARD) return;
+    this.busy = true;
+    if (this.inLen > 0 || this.blocked !== 0) {
+      this.append(chunk);
+      if (this.blocked === 0) this.processBuffered();
+    } else {
+      this.processing = true;
+      const pos = this.process(chunk, 0, chunk.length);
+      this.processing = false;
+      if (pos < chunk.length && this.phase < DISCARD) this.append(chunk.subarray(pos));
+    }
+    this.busy = false;
+    this.flush();
+    this.updateWait();
+  }
+
+  onDrain(): void {
+    const wake = this.drainWaiter;
+    if (wake !== null) {
+      this.drainWaiter = null;
+      wake();
+    }
+    if (this.blocked & BLOCK_WRITE) {
+      this.busy = true;
+      this.unblock(BLOCK_WRITE);
+      this.busy = false;
+      this.flush();
+    }
+  }
+
+  onEnd(): void {
+    if (this.phase === CLOSED) return;
+    // Whatever was half-read can never be completed; what was read is still answered.
+    const ex = this.bodyEx;
+    this.bodyEx = null;
+    if (ex !== null && ex.body !== null) {
+      ex.body.fail(new Error("client closed before the body ended"));
+    }
+    this.phase = DISCARD;
+    this.inLen = 0;
+    if (this.queue.length === 0 && !this.streaming) this.finish();
+  }
+
+  onClose(_error?: unknown): void {
+    if (this.phase === CLOSED) return;
+    this.phase = CLOSED;
+    this.lingerTimer?.cancel();
+    this.timer?.cancel();
+    this.timer = null;
+    const gone = new Error("connection closed");
+    for (const ex of this.queue) {
+      ex.abandoned = true;
+      if (ex.body !== null) ex.body.fail(gone);
+    }
+    this.queue.length = 0;
+    if (this.bodyEx !== null && this.bodyEx.body !== null) this.bodyEx.body.fail(gone);
+    this.bodyEx = null;
+    this.inBuf = null;
+    this.inLen = 0;
+    const wake = this.drainWaiter;
+    this.drainWaiter = null;
+    if (wake !== null) wake();
+    this.host.forget(this);
+  }
+
+  // ---- input ----
+
+  private append(bytes: Uint8Array): void {
+    const need = this.inLen + bytes.length;
+    let buf = this.inBuf;
+    if (buf === null || buf.length < need) {
+      let size = buf === null ? 1024 : buf.length * 2;
+      while (size < need) size *= 2;
+      const next = new Uint8Array(size);
+      if (buf !== null) next.set(buf.subarray(0, this.inLen));
+      this.inBuf = buf = next;
+    }
+    buf.set(bytes, this.inLen);
+    this.inLen = need;
+  }
+
+  private processBuffered(): void {
+    if (this.processing || this.inLen === 0 || this.phase >= DISCARD) return;
+    const buf = this.inBuf!;
+    this.processing = true;
+    const pos = this.process(buf, 0, this.inLen);
+    this.processing = false;
+    if (this.phase >= DISCARD) {
+      this.inLen = 0;
+    } else if (pos > 0) {
+      buf.copyWithin(0, pos, this.inLen);
+      this.inLen -= pos;
+    }
+    // A large buffer held for a burst need not stay with an idle connection.
+    if (this.inLen === 0 && buf.length > 16 * 1024) this.inBuf = null;
+  }
+
+  /** Parse and dispatch what `buf[pos, end)` holds; returns where it stopped. */
+  private process(buf: Uint8Array, pos: number, end: number): number {
+    const limits = this.host.limits;
+    while (pos < end && this.blocked === 0) {
+      if (this.phase === BODY) {
+        pos = this.feedBody(buf, pos, end);
+        continue;
+      }
+      if (this.phase !== HEAD) return end;
+      if (this.scanned === 0) {
+        // Empty lines before a request line are ignored (RFC 9112 §2.2).
+        while (pos + 1 < end && buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
+        if (pos === end || (pos + 1 === end && buf[pos] === CR)) break;
+      }
+      const headEnd = findHeadEnd(buf, pos, pos + this.scanned, end, this.resume);
+      if (headEnd === NEED_MORE) {
+        this.scanned = this.resume.scan - pos;
+        const have = end - pos;
+        if (this.scanned === 0 && have > limits.maxRequestLine) this.fail(414);
+        else if (have > limits.maxHeadBytes) this.fail(431);
+        break;
+      }
+      this.scanned = 0;
+      if (headEnd < 0) {
+        this.fail(400);
+        return end;
+      }
+      const status = parseHead(buf, pos, headEnd, this.host.head, limits);
+      if (status !== 0) {
+        this.fail(status);
+        return end;
+      }
+      pos = headEnd;
+      this.startRequest();
+    }
+    return pos;
+  }
+
+  private startRequest(): void {
+    // The next head, if any, gets a deadline of its own.
+    this.waiting = WAIT_NONE;
+    const head = this.host.head;
+    const hasBody = head.chunked || head.contentLength > 0;
+    if (!hasBody && this.queue.length === 0 && !this.streaming) {
+      this.fastRequest(head);
+      return;
+    }
+    const ex = new Exchange(this, head, this.t.remoteAddress, hasBody);
+    this.queue.push(ex);
+    if (hasBody) {
+      this.bodyEx = ex;
+      this.phase = BODY;
+      if (head.chunked) {
+        if (this.chunked === null) this.chunked = new ChunkedDecoder();
+        else this.chunked.reset();
+        this.bodyLeft = -1;
+      } else {
+        this.bodyLeft = head.contentLength;
+      }
+    }
+    if (this.queue.length >= this.host.limits.maxPipelined) this.block(BLOCK_PIPELINE);
+    const result = this.call(ex.req);
+    if (isPromise(result)) {
+      ex.req.detach();
+      result.then(
+        (reply) => this.settle(ex, reply),
+        (err) => this.settle(ex, this.internalError(err)),
+      );
+      return;
+    }
+    ex.req.release();
+    if (ex.reply === null) ex.reply = result;
+    this.drainQueue();
+  }
+
+  /** No body, nothing queued: answer at once if the handler does, with no Exchange. */
+  private fastRequest(head: RequestHead): void {
+    const req = new IncomingRequest(head, null, this.t.remoteAddress);
+    const headOnly = head.method === "HEAD";
+    const minor = head.minor;
+    const keepAlive = head.keepAlive;
+    const result = this.call(req);
+    if (isPromise(result)) {
+      req.detach();
+      const ex = new Exchange(this, head, this.t.remoteAddress, false, req);
+      this.queue.push(ex);
+      result.then(
+        (reply) => this.settle(ex, reply),
+        (err) => this.settle(ex, this.internalError(err)),
+      );
+      return;
+    }
+    req.release();
+    const close = !keepAlive || this.host.draining || this.phase === DISCARD;
+    this.writeResponse(result, headOnly, minor, close ? CLOSE : minor === 0 ? KEEP_10 : KEEP);
+    if (close) this.closeAfterResponse();
+  }
+
+  private call(req: IncomingRequest): Reply | StaticReply | Promise<Reply | StaticReply> {
+    try {
+      return this.host.handler(req);
+    } catch (err) {
+      return this.internalError(err);
+    }
+  }
+
+  private internalError(err: unknown): StaticReply {
+    this.host.reportError(err);
+    return errorReply(500);
+  }
+
+  private feedBody(buf: Uint8Array, pos: number, end: number): number {
+    const ex = this.bodyEx!;
+    const decoder = this.chunked;
+    if (this.bodyLeft >= 0) {
+      const take = Math.min(this.bodyLeft, end - pos);
+      this.deliver(ex, buf, pos, pos + take);
+      this.bodyLeft -= take;
+      pos += take;
+      if (this.bodyLeft === 0) this.endBody(ex);
+      return pos;
+    }
+    pos = decoder!.decode(buf, pos, end, this.host.limits);
+    if (decoder!.error !== 0) {
+      this.fail(decoder!.error);
+      return end;
+    }
+    if (decoder!.spanEnd > decoder!.spanStart) {
+      this.deliver(ex, buf, decoder!.spanStart, decoder!.spanEnd);
+    }
+    if (decoder!.done) this.endBody(ex);
+    return pos;
+  }
+
+  private deliver(ex: Exchange, buf: Uint8Array, start: number, end: number): void {
+    // Nobody will read the body of an answered request: drop it rather than copy it.
+    if (ex.written || ex.abandoned || start === end) return;
+    ex.body!.push(buf.slice(start, end));
+  }
+
+  private endBody(ex: Exchange): void {
+    ex.body!.end();
+    this.bodyEx = null;
+    if (this.phase === BODY) this.phase = this.host.draining ? DISCARD : HEAD;
+  }
+
+  /** Refuse the request being read with `status`, then close. */
+  private fail(status: number): void {
+    this.phase = DISCARD;
+    this.scanned = 0;
+    const ex = this.bodyEx;
+    this.bodyEx = null;
+    if (ex !== null) {
+      ex.body!.fail(new Error(`request body refused with ${status}`));
+      if (!ex.written) {
+        ex.reply = errorReply(status);
+        ex.forced = true;
+        ex.req.release();
+      }
+      // Answered already: all that is left is to close once the queue is out.
+    } else {
+      const err = new Exchange(this, this.host.head, this.t.remoteAddress, false);
+      err.reply = errorReply(status);
+      err.forced = true;
+      this.queue.push(err);
+    }
+    this.drainQueue();
+    if (this.queue.length === 0 && !this.streaming) this.finish();
+  }
+
+  // ---- flow control ----
+
+  private block(bit: number): void {
+    if (this.blocked === 0) this.t.pause();
+    this.blocked |= bit;
+  }
+
+  private unblock(bit: number): void {
+    if ((this.blocked & bit) === 0) return;
+    this.blocked &= ~bit;
+    if (this.blocked !== 0 || this.phase >= DISCARD) return;
+    this.t.resume();
+    this.processBuffered();
+  }
+
+  /** @internal A body's reader fell behind (true) or caught up (false). */
+  bodyPressure(full: boolean): void {
+    if (this.phase === CLOSED) return;
+    if (full) {
+      this.block(BLOCK_BODY);
+      return;
+    }
+    const wasBusy = this.busy;
+    this.busy = true;
+    this.unblock(BLOCK_BODY);
+    this.busy = wasBusy;
+    this.flush();
+  }
+
+  /** @internal The handler of `ex` wants its body: tell the client to send it, in turn. */
+  sendContinue(ex: Exchange): void {
+    if (this.queue[0] !== ex || this.streaming || this.phase === CLOSED) return;
+    ex.continueState = CONTINUED;
+    // The client did not wait for us: nothing to invite.
+    if (ex.body !== null && ex.body.complete) return;
+    this.host.out.put(CONTINUE_100);
+    this.flush();
+  }
+
+  // ---- output ----
+
+  private settle(ex: Exchange, reply: Reply | StaticReply): void {
+    if (ex.reply !== null || ex.abandoned || this.phase === CLOSED) return;
+    ex.reply = reply;
+    ex.req.release();
+    const wasBusy = this.busy;
+    this.busy = true;
+    this.drainQueue();
+    this.busy = wasBusy;
+    this.flush();
+    this.updateWait();
+  }
+
+  /** Write every answered response at the front of the queue, in order. */
+  private drainQueue(): void {
+    const queue = this.queue;
+    while (queue.length > 0 && !this.streaming && this.phase !== CLOSED) {
+      const ex = queue[0]!;
+      if (ex.reply === null) {
+        if (ex.continueState === WANTED) this.sendContinue(ex);
+        break;
+      }
+      queue.shift();
+      const close = ex.forced || !ex.keepAlive ||
+        (ex.body !== null && !ex.body.complete) ||
+        (this.phase === DISCARD && queue.length === 0 && this.bodyEx === null);
+      ex.written = true;
+      this.writeResponse(
+        ex.reply,
+        ex.headOnly,
+        ex.minor,
+        close ? CLOSE : ex.minor === 0 ? KEEP_10 : KEEP,
+      );
+      if (close) {
+        for (const rest of queue) {
+          rest.abandoned = true;
+          if (rest.body !== null) rest.body.fail(new Error("connection closing"));
+        }
+        queue.length = 0;
+        this.closeAfterResponse();
+        return;
+      }
+    }
+    if (queue.length < this.host.limits.maxPipelined) this.unblock(BLOCK_PIPELINE);
+    if (queue.length === 0 && !this.streaming && this.phase === DISCARD && this.bodyEx === null) {
+      this.finish();
+    }
+  }
+
+  private writeResponse(
+    reply: Reply | StaticReply,
+    headOnly: boolean,
+    minor: number,
+    mode: number,
+  ): void {
+    const out = this.host.out;
+    const tail = this.tail;
+    if (reply instanceof StaticReply) {
+      tail.bytes = writeStatic(out, reply, headOnly, mode);
+      tail.stream = null;
+    } else {
+      try {
+        writeReply(out, reply, headOnly, mode, minor, tail);
+      } catch (err) {
+        this.host.reportError(err);
+        tail.bytes = writeStatic(out, errorReply(500), headOnly, mode);
+        tail.stream = null;
+      }
+    }
+    if (tail.bytes !== null) {
+      this.flushNow();
+      this.send(tail.bytes, true);
+      tail.bytes = null;
+    } else if (tail.stream !== null) {
+      const stream = tail.stream;
+      tail.stream = null;
+      this.flushNow();
+      this.streaming = true;
+      void this.pump(stream, tail.closeDelimited, mode === CLOSE);
+    }
+  }
+
+  /** Send a streamed body, chunk by chunk, waiting for the socket to drain. */
+  private async pump(
+    stream: StreamBody,
+    closeDelimited: boolean,
+    closeAfter: boolean,
+  ): Promise<void> {
+    const iterator = stream[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const step = await iterator.next();
+        if (this.phase === CLOSED) {
+          await iterator.return?.();
+          return;
+        }
+        if (step.done) break;
+        const bytes = pieceBytes(step.value);
+        if (bytes.length === 0) continue;
+        if (!this.send(closeDelimited ? bytes : chunkFrame(bytes), true)) {
+          await new Promise<void>((resolve) => {
+            this.drainWaiter = resolve;
+          });
+          if (this.phase === CLOSED) {
+            await iterator.return?.();
+            return;
+          }
+        }
+      }
+    } catch (err) {
+      // The status line went out long ago: the only honest signal left is to cut the connection.
+      this.host.reportError(err);
+      this.t.close();
+      return;
+    }
+    if (this.phase === CLOSED) return;
+    if (!closeDelimited) this.send(LAST_CHUNK, false);
+    this.streaming = false;
+    if (closeDelimited || closeAfter) {
+      this.closeAfterResponse();
+      return;
+    }
+    const wasBusy = this.busy;
+    this.busy = true;
+    this.drainQueue();
+    this.busy = wasBusy;
+    this.flush();
+    this.updateWait();
+  }
+
+  private send(bytes: Uint8Array, owned: boolean): boolean {
+    if (this.phase === CLOSED) return true;
+    const ok = this.t.write(bytes, owned);
+    if (!ok) this.block(BLOCK_WRITE);
+    return ok;
+  }
+
+  /** Send what the shared buffer holds, unless an entry point further up will. */
+  private flush(): void {
+    if (!this.busy) this.flushNow();
+  }
+
+  private flushNow(): void {
+    const out = this.host.out;
+    if (out.len === 0) return;
+    const bytes = out.buf.subarray(0, out.len);
+    out.len = 0;
+    this.send(bytes, false);
+  }
+
+  /** The last response is written: read no more requests, and close once it is sent. */
+  private closeAfterResponse(): void {
+    this.phase = this.phase === CLOSED ? CLOSED : DISCARD;
+    this.bodyEx = null;
+    this.inLen = 0;
+    if (!this.streaming) this.finish();
+  }
+
+  /** Half-close our side, then linger a little so the client reads the answer before any reset. */
+  private finish(): void {
+    if (this.phase === CLOSED || this.lingerTimer !== null) return;
+    this.phase = DISCARD;
+    this.waiting = WAIT_NONE;
+    this.deadline = Infinity;
+    this.flushNow();
+    this.t.end();
+    if (this.blocked !== 0) {
+      this.blocked = 0;
+      this.t.resume();
+    }
+    this.lingerTimer = timers.add(now() + this.host.lingerMs, () => this.t.close());
+  }
+
+  // ---- timeouts ----
+
+  /** Guard `what` with a deadline `ms` from now. */
+  private wait(what: number, ms: number): void {
+    this.waiting = what;
+    const deadline = now() + ms;
+    this.deadline = deadline;
+    // An armed timer that fires earlier re-arms itself; only a later one must be replaced.
+    const timer = this.timer;
+    if (timer !== null && timer.pending && timer.deadline <= deadline) return;
+    timer?.cancel();
+    this.timer = timers.add(deadline, this.onTimer);
+  }
+
+  /** Pick the deadline that fits the state after a burst of input or output. */
+  private updateWait(): void {
+    if (this.phase >= DISCARD) return;
+    const t = this.host.timeouts;
+    if (this.blocked !== 0) {
+      // Held back by us (slow handler, full socket): not the client's silence.
+      this.waiting = WAIT_NONE;
+      this.deadline = Infinity;
+    } else if (this.phase === BODY) {
+      // Reset on every read: what is limited is the silence between body bytes.
+      this.wait(WAIT_BODY, t.bodyMs);
+    } else if (this.inLen > 0) {
+      if (this.waiting !== WAIT_HEAD) this.wait(WAIT_HEAD, t.headMs);
+    } else if (this.queue.length === 0 && !this.streaming) {
+      this.wait(WAIT_IDLE, t.keepAliveMs);
+    } else {
+      this.waiting = WAIT_NONE;
+      this.deadline = Infinity;
+    }
+  }
+
+  private timerFired(): void {
+    this.timer = null;
+    if (this.phase >= DISCARD || this.waiting === WAIT_NONE) return;
+    if (now() < this.deadline) {
+      this.timer = timers.add(this.deadline, this.onTimer);
+      return;
+    }
+    const what = this.waiting;
+    this.waiting = WAIT_NONE;
+    this.deadline = Infinity;
+    if (what === WAIT_IDLE) {
+      this.finish();
+      return;
+    }
+    this.busy = true;
+    this.fail(408);
+    this.busy = false;
+    this.flush();
+  }
+}

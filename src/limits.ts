@@ -1,0 +1,52 @@
+/**
+ * Every bound the server enforces, with its default. Each is configurable
+ * through {@link ServeOptions} and the CLI.
+ *
+ * @module
+ */
+
+/** Size and count limits on what a client may send. */
+export interface Limits {
+  /** Longest request line (method, target, version) in bytes; over it → 414. */
+  maxRequestLine: number;
+  /** Largest request head (request line + header fields + blank line) in bytes; over it → 431. */
+  maxHeadBytes: number;
+  /** Most header fields in one request; over it → 431. */
+  maxHeaders: number;
+  /** Largest request body in bytes (after chunked decoding); over it → 413. */
+  maxBodyBytes: number;
+  /** Longest chunk extension on one chunk-size line in bytes; over it → 400. */
+  maxChunkExtension: number;
+  /** Largest chunked trailer section in bytes; over it → 431. */
+  maxTrailerBytes: number;
+  /** Most requests read ahead of their responses on one connection (pipelining). */
+  maxPipelined: number;
+}
+
+/** The defaults: Node's 16 KiB head, 100 headers; a 16 MiB body. */
+export const defaultLimits: Readonly<Limits> = Object.freeze({
+  maxRequestLine: 8 * 1024,
+  maxHeadBytes: 16 * 1024,
+  maxHeaders: 100,
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxChunkExtension: 1024,
+  maxTrailerBytes: 8 * 1024,
+  maxPipelined: 64,
+});
+
+/** How long the server waits for a client, in ms. */
+export interface Timeouts {
+  /** Between requests on a kept-alive connection (and before the first); then it is closed. */
+  keepAliveMs: number;
+  /** From the first byte of a request head to its end; then 408 and close (slowloris). */
+  headMs: number;
+  /** Longest silence while a body arrives; then 408 and close. */
+  bodyMs: number;
+}
+
+/** The defaults: Node's 5 s keep-alive; 20 s for a head; 30 s of silence in a body. */
+export const defaultTimeouts: Readonly<Timeouts> = Object.freeze({
+  keepAliveMs: 5_000,
+  headMs: 20_000,
+  bodyMs: 30_000,
+});

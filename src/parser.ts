@@ -1,0 +1,414 @@
+/**
+ * The HTTP/1.1 request-head parser: incremental, zero-copy, strict (RFC 9112).
+ *
+ * Work is split in two, as picohttpparser does. {@link findHeadEnd} looks for
+ * the blank line that ends a head and resumes where it stopped, so a client
+ * trickling bytes costs O(new bytes). Once the head is whole, {@link parseHead}
+ * makes one pass over it, filling a caller-owned {@link RequestHead} with
+ * offsets into the buffer. No string is made for a header nobody reads.
+ *
+ * Line ends: only CRLF. A bare LF or a bare CR anywhere in the head is a 400.
+ * RFC 9112 §2.2 lets a recipient accept a bare LF, but a lenient parser in
+ * front of a strict one (or the reverse) is how requests get smuggled;
+ * rejecting is the only policy under which binks can never see a request that
+ * another parser frames differently.
+ *
+ * @module
+ */
+import { COLON, COMMA, CR, equalsLower, FIELD_VALUE, HT, LF, SP, TARGET, TOKEN } from "./bytes.ts";
+import { ascii } from "./bytes.ts";
+import type { Limits } from "./limits.ts";
+
+/** {@link findHeadEnd}: the blank line has not arrived yet. */
+export const NEED_MORE = -1;
+
+/** Where a parsed request's head lies, as offsets into the bytes it was parsed from. */
+export class RequestHead {
+  /** The bytes the offsets point into. */
+  buf: Uint8Array = EMPTY;
+  /** First byte of the request line. */
+  start = 0;
+  /** One past the blank line that ends the head. */
+  end = 0;
+  /** The method: an interned constant for the registered methods. */
+  method = "";
+  targetStart = 0;
+  targetEnd = 0;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minor = 1;
+  /** Header fields parsed. */
+  headerCount = 0;
+  /** Per header: name start, name end, value start, value end (trailing whitespace trimmed). */
+  headers: Uint32Array;
+  /** Declared body length; -1 when there is none (or the body is chunked). */
+  contentLength = -1;
+  /** The body uses the chunked transfer coding. */
+  chunked = false;
+  /** The connection may stay open after this exchange (version default and `Connection`). */
+  keepAlive = true;
+  /** The client sent `Expect: 100-continue`. */
+  expectContinue = false;
+
+  constructor(maxHeaders: number) {
+    this.headers = new Uint32Array(maxHeaders * 4);
+  }
+
+  /** A copy that owns its bytes, for a request that outlives the read buffer. */
+  snapshot(): RequestHead {
+    const copy = new RequestHead(0);
+    const shift = this.start;
+    const n = this.headerCount * 4;
+    copy.buf = this.buf.slice(shift, this.end);
+    copy.end = this.end - shift;
+    copy.method = this.method;
+    copy.targetStart = this.targetStart - shift;
+    copy.targetEnd = this.targetEnd - shift;
+    copy.minor = this.minor;
+    copy.headerCount = this.headerCount;
+    copy.headers = new Uint32Array(n);
+    for (let i = 0; i < n; i++) copy.headers[i] = this.headers[i]! - shift;
+    copy.contentLength = this.contentLength;
+    copy.chunked = this.chunked;
+    copy.keepAlive = this.keepAlive;
+    copy.expectContinue = this.expectContinue;
+    return copy;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Scan `buf[from, end)` for the CRLF CRLF that ends a head starting at `start`.
+ *
+ * Returns the offset one past it, {@link NEED_MORE}, or -400 when a LF is not
+ * preceded by CR. `resume` receives the offset to pass as `from` next time, so
+ * no byte is scanned twice.
+ */
+export function findHeadEnd(
+  buf: Uint8Array,
+  start: number,
+  from: number,
+  end: number,
+  resume: { scan: number },
+): number {
+  let i = from;
+  for (;;) {
+    const lf = buf.indexOf(LF, i);
+    if (lf < 0 || lf >= end) {
+      resume.scan = i;
+      return NEED_MORE;
+    }
+    if (lf === start || buf[lf - 1] !== CR) return -400;
+    // An empty line: the LF two bytes back ended the previous line.
+    if (lf - 2 > start && buf[lf - 2] === LF) return lf + 1;
+    i = lf + 1;
+  }
+}
+
+/** The methods RFC 9110 registers, interned so that parsing GET makes no string. */
+const METHODS: readonly string[] = [
+  "GET",
+  "POST",
+  "PUT",
+  "HEAD",
+  "DELETE",
+  "OPTIONS",
+  "PATCH",
+  "CONNECT",
+  "TRACE",
+];
+const METHOD_BYTES: readonly Uint8Array[] = METHODS.map(ascii);
+
+function internMethod(buf: Uint8Array, start: number, end: number): string {
+  const len = end - start;
+  for (let m = 0; m < METHOD_BYTES.length; m++) {
+    const bytes = METHOD_BYTES[m]!;
+    if (bytes.length !== len) continue;
+    let i = 0;
+    while (i < len && buf[start + i] === bytes[i]) i++;
+    if (i === len) return METHODS[m]!;
+  }
+  let s = "";
+  for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+  return s;
+}
+
+const H_HOST = ascii("host");
+const H_EXPECT = ascii("expect");
+const H_CONNECTION = ascii("connection");
+const H_CONTENT_LENGTH = ascii("content-length");
+const H_TRANSFER_ENCODING = ascii("transfer-encoding");
+const V_CHUNKED = ascii("chunked");
+const V_CLOSE = ascii("close");
+const V_KEEP_ALIVE = ascii("keep-alive");
+const V_100_CONTINUE = ascii("100-continue");
+
+/** The longest Content-Length we accept: 15 digits stay below 2^53. */
+const MAX_LENGTH_DIGITS = 15;
+
+/** Framing facts gathered while the header fields go by. */
+class Framing {
+  hosts = 0;
+  contentLength = -1;
+  lengthConflict = false;
+  badLength = false;
+  teSeen = false;
+  teBad = false;
+  teUnknown = false;
+  teChunkedCount = 0;
+  teLastChunked = false;
+  close = false;
+  keepAlive = false;
+  expectContinue = false;
+  expectOther = false;
+
+  reset(): void {
+    this.hosts = 0;
+    this.contentLength = -1;
+    this.lengthConflict = false;
+    this.badLength = false;
+    this.teSeen = false;
+    this.teBad = false;
+    this.teUnknown = false;
+    this.teChunkedCount = 0;
+    this.teLastChunked = false;
+    this.close = false;
+    this.keepAlive = false;
+    this.expectContinue = false;
+    this.expectOther = false;
+  }
+}
+
+const framing = new Framing();
+
+/**
+ * Parse a complete head, `buf[start, end)` where `end` is what
+ * {@link findHeadEnd} returned. Fills `head` and returns 0, or returns the
+ * HTTP status to answer with (400, 413, 414, 417, 431, 501, 505).
+ */
+export function parseHead(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  head: RequestHead,
+  limits: Limits,
+): number {
+  head.buf = buf;
+  head.start = start;
+  head.end = end;
+  head.headerCount = 0;
+
+  let p = parseRequestLine(buf, start, end, head);
+  if (p < 0) return -p;
+  if (p - start > limits.maxRequestLine) return 414;
+  if (end - start > limits.maxHeadBytes) return 431;
+
+  const f = framing;
+  f.reset();
+  const h = head.headers;
+  const max = limits.maxHeaders;
+  const last = end - 2; // the blank line's CR
+  let n = 0;
+  while (p < last) {
+    const nameStart = p;
+    while (TOKEN[buf[p]!] === 1) p++;
+    // Nothing before the colon covers obs-fold and leading whitespace too.
+    if (p === nameStart || buf[p] !== COLON) return 400;
+    const nameEnd = p++;
+    while (buf[p] === SP || buf[p] === HT) p++;
+    const valueStart = p;
+    while (FIELD_VALUE[buf[p]!] === 1) p++;
+    if (buf[p] !== CR || buf[p + 1] !== LF) return 400;
+    let valueEnd = p;
+    while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HT)) {
+      valueEnd--;
+    }
+    p += 2;
+    if (n === max) return 431;
+    const k = n * 4;
+    h[k] = nameStart;
+    h[k + 1] = nameEnd;
+    h[k + 2] = valueStart;
+    h[k + 3] = valueEnd;
+    n++;
+    noteFraming(buf, nameStart, nameEnd, valueStart, valueEnd, f);
+  }
+  head.headerCount = n;
+  return decideFraming(head, f, limits);
+}
+
+/** Returns the offset after the request line's CRLF, or minus the status to answer. */
+function parseRequestLine(buf: Uint8Array, start: number, end: number, head: RequestHead): number {
+  let p = start;
+  while (TOKEN[buf[p]!] === 1) p++;
+  if (p === start || buf[p] !== SP) return -400;
+  head.method = internMethod(buf, start, p);
+  const targetStart = ++p;
+  while (TARGET[buf[p]!] === 1) p++;
+  if (p === targetStart || buf[p] !== SP) return -400;
+  head.targetStart = targetStart;
+  head.targetEnd = p;
+  if (!targetFitsMethod(buf, targetStart, p, head.method)) return -400;
+  p++;
+  // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, then CRLF.
+  if (
+    p + 10 > end || buf[p] !== 0x48 || buf[p + 1] !== 0x54 || buf[p + 2] !== 0x54 ||
+    buf[p + 3] !== 0x50 || buf[p + 4] !== 0x2f || buf[p + 6] !== 0x2e
+  ) return -400;
+  const major = buf[p + 5]! - 0x30;
+  const minor = buf[p + 7]! - 0x30;
+  if (major < 0 || major > 9 || minor < 0 || minor > 9) return -400;
+  if (buf[p + 8] !== CR || buf[p + 9] !== LF) return -400;
+  if (major !== 1 || minor > 1) return -505;
+  head.minor = minor;
+  return p + 10;
+}
+
+/**
+ * The four request-target forms (RFC 9112 §3.2): origin-form `/…` for any
+ * method, asterisk-form only for OPTIONS, authority-form only for CONNECT,
+ * absolute-form `scheme://…`.
+ */
+function targetFitsMethod(buf: Uint8Array, start: number, end: number, method: string): boolean {
+  const first = buf[start]!;
+  if (first === 0x2f) return method !== "CONNECT";
+  if (first === 0x2a) return end - start === 1 && method === "OPTIONS";
+  if (method === "CONNECT") return true;
+  // absolute-form: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) "://"
+  if (!((first | 0x20) >= 0x61 && (first | 0x20) <= 0x7a)) return false;
+  let p = start + 1;
+  while (p < end) {
+    const c = buf[p]!;
+    const lower = c | 0x20;
+    if (
+      (lower >= 0x61 && lower <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d ||
+      c === 0x2e
+    ) {
+      p++;
+      continue;
+    }
+    break;
+  }
+  return p + 3 <= end && buf[p] === COLON && buf[p + 1] === 0x2f && buf[p + 2] === 0x2f;
+}
+
+function noteFraming(
+  buf: Uint8Array,
+  nameStart: number,
+  nameEnd: number,
+  valueStart: number,
+  valueEnd: number,
+  f: Framing,
+): void {
+  switch (nameEnd - nameStart) {
+    case 4:
+      if (equalsLower(buf, nameStart, nameEnd, H_HOST)) f.hosts++;
+      return;
+    case 6:
+      if (equalsLower(buf, nameStart, nameEnd, H_EXPECT)) {
+        if (equalsLower(buf, valueStart, valueEnd, V_100_CONTINUE)) f.expectContinue = true;
+        else f.expectOther = true;
+      }
+      return;
+    case 10:
+      if (equalsLower(buf, nameStart, nameEnd, H_CONNECTION)) {
+        noteConnection(buf, valueStart, valueEnd, f);
+      }
+      return;
+    case 14:
+      if (equalsLower(buf, nameStart, nameEnd, H_CONTENT_LENGTH)) {
+        noteLength(buf, valueStart, valueEnd, f);
+      }
+      return;
+    case 17:
+      if (equalsLower(buf, nameStart, nameEnd, H_TRANSFER_ENCODING)) {
+        noteCodings(buf, valueStart, valueEnd, f);
+      }
+      return;
+  }
+}
+
+/** Content-Length must be plain digits; repeats must agree (RFC 9112 §6.3). */
+function noteLength(buf: Uint8Array, start: number, end: number, f: Framing): void {
+  if (end === start || end - start > MAX_LENGTH_DIGITS) {
+    f.badLength = true;
+    return;
+  }
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) {
+      f.badLength = true;
+      return;
+    }
+    n = n * 10 + d;
+  }
+  if (f.contentLength >= 0 && f.contentLength !== n) f.lengthConflict = true;
+  f.contentLength = n;
+}
+
+/**
+ * Transfer-Encoding: a comma list of codings, possibly over several fields.
+ * Only `chunked` is implemented; any other coding is a 501, and a list that is
+ * not plain tokens is a 400.
+ */
+function noteCodings(buf: Uint8Array, start: number, end: number, f: Framing): void {
+  f.teSeen = true;
+  let p = start;
+  for (;;) {
+    const tokenStart = p;
+    while (p < end && TOKEN[buf[p]!] === 1) p++;
+    if (p === tokenStart) {
+      f.teBad = true;
+      return;
+    }
+    const chunked = equalsLower(buf, tokenStart, p, V_CHUNKED);
+    if (chunked) f.teChunkedCount++;
+    else f.teUnknown = true;
+    f.teLastChunked = chunked;
+    while (p < end && (buf[p] === SP || buf[p] === HT)) p++;
+    if (p === end) return;
+    if (buf[p] !== COMMA) {
+      // e.g. parameters (`;q=1`) or stray bytes: nothing we could decode.
+      f.teBad = true;
+      return;
+    }
+    p++;
+    while (p < end && (buf[p] === SP || buf[p] === HT)) p++;
+  }
+}
+
+function noteConnection(buf: Uint8Array, start: number, end: number, f: Framing): void {
+  let p = start;
+  while (p < end) {
+    while (p < end && (buf[p] === SP || buf[p] === HT || buf[p] === COMMA)) p++;
+    const tokenStart = p;
+    while (p < end && buf[p] !== COMMA && buf[p] !== SP && buf[p] !== HT) p++;
+    if (equalsLower(buf, tokenStart, p, V_CLOSE)) f.close = true;
+    else if (equalsLower(buf, tokenStart, p, V_KEEP_ALIVE)) f.keepAlive = true;
+  }
+}
+
+/** RFC 9112 §6 message framing, and the Host and Expect rules. */
+function decideFraming(head: RequestHead, f: Framing, limits: Limits): number {
+  head.chunked = false;
+  head.contentLength = -1;
+  if (f.badLength || f.lengthConflict) return 400;
+  if (f.teSeen) {
+    // A message with both is a smuggling attempt or a broken proxy; either way, refuse.
+    if (f.contentLength >= 0) return 400;
+    if (head.minor === 0) return 400;
+    if (f.teBad || f.teChunkedCount > 1) return 400;
+    if (f.teUnknown || !f.teLastChunked) return 501;
+    head.chunked = true;
+  } else if (f.contentLength >= 0) {
+    if (f.contentLength > limits.maxBodyBytes) return 413;
+    head.contentLength = f.contentLength;
+  }
+  if (head.minor === 1 ? f.hosts !== 1 : f.hosts > 1) return 400;
+  // An HTTP/1.0 client's expectations are ignored (RFC 9110 §10.1.1).
+  if (head.minor === 1 && f.expectOther) return 417;
+  head.expectContinue = f.expectContinue && head.minor === 1;
+  head.keepAlive = !f.close && (head.minor === 1 || f.keepAlive);
+  return 0;
+}

@@ -1,0 +1,157 @@
+/**
+ * The request as a handler sees it: a view over the parsed head that turns
+ * bytes into strings only when asked.
+ *
+ * A request handled synchronously is a view into the connection's read
+ * buffer, which the next request overwrites; using it after the handler has
+ * returned throws rather than reading someone else's bytes. A handler that
+ * returns a promise keeps its request valid until the promise settles (the
+ * head is copied out then).
+ *
+ * @module
+ */
+import { equalsIgnoreCase, latin1 } from "./bytes.ts";
+import type { RequestBody } from "./body.ts";
+import type { RequestHead } from "./parser.ts";
+
+const NO_BODY_BYTES = new Uint8Array(0);
+
+/** A request received by the server. */
+export class IncomingRequest {
+  /** The method, as sent (case-sensitive: `GET`, `POST`, …). */
+  readonly method: string;
+  /** Path parameters filled in by the router. */
+  params: Record<string, string> = EMPTY_PARAMS;
+  /** The peer's address. */
+  readonly remoteAddress: string;
+  private head: RequestHead | null;
+  private readonly requestBody: RequestBody | null;
+  private cachedUrl: string | undefined = undefined;
+  private cachedQuery: URLSearchParams | undefined = undefined;
+
+  constructor(head: RequestHead, body: RequestBody | null, remoteAddress: string) {
+    this.head = head;
+    this.method = head.method;
+    this.requestBody = body;
+    this.remoteAddress = remoteAddress;
+  }
+
+  private view(): RequestHead {
+    const head = this.head;
+    if (head === null) {
+      throw new Error("this request's handler has returned; copy what you need before returning");
+    }
+    return head;
+  }
+
+  /** The request-target exactly as sent (`/path?query`). */
+  get url(): string {
+    if (this.cachedUrl === undefined) {
+      const h = this.view();
+      this.cachedUrl = latin1(h.buf, h.targetStart, h.targetEnd);
+    }
+    return this.cachedUrl;
+  }
+
+  /** The target's path, before any `?` (not percent-decoded). */
+  get path(): string {
+    const url = this.url;
+    const q = url.indexOf("?");
+    return q < 0 ? url : url.slice(0, q);
+  }
+
+  /** The query string, parsed on first use. */
+  get query(): URLSearchParams {
+    if (this.cachedQuery === undefined) {
+      const url = this.url;
+      const q = url.indexOf("?");
+      this.cachedQuery = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
+    }
+    return this.cachedQuery;
+  }
+
+  /** `"1.1"` or `"1.0"`. */
+  get version(): "1.0" | "1.1" {
+    return this.view().minor === 0 ? "1.0" : "1.1";
+  }
+
+  /**
+   * The value of a header field (case-insensitive name), or undefined. Repeated
+   * fields are joined with `, ` as RFC 9110 §5.3 allows.
+   */
+  header(name: string): string | undefined {
+    const h = this.view();
+    const lower = lowerBytes(name);
+    const offs = h.headers;
+    let value: string | undefined = undefined;
+    for (let i = 0, n = h.headerCount * 4; i < n; i += 4) {
+      if (equalsIgnoreCase(h.buf, offs[i]!, offs[i + 1]!, lower)) {
+        const v = latin1(h.buf, offs[i + 2]!, offs[i + 3]!);
+        value = value === undefined ? v : `${value}, ${v}`;
+      }
+    }
+    return value;
+  }
+
+  /** Every header field in arrival order, names lowercased. */
+  headerList(): [string, string][] {
+    const h = this.view();
+    const offs = h.headers;
+    const list: [string, string][] = [];
+    for (let i = 0, n = h.headerCount * 4; i < n; i += 4) {
+      list.push([
+        latin1(h.buf, offs[i]!, offs[i + 1]!).toLowerCase(),
+        latin1(h.buf, offs[i + 2]!, offs[i + 3]!),
+      ]);
+    }
+    return list;
+  }
+
+  /** The body, for streaming (`for await`); null when the request has none. */
+  get body(): RequestBody | null {
+    return this.requestBody;
+  }
+
+  /** The whole body as bytes (empty when there is none). */
+  bytes(): Promise<Uint8Array> {
+    return this.requestBody === null ? Promise.resolve(NO_BODY_BYTES) : this.requestBody.bytes();
+  }
+
+  /** The whole body as UTF-8 text. */
+  text(): Promise<string> {
+    return this.requestBody === null ? Promise.resolve("") : this.requestBody.text();
+  }
+
+  /** The whole body parsed as JSON. */
+  json(): Promise<unknown> {
+    return this.requestBody === null
+      ? Promise.reject(new SyntaxError("request has no body"))
+      : this.requestBody.json();
+  }
+
+  /** Connection side: the handler goes on past this turn; keep a copy of the head. */
+  detach(): void {
+    if (this.head !== null) this.head = this.head.snapshot();
+  }
+
+  /** Connection side: the head will be overwritten; cut the view off. */
+  release(): void {
+    this.head = null;
+  }
+}
+
+const EMPTY_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+const lowerCache = new Map<string, Uint8Array>();
+
+/** Lowercase ASCII bytes of a header name, cached: names come from code, not from clients. */
+function lowerBytes(name: string): Uint8Array {
+  let bytes = lowerCache.get(name);
+  if (bytes === undefined) {
+    const lower = name.toLowerCase();
+    bytes = new Uint8Array(lower.length);
+    for (let i = 0; i < lower.length; i++) bytes[i] = lower.charCodeAt(i) & 0xff;
+    if (lowerCache.size < 1024) lowerCache.set(name, bytes);
+  }
+  return bytes;
+}

@@ -1,0 +1,321 @@
+/**
+ * What a handler answers with, and how it becomes bytes.
+ *
+ * A handler returns a {@link Reply} (status, headers, body) or a
+ * {@link StaticReply}, whose status line, headers and body were turned into
+ * bytes once, when it was made. The server adds `Date`, the framing headers
+ * (`Content-Length` or `Transfer-Encoding`) and `Connection`; a handler's own
+ * values for those are ignored.
+ *
+ * @module
+ */
+import { ascii, TOKEN } from "./bytes.ts";
+import { dateLine } from "./date.ts";
+import { statusHasNoBody, statusLine } from "./status.ts";
+
+/** Header fields as a record or as name/value pairs (pairs allow repeats, e.g. Set-Cookie). */
+export type HeaderInit =
+  | Readonly<Record<string, string>>
+  | ReadonlyArray<readonly [string, string]>;
+
+/** A streamed body: each piece is sent as it comes (chunked for HTTP/1.1 clients). */
+export type StreamBody = AsyncIterable<Uint8Array | string>;
+
+/** A response body. A `Uint8Array` is handed over: do not change it after returning it. */
+export type ReplyBody = string | Uint8Array | StreamBody | null | undefined;
+
+/** A response, as a handler returns it. */
+export interface Reply {
+  /** Defaults to 200. */
+  status?: number;
+  headers?: HeaderInit;
+  body?: ReplyBody;
+}
+
+/** A response made into bytes once, to be sent many times. */
+export class StaticReply {
+  /** The status code. */
+  readonly status: number;
+  /** Status line and header fields, without Date, Connection and the blank line. */
+  readonly head: Uint8Array;
+  /** The body bytes. */
+  readonly body: Uint8Array;
+
+  constructor(status: number, headers: HeaderInit | undefined, body: string | Uint8Array) {
+    const bytes = typeof body === "string" ? encoder.encode(body) : body;
+    const out = new Out(256);
+    out.put(statusLine(status));
+    writeHeaderFields(out, headers);
+    if (!statusHasNoBody(status)) out.ascii(`Content-Length: ${bytes.length}\r\n`);
+    this.status = status;
+    this.head = out.buf.slice(0, out.len);
+    this.body = bytes;
+  }
+}
+
+/** A JSON response. */
+export function json(value: unknown, status = 200, headers?: HeaderInit): Reply {
+  return {
+    status,
+    headers: withDefaultType(headers, "application/json"),
+    body: JSON.stringify(value),
+  };
+}
+
+/** A plain-text response. */
+export function text(body: string, status = 200, headers?: HeaderInit): Reply {
+  return { status, headers: withDefaultType(headers, "text/plain; charset=utf-8"), body };
+}
+
+function withDefaultType(headers: HeaderInit | undefined, type: string): HeaderInit {
+  if (headers === undefined) return [["content-type", type]];
+  const pairs = Array.isArray(headers)
+    ? (headers as ReadonlyArray<readonly [string, string]>)
+    : Object.entries(headers as Record<string, string>);
+  for (const [name] of pairs) if (name.toLowerCase() === "content-type") return pairs;
+  return [["content-type", type], ...pairs];
+}
+
+const encoder = new TextEncoder();
+
+/** A growable byte buffer that responses are serialised into. */
+export class Out {
+  buf: Uint8Array;
+  len = 0;
+
+  constructor(size: number) {
+    this.buf = new Uint8Array(size);
+  }
+
+  reserve(n: number): void {
+    const need = this.len + n;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  put(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
+  /** Append a string whose code points are all below 0x80. */
+  ascii(s: string): void {
+    const n = s.length;
+    this.reserve(n);
+    const b = this.buf;
+    let p = this.len;
+    for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+    this.len = p;
+  }
+
+  /** Append the decimal digits of a non-negative integer. */
+  decimal(n: number): void {
+    this.ascii(String(n));
+  }
+}
+
+/** Header names the server writes itself; a handler's values for them are dropped. */
+const MANAGED = new Set(["content-length", "transfer-encoding", "connection", "date"]);
+
+/**
+ * Append `name: value\r\n` for each field. A name that is not a token or a
+ * value holding CR, LF or NUL would let a handler split the response: throw.
+ */
+export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): void {
+  if (headers === undefined) return;
+  if (Array.isArray(headers)) {
+    for (const [name, value] of headers as ReadonlyArray<readonly [string, string]>) {
+      writeField(out, name, value);
+    }
+  } else {
+    const record = headers as Readonly<Record<string, string>>;
+    for (const name in record) writeField(out, name, record[name]!);
+  }
+}
+
+function writeField(out: Out, name: string, value: string): void {
+  const n = name.length;
+  if (n === 0) throw new TypeError("empty header name");
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 0x7f || TOKEN[c] !== 1) {
+      throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    }
+  }
+  if (MANAGED.has(name.toLowerCase())) return;
+  value = String(value);
+  let wide = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x0d || c === 0x0a || c === 0) {
+      throw new TypeError(`invalid value for header ${name}`);
+    }
+    if (c > 0x7f) wide = true;
+  }
+  out.ascii(name);
+  out.ascii(": ");
+  // Non-ASCII text goes out as UTF-8 octets (obs-text to the recipient).
+  if (wide) out.put(encoder.encode(value));
+  else out.ascii(value);
+  out.ascii("\r\n");
+}
+
+const CONNECTION_CLOSE = ascii("Connection: close\r\n");
+const CONNECTION_KEEP_ALIVE = ascii("Connection: keep-alive\r\n");
+const TRANSFER_CHUNKED = ascii("Transfer-Encoding: chunked\r\n");
+const CRLF = ascii("\r\n");
+export const CONTINUE_100: Uint8Array = ascii("HTTP/1.1 100 Continue\r\n\r\n");
+
+/** How the connection wants a response's end marked. */
+export const KEEP: number = 0;
+/** The connection closes after this response. */
+export const CLOSE: number = 1;
+/** An HTTP/1.0 client asked to keep the connection: say we agree. */
+export const KEEP_10: number = 2;
+
+/** Bodies at most this long are copied next to the head so both go out in one write. */
+export const INLINE_BODY_MAX: number = 16 * 1024;
+
+function connectionField(out: Out, mode: number): void {
+  if (mode === CLOSE) out.put(CONNECTION_CLOSE);
+  else if (mode === KEEP_10) out.put(CONNECTION_KEEP_ALIVE);
+}
+
+/**
+ * Serialise a {@link StaticReply}. Returns the body if it is too large to
+ * inline (the caller sends it after the head), else null.
+ */
+export function writeStatic(
+  out: Out,
+  reply: StaticReply,
+  headOnly: boolean,
+  mode: number,
+): Uint8Array | null {
+  out.put(reply.head);
+  out.put(dateLine());
+  connectionField(out, mode);
+  out.put(CRLF);
+  if (headOnly || statusHasNoBody(reply.status)) return null;
+  if (reply.body.length > INLINE_BODY_MAX) return reply.body;
+  out.put(reply.body);
+  return null;
+}
+
+/** What {@link writeReply} left for the caller to send. */
+export interface Tail {
+  /** A body too large to inline, to send after the head as is. */
+  bytes: Uint8Array | null;
+  /** A body to stream after the head. */
+  stream: StreamBody | null;
+  /** The stream is framed by closing the connection (HTTP/1.0 client). */
+  closeDelimited: boolean;
+}
+
+/**
+ * Serialise a {@link Reply}'s head (and a small body) into `out`.
+ * `minor` is the request's HTTP minor version: HTTP/1.0 clients get streamed
+ * bodies delimited by close rather than chunked.
+ */
+export function writeReply(
+  out: Out,
+  reply: Reply,
+  headOnly: boolean,
+  mode: number,
+  minor: number,
+  tail: Tail,
+): void {
+  const status = reply.status ?? 200;
+  const body = reply.body;
+  tail.bytes = null;
+  tail.stream = null;
+  tail.closeDelimited = false;
+  const start = out.len;
+  try {
+    out.put(statusLine(status));
+    writeHeaderFields(out, reply.headers);
+  } catch (err) {
+    out.len = start;
+    throw err;
+  }
+  out.put(dateLine());
+  if (statusHasNoBody(status)) {
+    connectionField(out, mode);
+    out.put(CRLF);
+    return;
+  }
+  if (body === null || body === undefined) {
+    out.ascii("Content-Length: 0\r\n");
+    connectionField(out, mode);
+    out.put(CRLF);
+    return;
+  }
+  if (typeof body === "string") {
+    writeStringBody(out, body, headOnly, mode);
+    return;
+  }
+  if (body instanceof Uint8Array) {
+    out.ascii("Content-Length: ");
+    out.decimal(body.length);
+    out.put(CRLF);
+    connectionField(out, mode);
+    out.put(CRLF);
+    if (headOnly) return;
+    if (body.length > INLINE_BODY_MAX) tail.bytes = body;
+    else out.put(body);
+    return;
+  }
+  if (minor === 0) {
+    connectionField(out, CLOSE);
+    tail.closeDelimited = true;
+  } else {
+    out.put(TRANSFER_CHUNKED);
+    connectionField(out, mode);
+  }
+  out.put(CRLF);
+  if (!headOnly) tail.stream = body;
+}
+
+function writeStringBody(out: Out, body: string, headOnly: boolean, mode: number): void {
+  let ascii = true;
+  for (let i = 0; i < body.length; i++) {
+    if (body.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  const bytes = ascii ? null : encoder.encode(body);
+  out.ascii("Content-Length: ");
+  out.decimal(bytes === null ? body.length : bytes.length);
+  out.put(CRLF);
+  connectionField(out, mode);
+  out.put(CRLF);
+  if (headOnly) return;
+  if (bytes === null) out.ascii(body);
+  else out.put(bytes);
+}
+
+/** The frame of one chunk of a chunked body: size line, data, CRLF. */
+export function chunkFrame(data: Uint8Array): Uint8Array {
+  const size = data.length.toString(16);
+  const frame = new Uint8Array(size.length + 2 + data.length + 2);
+  for (let i = 0; i < size.length; i++) frame[i] = size.charCodeAt(i);
+  frame[size.length] = 0x0d;
+  frame[size.length + 1] = 0x0a;
+  frame.set(data, size.length + 2);
+  frame[frame.length - 2] = 0x0d;
+  frame[frame.length - 1] = 0x0a;
+  return frame;
+}
+
+/** The last chunk, with no trailer fields. */
+export const LAST_CHUNK: Uint8Array = ascii("0\r\n\r\n");
+
+/** Encode a streamed piece as bytes. */
+export function pieceBytes(piece: Uint8Array | string): Uint8Array {
+  return typeof piece === "string" ? encoder.encode(piece) : piece;
+}

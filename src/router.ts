@@ -1,0 +1,201 @@
+/**
+ * Method + path routing.
+ *
+ * Patterns are made of `/`-separated segments: static text, `:name` (one
+ * segment, captured) and a final `*` (the rest of the path, captured as
+ * `params["*"]`). Static segments win over params, params over the wildcard.
+ * Routes without params are looked up in one hash map.
+ *
+ * `HEAD` falls back to the `GET` route (the server drops the body), `OPTIONS`
+ * is answered with `Allow`, a path that exists under other methods gets `405`
+ * with `Allow`, and anything else `404`.
+ *
+ * @module
+ */
+import type { Handler } from "./connection.ts";
+import { errorReply } from "./connection.ts";
+import type { IncomingRequest } from "./request.ts";
+import type { Reply, StaticReply } from "./response.ts";
+
+type Result = Reply | StaticReply | Promise<Reply | StaticReply>;
+
+/** Handlers of one path, by method. */
+class Methods {
+  readonly byMethod = new Map<string, Handler>();
+  any: Handler | null = null;
+  allow = "";
+
+  set(method: string, handler: Handler): void {
+    if (method === "*") this.any = handler;
+    else this.byMethod.set(method, handler);
+    const names = [...this.byMethod.keys()];
+    if (this.byMethod.has("GET") && !this.byMethod.has("HEAD")) names.push("HEAD");
+    if (!names.includes("OPTIONS")) names.push("OPTIONS");
+    this.allow = names.join(", ");
+  }
+
+  find(method: string): Handler | null {
+    return this.byMethod.get(method) ??
+      (method === "HEAD" ? this.byMethod.get("GET") : undefined) ??
+      this.any;
+  }
+}
+
+class Node {
+  readonly children = new Map<string, Node>();
+  param: Node | null = null;
+  paramName = "";
+  wildcard: Methods | null = null;
+  methods: Methods | null = null;
+}
+
+/** A router: register routes, then pass {@link Router.handler} to the server. */
+export class Router {
+  private readonly exact = new Map<string, Methods>();
+  private readonly root = new Node();
+  /** The server-facing handler; bound, so it can be passed around. */
+  readonly handler: Handler;
+
+  constructor() {
+    this.handler = (req) => this.route(req);
+  }
+
+  /** Add a route for one method (`"*"` for any). */
+  on(method: string, pattern: string, handler: Handler): this {
+    if (!pattern.startsWith("/")) throw new Error(`route pattern must start with "/": ${pattern}`);
+    const segments = pattern.split("/").slice(1);
+    if (!segments.some((s) => s.startsWith(":") || s === "*")) {
+      let methods = this.exact.get(pattern);
+      if (methods === undefined) this.exact.set(pattern, methods = new Methods());
+      methods.set(method, handler);
+      return this;
+    }
+    let node = this.root;
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i]!;
+      if (seg === "*") {
+        if (i !== segments.length - 1) throw new Error(`"*" must end the pattern: ${pattern}`);
+        node.wildcard ??= new Methods();
+        node.wildcard.set(method, handler);
+        return this;
+      }
+      if (seg.startsWith(":")) {
+        const name = seg.slice(1);
+        if (node.param === null) {
+          node.param = new Node();
+          node.paramName = name;
+        } else if (node.paramName !== name) {
+          throw new Error(
+            `conflicting parameter names :${node.paramName} and :${name} in ${pattern}`,
+          );
+        }
+        node = node.param;
+      } else {
+        let next = node.children.get(seg);
+        if (next === undefined) node.children.set(seg, next = new Node());
+        node = next;
+      }
+    }
+    node.methods ??= new Methods();
+    node.methods.set(method, handler);
+    return this;
+  }
+
+  get(pattern: string, handler: Handler): this {
+    return this.on("GET", pattern, handler);
+  }
+  post(pattern: string, handler: Handler): this {
+    return this.on("POST", pattern, handler);
+  }
+  put(pattern: string, handler: Handler): this {
+    return this.on("PUT", pattern, handler);
+  }
+  delete(pattern: string, handler: Handler): this {
+    return this.on("DELETE", pattern, handler);
+  }
+  patch(pattern: string, handler: Handler): this {
+    return this.on("PATCH", pattern, handler);
+  }
+  /** Any method. */
+  all(pattern: string, handler: Handler): this {
+    return this.on("*", pattern, handler);
+  }
+
+  private route(req: IncomingRequest): Result {
+    const path = req.path;
+    const exact = this.exact.get(path);
+    if (exact !== undefined) return this.dispatch(exact, req);
+    const params: Record<string, string> = {};
+    const methods = this.match(path, params);
+    if (methods === null) return errorReply(404);
+    if (methods === BAD_ENCODING) return errorReply(400);
+    req.params = params;
+    return this.dispatch(methods, req);
+  }
+
+  private dispatch(methods: Methods, req: IncomingRequest): Result {
+    const handler = methods.find(req.method);
+    if (handler !== null) return handler(req);
+    if (req.method === "OPTIONS") {
+      return { status: 204, headers: { Allow: methods.allow } };
+    }
+    return {
+      status: 405,
+      headers: { Allow: methods.allow, "Content-Type": "text/plain" },
+      body: "405\n",
+    };
+  }
+
+  private match(path: string, params: Record<string, string>): Methods | null {
+    let node = this.root;
+    let start = 1;
+    let fallback: Methods | null = null;
+    let fallbackNode: Node | null = null;
+    let fallbackStart = 0;
+    for (;;) {
+      if (node.wildcard !== null) {
+        fallback = node.wildcard;
+        fallbackNode = node;
+        fallbackStart = start;
+      }
+      if (start > path.length) break;
+      let end = path.indexOf("/", start);
+      if (end < 0) end = path.length;
+      const seg = path.slice(start, end);
+      const next = node.children.get(seg);
+      if (next !== undefined) {
+        node = next;
+      } else if (node.param !== null && seg.length > 0) {
+        const value = decodeParam(seg);
+        if (value === null) return BAD_ENCODING;
+        params[node.paramName] = value;
+        node = node.param;
+      } else {
+        node = NO_NODE;
+        break;
+      }
+      start = end + 1;
+      if (end === path.length) break;
+    }
+    if (node !== NO_NODE && node.methods !== null) return node.methods;
+    if (fallback !== null && fallbackNode !== null) {
+      const rest = decodeParam(path.slice(Math.min(fallbackStart, path.length)));
+      if (rest === null) return BAD_ENCODING;
+      params["*"] = rest;
+      return fallback;
+    }
+    return null;
+  }
+}
+
+const NO_NODE = new Node();
+const BAD_ENCODING = new Methods();
+
+function decodeParam(text: string): string | null {
+  if (!text.includes("%")) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The contract between the HTTP core and a runtime's TCP sockets.
+ *
+ * An adapter moves bytes and reports events; it knows nothing of HTTP. The core
+ * implements {@link ConnectionEvents} for each accepted socket and drives the
+ * socket through {@link Transport}.
+ *
+ * @module
+ */
+
+/** One accepted TCP connection, as the core sees it. */
+export interface Transport {
+  /**
+   * Queue bytes for sending. When `owned` is false the bytes are only borrowed
+   * for the duration of the call (the core reuses its buffer afterwards), so an
+   * adapter that cannot send them at once must copy them. When `owned` is true
+   * the adapter may keep the array; the core never touches it again.
+   *
+   * Returns false once the adapter holds more unsent bytes than its high-water
+   * mark: the core then stops producing and waits for {@link ConnectionEvents.onDrain}.
+   */
+  write(bytes: Uint8Array, owned: boolean): boolean;
+  /** Stop delivering data (the peer is sending faster than we answer). */
+  pause(): void;
+  /** Start delivering data again after {@link pause}. */
+  resume(): void;
+  /** Send what is queued, then a FIN. Reading goes on until the peer closes or {@link close} is called. */
+  end(): void;
+  /** Tear the connection down now; queued bytes may be lost. */
+  close(): void;
+  /** Bytes accepted by {@link write} and not yet handed to the kernel. */
+  readonly pending: number;
+  /** The peer's IP address as text (`127.0.0.1`, `::1`), or "" when unknown. */
+  readonly remoteAddress: string;
+  /** The peer's port, or 0 when unknown. */
+  readonly remotePort: number;
+}
+
+/** What an adapter reports about one connection. Called by the adapter only. */
+export interface ConnectionEvents {
+  /**
+   * Bytes arrived. The view is valid only during this call: the adapter may
+   * reuse the memory afterwards (Deno reads into one buffer, Bun recycles its
+   * chunk), so the core copies whatever it keeps.
+   */
+  onData(chunk: Uint8Array): void;
+  /** Everything queued with {@link Transport.write} has gone to the kernel. */
+  onDrain(): void;
+  /** The peer half-closed (FIN received); writing is still possible. */
+  onEnd(): void;
+  /** The socket is gone (closed by either side, reset, or failed). Called once, last. */
+  onClose(error?: unknown): void;
+}
+
+/** Where and how to listen. */
+export interface ListenOptions {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Address to bind (`0.0.0.0`, `127.0.0.1`, `::`, `::1`, a host name). */
+  hostname: string;
+  /** Share the port between processes (SO_REUSEPORT) where the runtime can. */
+  reusePort?: boolean;
+  /** Length of the kernel's accept queue. */
+  backlog?: number;
+}
+
+/** A socket that accepts connections. */
+export interface Listener {
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  /** The address actually bound. */
+  readonly hostname: string;
+  /** Which adapter runs it: `node`, `deno` or `bun`. */
+  readonly runtime: RuntimeName;
+  /** Stop accepting new connections. Open connections are left to the core. */
+  close(): Promise<void>;
+}
+
+/** The runtimes binks has adapters for. */
+export type RuntimeName = "node" | "deno" | "bun";
+
+/** Called once per accepted socket; returns the object that receives its events. */
+export type AcceptFn = (transport: Transport) => ConnectionEvents;
+
+/** What every adapter module exports. */
+export type ListenFn = (options: ListenOptions, accept: AcceptFn) => Promise<Listener>;

@@ -1,0 +1,299 @@
+/**
+ * Test helpers: a raw-socket HTTP/1.1 client that reads responses exactly as
+ * they come, and a way to start the binks executable under the runtime that
+ * runs the tests.
+ */
+import * as net from "node:net";
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { detectRuntime } from "../adapters/detect.ts";
+
+/** A parsed response. */
+export interface Parsed {
+  status: number;
+  reason: string;
+  /** Header fields in order, names as sent. */
+  headers: [string, string][];
+  body: Uint8Array;
+  /** The exact bytes of the head, through the blank line. */
+  rawHead: string;
+}
+
+const decoder = new TextDecoder("latin1");
+
+/** Parse as many complete responses as `bytes` holds. `headOnly[i]`: response i answers a HEAD. */
+export function parseResponses(
+  bytes: Uint8Array,
+  headOnly: boolean[] = [],
+): { responses: Parsed[]; rest: number } {
+  const responses: Parsed[] = [];
+  let pos = 0;
+  for (;;) {
+    const text = decoder.decode(bytes.subarray(pos, Math.min(bytes.length, pos + 65536)));
+    const end = text.indexOf("\r\n\r\n");
+    if (end < 0) break;
+    const rawHead = text.slice(0, end + 4);
+    const lines = rawHead.slice(0, -4).split("\r\n");
+    const m = /^HTTP\/1\.1 (\d{3}) ?(.*)$/.exec(lines[0]!);
+    if (!m) throw new Error(`bad status line: ${JSON.stringify(lines[0])}`);
+    const status = Number(m[1]);
+    const headers = lines.slice(1).map((l): [string, string] => {
+      const i = l.indexOf(":");
+      return [l.slice(0, i), l.slice(i + 1).trim()];
+    });
+    const get = (n: string) => headers.find(([k]) => k.toLowerCase() === n)?.[1];
+    let bodyStart = pos + end + 4;
+    let body: Uint8Array;
+    const noBody = headOnly[responses.length] === true || status < 200 || status === 204 ||
+      status === 304;
+    if (noBody) {
+      body = new Uint8Array(0);
+    } else if (get("transfer-encoding") === "chunked") {
+      const parts: Uint8Array[] = [];
+      let p = bodyStart;
+      let complete = false;
+      for (;;) {
+        const lineEnd = indexOfCrlf(bytes, p);
+        if (lineEnd < 0) break;
+        const size = parseInt(decoder.decode(bytes.subarray(p, lineEnd)), 16);
+        p = lineEnd + 2;
+        if (size === 0) {
+          if (p + 2 > bytes.length) break;
+          p += 2;
+          complete = true;
+          break;
+        }
+        if (p + size + 2 > bytes.length) break;
+        parts.push(bytes.subarray(p, p + size));
+        p += size + 2;
+      }
+      if (!complete) break;
+      body = concat(parts);
+      bodyStart = p;
+      responses.push({ status, reason: m[2]!, headers, body, rawHead });
+      pos = bodyStart;
+      continue;
+    } else {
+      const length = Number(get("content-length") ?? "0");
+      if (bodyStart + length > bytes.length) break;
+      body = bytes.subarray(bodyStart, bodyStart + length);
+      bodyStart += length;
+    }
+    responses.push({ status, reason: m[2]!, headers, body, rawHead });
+    pos = bodyStart;
+    if (status === 100) continue;
+  }
+  return { responses, rest: pos };
+}
+
+function indexOfCrlf(bytes: Uint8Array, from: number): number {
+  for (let i = from; i + 1 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10) return i;
+  }
+  return -1;
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A raw connection that collects everything the server sends. */
+export class RawClient {
+  readonly socket: net.Socket;
+  private chunks: Uint8Array[] = [];
+  private size = 0;
+  ended = false;
+  closed = false;
+  private waiters: (() => void)[] = [];
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on("data", (d: Uint8Array) => {
+      this.chunks.push(new Uint8Array(d));
+      this.size += d.length;
+      this.wake();
+    });
+    socket.on("end", () => {
+      this.ended = true;
+      this.wake();
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      this.closed = true;
+      this.wake();
+    });
+  }
+
+  static connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect({ port, host, allowHalfOpen: true }, () => resolve(new RawClient(s)));
+      s.setNoDelay(true);
+      s.once("error", reject);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  send(data: string | Uint8Array): Promise<void> {
+    return new Promise((resolve) => this.socket.write(data, () => resolve()));
+  }
+
+  /** All bytes received so far. */
+  received(): Uint8Array {
+    if (this.chunks.length > 1) this.chunks = [concat(this.chunks)];
+    return this.chunks[0] ?? new Uint8Array(0);
+  }
+
+  /** Wait until `done()` holds, or fail after `ms`. */
+  async until(done: () => boolean, ms = 5000, what = "condition"): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!done()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${this.size} bytes`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 100));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Wait for `n` complete responses and return them. */
+  async responses(n: number, headOnly: boolean[] = [], ms = 5000): Promise<Parsed[]> {
+    let got: Parsed[] = [];
+    await this.until(
+      () => {
+        got = parseResponses(this.received(), headOnly).responses;
+        return got.length >= n || (this.closed && got.length < n);
+      },
+      ms,
+      `${n} responses`,
+    );
+    if (got.length < n) throw new Error(`connection closed after ${got.length} of ${n} responses`);
+    return got;
+  }
+
+  /** Wait for the server to close (FIN or full close). */
+  async closedByServer(ms = 5000): Promise<void> {
+    await this.until(() => this.ended || this.closed, ms, "the server to close");
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** One request, one response, on a fresh connection. */
+export async function request(
+  port: number,
+  raw: string | Uint8Array,
+  headOnly = false,
+): Promise<Parsed> {
+  const c = await RawClient.connect(port);
+  try {
+    await c.send(raw);
+    const [r] = await c.responses(1, [headOnly]);
+    return r!;
+  } finally {
+    c.close();
+  }
+}
+
+export function header(r: Parsed, name: string): string | undefined {
+  return r.headers.find(([k]) => k.toLowerCase() === name)?.[1];
+}
+
+export function text(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}
+
+/** The binks executable, started under the runtime running the tests. */
+export interface Started {
+  port: number;
+  child: ChildProcess;
+  output: () => string;
+  stop(): Promise<number | null>;
+}
+
+/** The command that runs main under the current runtime. */
+export function mainCommand(): { cmd: string; args: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const compiled = here.endsWith(".js");
+  const main = fileURLToPath(new URL(compiled ? "../main.js" : "../main.ts", import.meta.url));
+  const runtime = detectRuntime();
+  const exec = (globalThis as unknown as { process: { execPath: string } }).process.execPath;
+  if (runtime === "deno") return { cmd: exec, args: ["run", "--allow-net", "--allow-env", main] };
+  if (runtime === "bun") return { cmd: exec, args: ["run", main] };
+  return { cmd: exec, args: [main] };
+}
+
+/** Start `main` on a free port and wait for its banner. */
+export function startMain(extra: string[] = []): Promise<Started> {
+  const { cmd, args } = mainCommand();
+  const child = spawn(cmd, [...args, "--port", "0", "--host", "127.0.0.1", ...extra], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...(globalThis as unknown as { process: { env: Record<string, string> } }).process.env,
+      NO_COLOR: "1",
+    },
+  });
+  let out = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15000);
+    const onData = (d: Uint8Array) => {
+      out += new TextDecoder().decode(d);
+      const m = /listening on http:\/\/[^\s]+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          port: Number(m[1]),
+          child,
+          output: () => out,
+          stop: () =>
+            new Promise((done) => {
+              if (child.exitCode !== null) return done(child.exitCode);
+              child.once("exit", (code) => done(code));
+              // Not child.kill(): Deno's child_process then reports a signal death even
+              // when the child handled the signal and exited on its own.
+              (globalThis as unknown as { process: { kill(pid: number, sig: string): void } })
+                .process.kill(child.pid!, "SIGTERM");
+            }),
+        });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}: ${out}`));
+    });
+  });
+}
+
+/** Run `main` with arguments and collect its exit code and output. */
+export function runMain(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { cmd, args: base } = mainCommand();
+  const child = spawn(cmd, [...base, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Uint8Array) => (stdout += new TextDecoder().decode(d)));
+  child.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
+}

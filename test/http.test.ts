@@ -1,0 +1,532 @@
+/**
+ * The demo contract and the HTTP/1.1 rules, over real loopback sockets,
+ * against the binks executable started under the runtime running this file.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  header,
+  type Parsed,
+  RawClient,
+  request,
+  runMain,
+  type Started,
+  startMain,
+  text,
+} from "./client.ts";
+
+let server: Started;
+let port = 0;
+
+const DATE = /^Date: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n$/m;
+
+function withoutDate(head: string): string {
+  return head.replace(DATE, "");
+}
+
+async function stillServes(): Promise<void> {
+  const r = await request(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal(r.status, 200);
+  assert.equal(text(r.body), '{"hello":"world"}');
+}
+
+/** Send raw bytes; expect one response with `status`, then the server closing the connection. */
+async function refused(raw: string, status: number): Promise<Parsed> {
+  const c = await RawClient.connect(port);
+  try {
+    await c.send(raw);
+    const [r] = await c.responses(1);
+    assert.equal(r!.status, status, `expected ${status} for ${JSON.stringify(raw.slice(0, 80))}`);
+    assert.equal(header(r!, "connection"), "close");
+    await c.closedByServer();
+    return r!;
+  } finally {
+    c.close();
+  }
+}
+
+describe("demo contract", () => {
+  before(async () => {
+    server = await startMain();
+    port = server.port;
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it("GET / answers the original benchmark response, byte for byte", async () => {
+    const r = await request(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.match(r.rawHead, DATE);
+    assert.equal(
+      withoutDate(r.rawHead),
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n",
+    );
+    assert.equal(text(r.body), '{"hello":"world"}');
+  });
+
+  it("HEAD / sends the GET headers and no body", async () => {
+    const c = await RawClient.connect(port);
+    await c.send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    const [head, get] = await c.responses(2, [true, false]);
+    c.close();
+    assert.equal(head!.status, 200);
+    assert.equal(header(head!, "content-length"), "17");
+    assert.equal(head!.body.length, 0);
+    // Had HEAD sent a body, the second response would start inside it.
+    assert.equal(get!.status, 200);
+    assert.equal(text(get!.body), '{"hello":"world"}');
+  });
+
+  it("/echo returns the body and its content type", async () => {
+    const body = "binks \u00e9\u00e8 \u2603";
+    const bytes = new TextEncoder().encode(body);
+    const r = await request(
+      port,
+      `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/x-test\r\nContent-Length: ${bytes.length}\r\n\r\n${body}`,
+    );
+    assert.equal(r.status, 200);
+    assert.equal(header(r, "content-type"), "text/x-test");
+    assert.equal(text(r.body), body);
+  });
+
+  it("/echo defaults to application/octet-stream", async () => {
+    const r = await request(port, "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+    assert.equal(header(r, "content-type"), "application/octet-stream");
+    assert.equal(text(r.body), "abc");
+  });
+
+  it("/inspect reports method, target, version, headers in order and body", async () => {
+    const r = await request(
+      port,
+      "PATCH /inspect?a=1&b=%20 HTTP/1.1\r\nHost: example\r\nX-One: 1\r\nx-two:  two words  \r\nX-One: again\r\nContent-Length: 4\r\n\r\nbody",
+    );
+    assert.equal(r.status, 200);
+    assert.equal(header(r, "content-type"), "application/json");
+    assert.deepEqual(JSON.parse(text(r.body)), {
+      method: "PATCH",
+      url: "/inspect?a=1&b=%20",
+      version: "1.1",
+      headers: [
+        ["host", "example"],
+        ["x-one", "1"],
+        ["x-two", "two words"],
+        ["x-one", "again"],
+        ["content-length", "4"],
+      ],
+      body: "body",
+    });
+  });
+
+  it("/sleep answers after the delay", async () => {
+    const started = Date.now();
+    const r = await request(port, "GET /sleep?ms=120 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.equal(r.status, 200);
+    assert.ok(Date.now() - started >= 100);
+    assert.deepEqual(JSON.parse(text(r.body)), { slept: 120 });
+  });
+
+  it("unknown paths get 404, known paths under other methods 405 with Allow", async () => {
+    const nf = await request(port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.equal(nf.status, 404);
+    const na = await request(port, "DELETE / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.equal(na.status, 405);
+    assert.equal(header(na, "allow"), "GET, HEAD, OPTIONS");
+  });
+});
+
+describe("connections", () => {
+  before(async () => {
+    server = await startMain();
+    port = server.port;
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it("keeps one connection alive across 100 requests", async () => {
+    const c = await RawClient.connect(port);
+    for (let i = 0; i < 100; i++) {
+      await c.send(`GET /inspect?i=${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const all = await c.responses(i + 1);
+      assert.equal(JSON.parse(text(all[i]!.body)).url, `/inspect?i=${i}`);
+    }
+    assert.equal(c.closed, false);
+    c.close();
+  });
+
+  it("answers 100 pipelined requests in order, in one packet", async () => {
+    const c = await RawClient.connect(port);
+    let batch = "";
+    for (let i = 0; i < 100; i++) batch += `GET /inspect?i=${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    await c.send(batch);
+    const all = await c.responses(100);
+    c.close();
+    all.forEach((r, i) => assert.equal(JSON.parse(text(r.body)).url, `/inspect?i=${i}`));
+  });
+
+  it("keeps order when a later pipelined handler finishes first", async () => {
+    const c = await RawClient.connect(port);
+    await c.send(
+      "GET /sleep?ms=150 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET /sleep?ms=10 HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    const [a, b, d] = await c.responses(3);
+    c.close();
+    assert.deepEqual(JSON.parse(text(a!.body)), { slept: 150 });
+    assert.equal(text(b!.body), '{"hello":"world"}');
+    assert.deepEqual(JSON.parse(text(d!.body)), { slept: 10 });
+  });
+
+  for (const size of [0, 64 * 1024, 4 * 1024 * 1024]) {
+    it(`echoes a ${size}-byte body exactly`, async () => {
+      const body = new Uint8Array(size);
+      for (let i = 0; i < size; i++) body[i] = (i * 7 + (i >> 8)) & 0xff;
+      const c = await RawClient.connect(port);
+      await c.send(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+      await c.send(body);
+      const [r] = await c.responses(1, [], 15000);
+      c.close();
+      assert.equal(r!.status, 200);
+      assert.equal(header(r!, "content-length"), String(size));
+      assert.ok(Buffer.from(r!.body).equals(Buffer.from(body)), "echoed bytes differ");
+    });
+  }
+
+  it("decodes a chunked upload sent in odd pieces", async () => {
+    const c = await RawClient.connect(port);
+    const wire = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "5;name=value\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: yes\r\n\r\n";
+    for (let i = 0; i < wire.length; i += 7) {
+      await c.send(wire.slice(i, i + 7));
+    }
+    const [r] = await c.responses(1);
+    await c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    const [, next] = await c.responses(2);
+    c.close();
+    assert.equal(text(r!.body), "hello 0123456789");
+    assert.equal(next!.status, 200);
+  });
+
+  it("answers a client that half-closes after its request", async () => {
+    const c = await RawClient.connect(port);
+    c.socket.end("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    const [r] = await c.responses(1);
+    assert.equal(r!.status, 200);
+    await c.closedByServer();
+    c.close();
+  });
+
+  it("sends 100 Continue before reading an expected body", async () => {
+    const c = await RawClient.connect(port);
+    await c.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    await c.until(() => text(c.received()).includes("\r\n\r\n"), 5000, "100 Continue");
+    assert.equal(text(c.received()), "HTTP/1.1 100 Continue\r\n\r\n");
+    await c.send("hello");
+    const [cont, r] = await c.responses(2);
+    c.close();
+    assert.equal(cont!.status, 100);
+    assert.equal(r!.status, 200);
+    assert.equal(text(r!.body), "hello");
+  });
+
+  it("closes an HTTP/1.0 connection unless asked to keep it", async () => {
+    const c = await RawClient.connect(port);
+    await c.send("GET / HTTP/1.0\r\n\r\n");
+    const [r] = await c.responses(1);
+    assert.equal(header(r!, "connection"), "close");
+    await c.closedByServer();
+    c.close();
+    const k = await RawClient.connect(port);
+    await k.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    const [first] = await k.responses(1);
+    assert.equal(header(first!, "connection"), "keep-alive");
+    await k.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    await k.responses(2);
+    assert.equal(k.closed || k.ended, false);
+    k.close();
+  });
+
+  it("closes after a response to Connection: close", async () => {
+    const c = await RawClient.connect(port);
+    await c.send(
+      "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    await c.closedByServer();
+    const { responses } = await import("./client.ts").then((m) => m.parseResponses(c.received()));
+    c.close();
+    assert.equal(responses.length, 1);
+    assert.equal(header(responses[0]!, "connection"), "close");
+  });
+
+  it("stops reading from a client that does not read, and loses nothing", async () => {
+    const c = await RawClient.connect(port);
+    const body = new Uint8Array(512 * 1024).fill(0x61);
+    const n = 16;
+    c.socket.pause();
+    for (let i = 0; i < n; i++) {
+      body[0] = 0x41 + i;
+      c.socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+      c.socket.write(body.slice());
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    c.socket.resume();
+    const all = await c.responses(n, [], 20000);
+    c.close();
+    all.forEach((r, i) => {
+      assert.equal(r.body.length, body.length);
+      assert.equal(r.body[0], 0x41 + i);
+    });
+  });
+
+  it("survives clients that reset mid-request and mid-response", async () => {
+    for (let i = 0; i < 5; i++) {
+      const a = await RawClient.connect(port);
+      await a.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\npartial");
+      a.socket.resetAndDestroy?.() ?? a.socket.destroy();
+      const b = await RawClient.connect(port);
+      await b.send("GET /sleep?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n");
+      b.socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 60));
+    await stillServes();
+  });
+});
+
+describe("refused requests", () => {
+  before(async () => {
+    server = await startMain(["--max-body", "1000000", "--max-headers", "20"]);
+    port = server.port;
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  const H = "Host: x\r\n";
+  const cases: [string, string, number][] = [
+    ["a request line with two spaces", `GET  / HTTP/1.1\r\n${H}\r\n`, 400],
+    ["a lowercase version", `GET / http/1.1\r\n${H}\r\n`, 400],
+    ["a bare LF line end", `GET / HTTP/1.1\n${H}\r\n`, 400],
+    ["a bare CR in a value", `GET / HTTP/1.1\r\n${H}X: a\rb\r\n\r\n`, 400],
+    ["obs-fold", `GET / HTTP/1.1\r\n${H}X: a\r\n  folded\r\n\r\n`, 400],
+    ["space before the colon", `GET / HTTP/1.1\r\n${H}X : a\r\n\r\n`, 400],
+    ["a NUL in a value", `GET / HTTP/1.1\r\n${H}X: a\0b\r\n\r\n`, 400],
+    ["a control byte in the target", `GET /a\x01b HTTP/1.1\r\n${H}\r\n`, 400],
+    [
+      "Transfer-Encoding with Content-Length",
+      `POST /echo HTTP/1.1\r\n${H}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      400,
+    ],
+    ["a signed Content-Length", `POST /echo HTTP/1.1\r\n${H}Content-Length: +3\r\n\r\nabc`, 400],
+    ["a Content-Length list", `POST /echo HTTP/1.1\r\n${H}Content-Length: 3, 3\r\n\r\nabc`, 400],
+    [
+      "Content-Lengths that differ",
+      `POST /echo HTTP/1.1\r\n${H}Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd`,
+      400,
+    ],
+    ["an empty Content-Length", `POST /echo HTTP/1.1\r\n${H}Content-Length:\r\n\r\n`, 400],
+    [
+      "a final coding other than chunked",
+      `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked, gzip\r\n\r\n`,
+      501,
+    ],
+    ["an unknown coding", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n`, 501],
+    [
+      "chunked twice",
+      `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      400,
+    ],
+    [
+      "Transfer-Encoding on HTTP/1.0",
+      `POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      400,
+    ],
+    ["HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400],
+    ["two Host fields", `GET / HTTP/1.1\r\n${H}${H}\r\n`, 400],
+    ["HTTP/2.0 in an HTTP/1 request line", `GET / HTTP/2.0\r\n${H}\r\n`, 505],
+    ["HTTP/1.2", `GET / HTTP/1.2\r\n${H}\r\n`, 505],
+    ["an unmet expectation", `GET / HTTP/1.1\r\n${H}Expect: teapot\r\n\r\n`, 417],
+    ["a target of 9000 bytes", `GET /${"a".repeat(9000)} HTTP/1.1\r\n${H}\r\n`, 414],
+    ["a 20000-byte header", `GET / HTTP/1.1\r\n${H}X: ${"v".repeat(20000)}\r\n\r\n`, 431],
+    [
+      "21 header fields over a limit of 20",
+      `GET / HTTP/1.1\r\n${H}${"X: y\r\n".repeat(20)}\r\n`,
+      431,
+    ],
+    [
+      "a Content-Length over the body limit",
+      `POST /echo HTTP/1.1\r\n${H}Content-Length: 1000001\r\n\r\n`,
+      413,
+    ],
+    [
+      "a chunked body over the limit",
+      `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nF4241\r\n`,
+      413,
+    ],
+    [
+      "a chunk size with 0x",
+      `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n`,
+      400,
+    ],
+    [
+      "a chunk size with a space",
+      `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n`,
+      400,
+    ],
+    [
+      "chunk data not followed by CRLF",
+      `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n`,
+      400,
+    ],
+    ["a method that is not a token", `GE(T / HTTP/1.1\r\n${H}\r\n`, 400],
+    ["a target that is not origin-form", `GET example HTTP/1.1\r\n${H}\r\n`, 400],
+  ];
+  for (const [what, raw, status] of cases) {
+    it(`answers ${status} and closes for ${what}`, async () => {
+      const r = await refused(raw, status);
+      assert.equal(header(r, "content-type"), "text/plain");
+      assert.equal(text(r.body), `${status}\n`);
+      await stillServes();
+    });
+  }
+
+  it("answers earlier pipelined requests before refusing a bad one", async () => {
+    const c = await RawClient.connect(port);
+    await c.send(
+      `GET / HTTP/1.1\r\n${H}\r\nGET /sleep?ms=30 HTTP/1.1\r\n${H}\r\nGET / HTTP/1.1\r\nHost x\r\n\r\nGET / HTTP/1.1\r\n${H}\r\n`,
+    );
+    const all = await c.responses(3);
+    await c.closedByServer();
+    c.close();
+    assert.deepEqual(all.map((r) => r.status), [200, 200, 400]);
+    assert.equal(header(all[1]!, "connection"), undefined);
+    assert.equal(header(all[2]!, "connection"), "close");
+  });
+});
+
+describe("command line", () => {
+  it("prints one line and exits 2 for an unknown flag", async () => {
+    const r = await runMain(["--bogus"]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim().split("\n").length, 1);
+    assert.match(r.stderr, /unknown option --bogus/);
+  });
+
+  it("prints one line and exits 2 for a bad port", async () => {
+    const r = await runMain(["--port", "http"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--port takes a whole number/);
+  });
+
+  it("prints usage with --help and exits 0", async () => {
+    const r = await runMain(["--help"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /--port N/);
+    assert.match(r.stdout, /--max-body N/);
+  });
+
+  it("takes the port as a first positional argument", async () => {
+    const s = await startMain(["0"]);
+    try {
+      assert.ok(s.port > 0);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe("timeouts", () => {
+  before(async () => {
+    server = await startMain([
+      "--keep-alive-timeout",
+      "300",
+      "--head-timeout",
+      "400",
+      "--body-timeout",
+      "300",
+    ]);
+    port = server.port;
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it("cuts a slowloris client off with 408 while serving others", async () => {
+    const slow = await RawClient.connect(port);
+    const started = Date.now();
+    const head = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    await slow.send(head);
+    // Trickle one byte every 50 ms: activity must not extend the head's deadline.
+    const trickle = setInterval(() => {
+      if (!slow.closed && !slow.ended) slow.socket.write("a");
+    }, 50);
+    try {
+      await stillServes();
+      const [r] = await slow.responses(1, [], 3000);
+      assert.equal(r!.status, 408);
+      assert.equal(header(r!, "connection"), "close");
+      await slow.closedByServer();
+      const took = Date.now() - started;
+      assert.ok(took >= 350 && took < 2500, `cut off after ${took} ms`);
+    } finally {
+      clearInterval(trickle);
+      slow.close();
+    }
+  });
+
+  it("closes an idle keep-alive connection without a response", async () => {
+    const c = await RawClient.connect(port);
+    await c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    await c.responses(1);
+    const started = Date.now();
+    await c.closedByServer(3000);
+    const took = Date.now() - started;
+    assert.ok(took >= 250, `closed after ${took} ms`);
+    assert.equal((await import("./client.ts")).parseResponses(c.received()).responses.length, 1);
+    c.close();
+  });
+
+  it("keeps an active connection open past the idle timeout", async () => {
+    const c = await RawClient.connect(port);
+    for (let i = 0; i < 6; i++) {
+      await c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      await c.responses(i + 1);
+      await new Promise((r) => setTimeout(r, 120));
+    }
+    assert.equal(c.ended || c.closed, false);
+    c.close();
+  });
+
+  it("answers 408 when a body goes silent", async () => {
+    const c = await RawClient.connect(port);
+    await c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    const [r] = await c.responses(1, [], 3000);
+    assert.equal(r!.status, 408);
+    await c.closedByServer();
+    c.close();
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("on SIGTERM finishes 50 requests in flight, refuses new connections, exits 0", async () => {
+    const s = await startMain(["--grace", "5000"]);
+    const clients = await Promise.all(Array.from({ length: 50 }, () => RawClient.connect(s.port)));
+    const idle = await RawClient.connect(s.port);
+    await Promise.all(clients.map((c) => c.send("GET /sleep?ms=500 HTTP/1.1\r\nHost: x\r\n\r\n")));
+    await new Promise((r) => setTimeout(r, 100));
+    const exited = s.stop();
+    // The idle connection is closed at once, long before the sleepers finish.
+    await idle.closedByServer(400);
+    await new Promise((r) => setTimeout(r, 50));
+    await assert.rejects(RawClient.connect(s.port).then((c) => c.close()));
+    const answers = await Promise.all(clients.map((c) => c.responses(1, [], 5000)));
+    for (const [r] of answers) {
+      assert.equal(r!.status, 200);
+      assert.deepEqual(JSON.parse(text(r!.body)), { slept: 500 });
+      assert.equal(header(r!, "connection"), "close");
+    }
+    for (const c of clients) c.close();
+    idle.close();
+    assert.equal(await exited, 0);
+  });
+});

@@ -1,0 +1,381 @@
+/**
+ * Unit tests of the head parser and the chunked decoder: every valid input
+ * split at every byte gives the same result as whole, and every rule has an
+ * input that breaks it, with the exact status.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { findHeadEnd, NEED_MORE, parseHead, RequestHead } from "../src/parser.ts";
+import { ChunkedDecoder } from "../src/chunked.ts";
+import { defaultLimits, type Limits } from "../src/limits.ts";
+import { latin1 } from "../src/bytes.ts";
+
+const enc = new TextEncoder();
+const limits: Limits = { ...defaultLimits };
+
+interface Seen {
+  method: string;
+  target: string;
+  minor: number;
+  headers: [string, string][];
+  contentLength: number;
+  chunked: boolean;
+  keepAlive: boolean;
+  expectContinue: boolean;
+}
+
+function seen(h: RequestHead): Seen {
+  const headers: [string, string][] = [];
+  for (let i = 0; i < h.headerCount; i++) {
+    const o = h.headers;
+    headers.push([
+      latin1(h.buf, o[i * 4]!, o[i * 4 + 1]!),
+      latin1(h.buf, o[i * 4 + 2]!, o[i * 4 + 3]!),
+    ]);
+  }
+  return {
+    method: h.method,
+    target: latin1(h.buf, h.targetStart, h.targetEnd),
+    minor: h.minor,
+    headers,
+    contentLength: h.contentLength,
+    chunked: h.chunked,
+    keepAlive: h.keepAlive,
+    expectContinue: h.expectContinue,
+  };
+}
+
+/** Feed `pieces` one after another into a growing buffer, the way a connection does. */
+function feed(
+  pieces: Uint8Array[],
+  lim: Limits = limits,
+): { status: number; head?: Seen; end?: number } {
+  const buf = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let len = 0;
+  let scanned = 0;
+  const resume = { scan: 0 };
+  for (const p of pieces) {
+    buf.set(p, len);
+    len += p.length;
+    const end = findHeadEnd(buf, 0, scanned, len, resume);
+    if (end === NEED_MORE) {
+      scanned = resume.scan;
+      continue;
+    }
+    if (end < 0) return { status: -end };
+    const head = new RequestHead(lim.maxHeaders);
+    const status = parseHead(buf, 0, end, head, lim);
+    return status === 0 ? { status, head: seen(head), end } : { status };
+  }
+  return { status: NEED_MORE };
+}
+
+function whole(text: string, lim: Limits = limits) {
+  return feed([enc.encode(text)], lim);
+}
+
+function splits(text: string): Uint8Array[][] {
+  const bytes = enc.encode(text);
+  const out: Uint8Array[][] = [];
+  for (let i = 1; i < bytes.length; i++) out.push([bytes.subarray(0, i), bytes.subarray(i)]);
+  out.push([...bytes].map((b) => Uint8Array.of(b)));
+  return out;
+}
+
+const VALID = [
+  "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+  "GET /p/a/t/h?q=1&r=%20 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: x/1\r\nAccept: */*\r\n\r\n",
+  "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nContent-Type: text/plain\r\n\r\n",
+  "POST /up HTTP/1.1\r\nhost: a\r\ntransfer-encoding: CHUNKED\r\n\r\n",
+  "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+  "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+  "GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+  "PUT /x HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\nX-Empty:\r\nX-Obs: caf\xe9\r\n\r\n",
+  "M-SEARCH * HTTP/1.1\r\nHost: a\r\n\r\n".replace("M-SEARCH *", "M-SEARCH /"),
+];
+
+describe("parseHead: valid requests", () => {
+  it("reads method, target, version and headers as offsets", () => {
+    const r = whole(VALID[1]!);
+    assert.equal(r.status, 0);
+    assert.deepEqual(r.head, {
+      method: "GET",
+      target: "/p/a/t/h?q=1&r=%20",
+      minor: 1,
+      headers: [["Host", "example.com:8080"], ["User-Agent", "x/1"], ["Accept", "*/*"]],
+      contentLength: -1,
+      chunked: false,
+      keepAlive: true,
+      expectContinue: false,
+    });
+  });
+
+  it("derives framing, keep-alive and expectations", () => {
+    assert.equal(whole(VALID[2]!).head!.contentLength, 10);
+    assert.equal(whole(VALID[3]!).head!.chunked, true);
+    assert.equal(whole(VALID[4]!).head!.keepAlive, true);
+    assert.equal(whole("GET / HTTP/1.0\r\n\r\n").head!.keepAlive, false);
+    assert.equal(
+      whole("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, CLOSE\r\n\r\n").head!.keepAlive,
+      false,
+    );
+    const e = whole(VALID[7]!).head!;
+    assert.equal(e.expectContinue, true);
+    assert.deepEqual(e.headers.slice(3), [["X-Empty", ""], ["X-Obs", "caf\xc3\xa9"]]);
+  });
+
+  it("trims whitespace around values but keeps it inside", () => {
+    const r = whole("GET / HTTP/1.1\r\nHost: a\r\nX: \t a  b \t\r\n\r\n");
+    assert.deepEqual(r.head!.headers[1], ["X", "a  b"]);
+  });
+
+  it("interns registered methods and accepts extension methods", () => {
+    assert.equal(whole(VALID[8]!).head!.method, "M-SEARCH");
+    assert.equal(whole("DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n").head!.method, "DELETE");
+  });
+
+  for (const [i, text] of VALID.entries()) {
+    it(`gives the same result split at every byte (request ${i})`, () => {
+      const expected = whole(text);
+      assert.equal(expected.status, 0);
+      for (const pieces of splits(text)) assert.deepEqual(feed(pieces), expected);
+    });
+  }
+
+  it("reports where the head ends, leaving the body", () => {
+    const text = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi";
+    assert.equal(whole(text).end, text.length - 2);
+  });
+
+  it("waits for more while the head is incomplete", () => {
+    assert.equal(whole("GET / HTTP/1.1\r\nHost: a\r\n").status, NEED_MORE);
+    assert.equal(whole("GET / HTTP/1.1\r\nHost: a\r\n\r").status, NEED_MORE);
+  });
+});
+
+describe("parseHead: refused requests", () => {
+  const H = "Host: a\r\n";
+  const cases: [string, string, number][] = [
+    ["empty method", ` / HTTP/1.1\r\n${H}\r\n`, 400],
+    ["method with a separator", `GE,T / HTTP/1.1\r\n${H}\r\n`, 400],
+    ["two spaces after the method", `GET  / HTTP/1.1\r\n${H}\r\n`, 400],
+    ["tab as separator", `GET\t/ HTTP/1.1\r\n${H}\r\n`, 400],
+    ["missing version", `GET /\r\n${H}\r\n`, 400],
+    ["trailing space after version", `GET / HTTP/1.1 \r\n${H}\r\n`, 400],
+    ["lowercase protocol name", `GET / Http/1.1\r\n${H}\r\n`, 400],
+    ["two-digit minor", `GET / HTTP/1.10\r\n${H}\r\n`, 400],
+    ["version 2.0", `GET / HTTP/2.0\r\n${H}\r\n`, 505],
+    ["version 0.9", `GET / HTTP/0.9\r\n${H}\r\n`, 505],
+    ["version 1.2", `GET / HTTP/1.2\r\n${H}\r\n`, 505],
+    ["DEL in target", `GET /\x7f HTTP/1.1\r\n${H}\r\n`, 400],
+    ["high byte in target", `GET /\xff HTTP/1.1\r\n${H}\r\n`, 400],
+    ["relative target", `GET a/b HTTP/1.1\r\n${H}\r\n`, 400],
+    ["asterisk for GET", `GET * HTTP/1.1\r\n${H}\r\n`, 400],
+    ["origin-form for CONNECT", `CONNECT /x HTTP/1.1\r\n${H}\r\n`, 400],
+    ["bare LF after request line", `GET / HTTP/1.1\n${H}\r\n`, 400],
+    ["bare LF after a field", `GET / HTTP/1.1\r\nHost: a\n\r\n`, 400],
+    ["bare LF as blank line", `GET / HTTP/1.1\r\n${H}\n`, 400],
+    ["bare CR in a value", `GET / HTTP/1.1\r\n${H}X: a\rb\r\n\r\n`, 400],
+    ["CR CR LF", `GET / HTTP/1.1\r\r\n${H}\r\n`, 400],
+    ["space before colon", `GET / HTTP/1.1\r\n${H}X : b\r\n\r\n`, 400],
+    ["tab before colon", `GET / HTTP/1.1\r\n${H}X\t: b\r\n\r\n`, 400],
+    ["obs-fold", `GET / HTTP/1.1\r\n${H}X: b\r\n c\r\n\r\n`, 400],
+    ["whitespace before the first field", `GET / HTTP/1.1\r\n ${H}\r\n`, 400],
+    ["empty field name", `GET / HTTP/1.1\r\n${H}: b\r\n\r\n`, 400],
+    ["field without colon", `GET / HTTP/1.1\r\n${H}X\r\n\r\n`, 400],
+    ["NUL in value", `GET / HTTP/1.1\r\n${H}X: a\0\r\n\r\n`, 400],
+    ["control byte in value", `GET / HTTP/1.1\r\n${H}X: a\x07\r\n\r\n`, 400],
+    ["non-token name", `GET / HTTP/1.1\r\n${H}X(y): b\r\n\r\n`, 400],
+    [
+      "TE and CL",
+      `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n`,
+      400,
+    ],
+    [
+      "CL and TE",
+      `POST / HTTP/1.1\r\n${H}Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      400,
+    ],
+    ["CL with sign", `POST / HTTP/1.1\r\n${H}Content-Length: -1\r\n\r\n`, 400],
+    ["CL hex", `POST / HTTP/1.1\r\n${H}Content-Length: 0x10\r\n\r\n`, 400],
+    ["CL list", `POST / HTTP/1.1\r\n${H}Content-Length: 1,1\r\n\r\n`, 400],
+    ["CL with inner space", `POST / HTTP/1.1\r\n${H}Content-Length: 1 0\r\n\r\n`, 400],
+    ["CL differing", `POST / HTTP/1.1\r\n${H}Content-Length: 1\r\nContent-Length: 2\r\n\r\n`, 400],
+    ["CL of 16 digits", `POST / HTTP/1.1\r\n${H}Content-Length: 1000000000000000\r\n\r\n`, 400],
+    ["CL empty", `POST / HTTP/1.1\r\n${H}Content-Length: \r\n\r\n`, 400],
+    [
+      "TE final coding not chunked",
+      `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, gzip\r\n\r\n`,
+      501,
+    ],
+    ["TE unknown coding", `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n`, 501],
+    ["TE misspelt", `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunk\r\n\r\n`, 501],
+    [
+      "TE chunked twice in one field",
+      `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, chunked\r\n\r\n`,
+      400,
+    ],
+    [
+      "TE chunked twice in two fields",
+      `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      400,
+    ],
+    ["TE empty", `POST / HTTP/1.1\r\n${H}Transfer-Encoding: \r\n\r\n`, 400],
+    ["TE with parameters", `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked;q=1\r\n\r\n`, 400],
+    ["TE with a stray comma", `POST / HTTP/1.1\r\n${H}Transfer-Encoding: ,chunked\r\n\r\n`, 400],
+    ["TE in HTTP/1.0", `POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n`, 400],
+    ["no Host in 1.1", `GET / HTTP/1.1\r\n\r\n`, 400],
+    ["two Hosts", `GET / HTTP/1.1\r\n${H}${H}\r\n`, 400],
+    ["two Hosts in 1.0", `GET / HTTP/1.0\r\n${H}${H}\r\n`, 400],
+    ["unknown expectation", `GET / HTTP/1.1\r\n${H}Expect: 200-ok\r\n\r\n`, 417],
+  ];
+  for (const [what, text, status] of cases) {
+    it(`${status} for ${what}`, () => {
+      assert.equal(whole(text).status, status);
+    });
+  }
+
+  it("414 for a request line over the limit, 431 for a head over the limit", () => {
+    const small: Limits = { ...limits, maxRequestLine: 40, maxHeadBytes: 80 };
+    assert.equal(whole(`GET /${"a".repeat(40)} HTTP/1.1\r\nHost: a\r\n\r\n`, small).status, 414);
+    assert.equal(
+      whole(`GET / HTTP/1.1\r\nHost: a\r\nX: ${"b".repeat(80)}\r\n\r\n`, small).status,
+      431,
+    );
+    assert.equal(whole(`GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n\r\n`, small).status, 0);
+  });
+
+  it("431 past the header count limit", () => {
+    const few: Limits = { ...limits, maxHeaders: 3 };
+    assert.equal(whole("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", few).status, 0);
+    assert.equal(
+      whole("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", few).status,
+      431,
+    );
+  });
+
+  it("413 for a Content-Length over the body limit", () => {
+    const lim: Limits = { ...limits, maxBodyBytes: 100 };
+    assert.equal(whole("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n", lim).status, 0);
+    assert.equal(
+      whole("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n", lim).status,
+      413,
+    );
+  });
+
+  it("ignores an HTTP/1.0 client's expectations", () => {
+    const r = whole("POST / HTTP/1.0\r\nExpect: 100-continue\r\nX-Y: z\r\n\r\n");
+    assert.equal(r.status, 0);
+    assert.equal(r.head!.expectContinue, false);
+    assert.equal(whole("GET / HTTP/1.0\r\nExpect: other\r\n\r\n").status, 0);
+  });
+
+  it("finds a bare LF without waiting for the rest", () => {
+    assert.equal(whole("GET / HTTP/1.1\nHo").status, 400);
+  });
+});
+
+/** Decode `pieces`; returns the body, or the error status. */
+function decodeAll(
+  pieces: Uint8Array[],
+  lim: Limits = limits,
+): { body?: string; status?: number; rest?: string } {
+  const d = new ChunkedDecoder();
+  let body = "";
+  for (let k = 0; k < pieces.length; k++) {
+    const p = pieces[k]!;
+    let pos = 0;
+    while (pos < p.length && !d.done) {
+      pos = d.decode(p, pos, p.length, lim);
+      if (d.error) return { status: d.error };
+      body += latin1(p, d.spanStart, d.spanEnd);
+    }
+    if (d.done) {
+      const rest = latin1(p, pos, p.length) +
+        pieces.slice(k + 1).map((x) => latin1(x, 0, x.length)).join("");
+      return { body, rest };
+    }
+  }
+  return {};
+}
+
+describe("ChunkedDecoder", () => {
+  const VALID_BODIES: [string, string][] = [
+    ["0\r\n\r\n", ""],
+    ["5\r\nhello\r\n0\r\n\r\n", "hello"],
+    ['5;a=b;c="d e"\r\nhello\r\n6 ; ext\r\n world\r\n0\r\n\r\n', "hello world"],
+    [
+      "a\r\n0123456789\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\nOther:y \r\n\r\n",
+      "01234567890123456789",
+    ],
+    ["00005\r\nhello\r\n000\r\n\r\n", "hello"],
+  ];
+  for (const [wire, body] of VALID_BODIES) {
+    it(`decodes ${JSON.stringify(wire.slice(0, 24))} whole and split at every byte`, () => {
+      const whole = decodeAll([enc.encode(wire + "NEXT")]);
+      assert.deepEqual(whole, { body, rest: "NEXT" });
+      const bytes = enc.encode(wire + "NEXT");
+      for (let i = 1; i < bytes.length; i++) {
+        assert.deepEqual(
+          decodeAll([bytes.subarray(0, i), bytes.subarray(i)]),
+          whole,
+          `split at ${i}`,
+        );
+      }
+      assert.deepEqual(decodeAll([...bytes].map((b) => Uint8Array.of(b))), whole);
+    });
+  }
+
+  const BAD: [string, string, number][] = [
+    ["no digits", "\r\n", 400],
+    ["0x prefix", "0x5\r\nhello\r\n0\r\n\r\n", 400],
+    ["leading space", " 5\r\nhello\r\n0\r\n\r\n", 400],
+    ["trailing space without extension", "5 \r\nhello\r\n0\r\n\r\n", 400],
+    ["underscore", "5_0\r\n", 400],
+    ["bare LF after size", "5\nhello\r\n0\r\n\r\n", 400],
+    ["data longer than the size", "3\r\nhello\r\n0\r\n\r\n", 400],
+    ["data followed by LF only", "5\r\nhello\n0\r\n\r\n", 400],
+    ["data followed by nothing but CR", "5\r\nhello\rX", 400],
+    ["15 hex digits", "fffffffffffffff\r\n", 400],
+    ["a control byte in an extension", "5;a\x01\r\nhello\r\n0\r\n\r\n", 400],
+    ["a bare LF in a trailer", "0\r\nX: y\n\r\n", 400],
+    ["a trailer without colon", "0\r\nX\r\n\r\n", 400],
+    ["an obs-folded trailer", "0\r\nX: y\r\n z\r\n\r\n", 400],
+  ];
+  for (const [what, wire, status] of BAD) {
+    it(`${status} for ${what}`, () => {
+      assert.equal(decodeAll([enc.encode(wire)]).status, status);
+    });
+  }
+
+  it("413 once the decoded size passes the body limit", () => {
+    const lim: Limits = { ...limits, maxBodyBytes: 10 };
+    assert.deepEqual(decodeAll([enc.encode("a\r\n0123456789\r\n0\r\n\r\n")], lim), {
+      body: "0123456789",
+      rest: "",
+    });
+    assert.equal(decodeAll([enc.encode("a\r\n0123456789\r\n1\r\n")], lim).status, 413);
+    assert.equal(decodeAll([enc.encode("b\r\n")], lim).status, 413);
+  });
+
+  it("400 for extensions and 431 for trailers over their limits", () => {
+    const lim: Limits = { ...limits, maxChunkExtension: 8, maxTrailerBytes: 16 };
+    assert.equal(decodeAll([enc.encode("1;abcdefghij\r\nx\r\n0\r\n\r\n")], lim).status, 400);
+    assert.equal(decodeAll([enc.encode(`0\r\nX: ${"y".repeat(20)}\r\n\r\n`)], lim).status, 431);
+  });
+
+  it("refuses a body that is mostly framing", () => {
+    let wire = "";
+    for (let i = 0; i < 40000; i++) wire += "1;e\r\nx\r\n";
+    assert.equal(decodeAll([enc.encode(wire)]).status, 400);
+  });
+
+  it("hands out spans of the input without copying", () => {
+    const bytes = enc.encode("5\r\nhello\r\n0\r\n\r\n");
+    const d = new ChunkedDecoder();
+    const pos = d.decode(bytes, 0, bytes.length, limits);
+    assert.equal(d.spanStart, 3);
+    assert.equal(d.spanEnd, 8);
+    assert.equal(pos, 8);
+  });
+});

@@ -1,0 +1,385 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+
+import { deadlineIn, now, sleep, timers } from "../src/clock.ts";
+import { Channel } from "../src/channel.ts";
+import { Canceled, Closed, Timeout } from "../src/errors.ts";
+import { Scope, type TaskContext } from "../src/scope.ts";
+
+/** Lets every queued microtask and promise job run. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+describe("Scope: tasks", () => {
+  it("go() runs a task and its handle resolves with the result", async () => {
+    const scope = new Scope();
+    const task = scope.go(async () => {
+      await settle();
+      return 42;
+    });
+    assert.equal(scope.taskCount, 1);
+    assert.equal(task.done, false);
+    assert.equal(await task, 42);
+    assert.equal(await task.result, 42);
+    assert.equal(task.done, true);
+    assert.equal(scope.taskCount, 0);
+    await scope.close();
+  });
+
+  it("runs the task function at once, up to its first await", () => {
+    const scope = new Scope();
+    const steps: string[] = [];
+    scope.go(async () => {
+      steps.push("started");
+      await settle();
+      steps.push("resumed");
+    });
+    steps.push("after go");
+    assert.deepEqual(steps, ["started", "after go"]);
+    return scope.close();
+  });
+
+  it("a synchronous task finishes inside go()", async () => {
+    const scope = new Scope();
+    const task = scope.go(() => "sync");
+    assert.equal(task.done, true);
+    assert.equal(scope.size, 0);
+    assert.equal(await task, "sync");
+    await scope.close();
+  });
+
+  it("task.cancel() cancels only that task", async () => {
+    const scope = new Scope();
+    const a = scope.go((cx) => sleep(Infinity, cx));
+    const b = scope.go(async (cx) => {
+      await sleep(deadlineIn(20), cx);
+      return "b finished";
+    });
+    a.cancel();
+    await assert.rejects(a.result, Canceled);
+    assert.equal(a.canceled, true);
+    assert.equal(await b, "b finished");
+    assert.equal(b.canceled, false);
+    await scope.close();
+  });
+
+  it("cancelling a finished task is a no-op", async () => {
+    const scope = new Scope();
+    const task = scope.go(() => 1);
+    task.cancel();
+    assert.equal(task.canceled, false);
+    assert.equal(await task, 1);
+    await scope.close();
+  });
+
+  it("the task sees cancellation through canceled, onCancel, throwIfCanceled and signal", async () => {
+    const scope = new Scope();
+    const seen: string[] = [];
+    let context: TaskContext | null = null;
+    const task = scope.go(async (cx) => {
+      context = cx;
+      assert.equal(cx.scope, scope);
+      cx.onCancel(() => seen.push("callback"));
+      const removed = cx.onCancel(() => seen.push("unregistered"));
+      removed();
+      removed(); // twice is harmless
+      cx.signal.addEventListener("abort", () => seen.push("signal"));
+      assert.equal(cx.canceled, false);
+      cx.throwIfCanceled();
+      await sleep(Infinity, cx);
+    });
+    task.cancel();
+    assert.deepEqual(seen, ["callback", "signal"]);
+    await assert.rejects(task.result, Canceled);
+    const cx = context as unknown as TaskContext;
+    assert.equal(cx.canceled, true);
+    assert.ok(cx.signal.aborted);
+    assert.ok(cx.signal.reason instanceof Canceled);
+    assert.throws(() => cx.throwIfCanceled(), Canceled);
+    // Registering after cancellation runs the callback at once.
+    let late = false;
+    cx.onCancel(() => late = true);
+    assert.equal(late, true);
+    await scope.close();
+  });
+
+  it("a signal first read after cancellation is already aborted", async () => {
+    const scope = new Scope();
+    let aborted = false;
+    const task = scope.go(async (cx) => {
+      await sleep(Infinity, cx).catch(() => {});
+      aborted = cx.signal.aborted;
+    });
+    task.cancel();
+    await task;
+    assert.equal(aborted, true);
+    await scope.close();
+  });
+});
+
+describe("Scope: close", () => {
+  it("cancels every task and waits for them to finish", async () => {
+    const scope = new Scope();
+    const cleanedUp: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      scope.go(async (cx) => {
+        try {
+          await sleep(Infinity, cx);
+        } finally {
+          await sleep(deadlineIn(10)); // cleanup takes a while after cancellation
+          cleanedUp.push(i);
+        }
+      });
+    }
+    assert.equal(scope.taskCount, 3);
+    await scope.close();
+    assert.deepEqual(cleanedUp.sort(), [0, 1, 2]);
+    assert.equal(scope.taskCount, 0);
+    assert.equal(scope.size, 0);
+    assert.equal(scope.closed, true);
+  });
+
+  it("rejects with Timeout when a task ignores cancellation past the deadline", async () => {
+    const scope = new Scope();
+    let finished = false;
+    scope.go(async () => {
+      await sleep(deadlineIn(80)); // ignores cancellation
+      finished = true;
+    });
+    const start = now();
+    await assert.rejects(scope.close(deadlineIn(20)), Timeout);
+    assert.ok(now() - start >= 20 - 1);
+    assert.equal(finished, false);
+    assert.equal(scope.taskCount, 1);
+    await scope.close(); // waits again, this time for good
+    assert.equal(finished, true);
+    assert.equal(scope.size, 0);
+  });
+
+  it("close with a poll deadline rejects at once while tasks run", async () => {
+    const scope = new Scope();
+    scope.go(async () => await sleep(deadlineIn(20)));
+    await assert.rejects(scope.close(0), Timeout);
+    await scope.close();
+  });
+
+  it("is idempotent, and go() afterwards throws Closed", async () => {
+    const scope = new Scope();
+    scope.go((cx) => sleep(Infinity, cx).catch(() => {}));
+    await Promise.all([scope.close(), scope.close()]);
+    await scope.close();
+    assert.throws(() => scope.go(() => {}), Closed);
+    assert.throws(() => scope.scope(), Closed);
+  });
+
+  it("an empty scope closes at once", async () => {
+    const scope = new Scope();
+    await scope.close(0);
+    assert.equal(scope.closed, true);
+  });
+
+  it("Symbol.asyncDispose closes the scope", async () => {
+    const dispose = (Symbol as { asyncDispose?: symbol }).asyncDispose;
+    if (dispose === undefined) return; // runtime without explicit resource management
+    const scope = new Scope();
+    const task = scope.go((cx) => sleep(Infinity, cx));
+    const method = (scope as unknown as Record<symbol, () => Promise<void>>)[dispose];
+    await method.call(scope);
+    assert.equal(task.canceled, true);
+    assert.equal(scope.closed, true);
+    await assert.rejects(task.result, Canceled);
+  });
+
+  it("a channel operation blocked in a task ends with Canceled on close", async () => {
+    const scope = new Scope();
+    const ch = new Channel<number>();
+    const task = scope.go((cx) => ch.recv(Infinity, cx));
+    assert.equal(ch.pendingReceivers, 1);
+    await scope.close();
+    await assert.rejects(task.result, Canceled);
+    assert.equal(ch.pendingReceivers, 0);
+  });
+});
+
+describe("Scope: wait", () => {
+  it("waits for all tasks without cancelling them", async () => {
+    const scope = new Scope();
+    const a = scope.go(async () => await sleep(deadlineIn(10)));
+    const b = scope.go(async () => await sleep(deadlineIn(20)));
+    await scope.wait();
+    assert.equal(a.done && b.done, true);
+    assert.equal(a.canceled || b.canceled, false);
+    assert.equal(scope.closed, false);
+    scope.go(() => {}); // still open
+    await scope.close();
+  });
+
+  it("resolves at once with no tasks", async () => {
+    const scope = new Scope();
+    await scope.wait(0);
+    await scope.close();
+  });
+
+  it("rejects with Timeout at its deadline, leaving tasks running", async () => {
+    const scope = new Scope();
+    const task = scope.go((cx) => sleep(Infinity, cx));
+    await assert.rejects(scope.wait(0), Timeout);
+    await assert.rejects(scope.wait(deadlineIn(20)), Timeout);
+    await assert.rejects(scope.wait(NaN), RangeError);
+    assert.equal(task.done, false);
+    assert.equal(task.canceled, false);
+    await scope.close();
+    assert.equal(timers.size, 0);
+  });
+});
+
+describe("Scope: failures", () => {
+  it("reports a failed task to onError", async () => {
+    const errors: unknown[] = [];
+    const scope = new Scope({ onError: (err) => errors.push(err) });
+    const task = scope.go(async () => {
+      await settle();
+      throw new Error("async failure");
+    });
+    scope.go(() => {
+      throw new Error("sync failure");
+    });
+    await assert.rejects(task.result, /async failure/);
+    await scope.close();
+    assert.deepEqual(errors.map((e) => (e as Error).message).sort(), [
+      "async failure",
+      "sync failure",
+    ]);
+  });
+
+  it("does not report Canceled from a cancelled task, but does from a live one", async () => {
+    const errors: unknown[] = [];
+    const scope = new Scope({ onError: (err) => errors.push(err) });
+    scope.go((cx) => sleep(Infinity, cx));
+    scope.go(async () => {
+      await settle();
+      throw new Canceled("not from my own cancellation");
+    });
+    await scope.wait(deadlineIn(20)).catch(() => {});
+    await scope.close();
+    assert.equal(errors.length, 1);
+    assert.match((errors[0] as Error).message, /not from my own/);
+  });
+
+  it("a child scope without a handler reports to its parent's", async () => {
+    const errors: unknown[] = [];
+    const parent = new Scope(null, { onError: (err) => errors.push(err) });
+    const child = parent.scope();
+    const grandchild = new Scope(child);
+    grandchild.go(() => {
+      throw new Error("deep failure");
+    });
+    await parent.close();
+    assert.equal(errors.length, 1);
+    assert.equal((errors[0] as Error).message, "deep failure");
+  });
+
+  it("a child's own handler takes precedence", async () => {
+    const parentErrors: unknown[] = [];
+    const childErrors: unknown[] = [];
+    const parent = new Scope({ onError: (err) => parentErrors.push(err) });
+    const child = parent.scope({ onError: (err) => childErrors.push(err) });
+    child.go(() => {
+      throw new Error("mine");
+    });
+    await parent.close();
+    assert.equal(childErrors.length, 1);
+    assert.equal(parentErrors.length, 0);
+  });
+
+  it("errors thrown by onCancel callbacks are reported too", async () => {
+    const errors: unknown[] = [];
+    const scope = new Scope({ onError: (err) => errors.push(err) });
+    scope.go(async (cx) => {
+      cx.onCancel(() => {
+        throw new Error("callback failure");
+      });
+      await sleep(Infinity, cx);
+    });
+    await scope.close();
+    assert.equal(errors.length, 1);
+    assert.equal((errors[0] as Error).message, "callback failure");
+  });
+});
+
+describe("Scope: nesting", () => {
+  it("closing the parent cancels and waits for the child's tasks", async () => {
+    const parent = new Scope();
+    const child = parent.scope();
+    let childCleanedUp = false;
+    const task = child.go(async (cx) => {
+      try {
+        await sleep(Infinity, cx);
+      } finally {
+        await sleep(deadlineIn(10));
+        childCleanedUp = true;
+      }
+    });
+    assert.equal(parent.size, 1);
+    assert.equal(parent.taskCount, 0);
+    await parent.close();
+    assert.equal(childCleanedUp, true);
+    assert.equal(task.canceled, true);
+    assert.equal(child.closed, true);
+    assert.equal(parent.size, 0);
+  });
+
+  it("a task can open a child scope through its context", async () => {
+    const root = new Scope();
+    const inner: string[] = [];
+    await root.go(async (cx) => {
+      const child = cx.scope.scope();
+      child.go(async () => {
+        await settle();
+        inner.push("child task");
+      });
+      await child.close(deadlineIn(1000)).catch(() => {});
+      return child;
+    });
+    // The child task was cancelled before it resumed, but still ran to completion.
+    assert.deepEqual(inner, ["child task"]);
+    assert.equal(root.size, 0);
+    await root.close();
+  });
+
+  it("a closed child unlinks from its parent", async () => {
+    const parent = new Scope();
+    for (let i = 0; i < 100; i++) {
+      const child = parent.scope();
+      child.go(() => {});
+      await child.close();
+    }
+    assert.equal(parent.size, 0);
+    await parent.close();
+  });
+
+  it("a child cannot be opened under a closed parent", async () => {
+    const parent = new Scope();
+    await parent.close();
+    assert.throws(() => new Scope(parent), Closed);
+  });
+
+  it("10,000 finished tasks leave nothing linked in the parent", async () => {
+    const scope = new Scope();
+    const tasks = [];
+    for (let i = 0; i < 10_000; i++) {
+      tasks.push(scope.go(async (cx) => {
+        await Promise.resolve();
+        cx.onCancel(() => {}); // a listener left registered must not pin anything either
+        return i;
+      }));
+    }
+    assert.equal(scope.taskCount, 10_000);
+    await scope.wait();
+    assert.equal(scope.taskCount, 0);
+    assert.equal(scope.size, 0);
+    assert.equal(await tasks[9_999], 9_999);
+    await scope.close();
+  });
+});

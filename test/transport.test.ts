@@ -1,0 +1,599 @@
+/**
+ * The adapter of the runtime running this file, driven over loopback by a `node:net` client
+ * (which Deno and Bun provide too). No HTTP: a recording {@link ConnectionEvents} stands in
+ * for the core.
+ *
+ * `BINKS_TEST_ADAPTER=node` runs the node adapter instead (meant for Deno and Bun).
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import * as net from "node:net";
+import process from "node:process";
+import { detectRuntime, loadAdapter } from "../adapters/detect.ts";
+import type {
+  AcceptFn,
+  ConnectionEvents,
+  Listener,
+  ListenFn,
+  RuntimeName,
+  Transport,
+} from "../src/transport.ts";
+
+const TEST_TIMEOUT_MS = 5000;
+const running = detectRuntime();
+const adapterName = (process.env.BINKS_TEST_ADAPTER ?? running) as RuntimeName;
+
+// ---------------------------------------------------------------------------------------------
+// Waiting on events without polling, and without ever hanging the runner.
+
+interface Waiter {
+  ready: () => boolean;
+  resolve: () => void;
+}
+
+const waiters = new Set<Waiter>();
+let waitingFor = "nothing";
+
+/** Re-checks every waiter; called after anything a test may wait for has happened. */
+function changed(): void {
+  for (const waiter of waiters) {
+    if (waiter.ready()) {
+      waiters.delete(waiter);
+      waiter.resolve();
+    }
+  }
+}
+
+function until(what: string, ready: () => boolean): Promise<void> {
+  if (ready()) return Promise.resolve();
+  waitingFor = what;
+  return new Promise<void>((resolve) => waiters.add({ ready, resolve }));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise<void>((resolve) => setTimeout(resolve, ms));
+}
+
+/** Wraps a test body so that it fails with what it was waiting for instead of hanging. */
+function guarded(body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    waitingFor = "the test body";
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        waiters.clear();
+        reject(new Error(`timed out after ${TEST_TIMEOUT_MS} ms waiting for ${waitingFor}`));
+      }, TEST_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([body(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+function pattern(size: number, seed = 0): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >>> 13) + seed) & 255;
+  return bytes;
+}
+
+/** Like deepEqual, but reports the first differing offset instead of diffing megabytes. */
+function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  if (Buffer.compare(actual, expected) === 0) return;
+  let i = 0;
+  while (actual[i] === expected[i]) i++;
+  assert.fail(`${what}: first difference at byte ${i} (${actual[i]} instead of ${expected[i]})`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server side: one recorder per accepted connection.
+
+class Recorder implements ConnectionEvents {
+  readonly transport: Transport;
+  readonly chunks: Buffer[] = [];
+  bytes = 0;
+  dataEvents = 0;
+  drains = 0;
+  ends = 0;
+  closes = 0;
+  closeError: unknown = undefined;
+  /** Events after onClose, which the contract forbids. */
+  afterClose = 0;
+  /** Event order, with runs of data folded into one entry. */
+  readonly log: string[] = [];
+  /** Lets a test act from inside onData, as the core does. */
+  onDataHook: ((chunk: Uint8Array) => void) | null = null;
+
+  constructor(transport: Transport) {
+    this.transport = transport;
+  }
+
+  onData(chunk: Uint8Array): void {
+    this.note("data");
+    // The adapter may reuse the memory once we return, so keep a copy.
+    this.chunks.push(Buffer.from(chunk));
+    this.bytes += chunk.length;
+    this.dataEvents++;
+    this.onDataHook?.(chunk);
+    changed();
+  }
+
+  onDrain(): void {
+    this.note("drain");
+    this.drains++;
+    changed();
+  }
+
+  onEnd(): void {
+    this.note("end");
+    this.ends++;
+    changed();
+  }
+
+  onClose(error?: unknown): void {
+    this.note("close");
+    this.closes++;
+    this.closeError = error;
+    changed();
+  }
+
+  received(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+
+  text(): string {
+    return this.received().toString("latin1");
+  }
+
+  private note(event: string): void {
+    if (this.closes > 0) this.afterClose++;
+    if (event !== "data" || this.log[this.log.length - 1] !== "data") this.log.push(event);
+  }
+}
+
+const accepted: Recorder[] = [];
+/** Runs inside accept(), before the adapter has the events, once. */
+let onAccept: ((transport: Transport) => void) | null = null;
+
+const accept: AcceptFn = (transport: Transport): ConnectionEvents => {
+  const recorder = new Recorder(transport);
+  accepted.push(recorder);
+  const hook = onAccept;
+  onAccept = null;
+  hook?.(transport);
+  changed();
+  return recorder;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The peer: a node:net client that records what it gets.
+
+const clients = new Set<Client>();
+
+class Client {
+  readonly socket: net.Socket;
+  readonly chunks: Buffer[] = [];
+  bytes = 0;
+  connected = false;
+  ended = false;
+  closed = false;
+  error: (Error & { code?: string }) | null = null;
+
+  constructor(port: number, options: { paused?: boolean } = {}) {
+    this.socket = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+    if (options.paused) this.socket.pause();
+    clients.add(this);
+    this.socket.on("connect", () => {
+      this.connected = true;
+      changed();
+    });
+    this.socket.on("data", (chunk: Buffer) => {
+      this.chunks.push(chunk);
+      this.bytes += chunk.length;
+      changed();
+    });
+    this.socket.on("end", () => {
+      this.ended = true;
+      changed();
+    });
+    this.socket.on("error", (error: Error) => {
+      this.error = error;
+      changed();
+    });
+    this.socket.on("close", () => {
+      this.closed = true;
+      clients.delete(this);
+      changed();
+    });
+  }
+
+  received(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+
+  text(): string {
+    return this.received().toString("latin1");
+  }
+
+  /** A RST rather than a FIN, where the runtime's node:net can do that. */
+  reset(): void {
+    if (typeof this.socket.resetAndDestroy === "function") this.socket.resetAndDestroy();
+    else this.socket.destroy();
+  }
+}
+
+async function connect(
+  listener: Listener,
+  options: { paused?: boolean } = {},
+): Promise<{ client: Client; conn: Recorder }> {
+  const index = accepted.length;
+  const client = new Client(listener.port, options);
+  await until("the server to accept", () => accepted.length > index);
+  await until("the client to connect", () => client.connected);
+  return { client, conn: accepted[index]! };
+}
+
+/** The client leaves; like the core would, answer its FIN with ours and wait for onClose. */
+async function hangUp(client: Client, conn: Recorder): Promise<void> {
+  client.socket.end();
+  await until("onEnd", () => conn.ends === 1);
+  conn.transport.end();
+  await until("onClose", () => conn.closes === 1);
+  await until("client close", () => client.closed);
+  assert.equal(conn.closeError, undefined);
+}
+
+function expectedRuntime(): RuntimeName {
+  const versions = process.versions as Record<string, string | undefined>;
+  if (versions.deno !== undefined) return "deno";
+  if (versions.bun !== undefined) return "bun";
+  return "node";
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe(`runtime detection (running on ${running})`, () => {
+  it(
+    "detectRuntime() names the runtime running the tests",
+    guarded(() => {
+      assert.equal(detectRuntime(), expectedRuntime());
+      return Promise.resolve();
+    }),
+  );
+
+  it(
+    "refuses to force another runtime's adapter, except node",
+    guarded(async () => {
+      for (const other of ["deno", "bun"] as const) {
+        if (other === running) continue;
+        await assert.rejects(loadAdapter(other), {
+          message: `--runtime ${other} was asked for, but this is ${running}`,
+        });
+      }
+      assert.equal(typeof (await loadAdapter("node")), "function");
+      assert.equal(typeof (await loadAdapter()), "function");
+    }),
+  );
+});
+
+describe(`transport: ${adapterName} adapter on ${running}`, () => {
+  let listen: ListenFn;
+  let listener: Listener;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+
+  before(async () => {
+    process.on("unhandledRejection", onUnhandled);
+    listen = await loadAdapter(adapterName);
+    listener = await listen({ port: 0, hostname: "127.0.0.1" }, accept);
+  });
+
+  after(async () => {
+    for (const client of clients) client.socket.destroy();
+    // Whatever a failed test left open; the connections that passed are closed already.
+    for (const conn of accepted) if (conn.closes === 0) conn.transport.close();
+    await listener?.close();
+    // Every connection must report its close exactly once, even the ones torn down here.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, 2000));
+    await Promise.race([
+      until("every onClose", () => accepted.every((c) => c.closes > 0)),
+      deadline,
+    ]);
+    clearTimeout(timer);
+    waiters.clear();
+    process.off("unhandledRejection", onUnhandled);
+    assert.deepEqual(
+      accepted.map((c) => c.closes),
+      accepted.map(() => 1),
+      "onClose calls per connection",
+    );
+    assert.deepEqual(
+      accepted.map((c) => c.afterClose),
+      accepted.map(() => 0),
+      "events after onClose",
+    );
+    assert.deepEqual(unhandled, [], "unhandled rejections");
+  });
+
+  it(
+    "listens where asked, with the expected adapter",
+    guarded(() => {
+      assert.equal(listener.runtime, adapterName);
+      assert.equal(listener.hostname, "127.0.0.1");
+      assert.ok(listener.port > 0);
+      return Promise.resolve();
+    }),
+  );
+
+  it(
+    "delivers incoming bytes to onData, in order and complete",
+    guarded(async () => {
+      const { client, conn } = await connect(listener);
+      client.socket.write("hello ");
+      await until("the first bytes", () => conn.bytes === 6);
+      client.socket.write("world");
+      await until("the second bytes", () => conn.bytes === 11);
+      assert.equal(conn.text(), "hello world");
+      // Many reads into the adapter's (possibly reused) buffer; copies must add up.
+      const big = pattern(1 << 20, 1);
+      client.socket.write(big);
+      await until("1 MiB", () => conn.bytes === 11 + big.length);
+      assertSameBytes(conn.received().subarray(11), big, "1 MiB upload");
+      assert.ok(conn.dataEvents > 2, "several onData calls");
+      await hangUp(client, conn);
+    }),
+  );
+
+  it(
+    "reports the peer's address and port",
+    guarded(async () => {
+      const { client, conn } = await connect(listener);
+      assert.equal(conn.transport.remoteAddress, "127.0.0.1");
+      assert.equal(conn.transport.remotePort, client.socket.localPort);
+      await hangUp(client, conn);
+    }),
+  );
+
+  it(
+    "keeps borrowed bytes intact when the caller reuses them right after write()",
+    guarded(async () => {
+      const { client, conn } = await connect(listener, { paused: true });
+      const small = Buffer.from("borrowed bytes");
+      conn.transport.write(small, false);
+      small.fill(0x78);
+      // Large enough that part of it must wait in the adapter while the client does not read.
+      const expected = pattern(6 << 20, 2);
+      const large = expected.slice();
+      conn.transport.write(large, false);
+      large.fill(0);
+      client.socket.resume();
+      const total = 14 + expected.length;
+      await until("every byte at the client", () => client.bytes === total);
+      const got = client.received();
+      assert.equal(got.subarray(0, 14).toString(), "borrowed bytes");
+      assertSameBytes(got.subarray(14), expected, "borrowed 6 MiB");
+      conn.transport.close();
+      await until("onClose", () => conn.closes === 1);
+    }),
+  );
+
+  it(
+    "returns false on a large write to a peer that does not read, then drains",
+    guarded(async () => {
+      const { client, conn } = await connect(listener, { paused: true });
+      const payload = pattern(8 << 20, 3);
+      const ok = conn.transport.write(payload, true);
+      assert.equal(ok, false, "write() asks the core to wait");
+      assert.ok(conn.transport.pending > 0, "bytes are pending");
+      await sleep(50);
+      assert.equal(conn.drains, 0, "no drain while the peer is not reading");
+      assert.ok(conn.transport.pending > 0, "still pending while the peer is not reading");
+      client.socket.resume();
+      await until("onDrain", () => conn.drains === 1);
+      assert.equal(conn.transport.pending, 0);
+      await until("8 MiB at the client", () => client.bytes === payload.length);
+      assertSameBytes(client.received(), payload, "8 MiB download");
+      assert.equal(conn.drains, 1);
+      conn.transport.end();
+      await until("client end", () => client.ended);
+      client.socket.end();
+      await until("onClose", () => conn.closes === 1);
+      assert.equal(conn.closeError, undefined);
+    }),
+  );
+
+  it(
+    "delivers nothing while paused and everything after resume()",
+    guarded(async () => {
+      const { client, conn } = await connect(listener);
+      conn.transport.pause();
+      const payload = pattern(16 << 20, 4);
+      let flushed = 0;
+      for (let offset = 0; offset < payload.length; offset += 1 << 20) {
+        client.socket.write(payload.subarray(offset, offset + (1 << 20)), () => flushed++);
+      }
+      client.socket.end();
+      await sleep(120);
+      assert.equal(conn.dataEvents, 0, "onData while paused");
+      assert.equal(conn.ends, 0, "onEnd while paused");
+      // The adapter must stop reading the socket, not buffer for us: the kernel buffers fill
+      // (a few MiB on loopback) and the peer's writes stall.
+      assert.ok(flushed < 16, `the peer sent all 16 MiB to a paused server (${flushed} MiB)`);
+      conn.transport.resume();
+      await until("the whole upload", () => conn.bytes === payload.length);
+      assertSameBytes(conn.received(), payload, "paused upload");
+      await until("onEnd", () => conn.ends === 1);
+      conn.transport.end();
+      await until("onClose", () => conn.closes === 1);
+      assert.deepEqual(conn.log, ["data", "end", "close"]);
+    }),
+  );
+
+  it(
+    "stops delivering as soon as onData calls pause()",
+    guarded(async () => {
+      const { client, conn } = await connect(listener);
+      conn.onDataHook = () => {
+        conn.transport.pause();
+        conn.onDataHook = null;
+      };
+      const payload = pattern(2 << 20, 5);
+      client.socket.write(payload);
+      await until("the first chunk", () => conn.dataEvents === 1);
+      await sleep(100);
+      assert.equal(conn.dataEvents, 1, "onData after pause()");
+      assert.ok(conn.bytes < payload.length);
+      conn.transport.resume();
+      await until("the rest", () => conn.bytes === payload.length);
+      assertSameBytes(conn.received(), payload, "upload paused from onData");
+      await hangUp(client, conn);
+    }),
+  );
+
+  it(
+    "reports the peer's FIN and can still answer (half-close)",
+    guarded(async () => {
+      const { client, conn } = await connect(listener);
+      client.socket.end("ping");
+      await until("onEnd", () => conn.ends === 1);
+      assert.equal(conn.text(), "ping");
+      const reply = Buffer.from("pong");
+      conn.transport.write(reply, false);
+      reply.fill(0);
+      await until("the reply at the client", () => client.bytes === 4);
+      assert.equal(client.text(), "pong");
+      assert.equal(client.ended, false);
+      conn.transport.end();
+      await until("client end", () => client.ended);
+      await until("onClose", () => conn.closes === 1);
+      await until("client close", () => client.closed);
+      assert.equal(conn.closeError, undefined);
+      assert.deepEqual(conn.log, ["data", "end", "close"]);
+    }),
+  );
+
+  it(
+    "end() sends a FIN after the queue and keeps reading until the peer closes",
+    guarded(async () => {
+      const { client, conn } = await connect(listener);
+      conn.transport.write(Buffer.from("bye"), false);
+      conn.transport.end();
+      await until("client end", () => client.ended);
+      assert.equal(client.text(), "bye");
+      assert.equal(conn.closes, 0, "still open for reading");
+      client.socket.write("late");
+      await until("late bytes", () => conn.text() === "late");
+      client.socket.end();
+      await until("onClose", () => conn.closes === 1);
+      assert.equal(conn.closeError, undefined);
+      assert.deepEqual(conn.log, ["data", "end", "close"]);
+    }),
+  );
+
+  it(
+    "close() tears the connection down at once",
+    guarded(async () => {
+      const { client, conn } = await connect(listener);
+      client.socket.write("x");
+      await until("data", () => conn.bytes === 1);
+      conn.transport.close();
+      assert.equal(conn.closes, 0, "onClose is not called from inside close()");
+      await until("onClose", () => conn.closes === 1);
+      await until("client end", () => client.ended);
+      client.socket.end();
+      await until("client close", () => client.closed);
+      assert.equal(conn.closeError, undefined);
+      assert.doesNotThrow(() => conn.transport.write(Buffer.from("gone"), false));
+      assert.doesNotThrow(() => conn.transport.close());
+      assert.doesNotThrow(() => conn.transport.end());
+      assert.equal(conn.transport.pending, 0);
+      await sleep(20);
+      assert.equal(conn.closes, 1);
+    }),
+  );
+
+  it(
+    "honours close() called from inside accept()",
+    guarded(async () => {
+      onAccept = (transport) => transport.close();
+      const { client, conn } = await connect(listener);
+      await until("onClose", () => conn.closes === 1);
+      await until("client end", () => client.ended || client.closed);
+      client.socket.destroy();
+      assert.equal(conn.dataEvents, 0);
+    }),
+  );
+
+  it(
+    "honours pause() and resume() called from inside accept()",
+    guarded(async () => {
+      onAccept = (transport) => {
+        transport.pause();
+        transport.resume();
+      };
+      const { client, conn } = await connect(listener);
+      const payload = pattern(1 << 20, 6);
+      client.socket.write(payload);
+      await until("the upload", () => conn.bytes === payload.length);
+      assertSameBytes(conn.received(), payload, "upload after pause/resume in accept");
+      await hangUp(client, conn);
+    }),
+  );
+
+  it(
+    "survives a reset from the peer, with onClose once and no unhandled rejection",
+    guarded(async () => {
+      const { client, conn } = await connect(listener);
+      client.socket.write("x");
+      await until("data", () => conn.bytes === 1);
+      client.reset();
+      await until("onClose", () => conn.closes === 1);
+      assert.doesNotThrow(() => conn.transport.write(pattern(1 << 20), false));
+      await sleep(30);
+      assert.equal(conn.closes, 1);
+      assert.deepEqual(unhandled, []);
+    }),
+  );
+
+  it(
+    "survives a reset while a large write is pending",
+    guarded(async () => {
+      const { client, conn } = await connect(listener, { paused: true });
+      assert.equal(conn.transport.write(pattern(8 << 20), true), false);
+      assert.ok(conn.transport.pending > 0);
+      client.reset();
+      // A peer that is gone is noticed by the next write or read; keep the adapter busy.
+      await until("onClose", () => conn.closes === 1);
+      assert.equal(conn.transport.pending, 0);
+      await sleep(30);
+      assert.equal(conn.closes, 1);
+      assert.equal(conn.drains, 0);
+      assert.deepEqual(unhandled, []);
+    }),
+  );
+
+  it(
+    "Listener.close() stops accepting while open connections keep working",
+    guarded(async () => {
+      const second = await listen({ port: 0, hostname: "127.0.0.1" }, accept);
+      const { client, conn } = await connect(second);
+      await second.close();
+      const late = new Client(second.port);
+      await until("the late connect to fail", () => late.error !== null || late.connected);
+      assert.equal(late.connected, false, "a connection was accepted after close()");
+      assert.equal(late.error?.code, "ECONNREFUSED");
+      client.socket.write("still");
+      await until("data on the open connection", () => conn.text() === "still");
+      conn.transport.write(Buffer.from("here"), false);
+      await until("the answer", () => client.text() === "here");
+      await hangUp(client, conn);
+    }),
+  );
+});
