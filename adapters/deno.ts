@@ -19,6 +19,11 @@ import type {
 import type { DenoConn, DenoListenOptions, DenoNamespace, DenoTcpListener } from "./types/deno.ts";
 
 /** One read buffer of this size per connection; Deno's own stream reads use 64 KiB too. */
+/**
+ * Each connection has a read in flight into its own buffer, so buffer size is
+ * memory per idle connection: start small, grow when reads fill it.
+ */
+const READ_INITIAL = 4 * 1024;
 const READ_SIZE = 64 * 1024;
 const HIGH_WATER_MARK = 64 * 1024;
 /** Queued chunks are merged up to this size, so a backlog of small writes costs one write op. */
@@ -63,7 +68,7 @@ class DenoTransport implements Transport {
   readonly remotePort: number;
   private readonly conn: DenoConn;
   private events: ConnectionEvents | null = null;
-  private readonly buf: Uint8Array = new Uint8Array(READ_SIZE);
+  private buf: Uint8Array = new Uint8Array(READ_INITIAL);
   /** Last view handed to onData; reused while reads keep the same length. */
   private view: Uint8Array = this.buf;
   private paused = false;
@@ -269,11 +274,10 @@ class DenoTransport implements Transport {
 
   private async readLoop(): Promise<void> {
     const conn = this.conn;
-    const buf = this.buf;
     for (;;) {
       let n: number | null;
       try {
-        n = await conn.read(buf);
+        n = await conn.read(this.buf);
       } catch (error) {
         this.reading = false;
         this.destroy(error);
@@ -333,6 +337,11 @@ class DenoTransport implements Transport {
     } catch (error) {
       this.destroy(error);
       return false;
+    }
+    // A full read means more is waiting: read bigger from now on.
+    if (n === this.buf.length && n < READ_SIZE) {
+      this.buf = new Uint8Array(Math.min(READ_SIZE, n * 4));
+      this.view = this.buf;
     }
     return !this.paused && !this.closed;
   }

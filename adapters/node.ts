@@ -63,9 +63,32 @@ function attach(socket: net.Socket, accept: AcceptFn): void {
   const events = accept(transport);
   transport.events = events;
   let failure: unknown = undefined;
-  socket.on("data", (chunk: Buffer) => events.onData(chunk));
-  socket.on("drain", () => events.onDrain());
-  socket.on("end", () => events.onEnd());
+  // As on Deno and Bun: a failure in the core takes down its connection, not the process.
+  const fail = (err: unknown): void => {
+    failure = err;
+    socket.destroy();
+  };
+  socket.on("data", (chunk: Buffer) => {
+    try {
+      events.onData(chunk);
+    } catch (err) {
+      fail(err);
+    }
+  });
+  socket.on("drain", () => {
+    try {
+      events.onDrain();
+    } catch (err) {
+      fail(err);
+    }
+  });
+  socket.on("end", () => {
+    try {
+      events.onEnd();
+    } catch (err) {
+      fail(err);
+    }
+  });
   socket.on("error", (err: Error) => {
     failure = err;
   });

@@ -101,9 +101,22 @@ const FLAGS: readonly Flag[] = [
   limitFlag("--max-headers", "maxHeaders", "most header fields, else 431", 10_000),
   limitFlag("--max-body", "maxBodyBytes", "largest request body in bytes, else 413", 2 ** 50),
   limitFlag("--max-pipelined", "maxPipelined", "requests read ahead of their answers", 10_000),
+  limitFlag(
+    "--max-connections",
+    "maxConnections",
+    "open connections; past it 503 and close",
+    1 << 24,
+  ),
+  limitFlag(
+    "--max-inflight",
+    "maxInflight",
+    "handlers running at once; past it reading waits",
+    1 << 24,
+  ),
   timeoutFlag("--keep-alive-timeout", "keepAliveMs", "ms a connection may idle between requests"),
   timeoutFlag("--head-timeout", "headMs", "ms to receive a whole request head, else 408"),
   timeoutFlag("--body-timeout", "bodyMs", "ms of silence allowed inside a body, else 408"),
+  timeoutFlag("--handler-timeout", "handlerMs", "ms a handler may take to answer, else 503"),
   {
     name: "--grace",
     value: "MS",
@@ -122,7 +135,7 @@ export class CliError extends Error {
 /** The `--help` text. */
 export function usage(): string {
   const lines = [
-    "Usage: binks [PORT] [options]",
+    "Usage: binks [PORT [MAX_CONNECTIONS]] [options]",
     "",
     'A minimal, fast HTTP/1.1 server. Serves the demo app: GET / → {"hello":"world"},',
     "/echo, /inspect and /sleep?ms=N.",
@@ -157,8 +170,12 @@ export function parseCli(
       continue;
     }
     if (!arg.startsWith("-")) {
-      if (positional++ > 0) throw new CliError(`unexpected argument "${arg}"`);
-      options.port = integer("port", arg, 0, 65535);
+      // As the original `dsock-n-server 5555 10`: the port, then how many clients at once.
+      if (positional === 0) options.port = integer("port", arg, 0, 65535);
+      else if (positional === 1) {
+        options.limits.maxConnections = integer("max-connections", arg, 1, 1 << 24);
+      } else throw new CliError(`unexpected argument "${arg}"`);
+      positional++;
       continue;
     }
     const eq = arg.indexOf("=");

@@ -43,6 +43,8 @@ import {
 import type { Limits, Timeouts } from "./limits.ts";
 import type { ConnectionEvents, Transport } from "./transport.ts";
 import { now, type Timer, timers } from "./clock.ts";
+import { Canceled, Timeout } from "./errors.ts";
+import type { TaskContext } from "./scope.ts";
 
 /** A request handler: returns the response, or a promise of it. */
 export type Handler = (
@@ -64,6 +66,12 @@ export interface ConnectionHost {
   readonly lingerMs: number;
   /** A handler failed or produced an invalid response. */
   reportError(error: unknown): void;
+  /** Take a handler slot (`maxInflight`); false when none is free. */
+  acquire(): boolean;
+  /** Give a handler slot back. */
+  release(): void;
+  /** Call `conn.admitted()` once a slot may be free. */
+  waitForSlot(conn: Connection): void;
   /** The connection is gone. */
   forget(connection: Connection): void;
 }
@@ -77,6 +85,7 @@ const CLOSED = 3;
 const BLOCK_WRITE = 1;
 const BLOCK_PIPELINE = 2;
 const BLOCK_BODY = 4;
+const BLOCK_ADMIT = 8;
 
 /** What the connection's one deadline is guarding. */
 const WAIT_NONE = 0;
@@ -120,6 +129,10 @@ class Exchange implements BodySource {
   written = false;
   /** The connection gave up on this exchange (closed before it was answered). */
   abandoned = false;
+  /** Holds a handler slot until the handler settles. */
+  running = true;
+  /** Fires when the handler takes too long. */
+  timer: Timer | null = null;
   continueState: number;
 
   constructor(
@@ -188,6 +201,8 @@ export class Connection implements ConnectionEvents {
   private deadline = Infinity;
   private waiting = WAIT_NONE;
   private readonly onTimer = (): void => this.timerFired();
+  /** Resolves the connection's task (see {@link run}) when the socket is gone. */
+  private whenClosed: (() => void) | null = null;
   private readonly tail: Tail = { bytes: null, stream: null, closeDelimited: false };
 
   constructor(transport: Transport, host: ConnectionHost) {
@@ -204,6 +219,37 @@ export class Connection implements ConnectionEvents {
   /** No request is in progress: nothing read of a next one, nothing unanswered. */
   get idle(): boolean {
     return this.phase === HEAD && this.queue.length === 0 && !this.streaming && this.inLen === 0;
+  }
+
+  /**
+   * The connection as a task of the server's scope: it ends when the socket
+   * is gone, and cancelling it tears the socket down.
+   */
+  run(cx: TaskContext): Promise<void> {
+    if (this.phase === CLOSED) return Promise.resolve();
+    cx.onCancel(() => this.abort());
+    return new Promise<void>((resolve) => {
+      this.whenClosed = resolve;
+    });
+  }
+
+  /** Refuse the connection before reading anything (e.g. too many open): answer `status`, close. */
+  refuse(status: number): void {
+    this.busy = true;
+    this.fail(status);
+    this.busy = false;
+    this.flush();
+  }
+
+  /** A handler slot may be free: go on reading. */
+  admitted(): void {
+    if (this.phase >= DISCARD) return;
+    const wasBusy = this.busy;
+    this.busy = true;
+    this.unblock(BLOCK_ADMIT);
+    this.busy = wasBusy;
+    this.flush();
+    this.updateWait();
   }
 
   /**
@@ -277,8 +323,11 @@ export class Connection implements ConnectionEvents {
     this.timer?.cancel();
     this.timer = null;
     const gone = new Error("connection closed");
+    const reason = new Canceled("client went away");
     for (const ex of this.queue) {
       ex.abandoned = true;
+      this.handlerDone(ex);
+      ex.req.abort(reason);
       if (ex.body !== null) ex.body.fail(gone);
     }
     this.queue.length = 0;
@@ -290,6 +339,9 @@ export class Connection implements ConnectionEvents {
     this.drainWaiter = null;
     if (wake !== null) wake();
     this.host.forget(this);
+    const done = this.whenClosed;
+    this.whenClosed = null;
+    if (done !== null) done();
   }
 
   // ---- input ----
@@ -351,8 +403,16 @@ export class Connection implements ConnectionEvents {
         this.fail(400);
         return end;
       }
+      if (!this.host.acquire()) {
+        // Resume the scan at the blank line, so the head is found again at once.
+        this.scanned = headEnd - 2 - pos;
+        this.block(BLOCK_ADMIT);
+        this.host.waitForSlot(this);
+        break;
+      }
       const status = parseHead(buf, pos, headEnd, this.host.head, limits);
       if (status !== 0) {
+        this.host.release();
         this.fail(status);
         return end;
       }
@@ -388,15 +448,47 @@ export class Connection implements ConnectionEvents {
     const result = this.call(ex.req);
     if (isPromise(result)) {
       ex.req.detach();
-      result.then(
-        (reply) => this.settle(ex, reply),
-        (err) => this.settle(ex, this.internalError(err)),
-      );
+      this.watchHandler(ex, result);
       return;
     }
+    this.handlerDone(ex);
     ex.req.release();
     if (ex.reply === null) ex.reply = result;
     this.drainQueue();
+  }
+
+  /** An async handler: settle its exchange when it does, or when its deadline passes. */
+  private watchHandler(ex: Exchange, result: Promise<Reply | StaticReply>): void {
+    const ms = this.host.timeouts.handlerMs;
+    if (ms < Infinity) ex.timer = timers.add(now() + ms, () => this.handlerTimedOut(ex));
+    result.then(
+      (reply) => this.settle(ex, reply),
+      (err) => this.settle(ex, this.internalError(err)),
+    );
+  }
+
+  private handlerTimedOut(ex: Exchange): void {
+    ex.timer = null;
+    if (!ex.running) return;
+    ex.req.abort(new Timeout("handler deadline passed"));
+    if (ex.reply !== null || ex.abandoned || this.phase === CLOSED) {
+      // Answered already (e.g. refused mid-body): just stop waiting for the handler.
+      this.handlerDone(ex);
+      return;
+    }
+    this.host.reportError(
+      new Timeout(`handler for ${ex.req.method} took longer than its deadline`),
+    );
+    this.settle(ex, errorReply(503));
+  }
+
+  /** The handler of `ex` is finished (or given up on): free its slot and its timer. */
+  private handlerDone(ex: Exchange): void {
+    if (!ex.running) return;
+    ex.running = false;
+    ex.timer?.cancel();
+    ex.timer = null;
+    this.host.release();
   }
 
   /** No body, nothing queued: answer at once if the handler does, with no Exchange. */
@@ -410,12 +502,10 @@ export class Connection implements ConnectionEvents {
       req.detach();
       const ex = new Exchange(this, head, this.t.remoteAddress, false, req);
       this.queue.push(ex);
-      result.then(
-        (reply) => this.settle(ex, reply),
-        (err) => this.settle(ex, this.internalError(err)),
-      );
+      this.watchHandler(ex, result);
       return;
     }
+    this.host.release();
     req.release();
     const close = !keepAlive || this.host.draining || this.phase === DISCARD;
     this.writeResponse(result, headOnly, minor, close ? CLOSE : minor === 0 ? KEEP_10 : KEEP);
@@ -486,6 +576,7 @@ export class Connection implements ConnectionEvents {
       // Answered already: all that is left is to close once the queue is out.
     } else {
       const err = new Exchange(this, this.host.head, this.t.remoteAddress, false);
+      err.running = false;
       err.reply = errorReply(status);
       err.forced = true;
       this.queue.push(err);
@@ -536,6 +627,7 @@ export class Connection implements ConnectionEvents {
   // ---- output ----
 
   private settle(ex: Exchange, reply: Reply | StaticReply): void {
+    this.handlerDone(ex);
     if (ex.reply !== null || ex.abandoned || this.phase === CLOSED) return;
     ex.reply = reply;
     ex.req.release();
@@ -570,6 +662,8 @@ export class Connection implements ConnectionEvents {
       if (close) {
         for (const rest of queue) {
           rest.abandoned = true;
+          this.handlerDone(rest);
+          rest.req.abort(new Canceled("connection closing"));
           if (rest.body !== null) rest.body.fail(new Error("connection closing"));
         }
         queue.length = 0;

@@ -21,6 +21,13 @@ export interface Limits {
   maxTrailerBytes: number;
   /** Most requests read ahead of their responses on one connection (pipelining). */
   maxPipelined: number;
+  /** Most open connections; a connection past it gets 503 and is closed. */
+  maxConnections: number;
+  /**
+   * Most handlers running at once, server-wide. Past it, connections stop
+   * reading until a handler finishes: requests wait, none is refused.
+   */
+  maxInflight: number;
 }
 
 /** The defaults: Node's 16 KiB head, 100 headers; a 16 MiB body. */
@@ -32,6 +39,8 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   maxChunkExtension: 1024,
   maxTrailerBytes: 8 * 1024,
   maxPipelined: 64,
+  maxConnections: 10_000,
+  maxInflight: Infinity,
 });
 
 /** How long the server waits for a client, in ms. */
@@ -42,11 +51,14 @@ export interface Timeouts {
   headMs: number;
   /** Longest silence while a body arrives; then 408 and close. */
   bodyMs: number;
+  /** Longest a handler may take to produce its response; then 503 and its signal aborts. */
+  handlerMs: number;
 }
 
-/** The defaults: Node's 5 s keep-alive; 20 s for a head; 30 s of silence in a body. */
+/** The defaults: Node's 5 s keep-alive; 20 s for a head; 30 s of silence in a body; 60 s per handler. */
 export const defaultTimeouts: Readonly<Timeouts> = Object.freeze({
   keepAliveMs: 5_000,
   headMs: 20_000,
   bodyMs: 30_000,
+  handlerMs: 60_000,
 });

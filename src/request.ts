@@ -28,6 +28,8 @@ export class IncomingRequest {
   private readonly requestBody: RequestBody | null;
   private cachedUrl: string | undefined = undefined;
   private cachedQuery: URLSearchParams | undefined = undefined;
+  private controller: AbortController | null = null;
+  private abortReason: unknown = undefined;
 
   constructor(head: RequestHead, body: RequestBody | null, remoteAddress: string) {
     this.head = head;
@@ -127,6 +129,26 @@ export class IncomingRequest {
     return this.requestBody === null
       ? Promise.reject(new SyntaxError("request has no body"))
       : this.requestBody.json();
+  }
+
+  /**
+   * Aborts when the client goes away, the handler runs out of time, or the
+   * server is forced to stop. Made on first use: requests that never ask cost nothing.
+   */
+  get signal(): AbortSignal {
+    let controller = this.controller;
+    if (controller === null) {
+      controller = this.controller = new AbortController();
+      if (this.abortReason !== undefined) controller.abort(this.abortReason);
+    }
+    return controller.signal;
+  }
+
+  /** Connection side: the request is over for good (client gone, timeout, shutdown). */
+  abort(reason: unknown): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
   }
 
   /** Connection side: the handler goes on past this turn; keep a copy of the head. */

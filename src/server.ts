@@ -8,8 +8,13 @@ import { Connection, type ConnectionHost, type Handler } from "./connection.ts";
 import { defaultLimits, defaultTimeouts, type Limits, type Timeouts } from "./limits.ts";
 import { RequestHead } from "./parser.ts";
 import { Out } from "./response.ts";
-import { now, sleep } from "./clock.ts";
+import { now } from "./clock.ts";
+import { Scope } from "./scope.ts";
+import { Timeout } from "./errors.ts";
 import type { AcceptFn, ConnectionEvents, Transport } from "./transport.ts";
+
+/** After cutting connections, how long to wait for the sockets to report closed. */
+const CLOSE_WAIT_MS = 2_000;
 
 /** How the HTTP side of a server behaves. */
 export interface HttpOptions {
@@ -34,8 +39,13 @@ export class HttpServer implements ConnectionHost {
   readonly head: RequestHead;
   readonly lingerMs: number;
   draining = false;
+  /** Owns one task per connection: closing it tears every connection down. */
+  readonly scope: Scope;
   private readonly onError: (error: unknown) => void;
   private readonly open = new Set<Connection>();
+  /** Handlers running now, and connections waiting for one to finish (`maxInflight`). */
+  private inflight = 0;
+  private readonly waiting: Connection[] = [];
   /** Pass this to an adapter's `listen`. */
   readonly accept: AcceptFn;
 
@@ -46,11 +56,38 @@ export class HttpServer implements ConnectionHost {
     this.head = new RequestHead(this.limits.maxHeaders);
     this.lingerMs = options.lingerMs ?? 2000;
     this.onError = options.onError ?? ((error) => console.error("binks: handler failed:", error));
+    this.scope = new Scope({ onError: (error) => this.reportError(error) });
     this.accept = (transport: Transport): ConnectionEvents => {
       const conn = new Connection(transport, this);
+      if (this.open.size >= this.limits.maxConnections || this.scope.closed) {
+        conn.refuse(503);
+        return conn;
+      }
       this.open.add(conn);
+      this.scope.go((cx) => conn.run(cx));
       return conn;
     };
+  }
+
+  acquire(): boolean {
+    if (this.inflight >= this.limits.maxInflight) return false;
+    this.inflight++;
+    return true;
+  }
+
+  release(): void {
+    this.inflight--;
+    const next = this.waiting.shift();
+    if (next !== undefined) next.admitted();
+  }
+
+  waitForSlot(conn: Connection): void {
+    this.waiting.push(conn);
+  }
+
+  /** Handlers running right now. */
+  get running(): number {
+    return this.inflight;
   }
 
   /** Open connections. */
@@ -68,14 +105,9 @@ export class HttpServer implements ConnectionHost {
 
   forget(connection: Connection): void {
     this.open.delete(connection);
-    if (this.open.size === 0 && this.whenEmpty !== null) {
-      const wake = this.whenEmpty;
-      this.whenEmpty = null;
-      wake();
-    }
+    const i = this.waiting.indexOf(connection);
+    if (i >= 0) this.waiting.splice(i, 1);
   }
-
-  private whenEmpty: (() => void) | null = null;
 
   /**
    * Graceful shutdown of the connections (the caller stops accepting first):
@@ -85,14 +117,16 @@ export class HttpServer implements ConnectionHost {
   async shutdown(graceMs: number): Promise<void> {
     this.draining = true;
     for (const conn of this.open) conn.drain();
-    if (this.open.size > 0) {
-      const empty = new Promise<void>((resolve) => {
-        this.whenEmpty = resolve;
-      });
-      const deadline = now() + graceMs;
-      await Promise.race([empty, sleep(deadline)]);
+    try {
+      await this.scope.wait(now() + graceMs);
+    } catch (err) {
+      if (!(err instanceof Timeout)) throw err;
     }
-    for (const conn of this.open) conn.abort();
-    this.whenEmpty = null;
+    // Cancelling each connection's task cuts its socket; close() waits for them to go.
+    try {
+      await this.scope.close(now() + CLOSE_WAIT_MS);
+    } catch (err) {
+      if (!(err instanceof Timeout)) throw err;
+    }
   }
 }

@@ -1,0 +1,351 @@
+/**
+ * The connection state machine and the server's scope, driven through a fake
+ * transport: no sockets, so every ordering is deterministic.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type HttpOptions, HttpServer } from "../src/server.ts";
+import type { ConnectionEvents, Transport } from "../src/transport.ts";
+import type { IncomingRequest } from "../src/request.ts";
+import type { Reply } from "../src/response.ts";
+import { Router } from "../src/router.ts";
+import { Timeout } from "../src/errors.ts";
+import { parseResponses } from "./client.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder("latin1");
+
+class FakeTransport implements Transport {
+  readonly chunks: Uint8Array[] = [];
+  paused = false;
+  ended = false;
+  closed = false;
+  writeOk = true;
+  pending = 0;
+  readonly remoteAddress = "192.0.2.1";
+  readonly remotePort = 4242;
+  events!: ConnectionEvents;
+
+  write(bytes: Uint8Array, owned: boolean): boolean {
+    this.chunks.push(owned ? bytes : bytes.slice());
+    return this.writeOk;
+  }
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
+  end(): void {
+    this.ended = true;
+  }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    queueMicrotask(() => this.events.onClose());
+  }
+  text(): string {
+    return this.chunks.map((c) => dec.decode(c)).join("");
+  }
+  bytes(): Uint8Array {
+    const n = this.chunks.reduce((a, c) => a + c.length, 0);
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+  send(text: string): void {
+    this.events.onData(enc.encode(text));
+  }
+}
+
+function setup(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
+  const errors: unknown[] = [];
+  const server = new HttpServer({ lingerMs: 50, onError: (e) => errors.push(e), ...options });
+  const connect = (): FakeTransport => {
+    const t = new FakeTransport();
+    t.events = server.accept(t);
+    return t;
+  };
+  return { server, connect, errors };
+}
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const GET = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+
+describe("connection: handlers", () => {
+  it("answers a sync handler in the same turn, in one write", () => {
+    const { connect } = setup({ handler: () => ({ body: "hi" }) });
+    const t = connect();
+    t.send(GET("/a") + GET("/b") + GET("/c"));
+    assert.equal(t.chunks.length, 1);
+    assert.equal(parseResponses(t.bytes()).responses.length, 3);
+  });
+
+  it("a thrown error becomes a bare 500, is reported once, and the next request is answered", async () => {
+    const { connect, errors } = setup({
+      handler: (req) => {
+        if (req.path === "/boom") throw new Error("secret internals");
+        return { body: "ok" };
+      },
+    });
+    const t = connect();
+    t.send(GET("/boom") + GET("/fine"));
+    await tick();
+    const [a, b] = parseResponses(t.bytes()).responses;
+    assert.equal(a!.status, 500);
+    assert.ok(!t.text().includes("secret"));
+    assert.equal(b!.status, 200);
+    assert.equal(errors.length, 1);
+  });
+
+  it("a rejected promise becomes a 500 too", async () => {
+    const { connect, errors } = setup({ handler: () => Promise.reject(new Error("nope")) });
+    const t = connect();
+    t.send(GET("/"));
+    await tick();
+    assert.equal(parseResponses(t.bytes()).responses[0]!.status, 500);
+    assert.equal(errors.length, 1);
+  });
+
+  it("a header that would split the response becomes a 500", () => {
+    const { connect, errors } = setup({
+      handler: () => ({ headers: { "X-Evil": "a\r\nSet-Cookie: x=1" }, body: "no" }),
+    });
+    const t = connect();
+    t.send(GET("/"));
+    assert.equal(parseResponses(t.bytes()).responses[0]!.status, 500);
+    assert.ok(!t.text().includes("Set-Cookie"));
+    assert.equal(errors.length, 1);
+  });
+
+  it("a synchronously handled request may not be used after its handler returned", () => {
+    let kept: IncomingRequest | null = null;
+    const { connect } = setup({
+      handler: (req) => {
+        kept = req;
+        return { body: req.url };
+      },
+    });
+    connect().send(GET("/x"));
+    assert.throws(() => kept!.header("host"), /handler has returned/);
+  });
+
+  it("an async handler's request stays valid after later requests overwrite the buffer", async () => {
+    const gate = deferred<void>();
+    const seen: string[] = [];
+    const { connect } = setup({
+      handler: async (req) => {
+        if (req.path === "/slow") await gate.promise;
+        seen.push(`${req.url} ${req.header("x-n")}`);
+        return { body: "" };
+      },
+    });
+    const t = connect();
+    t.send(GET("/slow", "X-N: 1\r\n") + GET("/fast", "X-N: 2\r\n"));
+    await tick();
+    gate.resolve();
+    await tick();
+    assert.deepEqual(seen, ["/fast 2", "/slow 1"]);
+  });
+
+  it("streams an async iterable body chunked to HTTP/1.1 clients", async () => {
+    const { connect } = setup({
+      handler: () => ({
+        body: (async function* () {
+          yield "hello ";
+          yield enc.encode("world");
+        })(),
+      }),
+    });
+    const t = connect();
+    t.send(GET("/"));
+    await tick(5);
+    const text = t.text();
+    assert.match(text, /Transfer-Encoding: chunked\r\n/);
+    assert.ok(text.endsWith("\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n"));
+  });
+
+  it("streams close-delimited to HTTP/1.0 clients", async () => {
+    const { connect } = setup({
+      handler: () => ({
+        body: (async function* () {
+          yield "abc";
+        })(),
+      }),
+    });
+    const t = connect();
+    t.send("GET / HTTP/1.0\r\n\r\n");
+    await tick(5);
+    assert.match(t.text(), /Connection: close\r\n\r\nabc$/);
+    assert.equal(t.ended, true);
+  });
+});
+
+describe("connection: cancellation and deadlines", () => {
+  it("aborts the request's signal when the client goes away", async () => {
+    let signal: AbortSignal | null = null;
+    const { connect } = setup({
+      handler: (req) => {
+        signal = req.signal;
+        return new Promise<Reply>(() => {});
+      },
+    });
+    const t = connect();
+    t.send(GET("/"));
+    assert.equal(signal!.aborted, false);
+    t.events.onClose();
+    assert.equal(signal!.aborted, true);
+  });
+
+  it("answers 503 when a handler passes its deadline, and aborts its signal with Timeout", async () => {
+    let signal: AbortSignal | null = null;
+    const { connect } = setup({
+      timeouts: { handlerMs: 30 },
+      handler: (req) => {
+        signal = req.signal;
+        return new Promise<Reply>(() => {});
+      },
+    });
+    const t = connect();
+    t.send(GET("/"));
+    await tick(400);
+    assert.equal(parseResponses(t.bytes()).responses[0]?.status, 503);
+    assert.ok(signal!.reason instanceof Timeout);
+  });
+
+  it("past maxInflight, connections wait to be read and nothing is refused", async () => {
+    const gates: (() => void)[] = [];
+    let calls = 0;
+    const { connect, server } = setup({
+      limits: { maxInflight: 1 },
+      handler: () => {
+        calls++;
+        return new Promise<Reply>((resolve) => gates.push(() => resolve({ body: "done" })));
+      },
+    });
+    const a = connect();
+    const b = connect();
+    a.send(GET("/"));
+    b.send(GET("/"));
+    assert.equal(calls, 1);
+    assert.equal(b.paused, true);
+    assert.equal(server.running, 1);
+    gates[0]!();
+    await tick();
+    assert.equal(calls, 2);
+    assert.equal(b.paused, false);
+    gates[1]!();
+    await tick();
+    assert.equal(parseResponses(a.bytes()).responses[0]!.status, 200);
+    assert.equal(parseResponses(b.bytes()).responses[0]!.status, 200);
+    assert.equal(server.running, 0);
+  });
+
+  it("past maxConnections, a new connection gets 503 and is closed", () => {
+    const { connect, server } = setup({ limits: { maxConnections: 2 }, handler: () => ({}) });
+    connect();
+    connect();
+    const third = connect();
+    assert.equal(server.connections, 2);
+    assert.match(third.text(), /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    assert.match(third.text(), /Connection: close\r\n/);
+    assert.equal(third.ended, true);
+  });
+
+  it("keeps pipelined order when handlers finish in reverse", async () => {
+    const gates: Record<string, () => void> = {};
+    const router = new Router().get("/:n", (req) =>
+      new Promise<Reply>((resolve) => {
+        gates[req.params.n!] = () => resolve({ body: req.params.n! });
+      }));
+    const { connect } = setup({ handler: router.handler });
+    const t = connect();
+    t.send(GET("/1") + GET("/2") + GET("/3"));
+    gates["3"]!();
+    gates["2"]!();
+    await tick();
+    assert.equal(t.chunks.length, 0);
+    gates["1"]!();
+    await tick();
+    const bodies = parseResponses(t.bytes()).responses.map((r) => dec.decode(r.body));
+    assert.deepEqual(bodies, ["1", "2", "3"]);
+  });
+
+  it("stops reading while the socket's send buffer is full, resumes on drain", () => {
+    const { connect } = setup({ handler: () => ({ body: "x" }) });
+    const t = connect();
+    t.writeOk = false;
+    t.send(GET("/a"));
+    assert.equal(t.paused, true);
+    // Input that still arrives is held, not answered, until the socket drains.
+    t.send(GET("/b"));
+    assert.equal(parseResponses(t.bytes()).responses.length, 1);
+    t.writeOk = true;
+    t.events.onDrain();
+    assert.equal(t.paused, false);
+    assert.equal(parseResponses(t.bytes()).responses.length, 2);
+  });
+});
+
+describe("server: graceful shutdown through its scope", () => {
+  it("closes idle connections at once, answers busy ones with Connection: close, then ends", async () => {
+    const gate = deferred<void>();
+    const { connect, server } = setup({
+      handler: async () => {
+        await gate.promise;
+        return { body: "late" };
+      },
+    });
+    const idle = connect();
+    const busy = connect();
+    busy.send(GET("/"));
+    const done = server.shutdown(5_000);
+    assert.equal(idle.ended, true);
+    assert.equal(busy.ended, false);
+    gate.resolve();
+    await tick();
+    const [r] = parseResponses(busy.bytes()).responses;
+    assert.equal(r!.status, 200);
+    assert.match(busy.text(), /Connection: close\r\n/);
+    assert.equal(busy.ended, true);
+    idle.events.onClose();
+    busy.events.onClose();
+    await done;
+    assert.equal(server.scope.closed, true);
+    assert.equal(server.connections, 0);
+  });
+
+  it("cuts what is left when the grace period runs out, aborting handlers", async () => {
+    let signal: AbortSignal | null = null;
+    const { connect, server } = setup({
+      handler: (req) => {
+        signal = req.signal;
+        return new Promise<Reply>(() => {});
+      },
+    });
+    const t = connect();
+    t.send(GET("/"));
+    await server.shutdown(30);
+    assert.equal(t.closed, true);
+    assert.equal(signal!.aborted, true);
+    assert.equal(server.connections, 0);
+  });
+
+  it("refuses connections that arrive after shutdown began", async () => {
+    const { connect, server } = setup({ handler: () => ({}) });
+    await server.shutdown(10);
+    const late = connect();
+    assert.match(late.text(), /^HTTP\/1\.1 503 /);
+  });
+});
