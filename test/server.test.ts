@@ -193,7 +193,7 @@ describe("connection: handlers", () => {
 });
 
 describe("connection: cancellation and deadlines", () => {
-  it("aborts the request's signal when the client goes away", async () => {
+  it("aborts the request's signal when the client goes away", () => {
     let signal: AbortSignal | null = null;
     const { connect } = setup({
       handler: (req) => {
