@@ -5,10 +5,19 @@
  */
 import { loadAdapter } from "./adapters/detect.ts";
 import { type HttpOptions, HttpServer } from "./src/server.ts";
+import { type FetchHandler, fetchHandler } from "./src/fetch.ts";
+import type { Handler } from "./src/connection.ts";
 import type { Listener, RuntimeName } from "./src/transport.ts";
 
-/** Everything `serve()` takes: where to listen, and how to answer. */
-export interface ServeOptions extends HttpOptions {
+/**
+ * Everything `serve()` takes: where to listen, and how to answer — a native
+ * `handler`, or a standard `fetch(request) => Response`.
+ */
+export interface ServeOptions extends Omit<HttpOptions, "handler"> {
+  /** The native handler (e.g. `router.handler`). */
+  handler?: Handler;
+  /** A Web-standard handler (Hono's `app.fetch`, a `Deno.serve`/`Bun.serve` handler). */
+  fetch?: FetchHandler;
   /** TCP port; 0 picks a free one. Default 3000. */
   port?: number;
   /** Address to bind. Default `0.0.0.0`. */
@@ -40,8 +49,17 @@ export interface Server {
 
 /** Listen and serve. Resolves once the socket is bound. */
 export async function serve(options: ServeOptions): Promise<Server> {
+  let handler = options.handler;
+  if (handler === undefined) {
+    if (options.fetch === undefined) {
+      throw new TypeError("serve() needs a handler or a fetch function");
+    }
+    handler = fetchHandler(options.fetch);
+  } else if (options.fetch !== undefined) {
+    throw new TypeError("serve() takes a handler or a fetch function, not both");
+  }
   const listen = await loadAdapter(options.runtime);
-  const http = new HttpServer(options);
+  const http = new HttpServer({ ...options, handler });
   const listener: Listener = await listen({
     port: options.port ?? 3000,
     hostname: options.hostname ?? "0.0.0.0",

@@ -6,6 +6,11 @@
 export { type HttpOptions, HttpServer } from "./server.ts";
 export { Connection, errorReply, type Handler } from "./connection.ts";
 export { Router } from "./router.ts";
+export { type FetchHandler, fetchHandler, toReply, toRequest } from "./fetch.ts";
+export { Scope, Task, type TaskContext } from "./scope.ts";
+export { Channel, choose, type ChooseClause, type ChooseResult } from "./channel.ts";
+export { deadlineIn, now, sleep, timers, TimerWheel } from "./clock.ts";
+export { Canceled, Closed, Timeout } from "./errors.ts";
 export { IncomingRequest } from "./request.ts";
 export { RequestBody } from "./body.ts";
 export {
@@ -17,7 +22,7 @@ export {
   type StreamBody,
   text,
 } from "./response.ts";
-export { defaultLimits, type Limits } from "./limits.ts";
+export { defaultLimits, defaultTimeouts, type Limits, type Timeouts } from "./limits.ts";
 export { findHeadEnd, NEED_MORE, parseHead, RequestHead } from "./parser.ts";
 export { ChunkedDecoder } from "./chunked.ts";
 export { demoApp } from "./demo.ts";
