@@ -11,6 +11,8 @@
 import { CliError, parseCli, usage } from "./src/cli.ts";
 import { demoApp } from "./src/demo.ts";
 import { serve } from "./serve.ts";
+import { serveStatic } from "./src/static.ts";
+import { nodeFileSystem } from "./adapters/fs.ts";
 
 interface Host {
   args: string[];
@@ -75,6 +77,11 @@ async function main(): Promise<void> {
     console.log(usage());
     h.exit(0);
   }
+  const app = demoApp();
+  if (options.staticDir !== undefined) {
+    const files = serveStatic(options.staticDir, nodeFileSystem);
+    app.get("/*", files);
+  }
   try {
     const server = await serve({
       port: options.port,
@@ -82,7 +89,7 @@ async function main(): Promise<void> {
       runtime: options.runtime,
       limits: options.limits,
       timeouts: options.timeouts,
-      handler: demoApp().handler,
+      handler: app.handler,
     });
     console.log(`binks listening on http://${server.hostname}:${server.port} (${server.runtime})`);
     let stopping = false;

@@ -12,3 +12,4 @@
 export * from "./src/mod.ts";
 export { serve, type ServeOptions, type Server } from "./serve.ts";
 export { detectRuntime, loadAdapter } from "./adapters/detect.ts";
+export { nodeFileSystem } from "./adapters/fs.ts";

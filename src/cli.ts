@@ -20,6 +20,8 @@ export interface CliOptions {
   timeouts: Timeouts;
   /** On SIGTERM/SIGINT, how long requests in flight may take before connections are cut. */
   graceMs: number;
+  /** Serve the files of this directory for GET paths the demo app does not route. */
+  staticDir: string | undefined;
   help: boolean;
 }
 
@@ -118,6 +120,15 @@ const FLAGS: readonly Flag[] = [
   timeoutFlag("--body-timeout", "bodyMs", "ms of silence allowed inside a body, else 408"),
   timeoutFlag("--handler-timeout", "handlerMs", "ms a handler may take to answer, else 503"),
   {
+    name: "--static",
+    value: "DIR",
+    help: "also serve the files of DIR (GET/HEAD, ranges, ETags)",
+    apply: (o, v) => {
+      if (v === "") throw new CliError("--static needs a directory");
+      o.staticDir = v;
+    },
+  },
+  {
     name: "--grace",
     value: "MS",
     help: `on SIGTERM/SIGINT, ms to finish requests in flight (default ${DEFAULT_GRACE_MS})`,
@@ -159,6 +170,7 @@ export function parseCli(
     limits: { ...defaultLimits },
     timeouts: { ...defaultTimeouts },
     graceMs: DEFAULT_GRACE_MS,
+    staticDir: undefined,
     help: false,
   };
   if (env.PORT) options.port = integer("PORT", env.PORT, 0, 65535);

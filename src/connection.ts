@@ -203,7 +203,7 @@ export class Connection implements ConnectionEvents {
   private readonly onTimer = (): void => this.timerFired();
   /** Resolves the connection's task (see {@link run}) when the socket is gone. */
   private whenClosed: (() => void) | null = null;
-  private readonly tail: Tail = { bytes: null, stream: null, closeDelimited: false };
+  private readonly tail: Tail = { bytes: null, stream: null, closeDelimited: false, sized: -1 };
 
   constructor(transport: Transport, host: ConnectionHost) {
     this.t = transport;
@@ -706,7 +706,7 @@ export class Connection implements ConnectionEvents {
       tail.stream = null;
       this.flushNow();
       this.streaming = true;
-      void this.pump(stream, tail.closeDelimited, mode === CLOSE);
+      void this.pump(stream, tail.closeDelimited, tail.sized, mode === CLOSE);
     }
   }
 
@@ -714,9 +714,12 @@ export class Connection implements ConnectionEvents {
   private async pump(
     stream: StreamBody,
     closeDelimited: boolean,
+    sized: number,
     closeAfter: boolean,
   ): Promise<void> {
     const iterator = stream[Symbol.asyncIterator]();
+    const raw = closeDelimited || sized >= 0;
+    let left = sized;
     try {
       for (;;) {
         const step = await iterator.next();
@@ -727,7 +730,10 @@ export class Connection implements ConnectionEvents {
         if (step.done) break;
         const bytes = pieceBytes(step.value);
         if (bytes.length === 0) continue;
-        if (!this.send(closeDelimited ? bytes : chunkFrame(bytes), true)) {
+        if (sized >= 0 && (left -= bytes.length) < 0) {
+          throw new RangeError("stream longer than its length");
+        }
+        if (!this.send(raw ? bytes : chunkFrame(bytes), true)) {
           await new Promise<void>((resolve) => {
             this.drainWaiter = resolve;
           });
@@ -744,7 +750,12 @@ export class Connection implements ConnectionEvents {
       return;
     }
     if (this.phase === CLOSED) return;
-    if (!closeDelimited) this.send(LAST_CHUNK, false);
+    if (left > 0) {
+      this.host.reportError(new RangeError("stream shorter than its length"));
+      this.t.close();
+      return;
+    }
+    if (!raw) this.send(LAST_CHUNK, false);
     this.streaming = false;
     if (closeDelimited || closeAfter) {
       this.closeAfterResponse();

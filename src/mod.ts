@@ -26,6 +26,13 @@ export { defaultLimits, defaultTimeouts, type Limits, type Timeouts } from "./li
 export { findHeadEnd, NEED_MORE, parseHead, RequestHead } from "./parser.ts";
 export { ChunkedDecoder } from "./chunked.ts";
 export { demoApp } from "./demo.ts";
+export {
+  contentType,
+  type FileInfo,
+  type FileSystem,
+  serveStatic,
+  type StaticOptions,
+} from "./static.ts";
 export type {
   AcceptFn,
   ConnectionEvents,

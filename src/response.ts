@@ -30,6 +30,12 @@ export interface Reply {
   status?: number;
   headers?: HeaderInit;
   body?: ReplyBody;
+  /**
+   * The length of a streamed body, when known: it is then sent with
+   * `Content-Length` instead of chunked (a stream that ends short or runs
+   * long cuts the connection).
+   */
+  length?: number;
 }
 
 /** A response made into bytes once, to be sent many times. */
@@ -214,6 +220,8 @@ export interface Tail {
   stream: StreamBody | null;
   /** The stream is framed by closing the connection (HTTP/1.0 client). */
   closeDelimited: boolean;
+  /** The stream's length was announced: send its pieces as they are, exactly that many bytes. */
+  sized: number;
 }
 
 /**
@@ -234,6 +242,7 @@ export function writeReply(
   tail.bytes = null;
   tail.stream = null;
   tail.closeDelimited = false;
+  tail.sized = -1;
   const start = out.len;
   try {
     out.put(statusLine(status));
@@ -269,7 +278,17 @@ export function writeReply(
     else out.put(body);
     return;
   }
-  if (minor === 0) {
+  const length = reply.length;
+  if (length !== undefined) {
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new RangeError(`invalid body length ${length}`);
+    }
+    out.ascii("Content-Length: ");
+    out.decimal(length);
+    out.put(CRLF);
+    connectionField(out, mode);
+    tail.sized = length;
+  } else if (minor === 0) {
     connectionField(out, CLOSE);
     tail.closeDelimited = true;
   } else {

@@ -7,14 +7,11 @@
  *   bun run bench/micro/scheduler.bench.ts
  */
 
-import { Bench } from "tinybench";
-
 import { Channel, choose } from "../../src/channel.ts";
 import { deadlineIn, timers, TimerWheel } from "../../src/clock.ts";
 import { Scope, type TaskContext } from "../../src/scope.ts";
+import { Suite } from "./suite.ts";
 
-/** Per-task time budget: enough for stable numbers, short enough for CI. */
-const TIME_PER_TASK_MS = 200;
 const BUFFERED_CAPACITY = 64;
 
 const scope = new Scope();
@@ -45,9 +42,10 @@ const HOUR_MS = 3_600_000;
 const busyTimer = busyWheel.add(deadlineIn(HOUR_MS), noop);
 const sharedBusyTimer = timers.add(deadlineIn(HOUR_MS), noop);
 
-const bench = new Bench({ time: TIME_PER_TASK_MS });
+// Time per case: BINKS_BENCH_TIME_MS (see suite.ts).
+const suite = new Suite("scheduler", "one operation (round trip where named)");
 
-bench
+suite
   .add("unbuffered ping-pong (round trip)", async () => {
     await unbuffered.ping.send(1);
     await unbuffered.pong.recv();
@@ -88,8 +86,7 @@ bench
     idleWheel.add(deadlineIn(5_000), noop).cancel();
   });
 
-await bench.run();
-console.table(bench.table());
+await suite.run();
 busyTimer.cancel();
 sharedBusyTimer.cancel();
 await scope.close();

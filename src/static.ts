@@ -1,0 +1,240 @@
+/**
+ * Serving files from a directory: content types, validators (`ETag`,
+ * `Last-Modified`, `304`), single byte ranges (`206`, `416`), `HEAD`, index
+ * files, and no way out of the root (encoded `..`, NUL, symlinks).
+ *
+ * The file system is passed in ({@link FileSystem}), so this stays free of
+ * any runtime's modules; `adapters/fs.ts` has the implementation.
+ *
+ * @module
+ */
+import type { Handler } from "./connection.ts";
+import { errorReply } from "./connection.ts";
+import { imfDate } from "./date.ts";
+import type { IncomingRequest } from "./request.ts";
+import type { Reply } from "./response.ts";
+
+/** What a file's metadata must tell. */
+export interface FileInfo {
+  size: number;
+  mtimeMs: number;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+/** The file operations static serving needs. */
+export interface FileSystem {
+  /** Metadata of a path (following symlinks), or null when it does not exist. */
+  stat(path: string): Promise<FileInfo | null>;
+  /** The path with every symlink resolved. */
+  realpath(path: string): Promise<string>;
+  /** Bytes `[start, end)` of a file, in pieces the reader may keep. */
+  read(path: string, start: number, end: number): AsyncIterable<Uint8Array>;
+}
+
+/** Options for {@link serveStatic}. */
+export interface StaticOptions {
+  /** File served for a directory. Default `index.html`. */
+  index?: string;
+  /** Strip this prefix from the request path first (for mounting under a route). */
+  prefix?: string;
+}
+
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  htm: "text/html; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  mjs: "text/javascript; charset=utf-8",
+  json: "application/json",
+  txt: "text/plain; charset=utf-8",
+  md: "text/markdown; charset=utf-8",
+  csv: "text/csv; charset=utf-8",
+  xml: "application/xml",
+  svg: "image/svg+xml",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  avif: "image/avif",
+  ico: "image/x-icon",
+  wasm: "application/wasm",
+  pdf: "application/pdf",
+  zip: "application/zip",
+  gz: "application/gzip",
+  woff: "font/woff",
+  woff2: "font/woff2",
+  mp4: "video/mp4",
+  webm: "video/webm",
+  mp3: "audio/mpeg",
+  wav: "audio/wav",
+};
+
+/** The Content-Type for a file name. */
+export function contentType(name: string): string {
+  const dot = name.lastIndexOf(".");
+  return (dot >= 0 ? TYPES[name.slice(dot + 1).toLowerCase()] : undefined) ??
+    "application/octet-stream";
+}
+
+/** Files up to this size are read whole and sent with the head; larger ones stream. */
+const WHOLE_FILE_MAX = 64 * 1024;
+
+/** A handler that serves the files under `root` (GET and HEAD). */
+export function serveStatic(root: string, fs: FileSystem, options: StaticOptions = {}): Handler {
+  const index = options.index ?? "index.html";
+  const prefix = options.prefix ?? "";
+  let realRoot: Promise<string> | null = null;
+  return async (req: IncomingRequest): Promise<Reply> => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return { status: 405, headers: { Allow: "GET, HEAD" }, body: "405\n" };
+    }
+    let path = req.path;
+    if (prefix !== "" && path.startsWith(prefix)) path = path.slice(prefix.length);
+    const segments = safeSegments(path);
+    if (segments === null) return plain(404);
+    if (segments === TRAVERSAL) return plain(403);
+    realRoot ??= fs.realpath(root);
+    const base = await realRoot;
+    let file = joinPath(base, segments);
+    let info = await fs.stat(file);
+    if (info !== null && info.isDirectory) {
+      file = joinPath(file, [index]);
+      info = await fs.stat(file);
+    }
+    if (info === null || !info.isFile) return plain(404);
+    // A symlink may point anywhere: what counts is where it lands.
+    const real = await fs.realpath(file);
+    if (real !== base && !real.startsWith(base.endsWith("/") ? base : base + "/")) {
+      return plain(403);
+    }
+    return respondWithFile(req, fs, real, info);
+  };
+}
+
+const TRAVERSAL: string[] = [];
+
+/** Decoded path segments, null for a path that cannot name a file, TRAVERSAL for `..` tricks. */
+function safeSegments(path: string): string[] | typeof TRAVERSAL | null {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return null;
+  }
+  if (decoded.includes("\0")) return null;
+  const segments: string[] = [];
+  for (const seg of decoded.split(/[/\\]/)) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") return TRAVERSAL;
+    segments.push(seg);
+  }
+  return segments;
+}
+
+function joinPath(base: string, segments: string[]): string {
+  const head = base.endsWith("/") ? base.slice(0, -1) : base;
+  return segments.length === 0 ? head : `${head}/${segments.join("/")}`;
+}
+
+function plain(status: number): Reply {
+  const reply = errorReply(status);
+  return { status, headers: { "Content-Type": "text/plain" }, body: reply.body };
+}
+
+async function respondWithFile(
+  req: IncomingRequest,
+  fs: FileSystem,
+  file: string,
+  info: FileInfo,
+): Promise<Reply> {
+  const etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+  const lastModified = imfDate(info.mtimeMs);
+  const headers: [string, string][] = [
+    ["Content-Type", contentType(file)],
+    ["ETag", etag],
+    ["Last-Modified", lastModified],
+    ["Accept-Ranges", "bytes"],
+  ];
+  if (notModified(req, etag, info.mtimeMs)) return { status: 304, headers };
+  const size = info.size;
+  const range = req.header("range");
+  let start = 0;
+  let end = size;
+  let status = 200;
+  if (range !== undefined && ifRangeHolds(req, etag, lastModified)) {
+    const parsed = parseRange(range, size);
+    if (parsed === UNSATISFIABLE) {
+      return { status: 416, headers: [["Content-Range", `bytes */${size}`], headers[0]!] };
+    }
+    if (parsed !== null) {
+      [start, end] = parsed;
+      status = 206;
+      headers.push(["Content-Range", `bytes ${start}-${end - 1}/${size}`]);
+    }
+  }
+  const length = end - start;
+  // HEAD: the writer announces the length and never pulls the (lazy) stream.
+  if (req.method === "HEAD" || length > WHOLE_FILE_MAX) {
+    return { status, headers, body: fs.read(file, start, end), length };
+  }
+  return { status, headers, body: await readWhole(fs.read(file, start, end), length) };
+}
+
+async function readWhole(pieces: AsyncIterable<Uint8Array>, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for await (const p of pieces) {
+    const take = Math.min(p.length, length - at);
+    out.set(p.subarray(0, take), at);
+    at += take;
+  }
+  if (at !== length) throw new Error("file changed size while being read");
+  return out;
+}
+
+/** RFC 9110 §13.1.2 and §13.1.3: If-None-Match wins over If-Modified-Since. */
+function notModified(req: IncomingRequest, etag: string, mtimeMs: number): boolean {
+  const inm = req.header("if-none-match");
+  if (inm !== undefined) {
+    if (inm.trim() === "*") return true;
+    const weak = (t: string) => t.trim().replace(/^W\//, "");
+    return inm.split(",").some((t) => weak(t) === weak(etag));
+  }
+  const ims = req.header("if-modified-since");
+  if (ims === undefined) return false;
+  const since = Date.parse(ims);
+  return !Number.isNaN(since) && Math.floor(mtimeMs / 1000) * 1000 <= since;
+}
+
+/** If-Range: the range applies only while the validator still matches (a weak ETag never does). */
+function ifRangeHolds(req: IncomingRequest, etag: string, lastModified: string): boolean {
+  const ifRange = req.header("if-range");
+  if (ifRange === undefined) return true;
+  const v = ifRange.trim();
+  if (v.startsWith('"')) return !etag.startsWith("W/") && v === etag;
+  if (v.startsWith("W/")) return false;
+  return v === lastModified;
+}
+
+const UNSATISFIABLE: [number, number] = [-1, -1];
+
+/** One `bytes=` range as [start, end); null to ignore the header (and send it all). */
+function parseRange(header: string, size: number): [number, number] | null {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  // Several ranges, other units, or syntax we do not follow: a server may ignore Range.
+  if (m === null) return null;
+  const [, first, last] = m;
+  if (first === "" && last === "") return null;
+  if (first === "") {
+    const suffix = Number(last);
+    if (suffix === 0 || size === 0) return UNSATISFIABLE;
+    return [Math.max(0, size - suffix), size];
+  }
+  const start = Number(first);
+  const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
+  if (last !== "" && Number(last) < start) return null;
+  if (start >= size) return UNSATISFIABLE;
+  return [start, end + 1];
+}

@@ -1,0 +1,149 @@
+/**
+ * Static files: types, validators, ranges, HEAD, index files, and no way out
+ * of the root — served in this process on the runtime running the test.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve, type Server } from "../serve.ts";
+import { serveStatic } from "../src/static.ts";
+import { nodeFileSystem } from "../adapters/fs.ts";
+import { header, RawClient, request, text } from "./client.ts";
+
+let server: Server;
+let port = 0;
+let dir = "";
+let outside = "";
+const big = new Uint8Array(200 * 1024).map((_, i) => (i * 31 + (i >> 10)) & 0xff);
+
+const get = (path: string, extra = "") =>
+  request(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`);
+
+describe("static files", () => {
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "binks-static-"));
+    outside = mkdtempSync(join(tmpdir(), "binks-outside-"));
+    writeFileSync(join(outside, "secret.txt"), "secret");
+    writeFileSync(join(dir, "index.html"), "<h1>home</h1>");
+    writeFileSync(join(dir, "a.txt"), "hello world");
+    writeFileSync(join(dir, "my file.json"), "{}");
+    writeFileSync(join(dir, "big.bin"), big);
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "sub", "index.html"), "<p>sub</p>");
+    symlinkSync(join(outside, "secret.txt"), join(dir, "escape.txt"));
+    symlinkSync(join(dir, "a.txt"), join(dir, "inside.txt"));
+    server = await serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      handler: serveStatic(dir, nodeFileSystem),
+    });
+    port = server.port;
+  });
+  after(async () => {
+    await server.shutdown(100);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  it("serves a file with its type, length and validators", async () => {
+    const r = await get("/a.txt");
+    assert.equal(r.status, 200);
+    assert.equal(text(r.body), "hello world");
+    assert.equal(header(r, "content-type"), "text/plain; charset=utf-8");
+    assert.equal(header(r, "content-length"), "11");
+    assert.equal(header(r, "accept-ranges"), "bytes");
+    assert.match(header(r, "etag")!, /^W\/"b-[0-9a-f]+"$/);
+    assert.match(header(r, "last-modified")!, /GMT$/);
+  });
+
+  it("serves index.html for the root and for directories", async () => {
+    assert.equal(text((await get("/")).body), "<h1>home</h1>");
+    const sub = await get("/sub/");
+    assert.equal(text(sub.body), "<p>sub</p>");
+    assert.equal(header(sub, "content-type"), "text/html; charset=utf-8");
+  });
+
+  it("decodes percent-encoded names", async () => {
+    const r = await get("/my%20file.json");
+    assert.equal(r.status, 200);
+    assert.equal(header(r, "content-type"), "application/json");
+  });
+
+  it("streams a large file with Content-Length, not chunked", async () => {
+    const c = await RawClient.connect(port);
+    await c.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    const [r, next] = await c.responses(2);
+    c.close();
+    assert.equal(header(r!, "content-length"), String(big.length));
+    assert.equal(header(r!, "transfer-encoding"), undefined);
+    assert.deepEqual(r!.body, big);
+    assert.equal(text(next!.body), "hello world");
+  });
+
+  it("answers HEAD with the length and no body", async () => {
+    const r = await request(port, "HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", true);
+    assert.equal(r.status, 200);
+    assert.equal(header(r, "content-length"), String(big.length));
+    assert.equal(r.body.length, 0);
+  });
+
+  it("answers 304 to a matching If-None-Match or a later If-Modified-Since", async () => {
+    const first = await get("/a.txt");
+    const etag = header(first, "etag")!;
+    const r = await get("/a.txt", `If-None-Match: "x", ${etag}\r\n`);
+    assert.equal(r.status, 304);
+    assert.equal(r.body.length, 0);
+    assert.equal(header(r, "etag"), etag);
+    const lm = header(first, "last-modified")!;
+    assert.equal((await get("/a.txt", `If-Modified-Since: ${lm}\r\n`)).status, 304);
+    assert.equal(
+      (await get("/a.txt", "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n")).status,
+      200,
+    );
+  });
+
+  it("serves byte ranges with 206 and Content-Range", async () => {
+    const r = await get("/a.txt", "Range: bytes=0-4\r\n");
+    assert.equal(r.status, 206);
+    assert.equal(text(r.body), "hello");
+    assert.equal(header(r, "content-range"), "bytes 0-4/11");
+    assert.equal(text((await get("/a.txt", "Range: bytes=6-\r\n")).body), "world");
+    assert.equal(text((await get("/a.txt", "Range: bytes=-3\r\n")).body), "rld");
+    const tail = await get("/big.bin", "Range: bytes=100000-\r\n");
+    assert.deepEqual(tail.body, big.subarray(100000));
+  });
+
+  it("answers 416 for a range past the end, and ignores ranges it does not do", async () => {
+    const r = await get("/a.txt", "Range: bytes=50-60\r\n");
+    assert.equal(r.status, 416);
+    assert.equal(header(r, "content-range"), "bytes */11");
+    assert.equal((await get("/a.txt", "Range: bytes=0-1,3-4\r\n")).status, 200);
+    assert.equal((await get("/a.txt", "Range: lines=1-2\r\n")).status, 200);
+  });
+
+  it("ignores a Range whose If-Range no longer matches", async () => {
+    const r = await get("/a.txt", 'Range: bytes=0-4\r\nIf-Range: "stale"\r\n');
+    assert.equal(r.status, 200);
+    assert.equal(text(r.body), "hello world");
+  });
+
+  it("never leaves the root: .., encoded .., backslashes, NUL, symlinks out", async () => {
+    assert.equal((await get("/../etc/passwd")).status, 403);
+    assert.equal((await get("/%2e%2e/%2e%2e/etc/passwd")).status, 403);
+    assert.equal((await get("/sub/..%2f..%2fetc%2fpasswd")).status, 403);
+    assert.equal((await get("/..%5c..%5cetc%5cpasswd")).status, 403);
+    assert.equal((await get("/a.txt%00.html")).status, 404);
+    assert.equal((await get("/%E0%A4%A")).status, 404);
+    assert.equal((await get("/escape.txt")).status, 403);
+    assert.equal(text((await get("/inside.txt")).body), "hello world");
+    assert.equal((await get("/missing.txt")).status, 404);
+  });
+
+  it("answers 405 with Allow for other methods", async () => {
+    const r = await request(port, "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert.equal(r.status, 405);
+    assert.equal(header(r, "allow"), "GET, HEAD");
+  });
+});
