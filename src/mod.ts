@@ -5,7 +5,7 @@
  */
 export { type HttpOptions, HttpServer } from "./server.ts";
 export { Connection, errorReply, type Handler } from "./connection.ts";
-export { Router } from "./router.ts";
+export { type Middleware, Router } from "./router.ts";
 export { type FetchHandler, fetchHandler, toReply, toRequest } from "./fetch.ts";
 export { Scope, Task, type TaskContext } from "./scope.ts";
 export { Channel, choose, type ChooseClause, type ChooseResult } from "./channel.ts";

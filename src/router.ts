@@ -19,6 +19,30 @@ import type { Reply, StaticReply } from "./response.ts";
 
 type Result = Reply | StaticReply | Promise<Reply | StaticReply>;
 
+/**
+ * Runs around a handler: do something before, call `next()` for the rest of
+ * the chain, do something after (with its result), or answer without calling
+ * it. Global middleware (`use`) runs first, in the order added, then the
+ * route's own, then the handler.
+ */
+export type Middleware = (req: IncomingRequest, next: () => Result) => Result;
+
+/** One route as registered, kept so a router can be mounted into another. */
+interface RouteRecord {
+  method: string;
+  pattern: string;
+  handler: Handler;
+}
+
+function chain(middleware: readonly Middleware[], handler: Handler): Handler {
+  if (middleware.length === 0) return handler;
+  return (req) => {
+    const step = (i: number): Result =>
+      i === middleware.length ? handler(req) : middleware[i]!(req, () => step(i + 1));
+    return step(0);
+  };
+}
+
 /** Handlers of one path, by method. */
 class Methods {
   readonly byMethod = new Map<string, Handler>();
@@ -53,15 +77,54 @@ class Node {
 export class Router {
   private readonly exact = new Map<string, Methods>();
   private readonly root = new Node();
+  private readonly middleware: Middleware[] = [];
+  private readonly routes: RouteRecord[] = [];
   /** The server-facing handler; bound, so it can be passed around. */
   readonly handler: Handler;
 
   constructor() {
-    this.handler = (req) => this.route(req);
+    this.handler = (req) => this.middleware.length === 0 ? this.route(req) : this.guarded(req);
   }
 
-  /** Add a route for one method (`"*"` for any). */
-  on(method: string, pattern: string, handler: Handler): this {
+  private guarded(req: IncomingRequest): Result {
+    const mw = this.middleware;
+    const step = (i: number): Result =>
+      i === mw.length ? this.route(req) : mw[i]!(req, () => step(i + 1));
+    return step(0);
+  }
+
+  /** Add global middleware: it sees every request, routed or not (404s and 405s too). */
+  use(middleware: Middleware): this {
+    this.middleware.push(middleware);
+    return this;
+  }
+
+  /**
+   * Add every route of `router` under `prefix` (e.g. `/api`), with that
+   * router's global middleware in front of each. Routes added to `router`
+   * later are not seen.
+   */
+  mount(prefix: string, router: Router): this {
+    if (!prefix.startsWith("/") || prefix.endsWith("/")) {
+      throw new Error(`mount prefix must start with "/" and not end with it: ${prefix}`);
+    }
+    for (const r of router.routes) {
+      const pattern = r.pattern === "/" ? prefix : prefix + r.pattern;
+      this.on(r.method, pattern, chain(router.middleware, r.handler));
+    }
+    return this;
+  }
+
+  /**
+   * Add a route for one method (`"*"` for any). Middleware given before the
+   * handler runs, in order, for this route only.
+   */
+  on(method: string, pattern: string, ...handlers: [...Middleware[], Handler]): this {
+    const handler = chain(
+      handlers.slice(0, -1) as Middleware[],
+      handlers[handlers.length - 1] as Handler,
+    );
+    this.routes.push({ method, pattern, handler });
     if (!pattern.startsWith("/")) throw new Error(`route pattern must start with "/": ${pattern}`);
     const segments = pattern.split("/").slice(1);
     if (!segments.some((s) => s.startsWith(":") || s === "*")) {
@@ -101,24 +164,24 @@ export class Router {
     return this;
   }
 
-  get(pattern: string, handler: Handler): this {
-    return this.on("GET", pattern, handler);
+  get(pattern: string, ...handlers: [...Middleware[], Handler]): this {
+    return this.on("GET", pattern, ...handlers);
   }
-  post(pattern: string, handler: Handler): this {
-    return this.on("POST", pattern, handler);
+  post(pattern: string, ...handlers: [...Middleware[], Handler]): this {
+    return this.on("POST", pattern, ...handlers);
   }
-  put(pattern: string, handler: Handler): this {
-    return this.on("PUT", pattern, handler);
+  put(pattern: string, ...handlers: [...Middleware[], Handler]): this {
+    return this.on("PUT", pattern, ...handlers);
   }
-  delete(pattern: string, handler: Handler): this {
-    return this.on("DELETE", pattern, handler);
+  delete(pattern: string, ...handlers: [...Middleware[], Handler]): this {
+    return this.on("DELETE", pattern, ...handlers);
   }
-  patch(pattern: string, handler: Handler): this {
-    return this.on("PATCH", pattern, handler);
+  patch(pattern: string, ...handlers: [...Middleware[], Handler]): this {
+    return this.on("PATCH", pattern, ...handlers);
   }
   /** Any method. */
-  all(pattern: string, handler: Handler): this {
-    return this.on("*", pattern, handler);
+  all(pattern: string, ...handlers: [...Middleware[], Handler]): this {
+    return this.on("*", pattern, ...handlers);
   }
 
   private route(req: IncomingRequest): Result {

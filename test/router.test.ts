@@ -1,0 +1,155 @@
+/**
+ * The router: precedence, params, decoding, HEAD, OPTIONS, 405 with Allow,
+ * middleware order and mounting.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type Middleware, Router } from "../src/router.ts";
+import { IncomingRequest } from "../src/request.ts";
+import { findHeadEnd, parseHead, RequestHead } from "../src/parser.ts";
+import { defaultLimits } from "../src/limits.ts";
+import { type Reply, StaticReply } from "../src/response.ts";
+
+function req(method: string, target: string): IncomingRequest {
+  const bytes = new TextEncoder().encode(`${method} ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  const head = new RequestHead(defaultLimits.maxHeaders);
+  const end = findHeadEnd(bytes, 0, 0, bytes.length, { scan: 0 });
+  assert.equal(parseHead(bytes, 0, end, head, defaultLimits), 0);
+  return new IncomingRequest(head, null, "");
+}
+
+/** Route and return [status, body or tag, params]. */
+function call(
+  router: Router,
+  method: string,
+  target: string,
+): [number, unknown, Record<string, string>] {
+  const r = req(method, target);
+  const out = router.handler(r) as Reply | StaticReply;
+  if (out instanceof StaticReply) {
+    return [out.status, new TextDecoder().decode(out.body).trim(), r.params];
+  }
+  return [out.status ?? 200, out.body, r.params];
+}
+
+const tag = (name: string) => () => ({ body: name });
+
+describe("router: matching", () => {
+  const router = new Router()
+    .get("/", tag("root"))
+    .get("/users", tag("users"))
+    .get("/users/me", tag("me"))
+    .get("/users/:id", tag("user"))
+    .get("/users/:id/posts/:post", tag("post"))
+    .get("/files/*", tag("files"))
+    .get("/files/readme", tag("readme"))
+    .post("/users", tag("create"))
+    .all("/any", tag("any"));
+
+  it("prefers static segments over params, params over the wildcard", () => {
+    assert.equal(call(router, "GET", "/users/me")[1], "me");
+    assert.equal(call(router, "GET", "/users/7")[1], "user");
+    assert.equal(call(router, "GET", "/files/readme")[1], "readme");
+    assert.equal(call(router, "GET", "/files/a/b")[1], "files");
+  });
+
+  it("captures params and the wildcard rest, percent-decoded", () => {
+    assert.deepEqual(call(router, "GET", "/users/a%20b/posts/9")[2], { id: "a b", post: "9" });
+    assert.deepEqual(call(router, "GET", "/files/dir/x%2Fy.txt")[2], { "*": "dir/x/y.txt" });
+  });
+
+  it("answers 400 for bad percent-encoding in a param", () => {
+    assert.equal(call(router, "GET", "/users/%E0%A4%A")[0], 400);
+  });
+
+  it("ignores the query string", () => {
+    assert.equal(call(router, "GET", "/users?id=3")[1], "users");
+    assert.equal(call(router, "GET", "/users/3?x=1")[1], "user");
+  });
+
+  it("answers 404 for unknown paths and empty params", () => {
+    assert.equal(call(router, "GET", "/nope")[0], 404);
+    assert.equal(call(router, "GET", "/users/7/posts")[0], 404);
+    assert.equal(call(router, "GET", "/users//posts/1")[0], 404);
+  });
+
+  it("serves HEAD from the GET route", () => {
+    assert.equal(call(router, "HEAD", "/users/7")[1], "user");
+  });
+
+  it("answers 405 with Allow when the path exists under other methods", () => {
+    const r = req("DELETE", "/users");
+    const out = router.handler(r) as Reply;
+    assert.equal(out.status, 405);
+    assert.deepEqual(out.headers, {
+      Allow: "GET, POST, HEAD, OPTIONS",
+      "Content-Type": "text/plain",
+    });
+  });
+
+  it("answers OPTIONS with 204 and Allow", () => {
+    const out = router.handler(req("OPTIONS", "/users/1")) as Reply;
+    assert.equal(out.status, 204);
+    assert.deepEqual(out.headers, { Allow: "GET, HEAD, OPTIONS" });
+  });
+
+  it("routes any method to all()", () => {
+    assert.equal(call(router, "PROPFIND", "/any")[1], "any");
+  });
+
+  it("refuses conflicting param names and misplaced wildcards", () => {
+    assert.throws(() => new Router().get("/a/:x", tag("")).get("/a/:y/b", tag("")), /conflicting/);
+    assert.throws(() => new Router().get("/a/*/b", tag("")), /must end/);
+    assert.throws(() => new Router().get("a", tag("")), /must start/);
+  });
+});
+
+describe("router: middleware and mounting", () => {
+  it("runs global, then route middleware, then the handler, and unwinds in reverse", () => {
+    const log: string[] = [];
+    const mw = (name: string): Middleware => (r, next) => {
+      log.push(`${name}>`);
+      const out = next();
+      log.push(`<${name}`);
+      return out;
+    };
+    const router = new Router().use(mw("g1")).get("/", mw("r1"), mw("r2"), () => {
+      log.push("handler");
+      return { body: "ok" };
+    }).use(mw("g2"));
+    call(router, "GET", "/");
+    assert.deepEqual(log, ["g1>", "g2>", "r1>", "r2>", "handler", "<r2", "<r1", "<g2", "<g1"]);
+  });
+
+  it("lets middleware answer without calling next, and see 404s", () => {
+    const router = new Router()
+      .use((r, next) => r.header("x-key") === undefined ? { status: 401 } : next())
+      .get("/", tag("ok"));
+    assert.equal(call(router, "GET", "/")[0], 401);
+    const seen: number[] = [];
+    const logging = new Router().use((r, next) => {
+      const out = next() as Reply | StaticReply;
+      seen.push(out.status ?? 200);
+      return out;
+    });
+    call(logging, "GET", "/missing");
+    assert.deepEqual(seen, [404]);
+  });
+
+  it("mounts a router under a prefix with its middleware", () => {
+    const api = new Router()
+      .use((_r, next) => {
+        const out = next() as Reply;
+        return { ...out, headers: { "X-Api": "1" } };
+      })
+      .get("/", tag("api root"))
+      .get("/items/:id", tag("item"));
+    const app = new Router().get("/", tag("home")).mount("/api", api);
+    assert.equal(call(app, "GET", "/")[1], "home");
+    assert.equal(call(app, "GET", "/api")[1], "api root");
+    const [, body, params] = call(app, "GET", "/api/items/5");
+    assert.equal(body, "item");
+    assert.deepEqual(params, { id: "5" });
+    assert.deepEqual((app.handler(req("GET", "/api/items/5")) as Reply).headers, { "X-Api": "1" });
+  });
+});
