@@ -44,7 +44,7 @@ function run(cmd, argv, env = {}) {
     child.stdout.on("data", echo);
     child.stderr.on("data", echo);
     // Runners colour their output even when told not to; counts are read without it.
-    child.on("close", (code) => resolve({ code: code ?? 1, output: output.replace(/\x1b\[[0-9;]*m/g, "") }));
+    child.on("close", (code) => resolve({ code: code ?? 1, output: output.replace(ANSI, "") }));
   });
 }
 
@@ -55,6 +55,7 @@ function last(re, text) {
 }
 
 const results = [];
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
 
 function record(name, passed, failed, code) {
   // A runner that died without counting still counts as a failure.

@@ -107,7 +107,7 @@ describe("router: matching", () => {
 describe("router: middleware and mounting", () => {
   it("runs global, then route middleware, then the handler, and unwinds in reverse", () => {
     const log: string[] = [];
-    const mw = (name: string): Middleware => (r, next) => {
+    const mw = (name: string): Middleware => (_req, next) => {
       log.push(`${name}>`);
       const out = next();
       log.push(`<${name}`);
@@ -123,11 +123,11 @@ describe("router: middleware and mounting", () => {
 
   it("lets middleware answer without calling next, and see 404s", () => {
     const router = new Router()
-      .use((r, next) => r.header("x-key") === undefined ? { status: 401 } : next())
+      .use((req, next) => req.header("x-key") === undefined ? { status: 401 } : next())
       .get("/", tag("ok"));
     assert.equal(call(router, "GET", "/")[0], 401);
     const seen: number[] = [];
-    const logging = new Router().use((r, next) => {
+    const logging = new Router().use((_req, next) => {
       const out = next() as Reply | StaticReply;
       seen.push(out.status ?? 200);
       return out;
