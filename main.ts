@@ -13,6 +13,21 @@ import { demoApp } from "./src/demo.ts";
 import { serve } from "./serve.ts";
 import { serveStatic } from "./src/static.ts";
 import { nodeFileSystem } from "./adapters/fs.ts";
+import { type ServeOptions } from "./serve.ts";
+import type { Handler } from "./src/connection.ts";
+import { Supervisor } from "./src/supervisor.ts";
+import {
+  cannotSpawn,
+  freePort,
+  primaryControl,
+  type Sharing,
+  sharing,
+  spawnWorker,
+  workerSharing,
+} from "./adapters/cluster.ts";
+import { detectRuntime } from "./adapters/detect.ts";
+import { fileURLToPath } from "node:url";
+import { availableParallelism } from "node:os";
 
 interface Host {
   args: string[];
@@ -82,29 +97,130 @@ async function main(): Promise<void> {
     const files = serveStatic(options.staticDir, nodeFileSystem);
     app.get("/*", files);
   }
+  const workers = options.workers === "auto" ? availableCores() : options.workers;
+  const role = workerSharing();
   try {
-    const server = await serve({
-      port: options.port,
-      hostname: options.hostname,
-      runtime: options.runtime,
-      limits: options.limits,
-      timeouts: options.timeouts,
-      handler: app.handler,
-    });
-    console.log(`binks listening on http://${server.hostname}:${server.port} (${server.runtime})`);
-    let stopping = false;
-    const stop = (): void => {
-      // A second signal means "now".
-      if (stopping) h.exit(1);
-      stopping = true;
-      server.shutdown(options.graceMs).then(() => h.exit(0), () => h.exit(1));
-    };
-    h.onSignal("SIGTERM", stop);
-    h.onSignal("SIGINT", stop);
+    if (role !== null) await runWorker(h, options, app.handler, role);
+    else if (workers > 1) await runPrimary(h, options, workers);
+    else await runSingle(h, options, app.handler);
   } catch (err) {
     console.error(`binks: ${err instanceof Error ? err.message : String(err)}`);
     h.exit(1);
   }
+}
+
+type Options = ReturnType<typeof parseCli>;
+
+function serveOptions(options: Options, handler: Handler, reusePort: boolean): ServeOptions {
+  return {
+    port: options.port,
+    hostname: options.hostname,
+    runtime: options.runtime,
+    limits: options.limits,
+    timeouts: options.timeouts,
+    handler,
+    reusePort,
+  };
+}
+
+/** One process serves. */
+async function runSingle(h: Host, options: Options, handler: Handler): Promise<void> {
+  const server = await serve(serveOptions(options, handler, false));
+  console.log(`binks listening on http://${server.hostname}:${server.port} (${server.runtime})`);
+  let stopping = false;
+  const stop = (): void => {
+    // A second signal means "now".
+    if (stopping) h.exit(1);
+    stopping = true;
+    server.shutdown(options.graceMs).then(() => h.exit(0), () => h.exit(1));
+  };
+  h.onSignal("SIGTERM", stop);
+  h.onSignal("SIGINT", stop);
+}
+
+/** A worker: serve the shared port, report to the primary, drain when told. */
+async function runWorker(
+  h: Host,
+  options: Options,
+  handler: Handler,
+  role: Sharing,
+): Promise<void> {
+  const control = primaryControl();
+  // Ctrl-C reaches the whole process group; only the primary decides.
+  h.onSignal("SIGINT", () => {});
+  const server = await serve(serveOptions(options, handler, role === "reuseport"));
+  let stopping = false;
+  const stop = (graceMs: number): void => {
+    if (stopping) return;
+    stopping = true;
+    server.shutdown(graceMs).then(() => h.exit(0), () => h.exit(1));
+  };
+  h.onSignal("SIGTERM", () => stop(options.graceMs));
+  await control.send({ type: "ready", pid: pid(), port: server.port });
+  for await (const message of control) {
+    if (message.type === "shutdown") stop(message.graceMs);
+    else if (message.type === "stats?") {
+      const http = server.http;
+      await control.send({
+        type: "stats",
+        pid: pid(),
+        connections: http.connections,
+        requests: http.requests,
+      });
+    }
+  }
+  // The primary is gone: nobody will restart us or route to us.
+  stop(options.graceMs);
+}
+
+/** The primary: start the workers, keep them alive, stop them on a signal. */
+async function runPrimary(h: Host, options: Options, workers: number): Promise<void> {
+  const runtime = options.runtime ?? detectRuntime();
+  const refusal = cannotSpawn(runtime);
+  if (refusal !== null) {
+    console.error(`binks: ${refusal}`);
+    h.exit(2);
+  }
+  const port = options.port === 0 ? await freePort(options.hostname) : options.port;
+  const main = fileURLToPath(import.meta.url);
+  const args = [...h.args, "--port", String(port)];
+  const supervisor = new Supervisor({
+    workers,
+    graceMs: options.graceMs,
+    spawn: () => spawnWorker(runtime, main, args),
+    log: (line) => console.log(`binks: ${line}`),
+  });
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) h.exit(1);
+    stopping = true;
+    supervisor.collect(200)
+      .then((stats) =>
+        console.log(`binks: served ${stats.requests} requests on ${stats.workers} workers`)
+      )
+      .then(() => supervisor.shutdown())
+      .then(() => h.exit(0), () => h.exit(1));
+  };
+  h.onSignal("SIGTERM", stop);
+  h.onSignal("SIGINT", stop);
+  void supervisor.gaveUp.then(() => {
+    console.error(`binks: giving up: ${supervisor.failureReason}`);
+    h.exit(1);
+  });
+  await supervisor.start();
+  const how = sharing(runtime) === "cluster" ? "node:cluster" : "SO_REUSEPORT";
+  console.log(
+    `binks listening on http://${options.hostname}:${port} (${runtime}, ${workers} workers, ${how})`,
+  );
+}
+
+function availableCores(): number {
+  const nav = (globalThis as unknown as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  return Math.max(1, nav?.hardwareConcurrency ?? availableParallelism());
+}
+
+function pid(): number {
+  return (globalThis as unknown as { process: { pid: number } }).process.pid;
 }
 
 await main();

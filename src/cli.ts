@@ -22,6 +22,8 @@ export interface CliOptions {
   graceMs: number;
   /** Serve the files of this directory for GET paths the demo app does not route. */
   staticDir: string | undefined;
+  /** Worker processes sharing the port; 1 serves from this process. "auto" is resolved by the caller. */
+  workers: number | "auto";
   help: boolean;
 }
 
@@ -120,6 +122,14 @@ const FLAGS: readonly Flag[] = [
   timeoutFlag("--body-timeout", "bodyMs", "ms of silence allowed inside a body, else 408"),
   timeoutFlag("--handler-timeout", "handlerMs", "ms a handler may take to answer, else 503"),
   {
+    name: "--workers",
+    value: "N",
+    help: "worker processes sharing the port, or auto for one per core (default 1)",
+    apply: (o, v) => {
+      o.workers = v === "auto" ? "auto" : integer("--workers", v, 1, 1024);
+    },
+  },
+  {
     name: "--static",
     value: "DIR",
     help: "also serve the files of DIR (GET/HEAD, ranges, ETags)",
@@ -171,6 +181,7 @@ export function parseCli(
     timeouts: { ...defaultTimeouts },
     graceMs: DEFAULT_GRACE_MS,
     staticDir: undefined,
+    workers: 1,
     help: false,
   };
   if (env.PORT) options.port = integer("PORT", env.PORT, 0, 65535);

@@ -62,6 +62,8 @@ export interface ConnectionHost {
   readonly head: RequestHead;
   /** Once true, every response carries `Connection: close`. */
   readonly draining: boolean;
+  /** Requests received, for statistics. */
+  requests: number;
   /** How long to keep reading (and dropping) after a final response before closing, in ms. */
   readonly lingerMs: number;
   /** A handler failed or produced an invalid response. */
@@ -417,6 +419,7 @@ export class Connection implements ConnectionEvents {
         return end;
       }
       pos = headEnd;
+      this.host.requests++;
       this.startRequest();
     }
     return pos;

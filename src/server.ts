@@ -39,6 +39,8 @@ export class HttpServer implements ConnectionHost {
   readonly head: RequestHead;
   readonly lingerMs: number;
   draining = false;
+  /** Requests received so far. */
+  requests = 0;
   /** Owns one task per connection: closing it tears every connection down. */
   readonly scope: Scope;
   private readonly onError: (error: unknown) => void;

@@ -237,7 +237,12 @@ export function mainCommand(): { cmd: string; args: string[] } {
   const main = fileURLToPath(new URL(compiled ? "../main.js" : "../main.ts", import.meta.url));
   const runtime = detectRuntime();
   const exec = (globalThis as unknown as { process: { execPath: string } }).process.execPath;
-  if (runtime === "deno") return { cmd: exec, args: ["run", "--allow-net", "--allow-env", main] };
+  if (runtime === "deno") {
+    return {
+      cmd: exec,
+      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-run", main],
+    };
+  }
   if (runtime === "bun") return { cmd: exec, args: ["run", main] };
   return { cmd: exec, args: [main] };
 }

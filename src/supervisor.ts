@@ -1,0 +1,209 @@
+/**
+ * Multi-core: a primary that keeps N worker processes serving one port, as a
+ * scope of tasks (one per worker slot). A worker that dies is replaced; on
+ * shutdown every worker is told to drain, and the scope waits for them all.
+ *
+ * How a worker is started (and how they share the port) is the adapter's
+ * business: `adapters/cluster.ts`.
+ *
+ * @module
+ */
+import { now, sleep } from "./clock.ts";
+import { Closed, Timeout } from "./errors.ts";
+import type { PortChannel } from "./port.ts";
+import { Scope, type TaskContext } from "./scope.ts";
+
+/** What the primary and its workers say to each other. */
+export type ControlMessage =
+  | { type: "ready"; pid: number; port: number }
+  | { type: "stats"; pid: number; connections: number; requests: number }
+  | { type: "stats?" }
+  | { type: "shutdown"; graceMs: number };
+
+/** A running worker, as the primary sees it. */
+export interface WorkerProcess {
+  readonly pid: number;
+  readonly control: PortChannel<ControlMessage>;
+  /** Settles with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
+}
+
+/** How to run the workers. */
+export interface SupervisorOptions {
+  workers: number;
+  /** Start worker number `index` (0-based). */
+  spawn(index: number): WorkerProcess;
+  /** How long a worker may take to drain on shutdown before it is killed. */
+  graceMs: number;
+  /** How long a new worker may take to say it is ready. Default 15 s. */
+  readyMs?: number;
+  /** One line per event (ready, died, restarted). */
+  log(line: string): void;
+}
+
+/** More restarts than this within {@link RESTART_WINDOW_MS} and the primary gives up. */
+const MAX_RESTARTS = 10;
+const RESTART_WINDOW_MS = 10_000;
+/** Pause before replacing a dead worker, so a crash loop does not spin. */
+const RESTART_DELAY_MS = 100;
+
+/** Aggregated counts from the workers' last reports. */
+export interface ClusterStats {
+  workers: number;
+  connections: number;
+  requests: number;
+}
+
+/** Keeps `workers` processes alive until shut down. */
+export class Supervisor {
+  private readonly options: SupervisorOptions;
+  private readonly scope: Scope;
+  private readonly current = new Map<number, WorkerProcess>();
+  private readonly stats = new Map<number, { connections: number; requests: number }>();
+  private readonly restarts: number[] = [];
+  private failure: unknown = null;
+  private failed: (() => void) | null = null;
+  /** Resolves when the supervisor gave up (too many restarts). */
+  readonly gaveUp: Promise<void>;
+
+  constructor(options: SupervisorOptions) {
+    this.options = options;
+    this.scope = new Scope({ onError: (err) => this.fail(err) });
+    this.gaveUp = new Promise<void>((resolve) => {
+      this.failed = resolve;
+    });
+  }
+
+  /** Why the supervisor gave up, once it has. */
+  get failureReason(): string {
+    const f = this.failure;
+    return f instanceof Error ? f.message : String(f);
+  }
+
+  /** The workers' process ids, by slot. */
+  get pids(): number[] {
+    return [...this.current.values()].map((w) => w.pid);
+  }
+
+  /** Start every worker; resolves once all have said they are ready (with their port). */
+  start(): Promise<number> {
+    const ready: Promise<number>[] = [];
+    for (let i = 0; i < this.options.workers; i++) {
+      let signalReady!: (port: number) => void;
+      ready.push(new Promise<number>((resolve) => (signalReady = resolve)));
+      this.scope.go((cx) => this.keep(i, cx, signalReady));
+    }
+    return Promise.race([
+      Promise.all(ready).then((ports) => ports[0]!),
+      this.gaveUp.then(() => Promise.reject(this.failure)),
+    ]);
+  }
+
+  /** Ask every worker for its counts and add them up. */
+  async collect(waitMs = 500): Promise<ClusterStats> {
+    for (const w of this.current.values()) await w.control.send({ type: "stats?" }).catch(() => {});
+    await sleep(now() + waitMs);
+    let connections = 0;
+    let requests = 0;
+    for (const s of this.stats.values()) {
+      connections += s.connections;
+      requests += s.requests;
+    }
+    return { workers: this.current.size, connections, requests };
+  }
+
+  /** Tell every worker to drain, wait for them (killing stragglers after the grace period). */
+  async shutdown(): Promise<void> {
+    try {
+      await this.scope.close(now() + this.options.graceMs + 2_000);
+    } catch (err) {
+      if (!(err instanceof Timeout)) throw err;
+      for (const w of this.current.values()) w.kill("SIGKILL");
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    this.failed?.();
+  }
+
+  /** One worker slot: run a worker, replace it when it dies, drain it when cancelled. */
+  private async keep(
+    index: number,
+    cx: TaskContext,
+    signalReady: (port: number) => void,
+  ): Promise<void> {
+    const { options } = this;
+    while (!cx.canceled) {
+      const worker = options.spawn(index);
+      this.current.set(index, worker);
+      void this.listen(worker, signalReady);
+      let unregister = (): void => {};
+      const stop = new Promise<"stop">((resolve) => {
+        unregister = cx.onCancel(() => resolve("stop"));
+      });
+      const exitCode = await Promise.race([worker.exited, stop]);
+      unregister();
+      if (exitCode === "stop") {
+        await this.drain(worker);
+        this.current.delete(index);
+        return;
+      }
+      this.current.delete(index);
+      this.stats.delete(worker.pid);
+      if (cx.canceled) return;
+      options.log(`worker ${worker.pid} exited (${exitCode ?? "killed"}); starting another`);
+      const t = now();
+      this.restarts.push(t);
+      while (this.restarts.length > 0 && this.restarts[0]! < t - RESTART_WINDOW_MS) {
+        this.restarts.shift();
+      }
+      if (this.restarts.length > MAX_RESTARTS) {
+        throw new Error(
+          `workers keep dying (${this.restarts.length} restarts in ${RESTART_WINDOW_MS / 1000} s)`,
+        );
+      }
+      await sleep(now() + RESTART_DELAY_MS, cx).catch(() => {});
+    }
+  }
+
+  /** Read a worker's control messages until its pipe closes. */
+  private async listen(worker: WorkerProcess, signalReady: (port: number) => void): Promise<void> {
+    const readyBy = now() + (this.options.readyMs ?? 15_000);
+    let ready = false;
+    for (;;) {
+      let message: ControlMessage;
+      try {
+        message = await worker.control.recv(ready ? Infinity : readyBy);
+      } catch (err) {
+        if (err instanceof Timeout) {
+          this.options.log(`worker ${worker.pid} did not get ready in time; killing it`);
+          worker.kill("SIGKILL");
+        } else if (!(err instanceof Closed)) {
+          this.options.log(`worker ${worker.pid} control error: ${String(err)}`);
+        }
+        return;
+      }
+      if (message.type === "ready") {
+        ready = true;
+        this.options.log(`worker ${message.pid} ready`);
+        signalReady(message.port);
+      } else if (message.type === "stats") {
+        this.stats.set(message.pid, {
+          connections: message.connections,
+          requests: message.requests,
+        });
+      }
+    }
+  }
+
+  private async drain(worker: WorkerProcess): Promise<void> {
+    await worker.control.send({ type: "shutdown", graceMs: this.options.graceMs }).catch(() => {});
+    const deadline = sleep(now() + this.options.graceMs + 1_000).then(() => "late" as const);
+    if (await Promise.race([worker.exited.then(() => "done" as const), deadline]) === "late") {
+      worker.kill("SIGKILL");
+      await worker.exited;
+    }
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Multi-core: `--workers 2` under the runtime running the test. Workers share
+ * the port (SO_REUSEPORT, or node:cluster on Node before 22.12), a killed
+ * worker is replaced, and SIGTERM drains them all.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { request, startMain, text } from "./client.ts";
+
+const proc =
+  (globalThis as unknown as { process: { kill(pid: number, sig: string | number): void } }).process;
+
+function readyPids(output: string): number[] {
+  return [...output.matchAll(/worker (\d+) ready/g)].map((m) => Number(m[1]));
+}
+
+function alive(pid: number): boolean {
+  try {
+    proc.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function hello(port: number): Promise<boolean> {
+  try {
+    const r = await request(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    return r.status === 200 && text(r.body) === '{"hello":"world"}';
+  } catch {
+    return false;
+  }
+}
+
+async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("workers", () => {
+  it("serves from 2 workers, replaces a killed one, and drains all on SIGTERM", async () => {
+    const s = await startMain(["--workers", "2", "--grace", "2000"]);
+    let pids = readyPids(s.output());
+    try {
+      assert.equal(pids.length, 2);
+      assert.match(s.output(), /\(\w+, 2 workers, (SO_REUSEPORT|node:cluster)\)/);
+      for (let i = 0; i < 10; i++) assert.ok(await hello(s.port), "request before the kill");
+
+      proc.kill(pids[0]!, "SIGKILL");
+      await until(() => readyPids(s.output()).length === 3, 10_000, "a replacement worker");
+      pids = readyPids(s.output()).slice(1);
+      assert.ok(!pids.includes(readyPids(s.output())[0]!));
+      assert.match(s.output(), /exited \(killed\); starting another/);
+      for (let i = 0; i < 20; i++) assert.ok(await hello(s.port), "request after the replacement");
+    } finally {
+      assert.equal(await s.stop(), 0);
+    }
+    await until(() => pids.every((p) => !alive(p)), 5_000, "the workers to exit");
+    assert.match(s.output(), /served \d+ requests on 2 workers/);
+  });
+});
