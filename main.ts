@@ -10,10 +10,9 @@
  */
 import { CliError, parseCli, usage } from "./src/cli.ts";
 import { demoApp } from "./src/demo.ts";
-import { serve } from "./serve.ts";
+import { serve, type ServeOptions } from "./serve.ts";
 import { serveStatic } from "./src/static.ts";
 import { nodeFileSystem } from "./adapters/fs.ts";
-import { type ServeOptions } from "./serve.ts";
 import type { Handler } from "./src/connection.ts";
 import { Supervisor } from "./src/supervisor.ts";
 import {
