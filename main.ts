@@ -11,6 +11,8 @@
 import { CliError, parseCli, usage } from "./src/cli.ts";
 import { demoApp } from "./src/demo.ts";
 import { serve, type ServeOptions } from "./serve.ts";
+import { StaticReply } from "./src/response.ts";
+import { VERSION } from "./src/version.ts";
 import { serveStatic } from "./src/static.ts";
 import { nodeFileSystem } from "./adapters/fs.ts";
 import type { Handler } from "./src/connection.ts";
@@ -33,6 +35,10 @@ interface Host {
   env: Record<string, string | undefined>;
   exit(code: number): never;
   onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  /** Write text to stdout as it is. */
+  write(text: string): void;
+  /** The runtime and its version, for the banner. */
+  runtime: string;
 }
 
 /** The only place outside adapters/ that touches runtime globals. */
@@ -43,12 +49,16 @@ function host(): Host {
       exit(code: number): never;
       env: { toObject(): Record<string, string> };
       addSignalListener(signal: string, handler: () => void): void;
+      stdout: { writeSync(bytes: Uint8Array): number };
+      version: { deno: string };
     };
     process?: {
       argv: string[];
       env: Record<string, string | undefined>;
       exit(code: number): never;
       on(signal: string, handler: () => void): void;
+      stdout: { write(text: string): boolean };
+      versions: { node: string; bun?: string };
     };
   };
   if (g.Deno !== undefined) {
@@ -64,6 +74,11 @@ function host(): Host {
       env,
       exit: (code) => deno.exit(code),
       onSignal: (signal, handler) => deno.addSignalListener(signal, handler),
+      write: (text) => {
+        const bytes = new TextEncoder().encode(text);
+        for (let at = 0; at < bytes.length;) at += deno.stdout.writeSync(bytes.subarray(at));
+      },
+      runtime: `deno ${deno.version.deno}`,
     };
   }
   const p = g.process!;
@@ -72,6 +87,10 @@ function host(): Host {
     env: p.env,
     exit: (code) => p.exit(code),
     onSignal: (signal, handler) => p.on(signal, handler),
+    write: (text) => {
+      p.stdout.write(text);
+    },
+    runtime: p.versions.bun !== undefined ? `bun ${p.versions.bun}` : `node ${p.versions.node}`,
   };
 }
 
@@ -97,6 +116,11 @@ async function main(): Promise<void> {
     app.get("/*", files);
   }
   const workers = options.workers === "auto" ? availableCores() : options.workers;
+  let draining = false;
+  if (options.health !== undefined) {
+    app.get(options.health, () => draining ? HEALTH_DRAINING : HEALTH_OK);
+  }
+  h.onSignal("SIGTERM", () => (draining = true));
   const role = workerSharing();
   try {
     if (role !== null) await runWorker(h, options, app.handler, role);
@@ -110,8 +134,15 @@ async function main(): Promise<void> {
 
 type Options = ReturnType<typeof parseCli>;
 
-function serveOptions(options: Options, handler: Handler, reusePort: boolean): ServeOptions {
+function serveOptions(
+  h: Host,
+  options: Options,
+  handler: Handler,
+  reusePort: boolean,
+): ServeOptions {
   return {
+    accessLog: options.accessLog ? h.write : undefined,
+    trustProxy: options.trustProxy,
     port: options.port,
     hostname: options.hostname,
     runtime: options.runtime,
@@ -124,8 +155,10 @@ function serveOptions(options: Options, handler: Handler, reusePort: boolean): S
 
 /** One process serves. */
 async function runSingle(h: Host, options: Options, handler: Handler): Promise<void> {
-  const server = await serve(serveOptions(options, handler, false));
-  console.log(`binks listening on http://${server.hostname}:${server.port} (${server.runtime})`);
+  const server = await serve(serveOptions(h, options, handler, false));
+  console.log(
+    `binks ${VERSION} listening on http://${server.hostname}:${server.port} (${server.runtime}; ${h.runtime}; 1 worker)`,
+  );
   let stopping = false;
   const stop = (): void => {
     // A second signal means "now".
@@ -147,7 +180,7 @@ async function runWorker(
   const control = primaryControl();
   // Ctrl-C reaches the whole process group; only the primary decides.
   h.onSignal("SIGINT", () => {});
-  const server = await serve(serveOptions(options, handler, role === "reuseport"));
+  const server = await serve(serveOptions(h, options, handler, role === "reuseport"));
   let stopping = false;
   const stop = (graceMs: number): void => {
     if (stopping) return;
@@ -209,9 +242,16 @@ async function runPrimary(h: Host, options: Options, workers: number): Promise<v
   await supervisor.start();
   const how = sharing(runtime) === "cluster" ? "node:cluster" : "SO_REUSEPORT";
   console.log(
-    `binks listening on http://${options.hostname}:${port} (${runtime}, ${workers} workers, ${how})`,
+    `binks ${VERSION} listening on http://${options.hostname}:${port} (${runtime}; ${h.runtime}; ${workers} workers, ${how})`,
   );
 }
+
+const HEALTH_OK = new StaticReply(200, { "Content-Type": "application/json" }, '{"status":"ok"}');
+const HEALTH_DRAINING = new StaticReply(
+  503,
+  { "Content-Type": "application/json" },
+  '{"status":"draining"}',
+);
 
 function availableCores(): number {
   const nav = (globalThis as unknown as { navigator?: { hardwareConcurrency?: number } }).navigator;

@@ -24,6 +24,12 @@ export interface CliOptions {
   staticDir: string | undefined;
   /** Worker processes sharing the port; 1 serves from this process. "auto" is resolved by the caller. */
   workers: number | "auto";
+  /** Log each response as a JSON line on stdout. */
+  accessLog: boolean;
+  /** Proxy addresses whose X-Forwarded-For / Forwarded are believed. */
+  trustProxy: string[];
+  /** Path answering 200 while serving and 503 once draining. */
+  health: string | undefined;
   help: boolean;
 }
 
@@ -122,6 +128,34 @@ const FLAGS: readonly Flag[] = [
   timeoutFlag("--body-timeout", "bodyMs", "ms of silence allowed inside a body, else 408"),
   timeoutFlag("--handler-timeout", "handlerMs", "ms a handler may take to answer, else 503"),
   {
+    name: "--access-log",
+    value: "",
+    help: "log each response as one JSON line on stdout (default off)",
+    apply: (o) => {
+      o.accessLog = true;
+    },
+  },
+  {
+    name: "--trust-proxy",
+    value: "ADDRS",
+    help: "comma-separated proxy addresses whose X-Forwarded-For/Forwarded count (default none)",
+    apply: (o, v) => {
+      o.trustProxy = v.split(",").map((a) => a.trim()).filter((a) => a !== "");
+      if (o.trustProxy.length === 0) throw new CliError("--trust-proxy needs addresses");
+    },
+  },
+  {
+    name: "--health",
+    value: "PATH",
+    help: "answer PATH with 200, and 503 once shutting down (default off)",
+    apply: (o, v) => {
+      if (!v.startsWith("/")) {
+        throw new CliError(`--health takes a path starting with "/", not "${v}"`);
+      }
+      o.health = v;
+    },
+  },
+  {
     name: "--workers",
     value: "N",
     help: "worker processes sharing the port, or auto for one per core (default 1)",
@@ -182,6 +216,9 @@ export function parseCli(
     graceMs: DEFAULT_GRACE_MS,
     staticDir: undefined,
     workers: 1,
+    accessLog: false,
+    trustProxy: [],
+    health: undefined,
     help: false,
   };
   if (env.PORT) options.port = integer("PORT", env.PORT, 0, 65535);
@@ -206,7 +243,10 @@ export function parseCli(
     const flag = FLAGS.find((f) => f.name === name);
     if (flag === undefined) throw new CliError(`unknown option ${name} (see --help)`);
     let value: string;
-    if (eq >= 0) {
+    if (flag.value === "") {
+      if (eq >= 0) throw new CliError(`${name} takes no value`);
+      value = "";
+    } else if (eq >= 0) {
       value = arg.slice(eq + 1);
     } else {
       if (i + 1 >= argv.length) throw new CliError(`${name} needs a value`);

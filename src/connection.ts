@@ -44,6 +44,7 @@ import type { Limits, Timeouts } from "./limits.ts";
 import type { ConnectionEvents, Transport } from "./transport.ts";
 import { now, type Timer, timers } from "./clock.ts";
 import { Canceled, Timeout } from "./errors.ts";
+import type { AccessLog, LogInfo } from "./log.ts";
 import type { TaskContext } from "./scope.ts";
 
 /** A request handler: returns the response, or a promise of it. */
@@ -64,6 +65,10 @@ export interface ConnectionHost {
   readonly draining: boolean;
   /** Requests received, for statistics. */
   requests: number;
+  /** Where responses are logged, if anywhere. */
+  readonly accessLog: AccessLog | null;
+  /** Proxies whose forwarding headers `IncomingRequest.ip` believes. */
+  readonly trustedProxies: ReadonlySet<string>;
   /** How long to keep reading (and dropping) after a final response before closing, in ms. */
   readonly lingerMs: number;
   /** A handler failed or produced an invalid response. */
@@ -135,6 +140,8 @@ class Exchange implements BodySource {
   running = true;
   /** Fires when the handler takes too long. */
   timer: Timer | null = null;
+  /** For the access log, when there is one. */
+  log: LogInfo | null = null;
   continueState: number;
 
   constructor(
@@ -146,7 +153,7 @@ class Exchange implements BodySource {
   ) {
     this.conn = conn;
     this.body = hasBody ? new RequestBody(this, head.contentLength) : null;
-    this.req = req ?? new IncomingRequest(head, this.body, remoteAddress);
+    this.req = req ?? new IncomingRequest(head, this.body, remoteAddress, conn.proxies);
     this.headOnly = head.method === "HEAD";
     this.minor = head.minor;
     this.keepAlive = head.keepAlive;
@@ -211,6 +218,11 @@ export class Connection implements ConnectionEvents {
     this.t = transport;
     this.host = host;
     this.wait(WAIT_IDLE, host.timeouts.keepAliveMs);
+  }
+
+  /** @internal For the requests of this connection. */
+  get proxies(): ReadonlySet<string> {
+    return this.host.trustedProxies;
   }
 
   /** Requests read and not yet answered. */
@@ -435,6 +447,7 @@ export class Connection implements ConnectionEvents {
       return;
     }
     const ex = new Exchange(this, head, this.t.remoteAddress, hasBody);
+    if (this.host.accessLog !== null) ex.log = this.logInfo(ex.req);
     this.queue.push(ex);
     if (hasBody) {
       this.bodyEx = ex;
@@ -496,14 +509,16 @@ export class Connection implements ConnectionEvents {
 
   /** No body, nothing queued: answer at once if the handler does, with no Exchange. */
   private fastRequest(head: RequestHead): void {
-    const req = new IncomingRequest(head, null, this.t.remoteAddress);
+    const req = new IncomingRequest(head, null, this.t.remoteAddress, this.host.trustedProxies);
     const headOnly = head.method === "HEAD";
     const minor = head.minor;
     const keepAlive = head.keepAlive;
+    const log = this.host.accessLog === null ? null : this.logInfo(req);
     const result = this.call(req);
     if (isPromise(result)) {
       req.detach();
       const ex = new Exchange(this, head, this.t.remoteAddress, false, req);
+      ex.log = log;
       this.queue.push(ex);
       this.watchHandler(ex, result);
       return;
@@ -511,8 +526,12 @@ export class Connection implements ConnectionEvents {
     this.host.release();
     req.release();
     const close = !keepAlive || this.host.draining || this.phase === DISCARD;
-    this.writeResponse(result, headOnly, minor, close ? CLOSE : minor === 0 ? KEEP_10 : KEEP);
+    this.writeResponse(result, headOnly, minor, close ? CLOSE : minor === 0 ? KEEP_10 : KEEP, log);
     if (close) this.closeAfterResponse();
+  }
+
+  private logInfo(req: IncomingRequest): LogInfo {
+    return { method: req.method, url: req.url, remote: req.ip, started: now() };
   }
 
   private call(req: IncomingRequest): Reply | StaticReply | Promise<Reply | StaticReply> {
@@ -661,6 +680,7 @@ export class Connection implements ConnectionEvents {
         ex.headOnly,
         ex.minor,
         close ? CLOSE : ex.minor === 0 ? KEEP_10 : KEEP,
+        ex.log,
       );
       if (close) {
         for (const rest of queue) {
@@ -685,9 +705,11 @@ export class Connection implements ConnectionEvents {
     headOnly: boolean,
     minor: number,
     mode: number,
+    log: LogInfo | null,
   ): void {
     const out = this.host.out;
     const tail = this.tail;
+    const before = out.len;
     if (reply instanceof StaticReply) {
       tail.bytes = writeStatic(out, reply, headOnly, mode);
       tail.stream = null;
@@ -699,6 +721,12 @@ export class Connection implements ConnectionEvents {
         tail.bytes = writeStatic(out, errorReply(500), headOnly, mode);
         tail.stream = null;
       }
+    }
+    if (log !== null) {
+      const status = reply instanceof StaticReply ? reply.status : reply.status ?? 200;
+      const streamed = tail.stream === null ? 0 : tail.sized >= 0 ? tail.sized : -1;
+      const bytes = out.len - before + (tail.bytes?.length ?? 0);
+      this.host.accessLog!.record(log, status, streamed < 0 ? null : bytes + streamed);
     }
     if (tail.bytes !== null) {
       this.flushNow();

@@ -4,7 +4,7 @@
  *
  * - `GET /` → `{"hello":"world"}` as application/json
  * - `/echo` (any method) → the request body, with its Content-Type
- * - `/inspect` (any method) → what the server parsed, as JSON
+ * - `/inspect` (any method) → what the server parsed, as JSON (plus the client `ip`)
  * - `/sleep?ms=N` → answers after N ms (at most 10 s)
  *
  * @module
@@ -29,8 +29,9 @@ async function inspect(req: IncomingRequest): Promise<Reply> {
   const url = req.url;
   const version = req.version;
   const headers = req.headerList();
+  const ip = req.ip;
   const body = await req.text();
-  return json({ method, url, version, headers, body });
+  return json({ method, url, version, headers, body, ip });
 }
 
 async function sleep(req: IncomingRequest): Promise<Reply> {

@@ -31,11 +31,36 @@ export class IncomingRequest {
   private controller: AbortController | null = null;
   private abortReason: unknown = undefined;
 
-  constructor(head: RequestHead, body: RequestBody | null, remoteAddress: string) {
+  private readonly proxies: ReadonlySet<string>;
+
+  constructor(
+    head: RequestHead,
+    body: RequestBody | null,
+    remoteAddress: string,
+    proxies: ReadonlySet<string> = NO_PROXIES,
+  ) {
     this.head = head;
     this.method = head.method;
     this.requestBody = body;
     this.remoteAddress = remoteAddress;
+    this.proxies = proxies;
+  }
+
+  /**
+   * The client's address: the peer's, unless the peer is a trusted proxy
+   * (`trustProxy`), in which case the nearest address in `Forwarded` (or
+   * else `X-Forwarded-For`) that is not itself a trusted proxy.
+   */
+  get ip(): string {
+    const peer = plainAddress(this.remoteAddress);
+    if (this.proxies.size === 0 || !this.proxies.has(peer)) return peer;
+    const chain = forwardedChain(this.header("forwarded")) ??
+      xffChain(this.header("x-forwarded-for"));
+    if (chain.length === 0) return peer;
+    for (let i = chain.length - 1; i >= 0; i--) {
+      if (!this.proxies.has(chain[i]!)) return chain[i]!;
+    }
+    return chain[0]!;
   }
 
   private view(): RequestHead {
@@ -160,6 +185,35 @@ export class IncomingRequest {
   release(): void {
     this.head = null;
   }
+}
+
+const NO_PROXIES: ReadonlySet<string> = new Set();
+
+/** `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) is 192.0.2.1. */
+function plainAddress(address: string): string {
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}
+
+/** Addresses from `for=` in a Forwarded field (RFC 7239), nearest proxy last; null without one. */
+function forwardedChain(value: string | undefined): string[] | null {
+  if (value === undefined) return null;
+  const out: string[] = [];
+  for (const element of value.split(",")) {
+    for (const pair of element.split(";")) {
+      const eq = pair.indexOf("=");
+      if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== "for") continue;
+      let node = pair.slice(eq + 1).trim().replace(/^"|"$/g, "");
+      if (node.startsWith("[")) node = node.slice(1, node.indexOf("]"));
+      else if (node.indexOf(":") === node.lastIndexOf(":")) node = node.split(":")[0]!;
+      out.push(plainAddress(node));
+    }
+  }
+  return out;
+}
+
+function xffChain(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value.split(",").map((s) => plainAddress(s.trim())).filter((s) => s !== "");
 }
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;

@@ -11,6 +11,7 @@ import { Out } from "./response.ts";
 import { now } from "./clock.ts";
 import { Scope } from "./scope.ts";
 import { Timeout } from "./errors.ts";
+import { AccessLog } from "./log.ts";
 import type { AcceptFn, ConnectionEvents, Transport } from "./transport.ts";
 
 /** After cutting connections, how long to wait for the sockets to report closed. */
@@ -28,6 +29,13 @@ export interface HttpOptions {
   onError?: (error: unknown) => void;
   /** After a final response, how long to read and drop input before closing (ms). Default 2000. */
   lingerMs?: number;
+  /** Log every response as a JSON line to this writer (batched). Off by default. */
+  accessLog?: (text: string) => void;
+  /**
+   * Addresses of proxies whose `X-Forwarded-For` / `Forwarded` to believe
+   * (see `IncomingRequest.ip`). Empty by default: the peer address is the client.
+   */
+  trustProxy?: readonly string[];
 }
 
 /** Shared state of all connections of one server. */
@@ -41,6 +49,8 @@ export class HttpServer implements ConnectionHost {
   draining = false;
   /** Requests received so far. */
   requests = 0;
+  readonly accessLog: AccessLog | null;
+  readonly trustedProxies: ReadonlySet<string>;
   /** Owns one task per connection: closing it tears every connection down. */
   readonly scope: Scope;
   private readonly onError: (error: unknown) => void;
@@ -57,6 +67,8 @@ export class HttpServer implements ConnectionHost {
     this.handler = options.handler;
     this.head = new RequestHead(this.limits.maxHeaders);
     this.lingerMs = options.lingerMs ?? 2000;
+    this.accessLog = options.accessLog === undefined ? null : new AccessLog(options.accessLog);
+    this.trustedProxies = new Set(options.trustProxy ?? []);
     this.onError = options.onError ?? ((error) => console.error("binks: handler failed:", error));
     this.scope = new Scope({ onError: (error) => this.reportError(error) });
     this.accept = (transport: Transport): ConnectionEvents => {
@@ -124,11 +136,13 @@ export class HttpServer implements ConnectionHost {
     } catch (err) {
       if (!(err instanceof Timeout)) throw err;
     }
+    this.accessLog?.flush();
     // Cancelling each connection's task cuts its socket; close() waits for them to go.
     try {
       await this.scope.close(now() + CLOSE_WAIT_MS);
     } catch (err) {
       if (!(err instanceof Timeout)) throw err;
     }
+    this.accessLog?.flush();
   }
 }

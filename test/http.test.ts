@@ -114,6 +114,7 @@ describe("demo contract", () => {
         ["content-length", "4"],
       ],
       body: "body",
+      ip: "127.0.0.1",
     });
   });
 
@@ -528,5 +529,74 @@ describe("graceful shutdown", () => {
     for (const c of clients) c.close();
     idle.close();
     assert.equal(await exited, 0);
+  });
+});
+
+describe("operations", () => {
+  it("logs each response as one JSON line with --access-log, and answers --health", async () => {
+    const s = await startMain(["--access-log", "--health", "/healthz"]);
+    try {
+      const c = await RawClient.connect(s.port);
+      await c.send(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+      );
+      const [health, echo] = await c.responses(2);
+      c.close();
+      assert.equal(health!.status, 200);
+      assert.equal(text(health!.body), '{"status":"ok"}');
+      assert.equal(text(echo!.body), "abc");
+      const deadline = Date.now() + 3000;
+      while (!s.output().includes('"path":"/echo?x=1"') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const lines = s.output().split("\n").filter((l) => l.startsWith("{"));
+      const entries = lines.map((l) => JSON.parse(l));
+      assert.equal(entries.length, 2);
+      assert.deepEqual(
+        entries.map((e) => [e.method, e.path, e.status, e.remote]),
+        [["GET", "/healthz", 200, "127.0.0.1"], ["POST", "/echo?x=1", 200, "127.0.0.1"]],
+      );
+      assert.ok(
+        entries.every((e) => typeof e.ms === "number" && typeof e.time === "string" && e.bytes > 0),
+      );
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("believes X-Forwarded-For only from --trust-proxy addresses", async () => {
+    const trusting = await startMain(["--trust-proxy", "127.0.0.1"]);
+    const wary = await startMain([]);
+    try {
+      const ask = async (port: number, extra: string) =>
+        JSON.parse(
+          text((await request(port, `GET /inspect HTTP/1.1\r\nHost: x\r\n${extra}\r\n`)).body),
+        ).ip;
+      assert.equal(
+        await ask(trusting.port, "X-Forwarded-For: 203.0.113.9, 127.0.0.1\r\n"),
+        "203.0.113.9",
+      );
+      assert.equal(
+        await ask(trusting.port, 'Forwarded: for="[2001:db8::7]:4711";proto=http\r\n'),
+        "2001:db8::7",
+      );
+      assert.equal(await ask(trusting.port, ""), "127.0.0.1");
+      assert.equal(await ask(wary.port, "X-Forwarded-For: 203.0.113.9\r\n"), "127.0.0.1");
+    } finally {
+      await trusting.stop();
+      await wary.stop();
+    }
+  });
+
+  it("prints a banner with version, runtime and workers", async () => {
+    const s = await startMain([]);
+    try {
+      assert.match(
+        s.output(),
+        /^binks \d+\.\d+\.\d+ listening on http:\/\/127\.0\.0\.1:\d+ \((node|deno|bun); (node|deno|bun) [\d.]+; 1 worker\)/,
+      );
+    } finally {
+      await s.stop();
+    }
   });
 });

@@ -1,0 +1,114 @@
+/**
+ * Flag parsing (pure: no runtime globals), and versions that must agree.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CliError, parseCli, usage } from "../src/cli.ts";
+import { defaultLimits, defaultTimeouts } from "../src/limits.ts";
+import { VERSION } from "../src/version.ts";
+
+describe("command-line flags", () => {
+  it("has the defaults of the original: port 5555 on all addresses", () => {
+    const o = parseCli([]);
+    assert.equal(o.port, 5555);
+    assert.equal(o.hostname, "0.0.0.0");
+    assert.deepEqual(o.limits, defaultLimits);
+    assert.deepEqual(o.timeouts, defaultTimeouts);
+    assert.equal(o.workers, 1);
+    assert.equal(o.accessLog, false);
+  });
+
+  it("takes PORT and HOST from the environment, flags over them", () => {
+    assert.equal(parseCli([], { PORT: "8080", HOST: "::1" }).port, 8080);
+    assert.equal(parseCli([], { PORT: "8080", HOST: "::1" }).hostname, "::1");
+    assert.equal(parseCli(["--port", "9"], { PORT: "8080" }).port, 9);
+  });
+
+  it("reads `PORT MAX_CONNECTIONS` positionally, like dsock-n-server 5555 10", () => {
+    const o = parseCli(["5555", "10"]);
+    assert.equal(o.port, 5555);
+    assert.equal(o.limits.maxConnections, 10);
+    assert.throws(() => parseCli(["1", "2", "3"]), /unexpected argument "3"/);
+  });
+
+  it("accepts --name value and --name=value, the last one winning", () => {
+    const o = parseCli([
+      "--max-body=100",
+      "--max-body",
+      "200",
+      "--head-timeout",
+      "50",
+      "--workers",
+      "auto",
+    ]);
+    assert.equal(o.limits.maxBodyBytes, 200);
+    assert.equal(o.timeouts.headMs, 50);
+    assert.equal(o.workers, "auto");
+  });
+
+  it("takes boolean and list flags", () => {
+    const o = parseCli(["--access-log", "--trust-proxy", "10.0.0.1, ::1", "--health", "/healthz"]);
+    assert.equal(o.accessLog, true);
+    assert.deepEqual(o.trustProxy, ["10.0.0.1", "::1"]);
+    assert.equal(o.health, "/healthz");
+    assert.throws(() => parseCli(["--access-log=yes"]), /takes no value/);
+  });
+
+  it("refuses bad flags with one clear line", () => {
+    const cases: [string[], RegExp][] = [
+      [["--nope"], /unknown option --nope/],
+      [["--port"], /--port needs a value/],
+      [["--port", "70000"], /between 0 and 65535/],
+      [["--max-body", "-1"], /whole number/],
+      [["--runtime", "java"], /node, deno or bun/],
+      [["--health", "healthz"], /starting with/],
+      [["--workers", "0"], /between 1 and 1024/],
+    ];
+    for (const [argv, message] of cases) {
+      assert.throws(
+        () => parseCli(argv),
+        (err: unknown) => err instanceof CliError && message.test(err.message),
+      );
+    }
+  });
+
+  it("lists every flag with its default in --help", () => {
+    const text = usage();
+    for (
+      const flag of [
+        "--port",
+        "--host",
+        "--runtime",
+        "--max-body",
+        "--max-connections",
+        "--max-inflight",
+        "--keep-alive-timeout",
+        "--head-timeout",
+        "--body-timeout",
+        "--handler-timeout",
+        "--grace",
+        "--workers",
+        "--static",
+        "--access-log",
+        "--trust-proxy",
+        "--health",
+      ]
+    ) {
+      assert.ok(text.includes(flag), `${flag} missing from --help`);
+    }
+  });
+});
+
+describe("versions", () => {
+  it("package.json, deno.json and the banner agree", () => {
+    let dir = dirname(fileURLToPath(import.meta.url));
+    while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+    const deno = JSON.parse(readFileSync(join(dir, "deno.json"), "utf8"));
+    assert.equal(pkg.version, VERSION);
+    assert.equal(deno.version, VERSION);
+  });
+});
