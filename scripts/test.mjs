@@ -132,6 +132,12 @@ async function main() {
     record("format+lint", 2 - failed, failed, 0);
   }
 
+  if (!args.includes("--no-lint")) {
+    step("JSR package (deno publish --dry-run: slow types, module graph)");
+    const jsr = await run(bin("deno"), ["publish", "--dry-run", "--allow-dirty"]);
+    record("jsr", jsr.code === 0 ? 1 : 0, jsr.code === 0 ? 0 : 1, 0);
+  }
+
   if (wanted("node")) await nodeSuite("node", process.execPath);
   if (wanted("node24")) {
     if (await ensureNode24()) await nodeSuite("node24", node24);
