@@ -117,6 +117,30 @@ async function ensureNode24() {
   return code === 0 && existsSync(node24);
 }
 
+/** The proxy test wants Debian's nginx; install it when missing (the test skips if this fails). */
+async function ensureNginx() {
+  if (["/usr/sbin/nginx", "/usr/bin/nginx"].some((p) => existsSync(p))) return;
+  if (process.getuid?.() !== 0) {
+    console.log("nginx missing and not root: the nginx test will be skipped");
+    return;
+  }
+  step("installing nginx (apt-get) for the reverse-proxy test");
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  await run("apt-get", ["update", "-qq"], env);
+  const { code } = await run("apt-get", [
+    "install",
+    "-y",
+    "-qq",
+    "--no-install-recommends",
+    "nginx-light",
+  ], env);
+  if (code !== 0) {
+    await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "nginx"], env);
+  }
+  // Debian starts the packaged service; the test runs its own instance.
+  await run("sh", ["-c", "service nginx stop >/dev/null 2>&1 || true; pkill -x nginx || true"]);
+}
+
 async function main() {
   const started = Date.now();
   step("build (tsc: typecheck and emit dist/)");
@@ -138,6 +162,7 @@ async function main() {
     record("jsr", jsr.code === 0 ? 1 : 0, jsr.code === 0 ? 0 : 1, 0);
   }
 
+  await ensureNginx();
   if (wanted("node")) await nodeSuite("node", process.execPath);
   if (wanted("node24")) {
     if (await ensureNode24()) await nodeSuite("node24", node24);

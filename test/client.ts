@@ -133,9 +133,12 @@ export class RawClient {
     });
   }
 
-  static connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
+  static connect(port: number, host = "127.0.0.1", localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host, allowHalfOpen: true }, () => resolve(new RawClient(s)));
+      const s = net.connect(
+        { port, host, allowHalfOpen: true, localAddress },
+        () => resolve(new RawClient(s)),
+      );
       s.setNoDelay(true);
       s.once("error", reject);
     });
