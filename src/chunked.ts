@@ -43,7 +43,8 @@ export class ChunkedDecoder {
   private remaining = 0;
   private extBytes = 0;
   private trailerBytes = 0;
-  private overhead = 0;
+  /** Bytes consumed by earlier calls: framing is what was consumed that is not body. */
+  private consumed = 0;
   /** Decoded body bytes so far. */
   bodyBytes = 0;
   /** The status to answer with once the body proved bad; 0 while it is fine. */
@@ -61,7 +62,7 @@ export class ChunkedDecoder {
     this.remaining = 0;
     this.extBytes = 0;
     this.trailerBytes = 0;
-    this.overhead = 0;
+    this.consumed = 0;
     this.bodyBytes = 0;
     this.error = 0;
     this.spanStart = 0;
@@ -80,6 +81,12 @@ export class ChunkedDecoder {
    */
   decode(buf: Uint8Array, pos: number, end: number, limits: Limits): number {
     this.spanStart = this.spanEnd = pos;
+    const reached = this.step(buf, pos, end, limits);
+    this.consumed += reached - pos;
+    return reached;
+  }
+
+  private step(buf: Uint8Array, pos: number, end: number, limits: Limits): number {
     const begin = pos;
     let p = pos;
     while (p < end) {
@@ -123,6 +130,8 @@ export class ChunkedDecoder {
         case SIZE_LF:
           if (c !== LF) return this.fail(400, p);
           p++;
+          // Checked once per chunk header, where the numbers do not depend on how bytes arrived.
+          if (this.overheadAbuse(this.consumed + (p - begin))) return this.fail(400, p);
           this.extBytes = 0;
           this.digits = 0;
           if (this.size === 0) {
@@ -138,8 +147,6 @@ export class ChunkedDecoder {
           this.remaining -= take;
           this.bodyBytes += take;
           if (this.remaining === 0) this.state = DATA_CR;
-          this.overhead += p - begin;
-          if (this.overheadAbuse()) return this.fail(400, p);
           this.spanStart = p;
           this.spanEnd = p + take;
           return p + take;
@@ -195,14 +202,13 @@ export class ChunkedDecoder {
           return p;
       }
     }
-    this.overhead += p - begin;
-    if (this.overheadAbuse()) return this.fail(400, p);
     return p;
   }
 
-  private overheadAbuse(): boolean {
-    return this.overhead > OVERHEAD_FLOOR &&
-      this.overhead * 4 > (this.overhead + this.bodyBytes) * 3;
+  /** Framing so far (`consumed` minus body) above the floor and above 3/4 of all bytes. */
+  private overheadAbuse(consumed: number): boolean {
+    const overhead = consumed - this.bodyBytes;
+    return overhead > OVERHEAD_FLOOR && overhead * 4 > consumed * 3;
   }
 
   private fail(status: number, at: number): number {
