@@ -201,6 +201,8 @@ export class Connection implements ConnectionEvents {
 
   /** Requests awaiting their turn to be answered, oldest first. */
   private readonly queue: Exchange[] = [];
+  /** The peer half-closed while input was held back; handle it once that input is read. */
+  private peerEnded = false;
   /** A streamed body is going out; everything after it waits. */
   private streaming = false;
   private drainWaiter: (() => void) | null = null;
@@ -319,7 +321,16 @@ export class Connection implements ConnectionEvents {
 
   onEnd(): void {
     if (this.phase === CLOSED) return;
-    // Whatever was half-read can never be completed; what was read is still answered.
+    if (this.blocked !== 0 && this.inLen > 0) {
+      // Whole requests may wait in the buffer behind a block: read them first.
+      this.peerEnded = true;
+      return;
+    }
+    this.endInput();
+  }
+
+  /** No more input will come: whatever was half-read can never be completed; what was read is answered. */
+  private endInput(): void {
     const ex = this.bodyEx;
     this.bodyEx = null;
     if (ex !== null && ex.body !== null) {
@@ -620,6 +631,10 @@ export class Connection implements ConnectionEvents {
     if (this.blocked !== 0 || this.phase >= DISCARD) return;
     this.t.resume();
     this.processBuffered();
+    if (this.peerEnded && this.blocked === 0) {
+      this.peerEnded = false;
+      this.endInput();
+    }
   }
 
   /** @internal A body's reader fell behind (true) or caught up (false). */

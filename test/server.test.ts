@@ -349,3 +349,24 @@ describe("server: graceful shutdown through its scope", () => {
     assert.match(late.text(), /^HTTP\/1\.1 503 /);
   });
 });
+
+describe("connection: half-close", () => {
+  it("answers every whole request sent before the FIN, even those held back by the pipeline limit", async () => {
+    const gates: (() => void)[] = [];
+    const { connect } = setup({
+      limits: { maxPipelined: 2 },
+      handler: () => new Promise<Reply>((resolve) => gates.push(() => resolve({ body: "ok" }))),
+    });
+    const t = connect();
+    t.send(GET("/1") + GET("/2") + GET("/3") + GET("/4") + GET("/5"));
+    t.events.onEnd();
+    for (let i = 0; i < 5; i++) {
+      await tick();
+      gates.shift()?.();
+    }
+    await tick();
+    assert.equal(parseResponses(t.bytes()).responses.length, 5);
+    assert.equal(t.ended, true);
+    assert.match(t.text(), /Connection: close\r\n\r\nok$/);
+  });
+});
