@@ -23,7 +23,7 @@ import type { DenoConn, DenoListenOptions, DenoNamespace, DenoTcpListener } from
  * Each connection has a read in flight into its own buffer, so buffer size is
  * memory per idle connection: start small, grow when reads fill it.
  */
-const READ_INITIAL = 4 * 1024;
+const READ_INITIAL = 1024;
 const READ_SIZE = 64 * 1024;
 const HIGH_WATER_MARK = 64 * 1024;
 /** Queued chunks are merged up to this size, so a backlog of small writes costs one write op. */
