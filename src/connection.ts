@@ -26,6 +26,7 @@ import { findHeadEnd, NEED_MORE, parseHead, type RequestHead } from "./parser.ts
 import { IncomingRequest } from "./request.ts";
 import {
   chunkFrame,
+  chunkSizeLine,
   CLOSE,
   CONTINUE_100,
   KEEP,
@@ -108,6 +109,10 @@ const NO_EXPECT = 0;
 const EXPECTING = 1;
 const WANTED = 2;
 const CONTINUED = 3;
+
+/** Streamed pieces up to this size are copied into one chunk frame; larger ones go out as they are. */
+const FRAME_COPY_MAX = 4096;
+const CRLF_BYTES = new Uint8Array([0x0d, 0x0a]);
 
 const errorReplies = new Map<number, StaticReply>();
 
@@ -779,7 +784,7 @@ export class Connection implements ConnectionEvents {
         if (sized >= 0 && (left -= bytes.length) < 0) {
           throw new RangeError("stream longer than its length");
         }
-        if (!this.send(raw ? bytes : chunkFrame(bytes), true)) {
+        if (!this.sendPiece(bytes, raw)) {
           await new Promise<void>((resolve) => {
             this.drainWaiter = resolve;
           });
@@ -813,6 +818,15 @@ export class Connection implements ConnectionEvents {
     this.busy = wasBusy;
     this.flush();
     this.updateWait();
+  }
+
+  /** One piece of a streamed body: as is, or framed as a chunk (large pieces are not copied). */
+  private sendPiece(bytes: Uint8Array, raw: boolean): boolean {
+    if (raw) return this.send(bytes, true);
+    if (bytes.length <= FRAME_COPY_MAX) return this.send(chunkFrame(bytes), true);
+    this.send(chunkSizeLine(bytes.length), true);
+    this.send(bytes, true);
+    return this.send(CRLF_BYTES, false);
   }
 
   private send(bytes: Uint8Array, owned: boolean): boolean {

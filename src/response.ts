@@ -331,6 +331,16 @@ export function chunkFrame(data: Uint8Array): Uint8Array {
   return frame;
 }
 
+/** The size line that starts a chunk of `length` bytes. */
+export function chunkSizeLine(length: number): Uint8Array {
+  const size = length.toString(16);
+  const line = new Uint8Array(size.length + 2);
+  for (let i = 0; i < size.length; i++) line[i] = size.charCodeAt(i);
+  line[size.length] = 0x0d;
+  line[size.length + 1] = 0x0a;
+  return line;
+}
+
 /** The last chunk, with no trailer fields. */
 export const LAST_CHUNK: Uint8Array = ascii("0\r\n\r\n");
 

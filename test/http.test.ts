@@ -487,6 +487,22 @@ describe("timeouts", () => {
     c.close();
   });
 
+  it("closes 1,000 idle keep-alive connections at the idle timeout", async () => {
+    const clients = await Promise.all(Array.from({ length: 1000 }, () => RawClient.connect(port)));
+    try {
+      await Promise.all(clients.map((c) => c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+      await Promise.all(clients.map((c) => c.responses(1, [], 10000)));
+      const answered = Date.now();
+      await Promise.all(clients.map((c) => c.closedByServer(5000)));
+      const took = Date.now() - answered;
+      // 300 ms timeout, 250 ms timer-wheel resolution, plus lag for 1,000 sockets on 2 cores.
+      assert.ok(took >= 200, `closed after ${took} ms`);
+      assert.ok(took < 4000, `closed after ${took} ms`);
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
   it("keeps an active connection open past the idle timeout", async () => {
     const c = await RawClient.connect(port);
     for (let i = 0; i < 6; i++) {
