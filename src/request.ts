@@ -87,6 +87,30 @@ export class IncomingRequest {
     return q < 0 ? url : url.slice(0, q);
   }
 
+  /** @internal FNV-1a hash of the path's bytes (the target before `?`): routing without a string. */
+  pathHash(): number {
+    const h = this.view();
+    const buf = h.buf;
+    let hash = FNV_OFFSET;
+    for (let i = h.targetStart, end = h.targetEnd; i < end; i++) {
+      const c = buf[i]!;
+      if (c === QUESTION) break;
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+    }
+    return hash >>> 0;
+  }
+
+  /** @internal Whether the path's bytes are exactly `bytes`. */
+  pathEquals(bytes: Uint8Array): boolean {
+    const h = this.view();
+    const buf = h.buf;
+    const start = h.targetStart;
+    const n = bytes.length;
+    if (start + n > h.targetEnd) return false;
+    for (let i = 0; i < n; i++) if (buf[start + i] !== bytes[i]) return false;
+    return start + n === h.targetEnd || buf[start + n] === QUESTION;
+  }
+
   /** The query string, parsed on first use. */
   get query(): URLSearchParams {
     if (this.cachedQuery === undefined) {
@@ -188,6 +212,16 @@ export class IncomingRequest {
 }
 
 const NO_PROXIES: ReadonlySet<string> = new Set();
+const QUESTION = 0x3f;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** The hash {@link IncomingRequest.pathHash} gives for these path bytes. */
+export function hashPath(bytes: Uint8Array): number {
+  let hash = FNV_OFFSET;
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, FNV_PRIME);
+  return hash >>> 0;
+}
 
 /** `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) is 192.0.2.1. */
 function plainAddress(address: string): string {

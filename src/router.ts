@@ -14,7 +14,7 @@
  */
 import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
-import type { IncomingRequest } from "./request.ts";
+import { hashPath, type IncomingRequest } from "./request.ts";
 import type { Reply, StaticReply } from "./response.ts";
 
 type Result = Reply | StaticReply | Promise<Reply | StaticReply>;
@@ -76,6 +76,8 @@ class Node {
 /** A router: register routes, then pass {@link Router.handler} to the server. */
 export class Router {
   private readonly exact = new Map<string, Methods>();
+  /** The same routes by the hash of their bytes: a static lookup makes no string. */
+  private readonly exactBytes = new Map<number, [Uint8Array, Methods][]>();
   private readonly root = new Node();
   private readonly middleware: Middleware[] = [];
   private readonly routes: RouteRecord[] = [];
@@ -129,7 +131,14 @@ export class Router {
     const segments = pattern.split("/").slice(1);
     if (!segments.some((s) => s.startsWith(":") || s === "*")) {
       let methods = this.exact.get(pattern);
-      if (methods === undefined) this.exact.set(pattern, methods = new Methods());
+      if (methods === undefined) {
+        this.exact.set(pattern, methods = new Methods());
+        const bytes = encoder.encode(pattern);
+        const key = hashPath(bytes);
+        const bucket = this.exactBytes.get(key);
+        if (bucket === undefined) this.exactBytes.set(key, [[bytes, methods]]);
+        else bucket.push([bytes, methods]);
+      }
       methods.set(method, handler);
       return this;
     }
@@ -185,9 +194,14 @@ export class Router {
   }
 
   private route(req: IncomingRequest): Result {
+    const bucket = this.exactBytes.get(req.pathHash());
+    if (bucket !== undefined) {
+      for (let i = 0; i < bucket.length; i++) {
+        const entry = bucket[i]!;
+        if (req.pathEquals(entry[0])) return this.dispatch(entry[1], req);
+      }
+    }
     const path = req.path;
-    const exact = this.exact.get(path);
-    if (exact !== undefined) return this.dispatch(exact, req);
     const params: Record<string, string> = {};
     const methods = this.match(path, params);
     if (methods === null) return errorReply(404);
@@ -252,6 +266,7 @@ export class Router {
 }
 
 const NO_NODE = new Node();
+const encoder = new TextEncoder();
 const BAD_ENCODING = new Methods();
 
 function decodeParam(text: string): string | null {
