@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { ChunkQueue } from "./queue.ts";
 import type {
   AcceptFn,
   ConnectionEvents,
@@ -34,8 +35,6 @@ import type {
 const HIGH_WATER_MARK = 64 * 1024;
 /** Queued chunks are merged up to this size, since every `socket.write` is a syscall. */
 const COALESCE_LIMIT = 64 * 1024;
-
-const EMPTY = new Uint8Array(0);
 
 /** Stands in until `accept` returns, so hot paths need no null check. */
 const NO_EVENTS: ConnectionEvents = {
@@ -58,8 +57,7 @@ class BunTransport implements Transport {
   private deliverScheduled = false;
 
   /** Unsent bytes, in order, that the kernel would not take yet. */
-  private queue: Uint8Array[] = [];
-  private head = 0;
+  private readonly queue = new ChunkQueue();
   private queued = 0;
   private needDrain = false;
   private ending = false;
@@ -141,17 +139,16 @@ class BunTransport implements Transport {
   flush(): void {
     if (this.closed) return;
     const socket = this.socket;
-    let chunk = this.take();
+    let chunk = this.queue.take(COALESCE_LIMIT);
     while (chunk !== null) {
       const written = socket.write(chunk);
       if (written < 0) return;
       this.queued -= written;
       if (written < chunk.length) {
-        // take() moved `head` past this chunk, so its slot is free for the remainder.
-        this.queue[--this.head] = chunk.subarray(written);
+        this.queue.putBack(chunk.subarray(written));
         return;
       }
-      chunk = this.take();
+      chunk = this.queue.take(COALESCE_LIMIT);
     }
     if (this.needDrain) {
       this.needDrain = false;
@@ -221,44 +218,9 @@ class BunTransport implements Transport {
     this.socket.shutdown();
   }
 
-  /** The next chunk to write, with a run of small queued chunks merged into one. */
-  private take(): Uint8Array | null {
-    const queue = this.queue;
-    const head = this.head;
-    const count = queue.length;
-    if (head === count) {
-      queue.length = 0;
-      this.head = 0;
-      return null;
-    }
-    const first = queue[head]!;
-    let total = first.length;
-    let end = head + 1;
-    while (end < count && total + queue[end]!.length <= COALESCE_LIMIT) {
-      total += queue[end]!.length;
-      end++;
-    }
-    if (end === head + 1) {
-      queue[head] = EMPTY;
-      this.head = head + 1;
-      return first;
-    }
-    const merged = new Uint8Array(total);
-    let offset = 0;
-    for (let i = head; i < end; i++) {
-      const chunk = queue[i]!;
-      merged.set(chunk, offset);
-      offset += chunk.length;
-      queue[i] = EMPTY;
-    }
-    this.head = end;
-    return merged;
-  }
-
   private release(): void {
     this.closed = true;
-    this.queue = [];
-    this.head = 0;
+    this.queue.clear();
     this.queued = 0;
   }
 }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { ChunkQueue } from "./queue.ts";
 import type {
   AcceptFn,
   ConnectionEvents,
@@ -48,6 +49,15 @@ function slabReserve(length: number): void {
   }
 }
 
+/** Memory for a merged write: small ones from the slab. */
+function slabAlloc(length: number): Uint8Array {
+  if (length > SLAB_MAX_COPY) return new Uint8Array(length);
+  slabReserve(length);
+  const start = slabUsed;
+  slabUsed = start + length;
+  return slab.subarray(start, start + length);
+}
+
 function copyOf(bytes: Uint8Array): Uint8Array {
   const length = bytes.length;
   if (length > SLAB_MAX_COPY) return bytes.slice();
@@ -58,7 +68,6 @@ function copyOf(bytes: Uint8Array): Uint8Array {
   return slab.subarray(start, start + length);
 }
 
-const EMPTY = new Uint8Array(0);
 /** `stash` values besides a byte count. */
 const STASH_NONE = -1;
 const STASH_EOF = -2;
@@ -79,8 +88,7 @@ class DenoTransport implements Transport {
   private readDone = false;
 
   /** Chunks not yet written; the one being written is held by flush() alone. */
-  private queue: Uint8Array[] = [];
-  private head = 0;
+  private readonly queue = new ChunkQueue();
   private queued = 0;
   /** A flush is scheduled or running, so write() must not start another. */
   private writing = false;
@@ -168,8 +176,8 @@ class DenoTransport implements Transport {
   private pushCopy(bytes: Uint8Array): void {
     const queue = this.queue;
     const length = bytes.length;
-    if (length <= SLAB_MAX_COPY && queue.length > this.head) {
-      const tail = queue[queue.length - 1]!;
+    const tail = queue.last();
+    if (length <= SLAB_MAX_COPY && tail !== undefined) {
       slabReserve(length);
       if (
         // Offsets first: `.buffer` can cost an allocation on a small array V8 keeps on-heap.
@@ -178,61 +186,16 @@ class DenoTransport implements Transport {
       ) {
         slab.set(bytes, slabUsed);
         slabUsed += length;
-        queue[queue.length - 1] = new Uint8Array(
-          slab.buffer,
-          tail.byteOffset,
-          tail.length + length,
-        );
+        queue.replaceLast(new Uint8Array(slab.buffer, tail.byteOffset, tail.length + length));
         return;
       }
     }
     queue.push(copyOf(bytes));
   }
 
-  /** The next chunk to write, with a run of small queued chunks merged into one. */
-  private take(): Uint8Array | null {
-    const queue = this.queue;
-    const head = this.head;
-    const count = queue.length;
-    if (head === count) {
-      queue.length = 0;
-      this.head = 0;
-      return null;
-    }
-    const first = queue[head]!;
-    let total = first.length;
-    let end = head + 1;
-    while (end < count && total + queue[end]!.length <= COALESCE_LIMIT) {
-      total += queue[end]!.length;
-      end++;
-    }
-    if (end === head + 1) {
-      queue[head] = EMPTY;
-      this.head = head + 1;
-      return first;
-    }
-    let merged: Uint8Array;
-    if (total <= SLAB_MAX_COPY) {
-      slabReserve(total);
-      merged = slab.subarray(slabUsed, slabUsed + total);
-      slabUsed += total;
-    } else {
-      merged = new Uint8Array(total);
-    }
-    let offset = 0;
-    for (let i = head; i < end; i++) {
-      const chunk = queue[i]!;
-      merged.set(chunk, offset);
-      offset += chunk.length;
-      queue[i] = EMPTY;
-    }
-    this.head = end;
-    return merged;
-  }
-
   private async flush(): Promise<void> {
     const conn = this.conn;
-    let chunk = this.take();
+    let chunk = this.queue.take(COALESCE_LIMIT, slabAlloc);
     while (chunk !== null) {
       if (this.closed) return;
       let written: number;
@@ -245,7 +208,9 @@ class DenoTransport implements Transport {
       if (this.closed) return;
       this.queued -= written;
       // Deno writes what the kernel takes and resolves; the rest is ours to retry.
-      chunk = written < chunk.length ? chunk.subarray(written) : this.take();
+      chunk = written < chunk.length
+        ? chunk.subarray(written)
+        : this.queue.take(COALESCE_LIMIT, slabAlloc);
     }
     this.writing = false;
     if (this.needDrain) {
@@ -371,8 +336,7 @@ class DenoTransport implements Transport {
   }
 
   private release(): void {
-    this.queue = [];
-    this.head = 0;
+    this.queue.clear();
     this.queued = 0;
   }
 }

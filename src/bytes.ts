@@ -52,25 +52,6 @@ export function ascii(text: string): Uint8Array {
 }
 
 /**
- * Whether `buf[start, end)` equals `lower` ignoring ASCII case. `lower` must be
- * lowercase letters, digits and `-`: OR-ing 0x20 maps only A–Z onto a–z among
- * the bytes that could then compare equal.
- */
-export function equalsLower(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  lower: Uint8Array,
-): boolean {
-  const n = lower.length;
-  if (end - start !== n) return false;
-  for (let i = 0; i < n; i++) {
-    if ((buf[start + i]! | 0x20) !== lower[i]) return false;
-  }
-  return true;
-}
-
-/**
  * Decode bytes as Latin-1 (each byte one code unit): header values and targets
  * are octets. (TextDecoder's "latin1" is really windows-1252, which would remap
  * 0x80–0x9f, so it is not used.)

@@ -94,6 +94,8 @@ const BLOCK_WRITE = 1;
 const BLOCK_PIPELINE = 2;
 const BLOCK_BODY = 4;
 const BLOCK_ADMIT = 8;
+/** For {@link Connection.step}: not a block, but "answer what is ready". */
+const DRAIN = 0;
 
 /** What the connection's one deadline is guarding. */
 const WAIT_NONE = 0;
@@ -262,15 +264,24 @@ export class Connection implements ConnectionEvents {
     this.flush();
   }
 
-  /** A handler slot may be free: go on reading. */
-  admitted(): void {
-    if (this.phase >= DISCARD) return;
+  /**
+   * Unblock `bit` (or, given DRAIN, answer what is ready) from outside the
+   * transport's events: writes are gathered, sent once, and the deadline set.
+   */
+  private step(bit: number): void {
     const wasBusy = this.busy;
     this.busy = true;
-    this.unblock(BLOCK_ADMIT);
+    if (bit === DRAIN) this.drainQueue();
+    else this.unblock(bit);
     this.busy = wasBusy;
     this.flush();
     this.updateWait();
+  }
+
+  /** A handler slot may be free: go on reading. */
+  admitted(): void {
+    if (this.phase >= DISCARD) return;
+    this.step(BLOCK_ADMIT);
   }
 
   /**
@@ -649,11 +660,7 @@ export class Connection implements ConnectionEvents {
       this.block(BLOCK_BODY);
       return;
     }
-    const wasBusy = this.busy;
-    this.busy = true;
-    this.unblock(BLOCK_BODY);
-    this.busy = wasBusy;
-    this.flush();
+    this.step(BLOCK_BODY);
   }
 
   /** @internal The handler of `ex` wants its body: tell the client to send it, in turn. */
@@ -673,12 +680,7 @@ export class Connection implements ConnectionEvents {
     if (ex.reply !== null || ex.abandoned || this.phase === CLOSED) return;
     ex.reply = reply;
     ex.req.release();
-    const wasBusy = this.busy;
-    this.busy = true;
-    this.drainQueue();
-    this.busy = wasBusy;
-    this.flush();
-    this.updateWait();
+    this.step(DRAIN);
   }
 
   /** Write every answered response at the front of the queue, in order. */
@@ -812,12 +814,7 @@ export class Connection implements ConnectionEvents {
       this.closeAfterResponse();
       return;
     }
-    const wasBusy = this.busy;
-    this.busy = true;
-    this.drainQueue();
-    this.busy = wasBusy;
-    this.flush();
-    this.updateWait();
+    this.step(DRAIN);
   }
 
   /** One piece of a streamed body: as is, or framed as a chunk (large pieces are not copied). */

@@ -15,7 +15,18 @@
  *
  * @module
  */
-import { COLON, COMMA, CR, equalsLower, FIELD_VALUE, HT, LF, SP, TARGET, TOKEN } from "./bytes.ts";
+import {
+  COLON,
+  COMMA,
+  CR,
+  equalsIgnoreCase,
+  FIELD_VALUE,
+  HT,
+  LF,
+  SP,
+  TARGET,
+  TOKEN,
+} from "./bytes.ts";
 import { ascii } from "./bytes.ts";
 import type { Limits } from "./limits.ts";
 
@@ -302,26 +313,26 @@ function noteFraming(
 ): void {
   switch (nameEnd - nameStart) {
     case 4:
-      if (equalsLower(buf, nameStart, nameEnd, H_HOST)) f.hosts++;
+      if (equalsIgnoreCase(buf, nameStart, nameEnd, H_HOST)) f.hosts++;
       return;
     case 6:
-      if (equalsLower(buf, nameStart, nameEnd, H_EXPECT)) {
-        if (equalsLower(buf, valueStart, valueEnd, V_100_CONTINUE)) f.expectContinue = true;
+      if (equalsIgnoreCase(buf, nameStart, nameEnd, H_EXPECT)) {
+        if (equalsIgnoreCase(buf, valueStart, valueEnd, V_100_CONTINUE)) f.expectContinue = true;
         else f.expectOther = true;
       }
       return;
     case 10:
-      if (equalsLower(buf, nameStart, nameEnd, H_CONNECTION)) {
+      if (equalsIgnoreCase(buf, nameStart, nameEnd, H_CONNECTION)) {
         noteConnection(buf, valueStart, valueEnd, f);
       }
       return;
     case 14:
-      if (equalsLower(buf, nameStart, nameEnd, H_CONTENT_LENGTH)) {
+      if (equalsIgnoreCase(buf, nameStart, nameEnd, H_CONTENT_LENGTH)) {
         noteLength(buf, valueStart, valueEnd, f);
       }
       return;
     case 17:
-      if (equalsLower(buf, nameStart, nameEnd, H_TRANSFER_ENCODING)) {
+      if (equalsIgnoreCase(buf, nameStart, nameEnd, H_TRANSFER_ENCODING)) {
         noteCodings(buf, valueStart, valueEnd, f);
       }
       return;
@@ -362,7 +373,7 @@ function noteCodings(buf: Uint8Array, start: number, end: number, f: Framing): v
       f.teBad = true;
       return;
     }
-    const chunked = equalsLower(buf, tokenStart, p, V_CHUNKED);
+    const chunked = equalsIgnoreCase(buf, tokenStart, p, V_CHUNKED);
     if (chunked) f.teChunkedCount++;
     else f.teUnknown = true;
     f.teLastChunked = chunked;
@@ -384,8 +395,8 @@ function noteConnection(buf: Uint8Array, start: number, end: number, f: Framing)
     while (p < end && (buf[p] === SP || buf[p] === HT || buf[p] === COMMA)) p++;
     const tokenStart = p;
     while (p < end && buf[p] !== COMMA && buf[p] !== SP && buf[p] !== HT) p++;
-    if (equalsLower(buf, tokenStart, p, V_CLOSE)) f.close = true;
-    else if (equalsLower(buf, tokenStart, p, V_KEEP_ALIVE)) f.keepAlive = true;
+    if (equalsIgnoreCase(buf, tokenStart, p, V_CLOSE)) f.close = true;
+    else if (equalsIgnoreCase(buf, tokenStart, p, V_KEEP_ALIVE)) f.keepAlive = true;
   }
 }
 
