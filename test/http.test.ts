@@ -488,9 +488,13 @@ describe("timeouts", () => {
   });
 
   it("closes 1,000 idle keep-alive connections at the idle timeout", async () => {
-    const clients = await Promise.all(Array.from({ length: 1000 }, () => RawClient.connect(port)));
+    // Each asks at once: a connection that idles before its first request is closed too.
+    const clients = await Promise.all(Array.from({ length: 1000 }, async () => {
+      const c = await RawClient.connect(port);
+      await c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      return c;
+    }));
     try {
-      await Promise.all(clients.map((c) => c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
       await Promise.all(clients.map((c) => c.responses(1, [], 10000)));
       const answered = Date.now();
       await Promise.all(clients.map((c) => c.closedByServer(5000)));
