@@ -4,13 +4,31 @@
  * @module
  */
 export { type HttpOptions, HttpServer } from "./server.ts";
-export { Connection, errorReply, type Handler } from "./connection.ts";
-export { type Middleware, Router } from "./router.ts";
+export { Connection, type ConnectionHost, errorReply, type Handler } from "./connection.ts";
+export { AccessLog, type LogInfo } from "./log.ts";
+export { Out } from "./response.ts";
+export { type Middleware, Router, type RouteResult } from "./router.ts";
 export { type FetchHandler, fetchHandler, toReply, toRequest } from "./fetch.ts";
-export { Scope, Task, type TaskContext } from "./scope.ts";
-export { Channel, choose, type ChooseClause, type ChooseResult } from "./channel.ts";
-export { deadlineIn, now, sleep, timers, TimerWheel } from "./clock.ts";
-export { Canceled, Closed, Timeout } from "./errors.ts";
+export { Scope, type ScopeOptions, Task, type TaskContext } from "./scope.ts";
+export {
+  Channel,
+  choose,
+  type ChooseClause,
+  type ChooseResult,
+  EMPTY,
+  type Empty,
+} from "./channel.ts";
+export { deadlineIn, now, sleep, type Timer, timers, TimerWheel } from "./clock.ts";
+export { Canceled, type Cancellation, type CancelSource, Closed, Timeout } from "./errors.ts";
+export { type Endpoint, messagePortEndpoint, PortChannel } from "./port.ts";
+export {
+  type ClusterStats,
+  type ControlMessage,
+  Supervisor,
+  type SupervisorOptions,
+  type WorkerProcess,
+} from "./supervisor.ts";
+export { VERSION } from "./version.ts";
 export { IncomingRequest } from "./request.ts";
 export { RequestBody } from "./body.ts";
 export {

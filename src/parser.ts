@@ -31,7 +31,7 @@ import { ascii } from "./bytes.ts";
 import type { Limits } from "./limits.ts";
 
 /** {@link findHeadEnd}: the blank line has not arrived yet. */
-export const NEED_MORE = -1;
+export const NEED_MORE: number = -1;
 
 /** Where a parsed request's head lies, as offsets into the bytes it was parsed from. */
 export class RequestHead {
@@ -52,7 +52,7 @@ export class RequestHead {
   /** Per header: name start, name end, value start, value end (trailing whitespace trimmed). */
   headers: Uint32Array;
   /** Declared body length; -1 when there is none (or the body is chunked). */
-  contentLength = -1;
+  contentLength: number = -1;
   /** The body uses the chunked transfer coding. */
   chunked = false;
   /** The connection may stay open after this exchange (version default and `Connection`). */
@@ -160,7 +160,7 @@ const MAX_LENGTH_DIGITS = 15;
 /** Framing facts gathered while the header fields go by. */
 class Framing {
   hosts = 0;
-  contentLength = -1;
+  contentLength: number = -1;
   lengthConflict = false;
   badLength = false;
   teSeen = false;

@@ -17,7 +17,8 @@ import { errorReply } from "./connection.ts";
 import { hashPath, type IncomingRequest } from "./request.ts";
 import type { Reply, StaticReply } from "./response.ts";
 
-type Result = Reply | StaticReply | Promise<Reply | StaticReply>;
+/** What a handler or middleware gives back: a reply, or a promise of one. */
+export type RouteResult = Reply | StaticReply | Promise<Reply | StaticReply>;
 
 /**
  * Runs around a handler: do something before, call `next()` for the rest of
@@ -25,7 +26,7 @@ type Result = Reply | StaticReply | Promise<Reply | StaticReply>;
  * it. Global middleware (`use`) runs first, in the order added, then the
  * route's own, then the handler.
  */
-export type Middleware = (req: IncomingRequest, next: () => Result) => Result;
+export type Middleware = (req: IncomingRequest, next: () => RouteResult) => RouteResult;
 
 /** One route as registered, kept so a router can be mounted into another. */
 interface RouteRecord {
@@ -37,7 +38,7 @@ interface RouteRecord {
 function chain(middleware: readonly Middleware[], handler: Handler): Handler {
   if (middleware.length === 0) return handler;
   return (req) => {
-    const step = (i: number): Result =>
+    const step = (i: number): RouteResult =>
       i === middleware.length ? handler(req) : middleware[i]!(req, () => step(i + 1));
     return step(0);
   };
@@ -88,9 +89,9 @@ export class Router {
     this.handler = (req) => this.middleware.length === 0 ? this.route(req) : this.guarded(req);
   }
 
-  private guarded(req: IncomingRequest): Result {
+  private guarded(req: IncomingRequest): RouteResult {
     const mw = this.middleware;
-    const step = (i: number): Result =>
+    const step = (i: number): RouteResult =>
       i === mw.length ? this.route(req) : mw[i]!(req, () => step(i + 1));
     return step(0);
   }
@@ -193,7 +194,7 @@ export class Router {
     return this.on("*", pattern, ...handlers);
   }
 
-  private route(req: IncomingRequest): Result {
+  private route(req: IncomingRequest): RouteResult {
     const bucket = this.exactBytes.get(req.pathHash());
     if (bucket !== undefined) {
       for (let i = 0; i < bucket.length; i++) {
@@ -210,7 +211,7 @@ export class Router {
     return this.dispatch(methods, req);
   }
 
-  private dispatch(methods: Methods, req: IncomingRequest): Result {
+  private dispatch(methods: Methods, req: IncomingRequest): RouteResult {
     const handler = methods.find(req.method);
     if (handler !== null) return handler(req);
     if (req.method === "OPTIONS") {
