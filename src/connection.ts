@@ -363,16 +363,21 @@ export class Connection implements ConnectionEvents {
     this.lingerTimer?.cancel();
     this.timer?.cancel();
     this.timer = null;
-    const gone = new Error("connection closed");
-    const reason = new Canceled("client went away");
-    for (const ex of this.queue) {
-      ex.abandoned = true;
-      this.handlerDone(ex);
-      ex.req.abort(reason);
-      if (ex.body !== null) ex.body.fail(gone);
+    // Errors capture a stack: make them only when a request is there to receive them.
+    if (this.queue.length > 0) {
+      const gone = new Error("connection closed");
+      const reason = new Canceled("client went away");
+      for (const ex of this.queue) {
+        ex.abandoned = true;
+        this.handlerDone(ex);
+        ex.req.abort(reason);
+        if (ex.body !== null) ex.body.fail(gone);
+      }
+      this.queue.length = 0;
     }
-    this.queue.length = 0;
-    if (this.bodyEx !== null && this.bodyEx.body !== null) this.bodyEx.body.fail(gone);
+    if (this.bodyEx !== null && this.bodyEx.body !== null) {
+      this.bodyEx.body.fail(new Error("connection closed"));
+    }
     this.bodyEx = null;
     this.inBuf = null;
     this.inLen = 0;
