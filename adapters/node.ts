@@ -22,13 +22,17 @@ export function nodeHasReusePort(version: string = process.versions.node): boole
 class NodeTransport implements Transport {
   readonly socket: net.Socket;
   events: ConnectionEvents | null = null;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-
   constructor(socket: net.Socket) {
     this.socket = socket;
-    this.remoteAddress = socket.remoteAddress ?? "";
-    this.remotePort = socket.remotePort ?? 0;
+  }
+
+  // Read when asked: each read is a getpeername(2) that most requests never need.
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? "";
+  }
+
+  get remotePort(): number {
+    return this.socket.remotePort ?? 0;
   }
 
   get pending(): number {

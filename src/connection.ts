@@ -23,7 +23,7 @@ import { CR, LF } from "./bytes.ts";
 import { type BodySource, RequestBody } from "./body.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { findHeadEnd, NEED_MORE, parseHead, type RequestHead } from "./parser.ts";
-import { IncomingRequest } from "./request.ts";
+import { IncomingRequest, type Peer } from "./request.ts";
 import {
   chunkFrame,
   chunkSizeLine,
@@ -154,13 +154,13 @@ class Exchange implements BodySource {
   constructor(
     conn: Connection,
     head: RequestHead,
-    remoteAddress: string,
+    peer: Peer,
     hasBody: boolean,
     req: IncomingRequest | null = null,
   ) {
     this.conn = conn;
     this.body = hasBody ? new RequestBody(this, head.contentLength) : null;
-    this.req = req ?? new IncomingRequest(head, this.body, remoteAddress, conn.proxies);
+    this.req = req ?? new IncomingRequest(head, this.body, peer, conn.proxies);
     this.headOnly = head.method === "HEAD";
     this.minor = head.minor;
     this.keepAlive = head.keepAlive;
@@ -478,7 +478,7 @@ export class Connection implements ConnectionEvents {
       this.fastRequest(head);
       return;
     }
-    const ex = new Exchange(this, head, this.t.remoteAddress, hasBody);
+    const ex = new Exchange(this, head, this.t, hasBody);
     if (this.host.accessLog !== null) ex.log = this.logInfo(ex.req);
     this.queue.push(ex);
     if (hasBody) {
@@ -541,7 +541,7 @@ export class Connection implements ConnectionEvents {
 
   /** No body, nothing queued: answer at once if the handler does, with no Exchange. */
   private fastRequest(head: RequestHead): void {
-    const req = new IncomingRequest(head, null, this.t.remoteAddress, this.host.trustedProxies);
+    const req = new IncomingRequest(head, null, this.t, this.host.trustedProxies);
     const headOnly = head.method === "HEAD";
     const minor = head.minor;
     const keepAlive = head.keepAlive;
@@ -549,7 +549,7 @@ export class Connection implements ConnectionEvents {
     const result = this.call(req);
     if (isPromise(result)) {
       req.detach();
-      const ex = new Exchange(this, head, this.t.remoteAddress, false, req);
+      const ex = new Exchange(this, head, this.t, false, req);
       ex.log = log;
       this.queue.push(ex);
       this.watchHandler(ex, result);
@@ -629,7 +629,7 @@ export class Connection implements ConnectionEvents {
       }
       // Answered already: all that is left is to close once the queue is out.
     } else {
-      const err = new Exchange(this, this.host.head, this.t.remoteAddress, false);
+      const err = new Exchange(this, this.host.head, this.t, false);
       err.running = false;
       err.reply = errorReply(status);
       err.forced = true;

@@ -22,8 +22,7 @@ export class IncomingRequest {
   readonly method: string;
   /** Path parameters filled in by the router. */
   params: Record<string, string> = EMPTY_PARAMS;
-  /** The peer's address. */
-  readonly remoteAddress: string;
+  private readonly peer: Peer;
   private head: RequestHead | null;
   private readonly requestBody: RequestBody | null;
   private cachedUrl: string | undefined = undefined;
@@ -36,14 +35,19 @@ export class IncomingRequest {
   constructor(
     head: RequestHead,
     body: RequestBody | null,
-    remoteAddress: string,
+    peer: Peer,
     proxies: ReadonlySet<string> = NO_PROXIES,
   ) {
     this.head = head;
     this.method = head.method;
     this.requestBody = body;
-    this.remoteAddress = remoteAddress;
+    this.peer = peer;
     this.proxies = proxies;
+  }
+
+  /** The peer's address (asked of the socket only when read). */
+  get remoteAddress(): string {
+    return this.peer.remoteAddress;
   }
 
   /**
@@ -209,6 +213,11 @@ export class IncomingRequest {
   release(): void {
     this.head = null;
   }
+}
+
+/** Whoever is at the other end of the connection. */
+export interface Peer {
+  readonly remoteAddress: string;
 }
 
 const NO_PROXIES: ReadonlySet<string> = new Set();

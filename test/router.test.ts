@@ -15,7 +15,7 @@ function req(method: string, target: string): IncomingRequest {
   const head = new RequestHead(defaultLimits.maxHeaders);
   const end = findHeadEnd(bytes, 0, 0, bytes.length, { scan: 0 });
   assert.equal(parseHead(bytes, 0, end, head, defaultLimits), 0);
-  return new IncomingRequest(head, null, "");
+  return new IncomingRequest(head, null, { remoteAddress: "" });
 }
 
 /** Route and return [status, body or tag, params]. */
