@@ -199,6 +199,8 @@ export class Connection implements ConnectionEvents {
   private inLen = 0;
   /** Bytes of the current head already scanned for its end. */
   private scanned = 0;
+  /** A head is under way across reads: leave it to the resumable scanner. */
+  private partial = false;
   private readonly resume = { scan: 0 };
 
   /** The request whose body is arriving. */
@@ -431,36 +433,41 @@ export class Connection implements ConnectionEvents {
         continue;
       }
       if (this.phase !== HEAD) return end;
-      if (this.scanned === 0) {
+      if (!this.partial) {
         // Empty lines before a request line are ignored (RFC 9112 §2.2).
         while (pos + 1 < end && buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
         if (pos === end || (pos + 1 === end && buf[pos] === CR)) break;
       }
-      const headEnd = findHeadEnd(buf, pos, pos + this.scanned, end, this.resume);
-      if (headEnd === NEED_MORE) {
-        this.scanned = this.resume.scan - pos;
-        const have = end - pos;
-        if (this.scanned === 0 && have > limits.maxRequestLine) this.fail(414);
-        else if (have > limits.maxHeadBytes) this.fail(431);
-        break;
+      const head = this.host.head;
+      // Most heads arrive whole: find and parse them in one pass. A head that
+      // did not is followed by the resumable scanner, so a trickle stays O(n).
+      let status = this.partial ? NEED_MORE : parseHead(buf, pos, end, head, limits);
+      if (status === NEED_MORE) {
+        const found = findHeadEnd(buf, pos, pos + this.scanned, end, this.resume);
+        if (found === NEED_MORE) {
+          this.partial = true;
+          this.scanned = this.resume.scan - pos;
+          const have = end - pos;
+          if (this.scanned === 0 && have > limits.maxRequestLine) this.fail(414);
+          else if (have > limits.maxHeadBytes) this.fail(431);
+          break;
+        }
+        status = found < 0 ? 400 : parseHead(buf, pos, found, head, limits);
       }
+      this.partial = false;
       this.scanned = 0;
-      if (headEnd < 0) {
-        this.fail(400);
+      if (status !== 0) {
+        this.fail(status);
         return end;
       }
+      const headEnd = head.end;
       if (!this.host.acquire()) {
         // Resume the scan at the blank line, so the head is found again at once.
+        this.partial = true;
         this.scanned = headEnd - 2 - pos;
         this.block(BLOCK_ADMIT);
         this.host.waitForSlot(this);
         break;
-      }
-      const status = parseHead(buf, pos, headEnd, this.host.head, limits);
-      if (status !== 0) {
-        this.host.release();
-        this.fail(status);
-        return end;
       }
       pos = headEnd;
       this.host.requests++;

@@ -193,9 +193,14 @@ class Framing {
 const framing = new Framing();
 
 /**
- * Parse a complete head, `buf[start, end)` where `end` is what
- * {@link findHeadEnd} returned. Fills `head` and returns 0, or returns the
- * HTTP status to answer with (400, 413, 414, 417, 431, 501, 505).
+ * Parse the head that starts at `start`, looking no further than `end`.
+ *
+ * `end` may be where {@link findHeadEnd} found the blank line, or simply the
+ * end of the bytes at hand: most heads arrive whole, and one pass that both
+ * finds and parses them beats two. Fills `head` (its `end` is set one past the
+ * blank line) and returns 0, or {@link NEED_MORE} when the bytes stop before
+ * the head does, or the HTTP status to answer with (400, 413, 414, 417, 431,
+ * 501, 505). Bytes past `end` in `buf` are never trusted.
  */
 export function parseHead(
   buf: Uint8Array,
@@ -204,31 +209,52 @@ export function parseHead(
   head: RequestHead,
   limits: Limits,
 ): number {
+  const status = parseLines(buf, start, end, head, limits);
+  // Bytes that already hold a blank line hold the whole head: running out means it is malformed.
+  if (
+    status === NEED_MORE && end - start >= 4 && buf[end - 1] === LF && buf[end - 2] === CR &&
+    buf[end - 3] === LF && buf[end - 4] === CR
+  ) return 400;
+  return status;
+}
+
+function parseLines(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  head: RequestHead,
+  limits: Limits,
+): number {
   head.buf = buf;
   head.start = start;
-  head.end = end;
   head.headerCount = 0;
 
   let p = parseRequestLine(buf, start, end, head);
-  if (p < 0) return -p;
+  if (p < 0) return p === NEED_MORE ? NEED_MORE : -p;
   if (p - start > limits.maxRequestLine) return 414;
-  if (end - start > limits.maxHeadBytes) return 431;
 
   const f = framing;
   f.reset();
   const h = head.headers;
   const max = limits.maxHeaders;
-  const last = end - 2; // the blank line's CR
   let n = 0;
-  while (p < last) {
+  for (;;) {
+    if (p + 1 >= end) return NEED_MORE;
+    if (buf[p] === CR) {
+      if (buf[p + 1] !== LF) return 400;
+      p += 2;
+      break;
+    }
     const nameStart = p;
     while (TOKEN[buf[p]!] === 1) p++;
+    if (p >= end) return NEED_MORE;
     // Nothing before the colon covers obs-fold and leading whitespace too.
     if (p === nameStart || buf[p] !== COLON) return 400;
     const nameEnd = p++;
     while (buf[p] === SP || buf[p] === HT) p++;
     const valueStart = p;
     while (FIELD_VALUE[buf[p]!] === 1) p++;
+    if (p + 1 >= end) return NEED_MORE;
     if (buf[p] !== CR || buf[p + 1] !== LF) return 400;
     let valueEnd = p;
     while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HT)) {
@@ -244,26 +270,34 @@ export function parseHead(
     n++;
     noteFraming(buf, nameStart, nameEnd, valueStart, valueEnd, f);
   }
+  head.end = p;
   head.headerCount = n;
+  if (p - start > limits.maxHeadBytes) return 431;
   return decideFraming(head, f, limits);
 }
 
-/** Returns the offset after the request line's CRLF, or minus the status to answer. */
+/**
+ * Returns the offset after the request line's CRLF, {@link NEED_MORE}, or
+ * minus the status to answer.
+ */
 function parseRequestLine(buf: Uint8Array, start: number, end: number, head: RequestHead): number {
   let p = start;
   while (TOKEN[buf[p]!] === 1) p++;
+  if (p >= end) return NEED_MORE;
   if (p === start || buf[p] !== SP) return -400;
   head.method = internMethod(buf, start, p);
   const targetStart = ++p;
   while (TARGET[buf[p]!] === 1) p++;
+  if (p >= end) return NEED_MORE;
   if (p === targetStart || buf[p] !== SP) return -400;
   head.targetStart = targetStart;
   head.targetEnd = p;
   if (!targetFitsMethod(buf, targetStart, p, head.method)) return -400;
   p++;
   // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, then CRLF.
+  if (p + 10 > end) return NEED_MORE;
   if (
-    p + 10 > end || buf[p] !== 0x48 || buf[p + 1] !== 0x54 || buf[p + 2] !== 0x54 ||
+    buf[p] !== 0x48 || buf[p + 1] !== 0x54 || buf[p + 2] !== 0x54 ||
     buf[p + 3] !== 0x50 || buf[p + 4] !== 0x2f || buf[p + 6] !== 0x2e
   ) return -400;
   const major = buf[p + 5]! - 0x30;

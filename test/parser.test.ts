@@ -153,6 +153,40 @@ describe("parseHead: valid requests", () => {
   });
 });
 
+/** Parse in one pass, without findHeadEnd, as the connection's fast path does. */
+function direct(text: string, lim: Limits = limits): { status: number; head?: Seen; end?: number } {
+  const bytes = enc.encode(text);
+  const head = new RequestHead(lim.maxHeaders);
+  const status = parseHead(bytes, 0, bytes.length, head, lim);
+  if (status === NEED_MORE) {
+    // As the connection does: bytes that do not make a head yet go to the scanner.
+    const found = findHeadEnd(bytes, 0, 0, bytes.length, { scan: 0 });
+    return { status: found < 0 && found !== NEED_MORE ? -found : NEED_MORE };
+  }
+  return status === 0 ? { status, head: seen(head), end: head.end } : { status };
+}
+
+describe("parseHead in one pass (no findHeadEnd)", () => {
+  for (const [i, text] of VALID.entries()) {
+    it(`needs more on every prefix and agrees on the whole (request ${i})`, () => {
+      const bytes = enc.encode(text);
+      for (let n = 0; n < bytes.length; n++) {
+        const head = new RequestHead(limits.maxHeaders);
+        assert.equal(parseHead(bytes, 0, n, head, limits), NEED_MORE, `prefix of ${n} bytes`);
+      }
+      assert.deepEqual(direct(text), whole(text));
+      assert.deepEqual(direct(text + "GET / HTTP/1.1\r\n"), whole(text));
+    });
+  }
+
+  it("never reads past the end it is given", () => {
+    const bytes = enc.encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    const head = new RequestHead(limits.maxHeaders);
+    assert.equal(parseHead(bytes, 0, bytes.length - 1, head, limits), NEED_MORE);
+    assert.equal(parseHead(bytes, 0, 20, head, limits), NEED_MORE);
+  });
+});
+
 describe("parseHead: refused requests", () => {
   const H = "Host: a\r\n";
   const cases: [string, string, number][] = [
@@ -232,6 +266,7 @@ describe("parseHead: refused requests", () => {
   for (const [what, text, status] of cases) {
     it(`${status} for ${what}`, () => {
       assert.equal(whole(text).status, status);
+      assert.equal(direct(text).status, status, "in one pass");
     });
   }
 

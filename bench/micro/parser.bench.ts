@@ -106,11 +106,15 @@ function binksParse(buf: Uint8Array): number {
   let body = 0;
   const end = buf.length;
   while (start < end) {
-    const headEnd = findHeadEnd(buf, start, start, end, resume);
-    if (headEnd === NEED_MORE || headEnd < 0) throw new Error(`findHeadEnd: ${headEnd}`);
-    const status = parseHead(buf, start, headEnd, head, limits);
+    // Whole heads are found and parsed in one pass; the scanner is for heads that trickle in.
+    let status = parseHead(buf, start, end, head, limits);
+    if (status === NEED_MORE) {
+      const headEnd = findHeadEnd(buf, start, start, end, resume);
+      if (headEnd < 0) throw new Error(`findHeadEnd: ${headEnd}`);
+      status = parseHead(buf, start, headEnd, head, limits);
+    }
     if (status !== 0) throw new Error(`parseHead: ${status}`);
-    start = headEnd;
+    start = head.end;
     if (head.chunked) {
       decoder.reset();
       while (!decoder.done) {
