@@ -366,6 +366,9 @@ function startConnection(conn: DenoConn, accept: AcceptFn): void {
   transport.start(events);
 }
 
+/** Errors of `accept()` about one connection only, not the listener. */
+const GONE_BEFORE_ACCEPT = new Set(["NotConnected", "ConnectionReset", "ConnectionAborted"]);
+
 async function acceptLoop(
   listener: DenoTcpListener,
   accept: AcceptFn,
@@ -377,6 +380,8 @@ async function acceptLoop(
       conn = await listener.accept();
     } catch (error) {
       if (state.closed || (error instanceof Error && error.name === "BadResource")) return;
+      // A client that reset before we accepted it: nothing to wait for, take the next one.
+      if (error instanceof Error && GONE_BEFORE_ACCEPT.has(error.name)) continue;
       // EMFILE and the like: retrying at once would spin while nothing can be accepted.
       await new Promise((resolve) => setTimeout(resolve, 50));
       continue;

@@ -488,6 +488,8 @@ export class Connection implements ConnectionEvents {
     const ex = new Exchange(this, head, this.t, hasBody);
     if (this.host.accessLog !== null) ex.log = this.logInfo(ex.req);
     this.queue.push(ex);
+    // The last request of the connection (RFC 9112 §9.6): nothing after it is read.
+    if (!head.keepAlive && !hasBody) this.stopReading();
     if (hasBody) {
       this.bodyEx = ex;
       this.phase = BODY;
@@ -518,7 +520,12 @@ export class Connection implements ConnectionEvents {
     if (ms < Infinity) ex.timer = timers.add(now() + ms, () => this.handlerTimedOut(ex));
     result.then(
       (reply) => this.settle(ex, reply),
-      (err) => this.settle(ex, this.internalError(err)),
+      (err) => {
+        // A handler that failed because its request was refused or its client
+        // left is no handler failure: nothing to report.
+        if (ex.reply !== null || ex.abandoned || this.phase === CLOSED) this.handlerDone(ex);
+        else this.settle(ex, this.internalError(err));
+      },
     );
   }
 
@@ -559,6 +566,7 @@ export class Connection implements ConnectionEvents {
       const ex = new Exchange(this, head, this.t, false, req);
       ex.log = log;
       this.queue.push(ex);
+      if (!keepAlive) this.stopReading();
       this.watchHandler(ex, result);
       return;
     }
@@ -618,7 +626,14 @@ export class Connection implements ConnectionEvents {
   private endBody(ex: Exchange): void {
     ex.body!.end();
     this.bodyEx = null;
-    if (this.phase === BODY) this.phase = this.host.draining ? DISCARD : HEAD;
+    if (this.phase === BODY) this.phase = this.host.draining || !ex.keepAlive ? DISCARD : HEAD;
+  }
+
+  /** Read no further request: what was read is still answered, the rest of the input dropped. */
+  private stopReading(): void {
+    this.phase = DISCARD;
+    this.partial = false;
+    this.scanned = 0;
   }
 
   /** Refuse the request being read with `status`, then close. */
@@ -909,7 +924,9 @@ export class Connection implements ConnectionEvents {
     } else if (this.inLen > 0) {
       if (this.waiting !== WAIT_HEAD) this.wait(WAIT_HEAD, t.headMs);
     } else if (this.queue.length === 0 && !this.streaming) {
-      this.wait(WAIT_IDLE, t.keepAliveMs);
+      // Re-armed only after a request (startRequest clears `waiting`): bare empty
+      // lines must not keep a connection open.
+      if (this.waiting !== WAIT_IDLE) this.wait(WAIT_IDLE, t.keepAliveMs);
     } else {
       this.waiting = WAIT_NONE;
       this.deadline = Infinity;

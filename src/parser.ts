@@ -231,7 +231,7 @@ function parseLines(
 
   let p = parseRequestLine(buf, start, end, head);
   if (p < 0) return p === NEED_MORE ? NEED_MORE : -p;
-  if (p - start > limits.maxRequestLine) return 414;
+  if (p - 2 - start > limits.maxRequestLine) return 414;
 
   const f = framing;
   f.reset();

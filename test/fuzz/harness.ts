@@ -54,6 +54,14 @@ export interface Outcome {
   steps: number;
 }
 
+/** Where {@link replay} stopped: the request it was reading, and its body if it had one. */
+export interface Where {
+  /** Offset of the first byte of the last request begun (after skipped empty lines). */
+  start: number;
+  /** Offset of its body, or -1 when it ended outside a body. */
+  bodyStart: number;
+}
+
 /** The model stopped making progress: a parser or decoder call consumed nothing. */
 export class Stuck extends Error {
   override name = "Stuck";
@@ -63,7 +71,10 @@ function describeHead(h: RequestHead): Seen {
   const headers: [string, string][] = [];
   const o = h.headers;
   for (let i = 0; i < h.headerCount; i++) {
-    headers.push([latin1(h.buf, o[i * 4]!, o[i * 4 + 1]!), latin1(h.buf, o[i * 4 + 2]!, o[i * 4 + 3]!)]);
+    headers.push([
+      latin1(h.buf, o[i * 4]!, o[i * 4 + 1]!),
+      latin1(h.buf, o[i * 4 + 2]!, o[i * 4 + 3]!),
+    ]);
   }
   return {
     method: h.method,
@@ -93,6 +104,7 @@ export function replay(
   pieces: readonly Uint8Array[],
   limits: Readonly<Limits> = defaultLimits,
   poison = 0xa5,
+  where?: Where,
 ): Outcome {
   let total = 0;
   for (const p of pieces) total += p.length;
@@ -108,7 +120,15 @@ export function replay(
   let current: Seen | null = null;
   let bodyLeft = 0;
   let steps = 0;
-  const done = (status: number): Outcome => ({ requests, status, steps });
+  let start = 0;
+  let bodyStart = -1;
+  const done = (status: number): Outcome => {
+    if (where !== undefined) {
+      where.start = start;
+      where.bodyStart = current !== null ? bodyStart : -1;
+    }
+    return { requests, status, steps };
+  };
 
   for (const piece of pieces) {
     buf.set(piece, len);
@@ -139,6 +159,7 @@ export function replay(
         while (pos + 1 < len && buf[pos] === CR && buf[pos + 1] === LF) pos += 2;
         if (pos === len || (pos + 1 === len && buf[pos] === CR)) break;
       }
+      start = pos;
       const end = findHeadEnd(buf, pos, pos + scanned, len, resume);
       if (end === NEED_MORE) {
         if (resume.scan < pos + scanned || resume.scan > len) {
@@ -157,6 +178,7 @@ export function replay(
       if (status !== 0) return done(status);
       const seen = describeHead(head);
       pos = end;
+      bodyStart = end;
       if (head.chunked) {
         decoder.reset();
         bodyLeft = -1;
