@@ -7,11 +7,13 @@
 //   node bench/micro/run.mjs [--only node,deno,bun] [--filter parser,router] [--time MS]
 //
 // Results are also written to bench/results/<date>-<host>-micro.json.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { compactJson } from "../shootout/report.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const MARKER = "##binks-bench## ";
@@ -212,21 +214,40 @@ const host = hostname().replace(/[^A-Za-z0-9_.-]/g, "_") || "host";
 const outDir = join(root, "bench", "results");
 mkdirSync(outDir, { recursive: true });
 const file = join(outDir, `${date}-${host}-micro.json`);
-writeFileSync(
-  file,
-  JSON.stringify(
-    {
-      kind: "binks micro-benchmarks",
-      date: new Date().toISOString(),
-      host,
-      timePerCaseMs: opts.timeMs,
-      // Only what the tables show: no raw samples, so the file stays small.
-      results,
-    },
-    null,
-    1,
-  ) + "\n",
-);
+// Only what the tables show (no raw samples), so the file stays small.
+const record = {
+  kind: "binks micro-benchmarks",
+  date: new Date().toISOString(),
+  host,
+  timePerCaseMs: opts.timeMs,
+  fields: ["case", "ops/s", "ns/op", "rme %", "samples", "ops per call"],
+  results: Object.fromEntries(
+    Object.entries(results).map(([runtime, suites]) => [
+      runtime,
+      Object.fromEntries(
+        Object.entries(suites).map(([name, s]) => [
+          name,
+          s.error ? { error: s.error } : {
+            runtime: s.runtime,
+            unit: s.unit,
+            cases: s.cases.map((c) => [
+              c.name,
+              Math.round(c.opsPerSec),
+              Number(c.nsPerOp.toFixed(1)),
+              Number(c.rme.toFixed(2)),
+              c.samples,
+              c.opsPerCall,
+            ]),
+            skipped: s.skipped.length > 0 ? s.skipped : undefined,
+          },
+        ]),
+      ),
+    ]),
+  ),
+};
+writeFileSync(file, compactJson(record) + "\n");
+// The repository's formatter checks this file too: leave it as it would.
+spawnSync(join(root, "node_modules", ".bin", "deno"), ["fmt", "--quiet", file], { cwd: root });
 console.log(
   `\nwrote ${file.slice(root.length + 1)} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
 );

@@ -1,0 +1,855 @@
+#!/usr/bin/env node
+// The runtime shoot-out: binks on Node, Deno and Bun against each runtime's
+// own server, Hono, uWebSockets.js, nginx and trivial responders, under wrk,
+// on 127.0.0.1 only. `npm run bench` builds first, then runs this.
+//
+//   node bench/shootout/run.mjs [--quick] [--only IDS] [--scenarios IDS]
+//                               [--duration S] [--rounds N] [--warmup S] [--no-install] [--list]
+//
+// Writes bench/results/<date>-<host>.{json,md} and one <…>-<scenario>.svg per
+// scenario (with -quick or -partial in the name for --quick and filtered runs).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { hostname, release, totalmem } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import {
+  CONNECTIONS,
+  QUICK_SCENARIOS,
+  QUICK_SERVERS,
+  SCENARIOS,
+  servers as allServers,
+} from "./catalog.mjs";
+import { smoke, waitReady } from "./client.mjs";
+import { nginxSetup } from "./nginx.mjs";
+import {
+  busyPct,
+  CLK_TCK,
+  cpuStat,
+  cpuTicks,
+  freePort,
+  killAll,
+  lastWords,
+  peakKiB,
+  resetPeak,
+  runToEnd,
+  start,
+  stop,
+  tree,
+  waitQuiet,
+  which,
+} from "./proc.mjs";
+import {
+  compactJson,
+  CONTENDED_PCT,
+  fmt,
+  markdown,
+  summarise,
+  summaryTable,
+  svgChart,
+} from "./report.mjs";
+import { errorCount, wrk, wrkVersion } from "./wrk.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const HOST = "127.0.0.1";
+/** Before each server starts, wait for other load to drop below this (% of one CPU). */
+const QUIET_PCT = 20;
+
+const USAGE = `Usage: npm run bench -- [options]   (or: node bench/shootout/run.mjs [options])
+  --quick            a ~1 minute subset: ${QUICK_SERVERS.join(", ")};
+                     ${QUICK_SCENARIOS.join(", ")}; 3 s runs, 1 round, 1 s warm-up
+  --only IDS         servers to run, comma-separated (see --list)
+  --scenarios IDS    scenarios to run, comma-separated (see --list)
+  --duration S       seconds per measured run (default 5; quick 3)
+  --rounds N         rounds, servers interleaved; medians are reported (default 3; quick 1)
+  --warmup S         warm-up seconds per server and round (default 2; quick 1)
+  --no-install       do not apt-get install wrk or nginx when missing
+  --list             list server and scenario ids, then exit
+  --render FILE      rewrite the Markdown and SVG files of a results JSON (no measuring)
+  --help             show this text`;
+
+// ---- command line
+
+function usageError(message) {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = {
+    quick: false,
+    only: null,
+    scenarios: null,
+    duration: null,
+    rounds: null,
+    warmup: null,
+    install: true,
+    list: false,
+    render: null,
+  };
+  const ints = { "--duration": [1, 600], "--rounds": [1, 20], "--warmup": [0, 60] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = () => {
+      const v = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (v === undefined || v === "" || (eq < 0 && v.startsWith("--"))) {
+        usageError(`${flag} needs a value`);
+      }
+      return v;
+    };
+    if (flag === "--help" || flag === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (flag === "--quick") opts.quick = true;
+    else if (flag === "--no-install") opts.install = false;
+    else if (flag === "--list") opts.list = true;
+    else if (flag === "--render") opts.render = value();
+    else if (flag === "--only") opts.only = value().split(",").filter((s) => s !== "");
+    else if (flag === "--scenarios") opts.scenarios = value().split(",").filter((s) => s !== "");
+    else if (flag in ints) {
+      const v = value();
+      const [lo, hi] = ints[flag];
+      if (!/^\d+$/.test(v) || Number(v) < lo || Number(v) > hi) {
+        usageError(`${flag} must be a whole number from ${lo} to ${hi}, got "${v}"`);
+      }
+      opts[flag.slice(2)] = Number(v);
+    } else usageError(`unknown option "${arg}" (try --help)`);
+  }
+  return opts;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const catalog = allServers();
+
+if (opts.list) {
+  console.log("servers:");
+  for (const s of catalog) console.log(`  ${s.id.padEnd(16)} ${s.label}`);
+  console.log("scenarios:");
+  for (const s of SCENARIOS) console.log(`  ${s.id.padEnd(16)} ${s.title}: ${s.description}`);
+  process.exit(0);
+}
+
+const unknown = (list, known, what) => {
+  const bad = (list ?? []).find((id) => !known.includes(id));
+  if (bad !== undefined) usageError(`unknown ${what} "${bad}" (see --list)`);
+};
+unknown(opts.only, catalog.map((s) => s.id), "server");
+unknown(opts.scenarios, SCENARIOS.map((s) => s.id), "scenario");
+
+const settings = {
+  durationS: opts.duration ?? (opts.quick ? 3 : 5),
+  rounds: opts.rounds ?? (opts.quick ? 1 : 3),
+  warmupS: opts.warmup ?? (opts.quick ? 1 : 2),
+  connections: CONNECTIONS,
+  serverCpu: null,
+  clientCpu: null,
+};
+const serverIds = opts.only ?? (opts.quick ? QUICK_SERVERS : catalog.map((s) => s.id));
+const scenarioIds = opts.scenarios ?? (opts.quick ? QUICK_SCENARIOS : SCENARIOS.map((s) => s.id));
+const chosenServers = catalog.filter((s) => serverIds.includes(s.id));
+const chosenScenarios = SCENARIOS.filter((s) => scenarioIds.includes(s.id));
+
+// ---- cleanup, whatever happens
+
+let nginx = null;
+function cleanup() {
+  killAll();
+  nginx?.cleanup();
+  nginx = null;
+}
+process.on("exit", cleanup);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    console.error(`\nbench: stopped by ${signal}; servers stopped`);
+    cleanup();
+    process.exit(130);
+  });
+}
+process.on("uncaughtException", (err) => {
+  console.error(`bench: ${err?.stack ?? err}`);
+  cleanup();
+  process.exit(1);
+});
+process.on("unhandledRejection", (err) => {
+  console.error(`bench: ${err?.stack ?? err}`);
+  cleanup();
+  process.exit(1);
+});
+
+// ---- tools
+
+const log = (line) => console.log(line);
+
+async function aptInstall(pkg) {
+  if (!opts.install) return "not installed (--no-install)";
+  if (process.getuid?.() !== 0) return "not installed, and apt-get needs root";
+  if (which("apt-get") === null) return "not installed, and there is no apt-get";
+  log(`· installing ${pkg} with apt-get …`);
+  if (!aptInstall.updated) {
+    const u = await runToEnd("apt-get", ["update"], { timeoutMs: 300_000 });
+    aptInstall.updated = true;
+    if (u.code !== 0) return `apt-get update failed: ${lastLine(u.err || u.out)}`;
+  }
+  const r = await runToEnd("apt-get", ["install", "-y", "--no-install-recommends", pkg], {
+    timeoutMs: 600_000,
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+  });
+  return r.code === 0 ? null : `apt-get install ${pkg} failed: ${lastLine(r.err || r.out)}`;
+}
+
+function lastLine(text) {
+  return String(text).trim().split("\n").slice(-1)[0] ?? "";
+}
+
+/** A package's service that its install started is not ours to leave running. */
+async function stopPackagedNginx(binary) {
+  try {
+    const pid = Number(readFileSync("/run/nginx.pid", "utf8").trim());
+    if (pid > 0 && existsSync(`/proc/${pid}`)) {
+      await runToEnd(binary, ["-s", "quit"], { timeoutMs: 10_000 });
+      log("· stopped the nginx service that its package install started");
+    }
+  } catch {
+    // No service running.
+  }
+}
+
+function version(cmd, args, re) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 10_000 });
+  const m = re.exec(`${r.stdout ?? ""}\n${r.stderr ?? ""}`);
+  return m === null ? "?" : m[1];
+}
+
+function packageVersion(name) {
+  try {
+    return JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8"))
+      .version;
+  } catch {
+    return "?";
+  }
+}
+
+function machine() {
+  const cpuinfo = (() => {
+    try {
+      return readFileSync("/proc/cpuinfo", "utf8");
+    } catch {
+      return "";
+    }
+  })();
+  const nproc = Number(spawnSync("nproc", [], { encoding: "utf8" }).stdout?.trim()) || 1;
+  return {
+    nproc,
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown CPU",
+    kernel: release(),
+    memGiB: Math.round(totalmem() / 2 ** 30),
+  };
+}
+
+// ---- the run
+
+const rootBin = (name) => {
+  const p = join(root, "node_modules", ".bin", name);
+  return existsSync(p) ? realpathSync(p) : null;
+};
+
+async function main() {
+  const started = Date.now();
+  const ctx = {
+    root,
+    node: process.execPath,
+    deno: rootBin("deno"),
+    bun: rootBin("bun"),
+    wrk: which("wrk"),
+    nginx: null,
+    nginxMissing: null,
+    nginxCommand: null,
+  };
+
+  if (ctx.wrk === null) {
+    const why = await aptInstall("wrk");
+    ctx.wrk = which("wrk");
+    if (ctx.wrk === null) {
+      console.error(`bench: skipped everything: wrk is ${why ?? "still missing"}`);
+      process.exit(1);
+    }
+  }
+  if (chosenServers.some((s) => s.id === "nginx")) {
+    let binary = which("nginx");
+    if (binary === null) {
+      const why = await aptInstall("nginx");
+      binary = which("nginx");
+      if (binary === null) ctx.nginxMissing = `nginx is ${why ?? "still missing"}`;
+      else await stopPackagedNginx(binary);
+    }
+    if (binary !== null) {
+      nginx = nginxSetup(binary);
+      ctx.nginx = binary;
+      ctx.nginxCommand = nginx.command;
+    }
+  }
+
+  const m = machine();
+  if (m.nproc >= 2 && which("taskset") !== null) {
+    settings.serverCpu = 0;
+    settings.clientCpu = 1;
+  }
+  const meta = {
+    date: localDate(),
+    host: hostname().replace(/[^A-Za-z0-9_.-]/g, "_") || "host",
+    machine: m,
+    versions: {
+      node: process.versions.node,
+      deno: ctx.deno ? version(ctx.deno, ["--version"], /deno (\S+)/) : "missing",
+      bun: ctx.bun ? version(ctx.bun, ["--version"], /^(\S+)/) : "missing",
+      wrk: await wrkVersion(ctx.wrk),
+      nginx: ctx.nginx ? version(ctx.nginx, ["-v"], /nginx\/(\S+)/) : null,
+      hono: packageVersion("hono"),
+      uws: packageVersion("@trufflesuite/uws-js-unofficial"),
+    },
+    command: commandLine(),
+    settings,
+    clkTck: CLK_TCK,
+  };
+
+  // Which servers can run here at all.
+  const runnable = [];
+  const serverRecords = [];
+  for (const server of chosenServers) {
+    const why = await unavailable(server, ctx);
+    serverRecords.push({
+      id: server.id,
+      label: server.label,
+      family: server.family,
+      runtime: server.runtime,
+      status: why === null ? "ok" : "skipped",
+      reason: why ?? undefined,
+    });
+    if (why === null) runnable.push(server);
+    else log(`· ${server.id}: skipped: ${why}`);
+  }
+  if (runnable.length === 0 || chosenScenarios.length === 0) {
+    console.error("bench: nothing to run");
+    process.exit(1);
+  }
+
+  // Cells: scenario × server. n/a is decided now (routes) and after the first
+  // checks (problems found, Connection: close ignored).
+  const cells = {};
+  for (const scenario of chosenScenarios) {
+    cells[scenario.id] = {};
+    for (const server of runnable) {
+      const na = notApplicable(server, scenario);
+      cells[scenario.id][server.id] = na === null
+        ? { status: "ok", rounds: [] }
+        : { status: "n/a", reason: na, rounds: [] };
+    }
+  }
+
+  const plan = (server) => chosenScenarios.filter((s) => cells[s.id][server.id].status === "ok");
+  let totalSteps = settings.rounds * runnable.reduce((n, s) => n + plan(s).length, 0);
+  const perServer = settings.warmupS + 1.5;
+  const perStep = settings.durationS + 0.5;
+  let step = 0;
+  let serverRounds = 0;
+  const eta = () => {
+    const left = Math.max(
+      0,
+      (totalSteps - step) * perStep +
+        Math.max(0, settings.rounds * runnable.length - serverRounds) * perServer,
+    );
+    return `${Math.floor(left / 60)}m${String(Math.round(left % 60)).padStart(2, "0")}s`;
+  };
+  log(
+    `· ${runnable.length} servers × ${chosenScenarios.length} scenarios, ${settings.rounds} round(s) of ${settings.durationS} s; about ${eta()}`,
+  );
+
+  const checked = new Map();
+  // Time this run may spend, in all, waiting for other load to settle.
+  let quietBudgetMs = opts.quick ? 10_000 : 180_000;
+
+  /** Start `server`, check it, warm it up, run `steps`, stop it. */
+  const serverPass = async (server, steps, round) => {
+    serverRounds++;
+    if (steps.length === 0) return;
+    if (quietBudgetMs > 0) {
+      let told = false;
+      const q = await waitQuiet(QUIET_PCT, Math.min(90_000, quietBudgetMs), (pct) => {
+        if (!told) {
+          log(`· waiting for other processes to settle (${pct.toFixed(0)}% of a CPU busy) …`);
+        }
+        told = true;
+      });
+      quietBudgetMs -= q.waitedMs;
+      if (quietBudgetMs <= 0) log("· no more waiting for a quiet machine in this run");
+    }
+    const port = await freePort();
+    const [cmd, args] = server.cmd(ctx, port);
+    const proc = start(cmd, args, { cpu: settings.serverCpu, cwd: root });
+    try {
+      await waitReady(port, proc);
+    } catch (e) {
+      const why = `${e.message}${lastWords(proc) ? `: ${lastWords(proc).slice(0, 160)}` : ""}`;
+      log(`[${round}] ${server.id}: failed to start: ${why}`);
+      for (const s of steps) {
+        cells[s.id][server.id].rounds.push(failedRound(`did not start: ${why}`));
+      }
+      step += steps.length;
+      await stop(proc);
+      return;
+    }
+    if (!checked.has(server.id)) {
+      const result = await smoke(port, server.routes);
+      checked.set(server.id, result);
+      for (const why of Object.values(result.problems)) {
+        log(`· ${server.id}: wrong answer, not timed: ${why}`);
+      }
+      for (const s of chosenScenarios) {
+        const cell = cells[s.id][server.id];
+        if (cell.status !== "ok") continue;
+        if (result.problems[s.route]) failCell(cell, `wrong answer: ${result.problems[s.route]}`);
+        else if (s.id === "close" && !result.honoursClose) {
+          Object.assign(cell, {
+            status: "n/a",
+            reason: "keeps the connection open after Connection: close",
+          });
+        }
+      }
+    }
+    const problems = checked.get(server.id).problems;
+    const goodRoutes = server.routes.filter((route) => !problems[route]);
+    if (settings.warmupS > 0 && goodRoutes.length > 0) {
+      process.stdout.write(`[${round}] ${server.id}: warm-up ${settings.warmupS} s … `);
+      try {
+        const w = await wrk(ctx, {
+          url: `http://${HOST}:${port}/`,
+          seconds: settings.warmupS,
+          connections: CONNECTIONS,
+          script: "warm.lua",
+          scriptArgs: goodRoutes,
+          cpu: settings.clientCpu,
+        });
+        log(`${fmt.int(w.rps)} req/s`);
+      } catch (e) {
+        log(`failed: ${e.message}`);
+      }
+    }
+    for (const scenario of steps) {
+      step++;
+      const cell = cells[scenario.id][server.id];
+      const label = `[${String(step).padStart(3)}/${totalSteps}] ${round} ${server.id.padEnd(16)} ${
+        scenario.id.padEnd(10)
+      }`;
+      if (cell.status !== "ok") {
+        log(`${label} skipped: ${cell.reason}`);
+        continue;
+      }
+      if (proc.exited !== null) {
+        const why = `server exited (${proc.exited.code ?? proc.exited.signal}): ${
+          lastWords(proc).slice(0, 160)
+        }`;
+        cell.rounds.push(failedRound(why));
+        log(`${label} ${why}`);
+        continue;
+      }
+      try {
+        const m = await measure(ctx, proc, port, scenario);
+        cell.rounds.push(m);
+        log(
+          `${label} ${fmt.int(m.rps).padStart(9)} req/s  ${
+            m.p50 === null ? "" : `p50 ${fmt.ms(m.p50)} ms  p99 ${fmt.ms(m.p99)} ms  `
+          }CPU ${fmt.pct(m.cpuPct)} ${fmt.us(m.cpuUsPerReq)} µs/req  ${fmt.mib(m.rssMiB)} MiB${
+            m.errorTotal > 0 ? `  errors ${m.errorTotal}` : ""
+          }${
+            m.contended ? "  (other load: left out if a clean round exists)" : ""
+          }  (eta ${eta()})`,
+        );
+      } catch (e) {
+        cell.rounds.push(failedRound(e.message));
+        log(`${label} failed: ${e.message}`);
+      }
+    }
+    await stop(proc);
+  };
+
+  for (let r = 0; r < settings.rounds; r++) {
+    // Rotate the order each round, so drift over time hits every server alike.
+    const order = runnable.map((_, i) => runnable[(i + r) % runnable.length]);
+    for (const server of order) await serverPass(server, plan(server), `r${r + 1}`);
+  }
+
+  // One more pass for cells that have no clean round (all failed or all
+  // disturbed by other processes), so one burst of other load does not decide.
+  if (!opts.quick) {
+    const clean = (x) => !x.failed && !x.contended;
+    const again = runnable.map((server) => [
+      server,
+      plan(server).filter((s) => !cells[s.id][server.id].rounds.some(clean)),
+    ]).filter(([, steps]) => steps.length > 0);
+    if (again.length > 0) {
+      const n = again.reduce((sum, [, steps]) => sum + steps.length, 0);
+      log(`· one extra round for ${n} cell(s) without a clean round`);
+      totalSteps += n;
+      for (const [server, steps] of again) await serverPass(server, steps, "r+");
+    }
+  }
+
+  // Medians; a cell whose every round failed is failed.
+  for (const scenario of chosenScenarios) {
+    for (const server of runnable) {
+      const cell = cells[scenario.id][server.id];
+      if (cell.status !== "ok") continue;
+      const good = cell.rounds.filter((x) => !x.failed);
+      if (good.length === 0) {
+        failCell(cell, cell.rounds.find((x) => x.failed)?.failed ?? "no measurement");
+        continue;
+      }
+      cell.summary = summarise(good);
+      const failedRounds = cell.rounds.length - good.length;
+      if (failedRounds > 0) {
+        cell.summary.errors += failedRounds;
+        cell.summary.roundsWithErrors += failedRounds;
+      }
+    }
+  }
+
+  const run = { meta, servers: serverRecords, scenarios: chosenScenarios, cells };
+  const files = writeResults(run);
+  log("");
+  log(summaryTable(run));
+  log("");
+  for (const f of files) log(`wrote ${f}`);
+  log(`done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+}
+
+/** Why `server` does not run `scenario`, or null when it does. */
+function notApplicable(server, scenario) {
+  if (server.scenarios && !server.scenarios.includes(scenario.id)) {
+    return server.scenariosWhy ?? "not in this server's scenarios";
+  }
+  if (!server.routes.includes(scenario.route)) {
+    return server.notes?.[scenario.route] ?? `does not serve ${scenario.path}`;
+  }
+  return null;
+}
+
+function failCell(cell, reason) {
+  cell.status = "failed";
+  cell.reason = reason;
+}
+
+function failedRound(reason) {
+  return { failed: reason, errorTotal: 1, errors: {} };
+}
+
+async function unavailable(server, ctx) {
+  if (server.runtime === "deno" && ctx.deno === null) {
+    return "node_modules/.bin/deno missing (npm install)";
+  }
+  if (server.runtime === "bun" && ctx.bun === null) {
+    return "node_modules/.bin/bun missing (npm install)";
+  }
+  const why = server.check?.(ctx) ?? null;
+  if (why !== null) return why;
+  if (server.id === "uws-node") {
+    const r = await runToEnd(ctx.node, ["-e", 'require("@trufflesuite/uws-js-unofficial")'], {
+      cwd: root,
+      timeoutMs: 20_000,
+    });
+    if (r.code !== 0) return `uWebSockets.js does not load: ${lastLine(r.err || r.out)}`;
+  }
+  return null;
+}
+
+/** One measured run of one scenario against a running server. */
+async function measure(ctx, proc, port, scenario) {
+  let idle = null;
+  if (scenario.idle) {
+    idle = start(ctx.node, [
+      join(root, "bench", "shootout", "idle.mjs"),
+      String(port),
+      String(scenario.idle),
+    ], {
+      cpu: settings.clientCpu,
+      stdin: "pipe",
+    });
+    try {
+      await waitLine(idle, "ready", 30_000);
+    } catch (e) {
+      const got = lastWords(idle);
+      await stop(idle);
+      throw new Error(`idle connections did not come up: ${e.message} (${got.slice(0, 120)})`);
+    }
+  }
+  try {
+    const pids = tree(proc.child.pid);
+    resetPeak(pids);
+    const idleBefore = idle ? await idleMark(idle) : null;
+    const cpu0 = cpuTicks(pids);
+    const idle0 = idle ? cpuTicks([idle.child.pid]) : 0;
+    const stat0 = cpuStat();
+    const t0 = performance.now();
+    const w = await wrk(ctx, {
+      url: `http://${HOST}:${port}${scenario.path}`,
+      seconds: settings.durationS,
+      connections: CONNECTIONS,
+      script: scenario.script,
+      scriptArgs: scenario.scriptArgs,
+      headers: scenario.headers,
+      cpu: settings.clientCpu,
+    });
+    const wall = (performance.now() - t0) / 1000;
+    const all = [...new Set([...pids, ...tree(proc.child.pid)])];
+    const serverTicks = cpuTicks(all) - cpu0;
+    const idleTicks = idle ? cpuTicks([idle.child.pid]) - idle0 : 0;
+    const stat1 = cpuStat();
+    const cpuS = serverTicks / CLK_TCK;
+    const cores = coreLoad(stat0, stat1, serverTicks, w.ticks + idleTicks);
+    const rssKiB = peakKiB(all);
+    let idleStats = null;
+    let extra = 0;
+    if (idle) {
+      const after = await idleMark(idle);
+      extra = after.responses - idleBefore.responses;
+      idle.child.stdin.end("stop\n");
+      idleStats = { ...(await waitLine(idle, "stats", 5000)), during: extra };
+      if (after.open < scenario.idle) idleStats.openAtEnd = after.open;
+    }
+    const errorTotal = errorCount(w.errors);
+    const latency = scenario.latency !== false;
+    return {
+      rps: w.rps,
+      p50: latency ? w.latency.p50 : null,
+      p99: latency ? w.latency.p99 : null,
+      cpuUsPerReq: w.requests + extra > 0 ? (cpuS * 1e6) / (w.requests + extra) : null,
+      cpuPct: (cpuS / wall) * 100,
+      rssMiB: rssKiB / 1024,
+      requests: w.requests,
+      errors: w.errors,
+      errorTotal,
+      clientCorePct: cores.client,
+      foreignPct: cores.foreign,
+      clientForeignPct: cores.clientForeign,
+      contended: (cores.foreign ?? 0) > CONTENDED_PCT || (cores.clientForeign ?? 0) > CONTENDED_PCT,
+      idle: idleStats ?? undefined,
+    };
+  } finally {
+    if (idle) await stop(idle);
+  }
+}
+
+/**
+ * How busy the load generator's CPU was (near 100%: wrk may be the limit),
+ * and how much of each of the two CPUs other processes took: a CPU's process
+ * time less what the server (on the server's CPU) or wrk and the idle-
+ * connection client (on the client's CPU) used.
+ */
+function coreLoad(before, after, serverTicks, clientTicks) {
+  if (settings.serverCpu === null) return { client: null, foreign: null, clientForeign: null };
+  const others = (cpu, ours) => {
+    const c = String(cpu);
+    const window = after[c].total - before[c].total;
+    const rest = after[c].task - before[c].task - ours;
+    return window > 0 ? Math.max(0, (rest / window) * 100) : null;
+  };
+  return {
+    client: busyPct(before, after, String(settings.clientCpu)),
+    foreign: others(settings.serverCpu, serverTicks),
+    clientForeign: others(settings.clientCpu, clientTicks),
+  };
+}
+
+async function idleMark(idle) {
+  const seen = (idle.out.match(/^mark /gm) ?? []).length;
+  idle.child.stdin.write("mark\n");
+  return await waitLine(idle, "mark", 5000, seen);
+}
+
+/** Wait for the `n`-th (0-based) stdout line starting with `word `; returns its JSON. */
+async function waitLine(proc, word, timeoutMs, n = 0) {
+  const until = Date.now() + timeoutMs;
+  const re = new RegExp(`^${word} (.*)$`, "gm");
+  for (;;) {
+    const found = [...proc.out.matchAll(re)];
+    if (found.length > n) return JSON.parse(found[n][1]);
+    if (proc.exited !== null) throw new Error(`exited before "${word}"`);
+    if (Date.now() > until) throw new Error(`no "${word}" within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function localDate() {
+  const d = new Date();
+  const two = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+}
+
+function commandLine() {
+  const args = process.argv.slice(2).join(" ");
+  if (process.env.npm_lifecycle_event === "bench") {
+    return `npm run bench${args ? ` -- ${args}` : ""}`;
+  }
+  return `node bench/shootout/run.mjs${args ? ` ${args}` : ""}`;
+}
+
+function writeResults(run, named = null) {
+  const dir = join(root, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const suffix = opts.quick ? "-quick" : (opts.only || opts.scenarios) ? "-partial" : "";
+  const base = named ?? `${run.meta.date}-${run.meta.host}${suffix}`;
+  const written = [];
+  const svgs = {};
+  for (const scenario of run.scenarios) {
+    const name = `${base}-${scenario.id}.svg`;
+    writeFileSync(join(dir, name), svgChart(run, scenario));
+    svgs[scenario.id] = name;
+    written.push(join(dir, name));
+  }
+  const md = join(dir, `${base}.md`);
+  writeFileSync(md, markdown(run, svgs) + "\n");
+  const json = join(dir, `${base}.json`);
+  writeFileSync(json, compactJson(jsonRecord(run)) + "\n");
+  written.unshift(md, json);
+  // The repository's formatter checks these too: leave them as it would.
+  const deno = rootBin("deno");
+  if (deno !== null) spawnSync(deno, ["fmt", "--quiet", ...written], { cwd: root });
+  return written.map((f) => relative(root, f));
+}
+
+/** Rebuild a run from its JSON record (the inverse of jsonRecord), for --render. */
+function runFromJson(record) {
+  const { kind: _k, tools: _t, units: _u, roundFields: _f, servers, scenarios, results, ...meta } =
+    record;
+  const catalogById = new Map(catalog.map((s) => [s.id, s]));
+  const fullScenarios = scenarios.map((s) => SCENARIOS.find((x) => x.id === s.id) ?? s);
+  const cells = {};
+  for (const scenario of fullScenarios) {
+    cells[scenario.id] = {};
+    for (const [serverId, c] of Object.entries(results[scenario.id] ?? {})) {
+      const server = catalogById.get(serverId);
+      if (c.status !== "ok") {
+        const reason = c.status === "n/a" && server ? notApplicable(server, scenario) : null;
+        cells[scenario.id][serverId] = { status: c.status, reason: reason ?? c.reason, rounds: [] };
+        continue;
+      }
+      const { status: _s, rounds, ...summary } = c;
+      cells[scenario.id][serverId] = {
+        status: "ok",
+        summary,
+        rounds: rounds.map((r) => {
+          if (!Array.isArray(r)) return { failed: r.failed, errorTotal: 1, errors: {} };
+          const errors = r[10] || { connect: 0, read: 0, write: 0, timeout: 0, non2xx: 0 };
+          return {
+            rps: r[0],
+            p50: r[1],
+            p99: r[2],
+            cpuUsPerReq: r[3],
+            cpuPct: r[4],
+            rssMiB: r[5],
+            requests: r[6],
+            clientCorePct: r[7],
+            foreignPct: r[8],
+            clientForeignPct: r[9],
+            errors,
+            errorTotal: errorCount(errors),
+            contended: (r[8] ?? 0) > CONTENDED_PCT || (r[9] ?? 0) > CONTENDED_PCT,
+            idle: r[11],
+          };
+        }),
+      };
+    }
+  }
+  return { meta, servers, scenarios: fullScenarios, cells };
+}
+
+/** What the JSON file keeps: settings, medians, and each round's figures. */
+function jsonRecord(run) {
+  const cells = {};
+  for (const [scenario, byServer] of Object.entries(run.cells)) {
+    cells[scenario] = {};
+    for (const [server, cell] of Object.entries(byServer)) {
+      if (cell.status !== "ok") {
+        cells[scenario][server] = { status: cell.status, reason: cell.reason };
+        continue;
+      }
+      cells[scenario][server] = {
+        status: "ok",
+        ...cell.summary,
+        rounds: cell.rounds.map((x) =>
+          x.failed ? { failed: x.failed } : [
+            Math.round(x.rps),
+            x.p50,
+            x.p99,
+            x.cpuUsPerReq === null ? null : Number(x.cpuUsPerReq.toFixed(2)),
+            Number(x.cpuPct.toFixed(1)),
+            Number(x.rssMiB.toFixed(1)),
+            x.requests,
+            x.clientCorePct === null ? null : Number(x.clientCorePct.toFixed(0)),
+            x.foreignPct === null ? null : Number(x.foreignPct.toFixed(1)),
+            x.clientForeignPct === null ? null : Number(x.clientForeignPct.toFixed(1)),
+            x.errorTotal > 0 ? x.errors : 0,
+            ...(x.idle ? [x.idle] : []),
+          ]
+        ),
+      };
+    }
+  }
+  return {
+    kind: "binks shoot-out",
+    ...run.meta,
+    tools: {
+      load: "wrk (req/s, latency)",
+      cpu: "/proc/<pid>/stat utime+stime",
+      rss: "/proc/<pid>/status VmHWM",
+    },
+    units: {
+      rps: "requests/s",
+      p50: "ms",
+      p99: "ms",
+      cpuUsPerReq: "µs of server CPU per request",
+      cpuPct: "server CPU, % of one core",
+      rssMiB: "MiB",
+      clientCorePct: "% busy of the CPU wrk ran on",
+      foreignPct: "% of the server's CPU taken by other processes",
+      clientForeignPct: "% of the client's CPU taken by other processes",
+    },
+    roundFields: [
+      "rps",
+      "p50",
+      "p99",
+      "cpuUsPerReq",
+      "cpuPct",
+      "rssMiB",
+      "requests",
+      "clientCorePct",
+      "foreignPct",
+      "clientForeignPct",
+      "errors",
+      "idle (idle scenario only)",
+    ],
+    servers: run.servers.map(({ runtime: _, ...rest }) => rest),
+    scenarios: run.scenarios.map(({ id, title, description }) => ({ id, title, description })),
+    results: cells,
+  };
+}
+
+/** --render: rewrite the report files of a results JSON. */
+function render() {
+  let record;
+  try {
+    record = JSON.parse(readFileSync(opts.render, "utf8"));
+  } catch (e) {
+    usageError(`--render: cannot read ${opts.render}: ${e.message}`);
+  }
+  if (record?.kind !== "binks shoot-out") {
+    usageError(`--render: ${opts.render} is not shoot-out results`);
+  }
+  const base = opts.render.replace(/\.json$/, "").split("/").slice(-1)[0];
+  for (const f of writeResults(runFromJson(record), base)) console.log(`wrote ${f}`);
+}
+
+if (opts.render !== null) render();
+else await main();
