@@ -20,6 +20,8 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
 export function fetchHandler(fetch: FetchHandler): Handler {
   return (req) => {
     const request = toRequest(req);
+    // Everything the head held now lives in `request`: no need to keep a copy of it.
+    req.release();
     const response = fetch(request);
     return response instanceof Response ? toReply(response) : response.then(toReply);
   };
