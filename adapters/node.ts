@@ -22,6 +22,8 @@ export function nodeHasReusePort(version: string = process.versions.node): boole
 class NodeTransport implements Transport {
   readonly socket: net.Socket;
   events: ConnectionEvents | null = null;
+  /** Why the socket went away, when it did not simply close. */
+  failure: unknown = undefined;
   constructor(socket: net.Socket) {
     this.socket = socket;
   }
@@ -62,41 +64,56 @@ class NodeTransport implements Transport {
   }
 }
 
+/** Each socket carries its transport, so one set of listeners serves every socket. */
+type BinksSocket = net.Socket & { binks: NodeTransport };
+
+function failed(socket: BinksSocket, err: unknown): void {
+  // As on Deno and Bun: a failure in the core takes down its connection, not the process.
+  socket.binks.failure = err;
+  socket.destroy();
+}
+
+function onData(this: BinksSocket, chunk: Buffer): void {
+  try {
+    this.binks.events!.onData(chunk);
+  } catch (err) {
+    failed(this, err);
+  }
+}
+
+function onDrain(this: BinksSocket): void {
+  try {
+    this.binks.events!.onDrain();
+  } catch (err) {
+    failed(this, err);
+  }
+}
+
+function onEnd(this: BinksSocket): void {
+  try {
+    this.binks.events!.onEnd();
+  } catch (err) {
+    failed(this, err);
+  }
+}
+
+function onError(this: BinksSocket, err: Error): void {
+  this.binks.failure = err;
+}
+
+function onClose(this: BinksSocket): void {
+  this.binks.events!.onClose(this.binks.failure);
+}
+
 function attach(socket: net.Socket, accept: AcceptFn): void {
   const transport = new NodeTransport(socket);
-  const events = accept(transport);
-  transport.events = events;
-  let failure: unknown = undefined;
-  // As on Deno and Bun: a failure in the core takes down its connection, not the process.
-  const fail = (err: unknown): void => {
-    failure = err;
-    socket.destroy();
-  };
-  socket.on("data", (chunk: Buffer) => {
-    try {
-      events.onData(chunk);
-    } catch (err) {
-      fail(err);
-    }
-  });
-  socket.on("drain", () => {
-    try {
-      events.onDrain();
-    } catch (err) {
-      fail(err);
-    }
-  });
-  socket.on("end", () => {
-    try {
-      events.onEnd();
-    } catch (err) {
-      fail(err);
-    }
-  });
-  socket.on("error", (err: Error) => {
-    failure = err;
-  });
-  socket.on("close", () => events.onClose(failure));
+  (socket as BinksSocket).binks = transport;
+  transport.events = accept(transport);
+  socket.on("data", onData);
+  socket.on("drain", onDrain);
+  socket.on("end", onEnd);
+  socket.on("error", onError);
+  socket.on("close", onClose);
 }
 
 /** Listen with `node:net`. */

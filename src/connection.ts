@@ -62,6 +62,10 @@ export interface ConnectionHost {
   readonly out: Out;
   /** The head the parser fills; shared, since a request that outlives its turn copies it. */
   readonly head: RequestHead;
+  /** Where the head scanner stopped (read at once by the connection that ran it). */
+  readonly resume: { scan: number };
+  /** What the response writer left to send (read at once by the connection that wrote). */
+  readonly tail: Tail;
   /** Once true, every response carries `Connection: close`. */
   readonly draining: boolean;
   /** Requests received, for statistics. */
@@ -201,7 +205,6 @@ export class Connection implements ConnectionEvents {
   private scanned = 0;
   /** A head is under way across reads: leave it to the resumable scanner. */
   private partial = false;
-  private readonly resume = { scan: 0 };
 
   /** The request whose body is arriving. */
   private bodyEx: Exchange | null = null;
@@ -223,7 +226,6 @@ export class Connection implements ConnectionEvents {
   private readonly onTimer = (): void => this.timerFired();
   /** Resolves the connection's task (see {@link run}) when the socket is gone. */
   private whenClosed: (() => void) | null = null;
-  private readonly tail: Tail = { bytes: null, stream: null, closeDelimited: false, sized: -1 };
 
   constructor(transport: Transport, host: ConnectionHost) {
     this.t = transport;
@@ -443,10 +445,10 @@ export class Connection implements ConnectionEvents {
       // did not is followed by the resumable scanner, so a trickle stays O(n).
       let status = this.partial ? NEED_MORE : parseHead(buf, pos, end, head, limits);
       if (status === NEED_MORE) {
-        const found = findHeadEnd(buf, pos, pos + this.scanned, end, this.resume);
+        const found = findHeadEnd(buf, pos, pos + this.scanned, end, this.host.resume);
         if (found === NEED_MORE) {
           this.partial = true;
-          this.scanned = this.resume.scan - pos;
+          this.scanned = this.host.resume.scan - pos;
           const have = end - pos;
           if (this.scanned === 0 && have > limits.maxRequestLine) this.fail(414);
           else if (have > limits.maxHeadBytes) this.fail(431);
@@ -757,7 +759,7 @@ export class Connection implements ConnectionEvents {
     log: LogInfo | null,
   ): void {
     const out = this.host.out;
-    const tail = this.tail;
+    const tail = this.host.tail;
     const before = out.len;
     if (reply instanceof StaticReply) {
       tail.bytes = writeStatic(out, reply, headOnly, mode);

@@ -7,7 +7,7 @@
 import { Connection, type ConnectionHost, type Handler } from "./connection.ts";
 import { defaultLimits, defaultTimeouts, type Limits, type Timeouts } from "./limits.ts";
 import { RequestHead } from "./parser.ts";
-import { Out } from "./response.ts";
+import { Out, type Tail } from "./response.ts";
 import { now } from "./clock.ts";
 import { Scope } from "./scope.ts";
 import { Timeout } from "./errors.ts";
@@ -44,6 +44,8 @@ export class HttpServer implements ConnectionHost {
   readonly timeouts: Timeouts;
   readonly handler: Handler;
   readonly out: Out = new Out(64 * 1024);
+  readonly resume: { scan: number } = { scan: 0 };
+  readonly tail: Tail = { bytes: null, stream: null, closeDelimited: false, sized: -1 };
   readonly head: RequestHead;
   readonly lingerMs: number;
   draining = false;
