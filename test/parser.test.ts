@@ -9,41 +9,12 @@ import { findHeadEnd, NEED_MORE, parseHead, RequestHead } from "../src/parser.ts
 import { ChunkedDecoder } from "../src/chunked.ts";
 import { defaultLimits, type Limits } from "../src/limits.ts";
 import { latin1 } from "../src/bytes.ts";
+import { describeHead, type Seen } from "./fuzz/harness.ts";
 
 const enc = new TextEncoder();
 const limits: Limits = { ...defaultLimits };
 
-interface Seen {
-  method: string;
-  target: string;
-  minor: number;
-  headers: [string, string][];
-  contentLength: number;
-  chunked: boolean;
-  keepAlive: boolean;
-  expectContinue: boolean;
-}
-
-function seen(h: RequestHead): Seen {
-  const headers: [string, string][] = [];
-  for (let i = 0; i < h.headerCount; i++) {
-    const o = h.headers;
-    headers.push([
-      latin1(h.buf, o[i * 4]!, o[i * 4 + 1]!),
-      latin1(h.buf, o[i * 4 + 2]!, o[i * 4 + 3]!),
-    ]);
-  }
-  return {
-    method: h.method,
-    target: latin1(h.buf, h.targetStart, h.targetEnd),
-    minor: h.minor,
-    headers,
-    contentLength: h.contentLength,
-    chunked: h.chunked,
-    keepAlive: h.keepAlive,
-    expectContinue: h.expectContinue,
-  };
-}
+const seen = describeHead;
 
 /** Feed `pieces` one after another into a growing buffer, the way a connection does. */
 function feed(
@@ -107,6 +78,7 @@ describe("parseHead: valid requests", () => {
       chunked: false,
       keepAlive: true,
       expectContinue: false,
+      body: "",
     });
   });
 

@@ -67,7 +67,8 @@ export class Stuck extends Error {
   override name = "Stuck";
 }
 
-function describeHead(h: RequestHead): Seen {
+/** What a parsed head says, as plain data (strings decoded), for comparing parses. */
+export function describeHead(h: RequestHead): Seen {
   const headers: [string, string][] = [];
   const o = h.headers;
   for (let i = 0; i < h.headerCount; i++) {
