@@ -2,9 +2,13 @@
 //
 // A server is a command that listens on 127.0.0.1:PORT and answers some of the
 // three routes (hello: GET /, echo: POST /echo, big: GET /64k). A scenario is
-// one wrk load on one route. Scenarios a server cannot answer are "n/a".
+// one load (wrk, or ab or h2load) on one route. Scenarios a server cannot
+// answer are "n/a".
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+
+import { buildFasthttp, fasthttpBinary } from "./peers/fasthttp.mjs";
 
 /**
  * Hono rows run the scenarios that exercise the request path (routing,
@@ -21,21 +25,43 @@ const ALL_ROUTES = ["hello", "echo", "big"];
 
 /**
  * Families colour the charts: binks; the runtimes' own servers; Hono; native
- * references (uWS, nginx); the trivial responders (the floor).
+ * references (uWS, nginx); the servers the seed's README compared binks with
+ * (h2o, fasthttp, sanic's stack); the trivial responders (the floor).
  */
 export const FAMILIES = {
   binks: { label: "binks", color: "#e8590c" },
   runtime: { label: "runtime's own server", color: "#1c7ed6" },
   hono: { label: "Hono", color: "#9c36b5" },
   native: { label: "native reference", color: "#343a40" },
+  seed: { label: "the seed's peers", color: "#2b8a3e" },
   floor: { label: "trivial responder (floor)", color: "#adb5bd" },
 };
 
+/** Debian's Python: Debian's python3-* packages are built for it, not for a pyenv shim on PATH. */
+const DEBIAN_PYTHON = "/usr/bin/python3";
+/** The uvloop + httptools server, relative to the repository (the servers' working directory). */
+const PY_SERVER = join("bench", "shootout", "peers", "uvloop_httptools.py");
+
+/** Null when Debian's Python imports uvloop and httptools, else why not. */
+function pythonCheck() {
+  if (!existsSync(DEBIAN_PYTHON)) return `${DEBIAN_PYTHON} is missing`;
+  const r = spawnSync(DEBIAN_PYTHON, ["-c", "import uvloop, httptools"], {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  if (r.status === 0) return null;
+  const last = `${r.stderr ?? ""}`.trim().split("\n").slice(-1)[0];
+  return `${DEBIAN_PYTHON} cannot import uvloop and httptools: ${last || `status ${r.status}`}`;
+}
+
 /**
- * Every server, in table order. `cmd(ctx, port)` gives [command, args].
- * ctx: { root, node, deno, bun, nginx }. `check(ctx)` returns null or why the
- * server cannot run here. `scenarios` limits a server to some scenarios, and
- * `scenariosWhy` says why.
+ * Every server, in table order. `cmd(ctx, port)` gives [command, args]; `env`
+ * adds to its environment. ctx: { root, node, deno, bun, nginx, h2o, … }.
+ * `packages` are the Debian packages it needs (the runner installs missing
+ * ones); `check(ctx)` returns null or why the server cannot run here;
+ * `prepare(ctx)` (async) builds what it runs and resolves to null or why it
+ * cannot. `scenarios` limits a server to some scenarios, and `scenariosWhy`
+ * says why.
  */
 export function servers() {
   const dist = (ctx, file) => join(ctx.root, "dist", "bench", "shootout", "servers", file);
@@ -230,6 +256,55 @@ export function servers() {
       cmd: (ctx, port) => ctx.nginxCommand(port),
     },
     {
+      // The seed's peers: what the original README's table compared binks with.
+      id: "h2o-file",
+      label: "h2o/file (1 thread)",
+      runtime: "native",
+      family: "seed",
+      routes: ["hello", "big"],
+      notes: { echo: "a static file cannot echo a body" },
+      packages: ["h2o"],
+      check: (ctx) => ctx.h2o === null ? "h2o is not installed" : null,
+      cmd: (ctx, port) => ctx.h2oCommand(port, "file"),
+    },
+    {
+      id: "h2o-mruby",
+      label: "h2o/mruby (1 thread)",
+      runtime: "native",
+      family: "seed",
+      routes: ALL_ROUTES,
+      packages: ["h2o"],
+      check: (ctx) =>
+        ctx.h2o === null
+          ? "h2o is not installed"
+          : ctx.h2oMruby
+          ? null
+          : "this h2o is built without mruby (h2o --version)",
+      cmd: (ctx, port) => ctx.h2oCommand(port, "mruby"),
+    },
+    {
+      id: "fasthttp",
+      label: "fasthttp (Go, 1 proc)",
+      runtime: "native",
+      family: "seed",
+      routes: ALL_ROUTES,
+      packages: ["golang-go", "golang-github-valyala-fasthttp-dev"],
+      prepare: (ctx) => buildFasthttp(ctx.root),
+      // One OS thread running Go code, as the other servers have one core.
+      env: { GOMAXPROCS: "1" },
+      cmd: (ctx, port) => [fasthttpBinary(ctx.root), hostArgs(port)],
+    },
+    {
+      id: "uvloop-httptools",
+      label: "uvloop + httptools (sanic's stack)",
+      runtime: "native",
+      family: "seed",
+      routes: ALL_ROUTES,
+      packages: ["python3-uvloop", "python3-httptools"],
+      check: pythonCheck,
+      cmd: (_ctx, port) => [DEBIAN_PYTHON, [PY_SERVER, ...hostArgs(port)]],
+    },
+    {
       id: "raw-node",
       label: "raw node:net",
       runtime: "node",
@@ -346,3 +421,82 @@ export const SCENARIOS = [
     idle: IDLE_CONNECTIONS,
   },
 ];
+
+/**
+ * Load generators besides wrk, for second opinions on keep-alive: `binary` on
+ * PATH, from Debian `package`. They stand in for the original table's weighttp
+ * and vegeta, which Debian does not package.
+ */
+export const TOOLS = {
+  wrk: { binary: "wrk", package: "wrk", label: "wrk" },
+  ab: { binary: "ab", package: "apache2-utils", label: "ab -k" },
+  h2load: { binary: "h2load", package: "nghttp2-client", label: "h2load --h1" },
+};
+
+/**
+ * Scenarios run only when asked for (`--scenarios`, `--table original`): the
+ * keep-alive load again, from other load generators.
+ */
+export const EXTRA_SCENARIOS = [
+  {
+    id: "ab-keepalive",
+    title: "Keep-alive, ab -k",
+    short: "ab -k",
+    description:
+      `GET /, ${CONNECTIONS} keep-alive connections, from ApacheBench (HTTP/1.0, Connection: Keep-Alive)`,
+    route: "hello",
+    path: "/",
+    tool: "ab",
+  },
+  {
+    id: "h2load-keepalive",
+    title: "Keep-alive, h2load --h1",
+    short: "h2load --h1",
+    description: `GET /, ${CONNECTIONS} keep-alive connections, from h2load over HTTP/1.1`,
+    route: "hello",
+    path: "/",
+    tool: "h2load",
+  },
+];
+
+/** Every scenario id the command line accepts. */
+export const ALL_SCENARIOS = [...SCENARIOS, ...EXTRA_SCENARIOS];
+
+/**
+ * `--table original`: the table the seed's README left full of `x`: binks on
+ * each runtime against the seed's peers (and, for reference, each runtime's
+ * own server), answering `GET /` on one core.
+ */
+export const ORIGINAL_SERVERS = [
+  "binks-node",
+  "binks-deno",
+  "binks-bun",
+  "node-http",
+  "deno-serve",
+  "bun-serve",
+  "h2o-file",
+  "h2o-mruby",
+  "fasthttp",
+  "uvloop-httptools",
+];
+
+/** The original table's scenarios: its two connection modes, pipelining, and the other tools. */
+export const ORIGINAL_SCENARIOS = [
+  "keepalive",
+  "close",
+  "pipelined",
+  "ab-keepalive",
+  "h2load-keepalive",
+];
+
+/** `--table original --quick`: binks and the peers, wrk only. */
+export const ORIGINAL_QUICK_SERVERS = [
+  "binks-node",
+  "binks-deno",
+  "binks-bun",
+  "h2o-file",
+  "h2o-mruby",
+  "fasthttp",
+  "uvloop-httptools",
+];
+export const ORIGINAL_QUICK_SCENARIOS = ["keepalive", "close"];

@@ -215,6 +215,25 @@ export function runToEnd(cmd, args, { timeoutMs = 60_000, env, cwd } = {}) {
 }
 
 /**
+ * Run a load generator to its end, pinned to `cpu`, killed `graceS` seconds
+ * after the `seconds` it was asked to run. Resolves to { exit, proc, ticks }:
+ * `ticks` is its own CPU time in clock ticks, sampled every 50 ms while it
+ * runs (so the last few ms may be missing).
+ */
+export async function runLoad(cmd, args, { cpu, seconds, graceS = 20 }) {
+  const proc = start(cmd, args, { cpu });
+  const timer = setTimeout(() => stop(proc, { signal: "SIGKILL" }), (seconds + graceS) * 1000);
+  let ticks = 0;
+  const sampler = setInterval(() => {
+    ticks = Math.max(ticks, cpuTicks([proc.child.pid]));
+  }, 50);
+  const exit = await proc.done;
+  clearTimeout(timer);
+  clearInterval(sampler);
+  return { exit, proc, ticks };
+}
+
+/**
  * Per-CPU tick counters from /proc/stat: for each CPU, `task` (user + nice +
  * system: time spent running processes), `busy` (also irq, softirq, steal)
  * and `total` (also idle and iowait).

@@ -1,6 +1,6 @@
 // Turning a shoot-out's measurements into files: a compact JSON record, a
 // Markdown report, and one hand-written SVG bar chart per scenario.
-import { FAMILIES } from "./catalog.mjs";
+import { FAMILIES, TOOLS } from "./catalog.mjs";
 
 /** Other processes' share of the server's CPU above which a run is marked contended (%). */
 export const CONTENDED_PCT = 15;
@@ -44,6 +44,8 @@ export function summarise(rounds) {
     rps: round(pick("rps"), 0),
     p50: round(pick("p50"), 3),
     p99: round(pick("p99"), 3),
+    avg: round(pick("avg"), 3),
+    stdev: round(pick("stdev"), 3),
     cpuUsPerReq: round(pick("cpuUsPerReq"), 2),
     cpuPct: round(pick("cpuPct"), 1),
     rssMiB: round(pick("rssMiB"), 1),
@@ -116,17 +118,28 @@ export function summaryTable(run) {
   return [head, rule, ...rows].join("\n");
 }
 
-/** The full table of one scenario. */
+/**
+ * The full table of one scenario. Mean and standard deviation of latency get
+ * columns when some server has them (runs before they were recorded have none).
+ */
 export function scenarioTable(run, scenario) {
+  const withAvg = run.servers.some((server) => {
+    const s = run.cells[scenario.id]?.[server.id]?.summary;
+    return typeof s?.avg === "number";
+  });
+  const avgHead = withAvg ? " avg ms | stdev ms |" : "";
   const lines = [
-    "| server | req/s | p50 ms | p99 ms | CPU µs/req | CPU | peak RSS MiB | client CPU busy | errors, notes |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    `| server | req/s |${avgHead} p50 ms | p99 ms | CPU µs/req | CPU | peak RSS MiB | client CPU busy | errors, notes |`,
+    `| --- | ---: |${
+      withAvg ? " ---: | ---: |" : ""
+    } ---: | ---: | ---: | ---: | ---: | ---: | --- |`,
   ];
   for (const server of run.servers) {
     const cell = run.cells[scenario.id]?.[server.id];
     if (server.status !== "ok" || cell === undefined || cell.status === "n/a") continue;
     if (cell.status !== "ok") {
-      lines.push(`| ${server.label} | ✗ | | | | | | | ${escapeMd(cell.reason)} |`);
+      const blanks = withAvg ? " | | | | | | | | |" : " | | | | | | |";
+      lines.push(`| ${server.label} | ✗${blanks} ${escapeMd(cell.reason)} |`);
       continue;
     }
     const s = cell.summary;
@@ -136,8 +149,9 @@ export function scenarioTable(run, scenario) {
     else if (s.roundsLeftOut > 0) {
       notes.push(`${s.roundsLeftOut} of ${cell.rounds.length} rounds left out (other load)`);
     }
+    const avg = withAvg ? ` ${fmt.ms(s.avg ?? null)} | ${fmt.ms(s.stdev ?? null)} |` : "";
     lines.push(
-      `| ${server.label} | ${fmt.int(s.rps)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${
+      `| ${server.label} | ${fmt.int(s.rps)} |${avg} ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${
         fmt.us(s.cpuUsPerReq)
       } | ${fmt.pct(s.cpuPct)} | ${fmt.mib(s.rssMiB)} | ${fmt.pct(s.clientCorePct)} | ${
         notes.length > 0 ? notes.join("; ") : "0"
@@ -148,8 +162,8 @@ export function scenarioTable(run, scenario) {
 }
 
 function describeErrors(cell) {
-  const totals = { connect: 0, read: 0, write: 0, timeout: 0, non2xx: 0 };
-  for (const r of cell.rounds) for (const k of Object.keys(totals)) totals[k] += r.errors[k];
+  const totals = { connect: 0, read: 0, write: 0, timeout: 0, non2xx: 0, other: 0 };
+  for (const r of cell.rounds) for (const k of Object.keys(totals)) totals[k] += r.errors[k] ?? 0;
   const parts = Object.entries(totals).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
   return `${parts.join(", ")} (${cell.summary.roundsWithErrors}/${cell.rounds.length} rounds)`;
 }
@@ -188,23 +202,37 @@ export function skippedLines(run) {
 export function machineLine(meta) {
   const m = meta.machine;
   const v = meta.versions;
+  const some = (parts) => parts.filter((x) => x).map((x) => `; ${x}`).join("");
   return `${m.nproc} CPUs (\`nproc\`), ${m.cpu}, Linux ${m.kernel}, ${m.memGiB} GiB RAM; ` +
     `Node ${v.node}, Deno ${v.deno}, Bun ${v.bun}; ${v.wrk}` +
-    (v.nginx ? `; nginx ${v.nginx}` : "") + `; Hono ${v.hono}; uWebSockets.js ${v.uws}`;
+    some([v.ab, v.h2load, v.nginx && `nginx ${v.nginx}`]) +
+    `; Hono ${v.hono}; uWebSockets.js ${v.uws}` +
+    some([
+      v.h2o && `h2o ${v.h2o}`,
+      v.fasthttp && `fasthttp ${v.fasthttp} (Go ${v.go ?? "?"})`,
+      v.python && `Python ${v.python} with uvloop ${v.uvloop} and httptools ${v.httptools}`,
+    ]);
 }
 
-export function methodLine(meta) {
+/** The load generators a run used, e.g. "wrk, ab -k and h2load --h1". */
+function toolsUsed(run) {
+  const labels = [...new Set(run.scenarios.map((s) => TOOLS[s.tool ?? "wrk"].label))];
+  return labels.length === 1 ? labels[0] : `${labels.slice(0, -1).join(", ")} and ${labels.at(-1)}`;
+}
+
+export function methodLine(meta, tools = "wrk") {
   const s = meta.settings;
-  return `Each server pinned to CPU ${s.serverCpu} (\`taskset\`), wrk (1 thread) on CPU ${s.clientCpu}; ` +
+  return `Each server pinned to CPU ${s.serverCpu} (\`taskset\`), ${tools} (1 thread) on CPU ${s.clientCpu}; ` +
     `per server and round: start, check every route's answer, ${s.warmupS} s warm-up over all ` +
     `its routes, then each scenario for ${s.durationS} s. ${s.rounds} round${
       s.rounds === 1 ? "" : "s"
     }, servers in a rotated order each round; every figure is the median over rounds. A round ` +
-    `in which other processes took over ${CONTENDED_PCT}% of the server's or wrk's CPU is left ` +
+    `in which other processes took over ${CONTENDED_PCT}% of the server's or the load generator's CPU is left ` +
     "out when the cell has a clean one; a cell with none gets one extra round at the end.";
 }
 
-export const SOURCES = "req/s, p50, p99: wrk (`--latency`). " +
+export const SOURCES = "req/s, p50, p99: wrk (`--latency`); avg and stdev: wrk's Thread Stats " +
+  "line (ab -k: its mean time per request; h2load: its time for request). " +
   "CPU µs/req and CPU (% of one core): the server's utime+stime from `/proc/<pid>/stat` " +
   "(children included) over the run, divided by the requests answered. Peak RSS: `VmHWM` from " +
   "`/proc/<pid>/status`, reset before each scenario (`/proc/<pid>/clear_refs`). Client CPU " +
@@ -218,7 +246,7 @@ export function markdown(run, files) {
     "",
     `Machine: ${machineLine(run.meta)}.`,
     "",
-    `Method: ${methodLine(run.meta)}`,
+    `Method: ${methodLine(run.meta, toolsUsed(run))}`,
     "",
     `Sources: ${SOURCES}`,
     "",
@@ -316,7 +344,9 @@ export function svgChart(run, scenario) {
     `<text x="16" y="45" fill="#495057">${esc(scenario.description)}</text>`,
     `<text x="16" y="62" fill="#868e96">${
       esc(
-        `wrk, 1 thread on CPU ${s.clientCpu}; server on CPU ${s.serverCpu}; median of ${s.rounds} × ${s.durationS} s; ${run.meta.date}, ${run.meta.host}`,
+        `${
+          TOOLS[scenario.tool ?? "wrk"].label
+        }, 1 thread on CPU ${s.clientCpu}; server on CPU ${s.serverCpu}; median of ${s.rounds} × ${s.durationS} s; ${run.meta.date}, ${run.meta.host}`,
       )
     }</text>`,
   ];
@@ -360,7 +390,11 @@ export function svgChart(run, scenario) {
       }<tspan dx="10" font-weight="400" fill="#868e96" font-size="11">${
         esc(
           [
-            sum.p99 === null ? null : `p99 ${fmt.ms(sum.p99)} ms`,
+            typeof sum.p99 === "number"
+              ? `p99 ${fmt.ms(sum.p99)} ms`
+              : typeof sum.avg === "number"
+              ? `avg ${fmt.ms(sum.avg)} ms`
+              : null,
             `${fmt.us(sum.cpuUsPerReq)} µs CPU/req`,
           ].filter((x) => x !== null).join(" · "),
         )
@@ -391,4 +425,116 @@ export function svgChart(run, scenario) {
   }
   parts.push("</svg>");
   return parts.join("\n") + "\n";
+}
+
+// ---- the original table (--table original)
+
+/** The columns of one connection mode in the seed's order, then p99 and peak RSS. */
+function modeCells(cell) {
+  if (cell === undefined) return null;
+  if (cell.status !== "ok") {
+    const mark = cell.status === "n/a" ? "–" : "✗";
+    return [mark, mark, mark, mark, mark, mark];
+  }
+  const s = cell.summary;
+  return [
+    fmt.ms(s.avg ?? null),
+    fmt.ms(s.stdev ?? null),
+    fmt.ms(s.p99),
+    fmt.pct(s.cpuPct),
+    fmt.int(s.rps) + marks(s),
+    fmt.mib(s.rssMiB),
+  ];
+}
+
+const MODE_HEAD = ["avg latency ms", "stdev ms", "p99 ms", "CPU %", "req/s", "peak RSS MiB"];
+
+/**
+ * The seed README's table, filled: for keep-alive and for a new connection per
+ * request, average latency, its standard deviation, CPU % and requests/s (wrk),
+ * plus p99 and peak RSS; keep-alive also gets pipelined ×16 and the other load
+ * generators' requests/s. One Markdown table per connection mode.
+ */
+export function originalTables(run) {
+  const has = (id) => run.scenarios.find((s) => s.id === id);
+  const servers = run.servers.filter((s) => s.status === "ok");
+  const cell = (scenario, server) => run.cells[scenario]?.[server.id];
+  const out = [];
+  const table = (title, scenario, extras) => {
+    const head = ["server", ...MODE_HEAD, ...extras.map((s) => `${s.short} req/s`)];
+    const rows = servers.map((server) => [
+      server.label,
+      ...modeCells(cell(scenario, server)),
+      ...extras.map((s) => cellText(cell(s.id, server))),
+    ]);
+    out.push(
+      `**${title}**`,
+      "",
+      `| ${head.join(" | ")} |`,
+      `| --- | ${head.slice(1).map(() => "---:").join(" | ")} |`,
+      ...rows.map((r) => `| ${r.join(" | ")} |`),
+      "",
+    );
+  };
+  if (has("keepalive")) {
+    const extras = ["pipelined", "ab-keepalive", "h2load-keepalive"].map(has).filter((s) => s);
+    table(`Keep-alive (wrk, ${run.meta.settings.connections} connections)`, "keepalive", extras);
+  }
+  if (has("close")) {
+    table(
+      `New connection per request (wrk, Connection: close, ${run.meta.settings.connections} at a time)`,
+      "close",
+      [],
+    );
+  }
+  return out.join("\n").trimEnd();
+}
+
+/** The report of a `--table original` run: the filled table first, then each scenario's details. */
+export function originalMarkdown(run, files) {
+  const out = [
+    `# binks against the seed's peers (the original table): ${run.meta.date}, ${run.meta.host}`,
+    "",
+    `Machine: ${machineLine(run.meta)}.`,
+    "",
+    `Method: ${methodLine(run.meta, toolsUsed(run))}`,
+    "",
+    `Sources: ${SOURCES}`,
+    "",
+    `Command: \`${run.meta.command}\``,
+    "",
+    'Every server answers `GET /` with `200`, `application/json`, `{"hello":"world"}`, on one ' +
+    "core. The seed's table was to be measured with wrk, weighttp, ab and vegeta; weighttp and " +
+    "vegeta are not packaged for Debian: `h2load --h1` (nghttp2's load generator, like weighttp " +
+    "a libev-style event loop keeping a fixed number of keep-alive connections busy) stands in " +
+    "for weighttp, and `ab -k` for vegeta as the third opinion on requests/s (closed-loop: " +
+    "vegeta's fixed-rate mode has no packaged equivalent, so latency comes from wrk). sanic is " +
+    "not packaged either: its stack, uvloop + httptools under a plain asyncio protocol server, " +
+    "stands in (an upper bound for sanic, which adds its framework on top).",
+    "",
+    "## The table",
+    "",
+    originalTables(run),
+    "",
+    "– not run (see below); ✗ failed; † socket errors or non-2xx responses in some round (kept, " +
+    "and listed in the scenario's table); ‡ in every round, other processes took over " +
+    `${CONTENDED_PCT}% of the server's or the load generator's CPU. Latency is not given for ` +
+    "ab's and h2load's columns (requests/s only) nor for pipelining (see below).",
+    "",
+  ];
+  const skipped = skippedLines(run);
+  if (skipped.length > 0) out.push("Not run:", "", ...skipped, "");
+  for (const scenario of run.scenarios) {
+    out.push(`## ${scenario.title}`, "", `${scenario.description}.`, "");
+    if (scenario.latency === false) {
+      out.push(
+        "No latency is given: wrk corrects for coordinated omission assuming one response per " +
+          "request written, which corrupts its histogram when it pipelines (p99 comes out as 0).",
+        "",
+      );
+    }
+    out.push(scenarioTable(run, scenario), "");
+    if (files[scenario.id]) out.push(`![${scenario.title}](${files[scenario.id]})`, "");
+  }
+  return out.join("\n");
 }

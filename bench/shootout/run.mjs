@@ -1,28 +1,41 @@
 #!/usr/bin/env node
 // The runtime shoot-out: binks on Node, Deno and Bun against each runtime's
-// own server, Hono, uWebSockets.js, nginx and trivial responders, under wrk,
-// on 127.0.0.1 only. `npm run bench` builds first, then runs this.
+// own server, Hono, uWebSockets.js, nginx, the seed's peers (h2o, fasthttp,
+// uvloop + httptools) and trivial responders, under wrk (and ab and h2load for
+// the original table), on 127.0.0.1 only. `npm run bench` builds first, then
+// runs this; `npm run bench:original` runs it with `--table original`.
 //
-//   node bench/shootout/run.mjs [--quick] [--only IDS] [--scenarios IDS]
+//   node bench/shootout/run.mjs [--table original] [--quick] [--only IDS] [--scenarios IDS]
 //                               [--duration S] [--rounds N] [--warmup S] [--no-install] [--list]
 //
 // Writes bench/results/<date>-<host>.{json,md} and one <…>-<scenario>.svg per
-// scenario (with -quick or -partial in the name for --quick and filtered runs).
+// scenario (with -original for --table original, and -quick or -partial for
+// --quick and filtered runs).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { hostname, release, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { ab, abVersion } from "./ab.mjs";
+import { aptInstall, debInstalled, lastLine, stopPackagedService } from "./apt.mjs";
 import {
+  ALL_SCENARIOS,
   CONNECTIONS,
+  ORIGINAL_QUICK_SCENARIOS,
+  ORIGINAL_QUICK_SERVERS,
+  ORIGINAL_SCENARIOS,
+  ORIGINAL_SERVERS,
   QUICK_SCENARIOS,
   QUICK_SERVERS,
   SCENARIOS,
   servers as allServers,
+  TOOLS,
 } from "./catalog.mjs";
 import { smoke, waitReady } from "./client.mjs";
+import { h2load, h2loadVersion } from "./h2load.mjs";
 import { nginxSetup } from "./nginx.mjs";
+import { h2oSetup } from "./peers/h2o.mjs";
 import {
   busyPct,
   CLK_TCK,
@@ -45,6 +58,7 @@ import {
   CONTENDED_PCT,
   fmt,
   markdown,
+  originalMarkdown,
   summarise,
   summaryTable,
   svgChart,
@@ -57,14 +71,19 @@ const HOST = "127.0.0.1";
 const QUIET_PCT = 20;
 
 const USAGE = `Usage: npm run bench -- [options]   (or: node bench/shootout/run.mjs [options])
+  --table original   the seed README's table: ${ORIGINAL_SERVERS.join(", ")};
+                     ${ORIGINAL_SCENARIOS.join(", ")} (npm run bench:original)
   --quick            a ~1 minute subset: ${QUICK_SERVERS.join(", ")};
                      ${QUICK_SCENARIOS.join(", ")}; 3 s runs, 1 round, 1 s warm-up
+                     (with --table original: ${ORIGINAL_QUICK_SERVERS.join(", ")};
+                     ${ORIGINAL_QUICK_SCENARIOS.join(", ")})
   --only IDS         servers to run, comma-separated (see --list)
   --scenarios IDS    scenarios to run, comma-separated (see --list)
   --duration S       seconds per measured run (default 5; quick 3)
   --rounds N         rounds, servers interleaved; medians are reported (default 3; quick 1)
   --warmup S         warm-up seconds per server and round (default 2; quick 1)
-  --no-install       do not apt-get install wrk or nginx when missing
+  --no-install       do not apt-get install missing tools and peers (wrk, ab, h2load, nginx,
+                     h2o, Go and fasthttp, uvloop and httptools); their rows are skipped
   --list             list server and scenario ids, then exit
   --render FILE      rewrite the Markdown and SVG files of a results JSON (no measuring)
   --help             show this text`;
@@ -87,6 +106,7 @@ function parseArgs(argv) {
     install: true,
     list: false,
     render: null,
+    table: null,
   };
   const ints = { "--duration": [1, 600], "--rounds": [1, 20], "--warmup": [0, 60] };
   for (let i = 0; i < argv.length; i++) {
@@ -107,7 +127,10 @@ function parseArgs(argv) {
     else if (flag === "--no-install") opts.install = false;
     else if (flag === "--list") opts.list = true;
     else if (flag === "--render") opts.render = value();
-    else if (flag === "--only") opts.only = value().split(",").filter((s) => s !== "");
+    else if (flag === "--table") {
+      opts.table = value();
+      if (opts.table !== "original") usageError(`--table must be "original", got "${opts.table}"`);
+    } else if (flag === "--only") opts.only = value().split(",").filter((s) => s !== "");
     else if (flag === "--scenarios") opts.scenarios = value().split(",").filter((s) => s !== "");
     else if (flag in ints) {
       const v = value();
@@ -128,7 +151,10 @@ if (opts.list) {
   console.log("servers:");
   for (const s of catalog) console.log(`  ${s.id.padEnd(16)} ${s.label}`);
   console.log("scenarios:");
-  for (const s of SCENARIOS) console.log(`  ${s.id.padEnd(16)} ${s.title}: ${s.description}`);
+  for (const s of ALL_SCENARIOS) {
+    const extra = SCENARIOS.includes(s) ? "" : " (only when asked for)";
+    console.log(`  ${s.id.padEnd(16)} ${s.title}: ${s.description}${extra}`);
+  }
   process.exit(0);
 }
 
@@ -137,7 +163,7 @@ const unknown = (list, known, what) => {
   if (bad !== undefined) usageError(`unknown ${what} "${bad}" (see --list)`);
 };
 unknown(opts.only, catalog.map((s) => s.id), "server");
-unknown(opts.scenarios, SCENARIOS.map((s) => s.id), "scenario");
+unknown(opts.scenarios, ALL_SCENARIOS.map((s) => s.id), "scenario");
 
 const settings = {
   durationS: opts.duration ?? (opts.quick ? 3 : 5),
@@ -147,18 +173,28 @@ const settings = {
   serverCpu: null,
   clientCpu: null,
 };
-const serverIds = opts.only ?? (opts.quick ? QUICK_SERVERS : catalog.map((s) => s.id));
-const scenarioIds = opts.scenarios ?? (opts.quick ? QUICK_SCENARIOS : SCENARIOS.map((s) => s.id));
+const original = opts.table === "original";
+const defaultServers = original
+  ? (opts.quick ? ORIGINAL_QUICK_SERVERS : ORIGINAL_SERVERS)
+  : (opts.quick ? QUICK_SERVERS : catalog.map((s) => s.id));
+const defaultScenarios = original
+  ? (opts.quick ? ORIGINAL_QUICK_SCENARIOS : ORIGINAL_SCENARIOS)
+  : (opts.quick ? QUICK_SCENARIOS : SCENARIOS.map((s) => s.id));
+const serverIds = opts.only ?? defaultServers;
+const scenarioIds = opts.scenarios ?? defaultScenarios;
 const chosenServers = catalog.filter((s) => serverIds.includes(s.id));
-const chosenScenarios = SCENARIOS.filter((s) => scenarioIds.includes(s.id));
+const chosenScenarios = ALL_SCENARIOS.filter((s) => scenarioIds.includes(s.id));
 
 // ---- cleanup, whatever happens
 
 let nginx = null;
+let h2o = null;
 function cleanup() {
   killAll();
   nginx?.cleanup();
   nginx = null;
+  h2o?.cleanup();
+  h2o = null;
 }
 process.on("exit", cleanup);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
@@ -183,38 +219,52 @@ process.on("unhandledRejection", (err) => {
 
 const log = (line) => console.log(line);
 
-async function aptInstall(pkg) {
-  if (!opts.install) return "not installed (--no-install)";
-  if (process.getuid?.() !== 0) return "not installed, and apt-get needs root";
-  if (which("apt-get") === null) return "not installed, and there is no apt-get";
-  log(`· installing ${pkg} with apt-get …`);
-  if (!aptInstall.updated) {
-    const u = await runToEnd("apt-get", ["update"], { timeoutMs: 300_000 });
-    aptInstall.updated = true;
-    if (u.code !== 0) return `apt-get update failed: ${lastLine(u.err || u.out)}`;
+/**
+ * The Debian packages this run needs, each with how to tell it is there: the
+ * load generators of the chosen scenarios (found on PATH), nginx, and the
+ * chosen servers' packages (asked of dpkg).
+ */
+function requirements() {
+  const reqs = new Map();
+  const onPath = (binary) => () => which(binary) !== null;
+  reqs.set("wrk", onPath("wrk"));
+  for (const scenario of chosenScenarios) {
+    const tool = TOOLS[scenario.tool ?? "wrk"];
+    reqs.set(tool.package, onPath(tool.binary));
   }
-  const r = await runToEnd("apt-get", ["install", "-y", "--no-install-recommends", pkg], {
-    timeoutMs: 600_000,
-    env: { DEBIAN_FRONTEND: "noninteractive" },
-  });
-  return r.code === 0 ? null : `apt-get install ${pkg} failed: ${lastLine(r.err || r.out)}`;
+  if (chosenServers.some((s) => s.id === "nginx")) reqs.set("nginx", onPath("nginx"));
+  for (const server of chosenServers) {
+    for (const pkg of server.packages ?? []) reqs.set(pkg, () => debInstalled(pkg));
+  }
+  return reqs;
 }
 
-function lastLine(text) {
-  return String(text).trim().split("\n").slice(-1)[0] ?? "";
-}
-
-/** A package's service that its install started is not ours to leave running. */
-async function stopPackagedNginx(binary) {
-  try {
-    const pid = Number(readFileSync("/run/nginx.pid", "utf8").trim());
-    if (pid > 0 && existsSync(`/proc/${pid}`)) {
-      await runToEnd(binary, ["-s", "quit"], { timeoutMs: 10_000 });
-      log("· stopped the nginx service that its package install started");
+/**
+ * Install what is missing: all in one apt-get call, then, if that failed,
+ * one at a time so that one bad package does not keep out the rest. Resolves
+ * to a Map from each package still missing to why.
+ */
+async function installMissing(reqs) {
+  const missing = () => [...reqs].filter(([, present]) => !present()).map(([pkg]) => pkg);
+  const why = new Map();
+  const first = missing();
+  if (first.length === 0) return why;
+  const all = await aptInstall(first, { allowed: opts.install, log });
+  if (all !== null && opts.install) {
+    for (const pkg of missing()) why.set(pkg, await aptInstall([pkg], { allowed: true, log }));
+  }
+  for (const pkg of missing()) {
+    why.set(pkg, why.get(pkg) ?? all ?? "not installed (still missing after apt-get)");
+  }
+  // A package's install may start its service: stop what this run's installs started.
+  if (first.includes("nginx")) {
+    const binary = which("nginx");
+    if (binary !== null) {
+      await stopPackagedService("nginx", "/run/nginx.pid", [binary, "-s", "quit"], log);
     }
-  } catch {
-    // No service running.
   }
+  if (first.includes("h2o")) await stopPackagedService("h2o", "/run/h2o.pid", null, log);
+  return why;
 }
 
 function version(cmd, args, re) {
@@ -258,37 +308,45 @@ const rootBin = (name) => {
 
 async function main() {
   const started = Date.now();
+  const missing = await installMissing(requirements());
   const ctx = {
     root,
     node: process.execPath,
     deno: rootBin("deno"),
     bun: rootBin("bun"),
     wrk: which("wrk"),
+    ab: which("ab"),
+    h2load: which("h2load"),
+    /** Debian package → why it is still not installed. */
+    missing,
     nginx: null,
     nginxMissing: null,
     nginxCommand: null,
+    h2o: null,
+    h2oMruby: false,
+    h2oCommand: null,
   };
 
   if (ctx.wrk === null) {
-    const why = await aptInstall("wrk");
-    ctx.wrk = which("wrk");
-    if (ctx.wrk === null) {
-      console.error(`bench: skipped everything: wrk is ${why ?? "still missing"}`);
-      process.exit(1);
-    }
+    console.error(`bench: skipped everything: wrk is ${missing.get("wrk") ?? "still missing"}`);
+    process.exit(1);
   }
   if (chosenServers.some((s) => s.id === "nginx")) {
-    let binary = which("nginx");
-    if (binary === null) {
-      const why = await aptInstall("nginx");
-      binary = which("nginx");
-      if (binary === null) ctx.nginxMissing = `nginx is ${why ?? "still missing"}`;
-      else await stopPackagedNginx(binary);
-    }
-    if (binary !== null) {
+    const binary = which("nginx");
+    if (binary === null) ctx.nginxMissing = `nginx is ${missing.get("nginx") ?? "still missing"}`;
+    else {
       nginx = nginxSetup(binary);
       ctx.nginx = binary;
       ctx.nginxCommand = nginx.command;
+    }
+  }
+  if (chosenServers.some((s) => s.packages?.includes("h2o"))) {
+    const binary = which("h2o");
+    if (binary !== null) {
+      h2o = h2oSetup(binary);
+      ctx.h2o = binary;
+      ctx.h2oMruby = /^mruby: YES/m.test(version(binary, ["--version"], /([\s\S]*)/));
+      ctx.h2oCommand = h2o.command;
     }
   }
 
@@ -306,11 +364,17 @@ async function main() {
       deno: ctx.deno ? version(ctx.deno, ["--version"], /deno (\S+)/) : "missing",
       bun: ctx.bun ? version(ctx.bun, ["--version"], /^(\S+)/) : "missing",
       wrk: await wrkVersion(ctx.wrk),
+      ab: ctx.ab && chosenScenarios.some((s) => s.tool === "ab") ? await abVersion(ctx.ab) : null,
+      h2load: ctx.h2load && chosenScenarios.some((s) => s.tool === "h2load")
+        ? await h2loadVersion(ctx.h2load)
+        : null,
       nginx: ctx.nginx ? version(ctx.nginx, ["-v"], /nginx\/(\S+)/) : null,
+      ...peerVersions(ctx),
       hono: packageVersion("hono"),
       uws: packageVersion("@trufflesuite/uws-js-unofficial"),
     },
     command: commandLine(),
+    table: opts.table ?? undefined,
     settings,
     clkTck: CLK_TCK,
   };
@@ -342,7 +406,7 @@ async function main() {
   for (const scenario of chosenScenarios) {
     cells[scenario.id] = {};
     for (const server of runnable) {
-      const na = notApplicable(server, scenario);
+      const na = notApplicable(server, scenario, ctx);
       cells[scenario.id][server.id] = na === null
         ? { status: "ok", rounds: [] }
         : { status: "n/a", reason: na, rounds: [] };
@@ -388,7 +452,7 @@ async function main() {
     }
     const port = await freePort();
     const [cmd, args] = server.cmd(ctx, port);
-    const proc = start(cmd, args, { cpu: settings.serverCpu, cwd: root });
+    const proc = start(cmd, args, { cpu: settings.serverCpu, cwd: root, env: server.env });
     try {
       await waitReady(port, proc);
     } catch (e) {
@@ -441,7 +505,7 @@ async function main() {
       step++;
       const cell = cells[scenario.id][server.id];
       const label = `[${String(step).padStart(3)}/${totalSteps}] ${round} ${server.id.padEnd(16)} ${
-        scenario.id.padEnd(10)
+        scenario.id.padEnd(scenario.tool ? 16 : 10)
       }`;
       if (cell.status !== "ok") {
         log(`${label} skipped: ${cell.reason}`);
@@ -525,8 +589,12 @@ async function main() {
   log(`done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
 }
 
-/** Why `server` does not run `scenario`, or null when it does. */
-function notApplicable(server, scenario) {
+/** Why `server` does not run `scenario`, or null when it does (ctx: load tools at hand). */
+function notApplicable(server, scenario, ctx = null) {
+  const tool = scenario.tool ? TOOLS[scenario.tool] : null;
+  if (tool !== null && ctx !== null && ctx[scenario.tool] === null) {
+    return `${tool.binary} is ${ctx.missing.get(tool.package) ?? "not installed"}`;
+  }
   if (server.scenarios && !server.scenarios.includes(scenario.id)) {
     return server.scenariosWhy ?? "not in this server's scenarios";
   }
@@ -552,8 +620,15 @@ async function unavailable(server, ctx) {
   if (server.runtime === "bun" && ctx.bun === null) {
     return "node_modules/.bin/bun missing (npm install)";
   }
+  for (const pkg of server.packages ?? []) {
+    if (ctx.missing.has(pkg)) return `Debian ${pkg} is ${ctx.missing.get(pkg)}`;
+  }
   const why = server.check?.(ctx) ?? null;
   if (why !== null) return why;
+  if (server.prepare) {
+    const failed = await server.prepare(ctx);
+    if (failed !== null) return failed;
+  }
   if (server.id === "uws-node") {
     const r = await runToEnd(ctx.node, ["-e", 'require("@trufflesuite/uws-js-unofficial")'], {
       cwd: root,
@@ -563,6 +638,9 @@ async function unavailable(server, ctx) {
   }
   return null;
 }
+
+/** The load generators, by a scenario's `tool`; each takes the same options (ab and h2load need fewer). */
+const LOADS = { wrk, ab, h2load };
 
 /** One measured run of one scenario against a running server. */
 async function measure(ctx, proc, port, scenario) {
@@ -592,7 +670,7 @@ async function measure(ctx, proc, port, scenario) {
     const idle0 = idle ? cpuTicks([idle.child.pid]) : 0;
     const stat0 = cpuStat();
     const t0 = performance.now();
-    const w = await wrk(ctx, {
+    const w = await LOADS[scenario.tool ?? "wrk"](ctx, {
       url: `http://${HOST}:${port}${scenario.path}`,
       seconds: settings.durationS,
       connections: CONNECTIONS,
@@ -624,6 +702,8 @@ async function measure(ctx, proc, port, scenario) {
       rps: w.rps,
       p50: latency ? w.latency.p50 : null,
       p99: latency ? w.latency.p99 : null,
+      avg: latency ? w.latency.avg : null,
+      stdev: latency ? w.latency.stdev : null,
       cpuUsPerReq: w.requests + extra > 0 ? (cpuS * 1e6) / (w.requests + extra) : null,
       cpuPct: (cpuS / wall) * 100,
       rssMiB: rssKiB / 1024,
@@ -688,17 +768,49 @@ function localDate() {
 }
 
 function commandLine() {
-  const args = process.argv.slice(2).join(" ");
-  if (process.env.npm_lifecycle_event === "bench") {
-    return `npm run bench${args ? ` -- ${args}` : ""}`;
+  const argv = process.argv.slice(2);
+  const event = process.env.npm_lifecycle_event;
+  if (event === "bench:original" && argv[0] === "--table" && argv[1] === "original") {
+    // The npm script's own flag comes first; what follows is the user's.
+    const rest = argv.slice(2).join(" ");
+    return `npm run bench:original${rest ? ` -- ${rest}` : ""}`;
   }
+  const args = argv.join(" ");
+  if (event === "bench") return `npm run bench${args ? ` -- ${args}` : ""}`;
   return `node bench/shootout/run.mjs${args ? ` ${args}` : ""}`;
+}
+
+/** Versions of the seed's peers that this run uses. */
+function peerVersions(ctx) {
+  const used = (id) => chosenServers.some((s) => s.id === id);
+  const out = {};
+  if (ctx.h2o && (used("h2o-file") || used("h2o-mruby"))) {
+    out.h2o = version(ctx.h2o, ["--version"], /h2o version (\S+)/);
+  }
+  if (used("fasthttp")) {
+    out.go = which("go") ? version(which("go"), ["version"], /go version go(\S+)/) : null;
+    out.fasthttp = debVersion("golang-github-valyala-fasthttp-dev");
+  }
+  if (used("uvloop-httptools")) {
+    out.python = version("/usr/bin/python3", ["--version"], /Python (\S+)/);
+    out.uvloop = debVersion("python3-uvloop");
+    out.httptools = debVersion("python3-httptools");
+  }
+  return out;
+}
+
+/** A Debian package's version without the epoch and Debian revision ("1:1.31.0-4" → "1.31.0"). */
+function debVersion(pkg) {
+  const r = spawnSync("dpkg-query", ["-W", "-f=${Version}", pkg], { encoding: "utf8" });
+  if (r.status !== 0 || !r.stdout) return null;
+  return r.stdout.replace(/^\d+:/, "").replace(/[-+~][^-]*$/, "").replace(/\+ds\d*$/, "");
 }
 
 function writeResults(run, named = null) {
   const dir = join(root, "bench", "results");
   mkdirSync(dir, { recursive: true });
-  const suffix = opts.quick ? "-quick" : (opts.only || opts.scenarios) ? "-partial" : "";
+  const table = run.meta.table === "original" ? "-original" : "";
+  const suffix = table + (opts.quick ? "-quick" : (opts.only || opts.scenarios) ? "-partial" : "");
   const base = named ?? `${run.meta.date}-${run.meta.host}${suffix}`;
   const written = [];
   const svgs = {};
@@ -709,7 +821,8 @@ function writeResults(run, named = null) {
     written.push(join(dir, name));
   }
   const md = join(dir, `${base}.md`);
-  writeFileSync(md, markdown(run, svgs) + "\n");
+  const report = run.meta.table === "original" ? originalMarkdown : markdown;
+  writeFileSync(md, report(run, svgs) + "\n");
   const json = join(dir, `${base}.json`);
   writeFileSync(json, compactJson(jsonRecord(run)) + "\n");
   written.unshift(md, json);
@@ -724,7 +837,7 @@ function runFromJson(record) {
   const { kind: _k, tools: _t, units: _u, roundFields: _f, servers, scenarios, results, ...meta } =
     record;
   const catalogById = new Map(catalog.map((s) => [s.id, s]));
-  const fullScenarios = scenarios.map((s) => SCENARIOS.find((x) => x.id === s.id) ?? s);
+  const fullScenarios = scenarios.map((s) => ALL_SCENARIOS.find((x) => x.id === s.id) ?? s);
   const cells = {};
   for (const scenario of fullScenarios) {
     cells[scenario.id] = {};
@@ -756,13 +869,27 @@ function runFromJson(record) {
             errors,
             errorTotal: errorCount(errors),
             contended: (r[8] ?? 0) > CONTENDED_PCT || (r[9] ?? 0) > CONTENDED_PCT,
-            idle: r[11],
+            idle: r[11] ?? undefined,
+            avg: r[12] ?? null,
+            stdev: r[13] ?? null,
           };
         }),
       };
     }
   }
   return { meta, servers, scenarios: fullScenarios, cells };
+}
+
+/**
+ * A round's fields after the errors, when it has any: idle-connection figures
+ * (or null), then the mean and standard deviation of latency. Trailing nulls
+ * are left off, so records without them look as they always did.
+ */
+function optionalFields(x) {
+  const round3 = (n) => typeof n === "number" ? Number(n.toFixed(3)) : null;
+  const tail = [x.idle ?? null, round3(x.avg), round3(x.stdev)];
+  while (tail.length > 0 && tail[tail.length - 1] === null) tail.pop();
+  return tail;
 }
 
 /** What the JSON file keeps: settings, medians, and each round's figures. */
@@ -791,7 +918,7 @@ function jsonRecord(run) {
             x.foreignPct === null ? null : Number(x.foreignPct.toFixed(1)),
             x.clientForeignPct === null ? null : Number(x.clientForeignPct.toFixed(1)),
             x.errorTotal > 0 ? x.errors : 0,
-            ...(x.idle ? [x.idle] : []),
+            ...optionalFields(x),
           ]
         ),
       };
@@ -801,7 +928,7 @@ function jsonRecord(run) {
     kind: "binks shoot-out",
     ...run.meta,
     tools: {
-      load: "wrk (req/s, latency)",
+      load: "wrk (req/s, latency); ab -k and h2load --h1 for their scenarios",
       cpu: "/proc/<pid>/stat utime+stime",
       rss: "/proc/<pid>/status VmHWM",
     },
@@ -809,6 +936,8 @@ function jsonRecord(run) {
       rps: "requests/s",
       p50: "ms",
       p99: "ms",
+      avg: "ms, mean latency",
+      stdev: "ms, latency standard deviation",
       cpuUsPerReq: "µs of server CPU per request",
       cpuPct: "server CPU, % of one core",
       rssMiB: "MiB",
@@ -828,7 +957,9 @@ function jsonRecord(run) {
       "foreignPct",
       "clientForeignPct",
       "errors",
-      "idle (idle scenario only)",
+      "idle (idle scenario only, else null)",
+      "avg",
+      "stdev",
     ],
     servers: run.servers.map(({ runtime: _, ...rest }) => rest),
     scenarios: run.scenarios.map(({ id, title, description }) => ({ id, title, description })),

@@ -1,7 +1,7 @@
 // Running wrk and reading its report.
 import { join } from "node:path";
 
-import { cpuTicks, runToEnd, start, stop } from "./proc.mjs";
+import { runLoad, runToEnd } from "./proc.mjs";
 
 /** "1.23ms" → 1.23, "512.00us" → 0.512, "1.02s" → 1020, in ms. */
 export function toMs(text) {
@@ -21,13 +21,22 @@ export function parseWrk(text) {
     const m = new RegExp(`^\\s+${p}%\\s+(\\S+)`, "m").exec(text);
     return m === null ? null : toMs(m[1]);
   };
+  // The Thread Stats line: "Latency   1.23ms  456.78us  12.34ms  90.12%" (avg, stdev, max).
+  const stats = /^\s+Latency\s+([\d.]+[a-z]+)\s+([\d.]+[a-z]+)\s/m.exec(text);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const done = /^\s*(\d+) requests in ([\d.]+)(us|ms|s|m)/m.exec(text);
   const result = {
     requests: done === null ? null : Number(done[1]),
     seconds: done === null ? null : toMs(`${done[2]}${done[3]}`) / 1000,
     rps: num(/^Requests\/sec:\s+([\d.]+)/m),
-    latency: { p50: pct(50), p75: pct(75), p90: pct(90), p99: pct(99) },
+    latency: {
+      avg: stats === null ? null : toMs(stats[1]),
+      stdev: stats === null ? null : toMs(stats[2]),
+      p50: pct(50),
+      p75: pct(75),
+      p90: pct(90),
+      p99: pct(99),
+    },
     errors: {
       connect: sock === null ? 0 : Number(sock[1]),
       read: sock === null ? 0 : Number(sock[2]),
@@ -42,16 +51,16 @@ export function parseWrk(text) {
   return result;
 }
 
-/** Total of the error counters. */
+/** Total of the error counters (`other`: ab's and h2load's kinds that wrk has not). */
 export function errorCount(errors) {
-  return errors.connect + errors.read + errors.write + errors.timeout + errors.non2xx;
+  return errors.connect + errors.read + errors.write + errors.timeout + errors.non2xx +
+    (errors.other ?? 0);
 }
 
 /**
  * Run wrk once: one thread on `cpu`, `connections` connections for `seconds`.
  * Bounded: killed 20 s after its duration if it has not finished. The result
- * also has `ticks`, wrk's own CPU time in clock ticks (sampled every 50 ms
- * while it runs, so the last few ms may be missing).
+ * also has `ticks`, wrk's own CPU time in clock ticks (see runLoad).
  */
 export async function wrk(ctx, { url, seconds, connections, script, scriptArgs, headers, cpu }) {
   const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "--timeout", "5s"];
@@ -59,15 +68,7 @@ export async function wrk(ctx, { url, seconds, connections, script, scriptArgs, 
   if (script) args.push("-s", join(ctx.root, "bench", "shootout", "lua", script));
   args.push(url);
   if (scriptArgs && scriptArgs.length > 0) args.push("--", ...scriptArgs);
-  const proc = start(ctx.wrk, args, { cpu });
-  const timer = setTimeout(() => stop(proc, { signal: "SIGKILL" }), (seconds + 20) * 1000);
-  let ticks = 0;
-  const sampler = setInterval(() => {
-    ticks = Math.max(ticks, cpuTicks([proc.child.pid]));
-  }, 50);
-  const exit = await proc.done;
-  clearTimeout(timer);
-  clearInterval(sampler);
+  const { exit, proc, ticks } = await runLoad(ctx.wrk, args, { cpu, seconds });
   if (exit.code !== 0) {
     throw new Error(`wrk exited with ${exit.code ?? exit.signal}: ${proc.err.trim().slice(-200)}`);
   }
