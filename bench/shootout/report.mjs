@@ -50,6 +50,7 @@ export function summarise(rounds) {
     cpuPct: round(pick("cpuPct"), 1),
     rssMiB: round(pick("rssMiB"), 1),
     clientCorePct: round(pick("clientCorePct"), 0),
+    keptAlive: round(pick("keptAlive"), 3),
     errors: rounds.reduce((sum, r) => sum + r.errorTotal, 0),
     roundsWithErrors: rounds.filter((r) => r.errorTotal > 0).length,
     roundsUsed: used.length,
@@ -94,8 +95,30 @@ function inlineJson(value) {
 
 // ---- Markdown
 
+/**
+ * Below this share of requests on reused connections, an ab -k figure is
+ * marked: the server did not keep ab's HTTP/1.0 connections alive, so ab
+ * opened one per request.
+ */
+export const KEPT_ALIVE_MIN = 0.9;
+
+function fewKeptAlive(summary) {
+  return typeof summary.keptAlive === "number" && summary.keptAlive < KEPT_ALIVE_MIN;
+}
+
 function marks(summary) {
-  return (summary.errors > 0 ? " †" : "") + (summary.allContended ? " ‡" : "");
+  return (summary.errors > 0 ? " †" : "") + (summary.allContended ? " ‡" : "") +
+    (fewKeptAlive(summary) ? " §" : "");
+}
+
+/** The legend of § (for reports that have such a cell). */
+const KEPT_ALIVE_NOTE = "§ ab -k sent few requests on a kept-alive connection: the server does " +
+  "not say `Connection: keep-alive` to HTTP/1.0 requests, so ab opened a connection per request.";
+
+function anyFewKeptAlive(run) {
+  return Object.values(run.cells).some((byServer) =>
+    Object.values(byServer).some((c) => c.summary !== undefined && fewKeptAlive(c.summary))
+  );
 }
 
 function cellText(cell) {
@@ -146,7 +169,9 @@ export function scenarioTable(run, scenario) {
     const notes = [];
     if (s.errors > 0) notes.push(`† ${describeErrors(cell)}`);
     if (s.allContended) notes.push("‡ other load in every round");
-    else if (s.roundsLeftOut > 0) {
+    if (fewKeptAlive(s)) {
+      notes.push(`§ ${fmt.pct(s.keptAlive * 100)} of requests on kept-alive connections`);
+    } else if (s.roundsLeftOut > 0) {
       notes.push(`${s.roundsLeftOut} of ${cell.rounds.length} rounds left out (other load)`);
     }
     const avg = withAvg ? ` ${fmt.ms(s.avg ?? null)} | ${fmt.ms(s.stdev ?? null)} |` : "";
@@ -260,6 +285,7 @@ export function markdown(run, files) {
     `and listed in the scenario's table); ‡ in every round, other processes took over ` +
     `${CONTENDED_PCT}% of the server's or wrk's CPU (such rounds are otherwise left out of the ` +
     "median).",
+    ...(anyFewKeptAlive(run) ? [KEPT_ALIVE_NOTE] : []),
     "",
   ];
   const skipped = skippedLines(run);
@@ -520,6 +546,7 @@ export function originalMarkdown(run, files) {
     "and listed in the scenario's table); ‡ in every round, other processes took over " +
     `${CONTENDED_PCT}% of the server's or the load generator's CPU. Latency is not given for ` +
     "ab's and h2load's columns (requests/s only) nor for pipelining (see below).",
+    ...(anyFewKeptAlive(run) ? [KEPT_ALIVE_NOTE] : []),
     "",
   ];
   const skipped = skippedLines(run);

@@ -704,6 +704,10 @@ async function measure(ctx, proc, port, scenario) {
       p99: latency ? w.latency.p99 : null,
       avg: latency ? w.latency.avg : null,
       stdev: latency ? w.latency.stdev : null,
+      // ab only: the share of requests it sent on a reused connection.
+      keptAlive: typeof w.keepAliveRequests === "number" && w.requests > 0
+        ? w.keepAliveRequests / w.requests
+        : null,
       cpuUsPerReq: w.requests + extra > 0 ? (cpuS * 1e6) / (w.requests + extra) : null,
       cpuPct: (cpuS / wall) * 100,
       rssMiB: rssKiB / 1024,
@@ -872,6 +876,7 @@ function runFromJson(record) {
             idle: r[11] ?? undefined,
             avg: r[12] ?? null,
             stdev: r[13] ?? null,
+            keptAlive: r[14] ?? null,
           };
         }),
       };
@@ -882,12 +887,13 @@ function runFromJson(record) {
 
 /**
  * A round's fields after the errors, when it has any: idle-connection figures
- * (or null), then the mean and standard deviation of latency. Trailing nulls
+ * (or null), the mean and standard deviation of latency, and (ab) the share of
+ * requests sent on a kept-alive connection. Trailing nulls
  * are left off, so records without them look as they always did.
  */
 function optionalFields(x) {
   const round3 = (n) => typeof n === "number" ? Number(n.toFixed(3)) : null;
-  const tail = [x.idle ?? null, round3(x.avg), round3(x.stdev)];
+  const tail = [x.idle ?? null, round3(x.avg), round3(x.stdev), round3(x.keptAlive)];
   while (tail.length > 0 && tail[tail.length - 1] === null) tail.pop();
   return tail;
 }
@@ -938,6 +944,7 @@ function jsonRecord(run) {
       p99: "ms",
       avg: "ms, mean latency",
       stdev: "ms, latency standard deviation",
+      keptAlive: "share of ab's requests sent on a reused connection",
       cpuUsPerReq: "µs of server CPU per request",
       cpuPct: "server CPU, % of one core",
       rssMiB: "MiB",
@@ -960,6 +967,7 @@ function jsonRecord(run) {
       "idle (idle scenario only, else null)",
       "avg",
       "stdev",
+      "keptAlive (ab only)",
     ],
     servers: run.servers.map(({ runtime: _, ...rest }) => rest),
     scenarios: run.scenarios.map(({ id, title, description }) => ({ id, title, description })),
