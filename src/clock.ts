@@ -42,6 +42,18 @@ export interface Timer {
   cancel(): void;
 }
 
+/**
+ * An object a timer calls back instead of a function: an object with many
+ * timers over its life (a connection) then needs no closure kept for them.
+ */
+export interface TimerTarget {
+  /** Called when the timer fires. */
+  onTimer(): void;
+}
+
+/** What a timer runs when it fires. */
+export type TimerCallback = (() => void) | TimerTarget;
+
 /** Arms a one-shot runtime timer; returns whatever `ClearTimeoutFn` takes back. */
 export type SetTimeoutFn = (callback: () => void, ms: number) => unknown;
 /** Disarms a timer armed by the matching {@link SetTimeoutFn}. */
@@ -69,11 +81,11 @@ class TimerNode implements Timer {
   /** The slot holding it; null once fired, cancelled, or never scheduled (Infinity). */
   slot: Slot | null = null;
   readonly deadline: number;
-  callback: (() => void) | null;
+  callback: TimerCallback | null;
   readonly keepAlive: boolean;
   readonly core: WheelCore;
 
-  constructor(core: WheelCore, deadline: number, callback: () => void, keepAlive: boolean) {
+  constructor(core: WheelCore, deadline: number, callback: TimerCallback, keepAlive: boolean) {
     this.core = core;
     this.deadline = deadline;
     this.callback = callback;
@@ -150,7 +162,7 @@ class WheelCore {
     this.onError = onError;
   }
 
-  add(deadline: number, callback: () => void, keepAlive: boolean): TimerNode {
+  add(deadline: number, callback: TimerCallback, keepAlive: boolean): TimerNode {
     const node = new TimerNode(this, deadline, callback, keepAlive);
     if (deadline === Infinity) return node;
     const fireAt = this.fireTimeFor(deadline);
@@ -266,11 +278,12 @@ class WheelCore {
 
   fireSlot(slot: Slot): void {
     for (let node = slot.head; node !== null; node = slot.head) {
-      const callback = node.callback as () => void;
+      const callback = node.callback!;
       node.callback = null;
       this.unlink(node);
       try {
-        callback();
+        if (typeof callback === "function") callback();
+        else callback.onTimer();
       } catch (err) {
         this.report(err);
       }
@@ -359,14 +372,14 @@ export class TimerWheel {
   }
 
   /**
-   * Runs `callback` once `deadline` (absolute, see {@link now}) has passed. A
-   * deadline of `Infinity` never fires and costs nothing.
+   * Runs `callback` (or its `onTimer()`) once `deadline` (absolute, see
+   * {@link now}) has passed. A deadline of `Infinity` never fires and costs nothing.
    *
    * @param keepAlive whether this timer should keep the process alive. Off by
    *   default: idle timeouts must not stop a server from exiting. Turn it on
    *   for waits a program is actually blocked on (sleeps, operation deadlines).
    */
-  add(deadline: number, callback: () => void, keepAlive: boolean = false): Timer {
+  add(deadline: number, callback: TimerCallback, keepAlive: boolean = false): Timer {
     if (Number.isNaN(deadline)) throw new RangeError("timer deadline is NaN");
     return this.core.add(deadline, callback, keepAlive);
   }

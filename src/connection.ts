@@ -43,10 +43,10 @@ import {
 } from "./response.ts";
 import type { Limits, Timeouts } from "./limits.ts";
 import type { ConnectionEvents, Transport } from "./transport.ts";
-import { now, type Timer, timers } from "./clock.ts";
+import { now, type Timer, timers, type TimerTarget } from "./clock.ts";
 import { Canceled, Timeout } from "./errors.ts";
 import type { AccessLog, LogInfo } from "./log.ts";
-import type { TaskContext } from "./scope.ts";
+import { Owned } from "./scope.ts";
 
 /** A request handler: returns the response, or a promise of it. */
 export type Handler = (
@@ -154,6 +154,8 @@ class Exchange implements BodySource {
   /** For the access log, when there is one. */
   log: LogInfo | null = null;
   continueState: number;
+  /** The exchange after this one in the connection's queue. */
+  next: Exchange | null = null;
 
   constructor(
     conn: Connection,
@@ -188,7 +190,7 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
 }
 
 /** The connection state machine. Created by the server for each accepted socket. */
-export class Connection implements ConnectionEvents {
+export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private readonly t: Transport;
   private readonly host: ConnectionHost;
   private phase = HEAD;
@@ -212,7 +214,9 @@ export class Connection implements ConnectionEvents {
   private chunked: ChunkedDecoder | null = null;
 
   /** Requests awaiting their turn to be answered, oldest first. */
-  private readonly queue: Exchange[] = [];
+  private first: Exchange | null = null;
+  private last: Exchange | null = null;
+  private queued = 0;
   /** The peer half-closed while input was held back; handle it once that input is read. */
   private peerEnded = false;
   /** A streamed body is going out; everything after it waits. */
@@ -223,11 +227,9 @@ export class Connection implements ConnectionEvents {
   private timer: Timer | null = null;
   private deadline = Infinity;
   private waiting = WAIT_NONE;
-  private readonly onTimer = (): void => this.timerFired();
   /** Resolves the connection's task (see {@link run}) when the socket is gone. */
-  private whenClosed: (() => void) | null = null;
-
   constructor(transport: Transport, host: ConnectionHost) {
+    super();
     this.t = transport;
     this.host = host;
     this.wait(WAIT_IDLE, host.timeouts.keepAliveMs);
@@ -240,24 +242,17 @@ export class Connection implements ConnectionEvents {
 
   /** Requests read and not yet answered. */
   get pendingRequests(): number {
-    return this.queue.length;
+    return this.queued;
   }
 
   /** No request is in progress: nothing read of a next one, nothing unanswered. */
   get idle(): boolean {
-    return this.phase === HEAD && this.queue.length === 0 && !this.streaming && this.inLen === 0;
+    return this.phase === HEAD && this.queued === 0 && !this.streaming && this.inLen === 0;
   }
 
-  /**
-   * The connection as a task of the server's scope: it ends when the socket
-   * is gone, and cancelling it tears the socket down.
-   */
-  run(cx: TaskContext): Promise<void> {
-    if (this.phase === CLOSED) return Promise.resolve();
-    cx.onCancel(() => this.abort());
-    return new Promise<void>((resolve) => {
-      this.whenClosed = resolve;
-    });
+  /** Owned by the server's scope: closing that scope tears the socket down. */
+  cancel(): void {
+    this.abort();
   }
 
   /** Refuse the connection before reading anything (e.g. too many open): answer `status`, close. */
@@ -298,7 +293,7 @@ export class Connection implements ConnectionEvents {
       this.phase = DISCARD;
       this.inLen = 0;
     }
-    if (this.phase === DISCARD && this.queue.length === 0 && !this.streaming) this.finish();
+    if (this.phase === DISCARD && this.queued === 0 && !this.streaming) this.finish();
   }
 
   /** Tear the connection down now (shutdown grace period over). */
@@ -358,7 +353,7 @@ export class Connection implements ConnectionEvents {
     }
     this.phase = DISCARD;
     this.inLen = 0;
-    if (this.queue.length === 0 && !this.streaming) this.finish();
+    if (this.queued === 0 && !this.streaming) this.finish();
   }
 
   onClose(_error?: unknown): void {
@@ -368,16 +363,9 @@ export class Connection implements ConnectionEvents {
     this.timer?.cancel();
     this.timer = null;
     // Errors capture a stack: make them only when a request is there to receive them.
-    if (this.queue.length > 0) {
+    if (this.queued > 0) {
       const gone = new Error("connection closed");
-      const reason = new Canceled("client went away");
-      for (const ex of this.queue) {
-        ex.abandoned = true;
-        this.handlerDone(ex);
-        ex.req.abort(reason);
-        if (ex.body !== null) ex.body.fail(gone);
-      }
-      this.queue.length = 0;
+      this.abandonQueue(new Canceled("client went away"), gone);
     }
     if (this.bodyEx !== null && this.bodyEx.body !== null) {
       this.bodyEx.body.fail(new Error("connection closed"));
@@ -389,9 +377,7 @@ export class Connection implements ConnectionEvents {
     this.drainWaiter = null;
     if (wake !== null) wake();
     this.host.forget(this);
-    const done = this.whenClosed;
-    this.whenClosed = null;
-    if (done !== null) done();
+    this.release();
   }
 
   // ---- input ----
@@ -483,13 +469,13 @@ export class Connection implements ConnectionEvents {
     this.waiting = WAIT_NONE;
     const head = this.host.head;
     const hasBody = head.chunked || head.contentLength > 0;
-    if (!hasBody && this.queue.length === 0 && !this.streaming) {
+    if (!hasBody && this.queued === 0 && !this.streaming) {
       this.fastRequest(head);
       return;
     }
     const ex = new Exchange(this, head, this.t, hasBody);
     if (this.host.accessLog !== null) ex.log = this.logInfo(ex.req);
-    this.queue.push(ex);
+    this.enqueue(ex);
     // The last request of the connection (RFC 9112 §9.6): nothing after it is read.
     if (!head.keepAlive && !hasBody) this.stopReading();
     if (hasBody) {
@@ -503,7 +489,7 @@ export class Connection implements ConnectionEvents {
         this.bodyLeft = head.contentLength;
       }
     }
-    if (this.queue.length >= this.host.limits.maxPipelined) this.block(BLOCK_PIPELINE);
+    if (this.queued >= this.host.limits.maxPipelined) this.block(BLOCK_PIPELINE);
     const result = this.call(ex.req);
     if (isPromise(result)) {
       ex.req.detach();
@@ -567,7 +553,7 @@ export class Connection implements ConnectionEvents {
       req.detach();
       const ex = new Exchange(this, head, this.t, false, req);
       ex.log = log;
-      this.queue.push(ex);
+      this.enqueue(ex);
       if (!keepAlive) this.stopReading();
       this.watchHandler(ex, result);
       return;
@@ -657,10 +643,10 @@ export class Connection implements ConnectionEvents {
       err.running = false;
       err.reply = errorReply(status);
       err.forced = true;
-      this.queue.push(err);
+      this.enqueue(err);
     }
     this.drainQueue();
-    if (this.queue.length === 0 && !this.streaming) this.finish();
+    if (this.queued === 0 && !this.streaming) this.finish();
   }
 
   // ---- flow control ----
@@ -694,7 +680,7 @@ export class Connection implements ConnectionEvents {
 
   /** @internal The handler of `ex` wants its body: tell the client to send it, in turn. */
   sendContinue(ex: Exchange): void {
-    if (this.queue[0] !== ex || this.streaming || this.phase === CLOSED) return;
+    if (this.first !== ex || this.streaming || this.phase === CLOSED) return;
     ex.continueState = CONTINUED;
     // The client did not wait for us: nothing to invite.
     if (ex.body !== null && ex.body.complete) return;
@@ -714,17 +700,16 @@ export class Connection implements ConnectionEvents {
 
   /** Write every answered response at the front of the queue, in order. */
   private drainQueue(): void {
-    const queue = this.queue;
-    while (queue.length > 0 && !this.streaming && this.phase !== CLOSED) {
-      const ex = queue[0]!;
+    while (this.first !== null && !this.streaming && this.phase !== CLOSED) {
+      const ex = this.first;
       if (ex.reply === null) {
         if (ex.continueState === WANTED) this.sendContinue(ex);
         break;
       }
-      queue.shift();
+      this.dequeue();
       const close = ex.forced || !ex.keepAlive ||
         (ex.body !== null && !ex.body.complete) ||
-        (this.phase === DISCARD && queue.length === 0 && this.bodyEx === null);
+        (this.phase === DISCARD && this.queued === 0 && this.bodyEx === null);
       ex.written = true;
       this.writeResponse(
         ex.reply,
@@ -734,20 +719,49 @@ export class Connection implements ConnectionEvents {
         ex.log,
       );
       if (close) {
-        for (const rest of queue) {
-          rest.abandoned = true;
-          this.handlerDone(rest);
-          rest.req.abort(new Canceled("connection closing"));
-          if (rest.body !== null) rest.body.fail(new Error("connection closing"));
+        if (this.queued > 0) {
+          this.abandonQueue(new Canceled("connection closing"), new Error("connection closing"));
         }
-        queue.length = 0;
         this.closeAfterResponse();
         return;
       }
     }
-    if (queue.length < this.host.limits.maxPipelined) this.unblock(BLOCK_PIPELINE);
-    if (queue.length === 0 && !this.streaming && this.phase === DISCARD && this.bodyEx === null) {
+    if (this.queued < this.host.limits.maxPipelined) this.unblock(BLOCK_PIPELINE);
+    if (this.queued === 0 && !this.streaming && this.phase === DISCARD && this.bodyEx === null) {
       this.finish();
+    }
+  }
+
+  // The queue of exchanges awaiting their turn is linked through the
+  // exchanges: an idle connection holds no array for it.
+  private enqueue(ex: Exchange): void {
+    if (this.last === null) this.first = ex;
+    else this.last.next = ex;
+    this.last = ex;
+    this.queued++;
+  }
+
+  private dequeue(): void {
+    const ex = this.first!;
+    this.first = ex.next;
+    if (this.first === null) this.last = null;
+    ex.next = null;
+    this.queued--;
+  }
+
+  /** Give up on every queued exchange: their handlers are told, their bodies fail. */
+  private abandonQueue(reason: Canceled, bodyError: Error): void {
+    let ex = this.first;
+    this.first = this.last = null;
+    this.queued = 0;
+    while (ex !== null) {
+      const next = ex.next;
+      ex.next = null;
+      ex.abandoned = true;
+      this.handlerDone(ex);
+      ex.req.abort(reason);
+      if (ex.body !== null) ex.body.fail(bodyError);
+      ex = next;
     }
   }
 
@@ -909,7 +923,7 @@ export class Connection implements ConnectionEvents {
     const timer = this.timer;
     if (timer !== null && timer.pending && timer.deadline <= deadline) return;
     timer?.cancel();
-    this.timer = timers.add(deadline, this.onTimer);
+    this.timer = timers.add(deadline, this);
   }
 
   /** Pick the deadline that fits the state after a burst of input or output. */
@@ -925,7 +939,7 @@ export class Connection implements ConnectionEvents {
       this.wait(WAIT_BODY, t.bodyMs);
     } else if (this.inLen > 0) {
       if (this.waiting !== WAIT_HEAD) this.wait(WAIT_HEAD, t.headMs);
-    } else if (this.queue.length === 0 && !this.streaming) {
+    } else if (this.queued === 0 && !this.streaming) {
       // Re-armed only after a request (startRequest clears `waiting`): bare empty
       // lines must not keep a connection open.
       if (this.waiting !== WAIT_IDLE) this.wait(WAIT_IDLE, t.keepAliveMs);
@@ -935,11 +949,12 @@ export class Connection implements ConnectionEvents {
     }
   }
 
-  private timerFired(): void {
+  /** @internal The connection's deadline timer fired (it is its own {@link TimerTarget}). */
+  onTimer(): void {
     this.timer = null;
     if (this.phase >= DISCARD || this.waiting === WAIT_NONE) return;
     if (now() < this.deadline) {
-      this.timer = timers.add(this.deadline, this.onTimer);
+      this.timer = timers.add(this.deadline, this);
       return;
     }
     const what = this.waiting;

@@ -9,7 +9,7 @@ export { AccessLog, type LogInfo } from "./log.ts";
 export { Out } from "./response.ts";
 export { type Middleware, Router, type RouteResult } from "./router.ts";
 export { type FetchHandler, fetchHandler, toReply, toRequest } from "./fetch.ts";
-export { Scope, type ScopeOptions, Task, type TaskContext } from "./scope.ts";
+export { Owned, Scope, type ScopeOptions, Task, type TaskContext } from "./scope.ts";
 export {
   Channel,
   choose,
@@ -18,7 +18,16 @@ export {
   EMPTY,
   type Empty,
 } from "./channel.ts";
-export { deadlineIn, now, sleep, type Timer, timers, TimerWheel } from "./clock.ts";
+export {
+  deadlineIn,
+  now,
+  sleep,
+  type Timer,
+  type TimerCallback,
+  timers,
+  type TimerTarget,
+  TimerWheel,
+} from "./clock.ts";
 export { Canceled, type Cancellation, type CancelSource, Closed, Timeout } from "./errors.ts";
 export { type Endpoint, messagePortEndpoint, PortChannel } from "./port.ts";
 export {

@@ -64,7 +64,7 @@ function reportAsync(err: unknown): void {
  * A node of the cancellation tree: a task or a child scope, linked into its
  * parent scope's intrusive list while alive and unlinked as soon as it ends.
  */
-interface Member {
+export interface Member {
   prev: Member | null;
   next: Member | null;
   cancelMember(): void;
@@ -82,6 +82,39 @@ class Listener {
   constructor(owner: TaskCore<unknown>, callback: () => void) {
     this.owner = owner;
     this.callback = callback;
+  }
+}
+
+/**
+ * Something a scope owns without running a task for it: a socket, a
+ * connection. Owning one costs two links, where a task costs a record, a
+ * promise and closures: it matters when a server holds 10,000 idle
+ * connections. Closing the scope calls {@link Owned.cancel}; the owner calls
+ * {@link Owned.release} once the thing is gone, which the scope counts like a
+ * finished task (`wait()` and `close()` wait for it).
+ */
+export abstract class Owned {
+  /** @internal Links in the owning scope's member list. */
+  prev: Member | null = null;
+  /** @internal */
+  next: Member | null = null;
+  /** @internal The owning scope while linked. */
+  owner: ScopeCore | null = null;
+
+  /** Tear the thing down; it calls `release()` when it is gone (now or later). */
+  abstract cancel(): void;
+
+  /** @internal */
+  cancelMember(): void {
+    this.cancel();
+  }
+
+  /** Tells the owning scope this is gone. Harmless when not owned, or called again. */
+  release(): void {
+    const owner = this.owner;
+    if (owner === null) return;
+    this.owner = null;
+    owner.memberDone(this);
   }
 }
 
@@ -259,8 +292,8 @@ function nearestHandler(scope: ScopeCore | null): ((err: unknown) => void) | und
   return scope?.onError;
 }
 
-/** A scope's state; the exported class is a thin facade over it. */
-class ScopeCore implements Member {
+/** @internal A scope's state; the exported class is a thin facade over it. */
+export class ScopeCore implements Member {
   prev: Member | null = null;
   next: Member | null = null;
   readonly facade: Scope;
@@ -317,8 +350,20 @@ class ScopeCore implements Member {
     return task;
   }
 
+  own(member: Owned): void {
+    if (this.state !== OPEN) throw new Closed("scope is closed");
+    if (member.owner !== null) throw new Error("already owned by a scope");
+    member.owner = this;
+    this.link(member);
+    this.taskCount++;
+  }
+
   taskDone(task: TaskCore<unknown>): void {
-    this.unlink(task);
+    this.memberDone(task);
+  }
+
+  memberDone(member: Member): void {
+    this.unlink(member);
     if (--this.taskCount === 0) releaseAll(this.idleWaiters);
     this.finishIfDrained();
   }
@@ -456,6 +501,15 @@ export class Scope {
   /** Launches `fn` as a task owned by this scope. Throws `Closed` once close() was called. */
   go<T>(fn: (cx: TaskContext) => PromiseLike<T> | T): Task<T> {
     return wrapTask(this.core.go(fn));
+  }
+
+  /**
+   * Takes `member` into the scope without a task: closing the scope calls its
+   * `cancel()`, and it counts as a running task until its `release()`. Throws
+   * `Closed` once close() was called.
+   */
+  own(member: Owned): void {
+    this.core.own(member);
   }
 
   /** Opens a child scope, closed (its tasks cancelled) when this one closes. */

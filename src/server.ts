@@ -53,7 +53,7 @@ export class HttpServer implements ConnectionHost {
   requests = 0;
   readonly accessLog: AccessLog | null;
   readonly trustedProxies: ReadonlySet<string>;
-  /** Owns one task per connection: closing it tears every connection down. */
+  /** Owns every connection: closing it tears them all down. */
   readonly scope: Scope;
   private readonly onError: (error: unknown) => void;
   private readonly open = new Set<Connection>();
@@ -80,7 +80,7 @@ export class HttpServer implements ConnectionHost {
         return conn;
       }
       this.open.add(conn);
-      this.scope.go((cx) => conn.run(cx));
+      this.scope.own(conn);
       return conn;
     };
   }

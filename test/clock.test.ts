@@ -116,6 +116,28 @@ describe("TimerWheel", () => {
     timer.cancel(); // harmless twice
   });
 
+  it("calls a TimerTarget's onTimer(), with no closure needed", async () => {
+    const wheel = new TimerWheel(5);
+    const target = {
+      fired: 0,
+      at: 0,
+      onTimer(): void {
+        this.fired++;
+        this.at = now();
+      },
+    };
+    const deadline = deadlineIn(15);
+    const timer = wheel.add(deadline, target);
+    const cancelled = wheel.add(deadlineIn(10), {
+      onTimer: () => assert.fail("cancelled target fired"),
+    });
+    cancelled.cancel();
+    await drained(wheel);
+    assert.equal(target.fired, 1);
+    assert.ok(target.at >= deadline);
+    assert.equal(timer.pending, false);
+  });
+
   it("a deadline of Infinity costs no runtime timer", () => {
     const wheel = new TimerWheel(10);
     const timer = wheel.add(Infinity, () => assert.fail("fired"));

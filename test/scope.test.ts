@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { deadlineIn, now, sleep, timers } from "../src/clock.ts";
 import { Channel } from "../src/channel.ts";
 import { Canceled, Closed, Timeout } from "../src/errors.ts";
-import { Scope, type TaskContext } from "../src/scope.ts";
+import { Owned, Scope, type TaskContext } from "../src/scope.ts";
 
 /** Lets every queued microtask and promise job run. */
 function settle(): Promise<void> {
@@ -233,6 +233,83 @@ describe("Scope: wait", () => {
     assert.equal(task.canceled, false);
     await scope.close();
     assert.equal(timers.size - base, 0);
+  });
+});
+
+/** A thing a scope owns: cancel() records the call and, if told to, releases at once. */
+class Resource extends Owned {
+  cancels = 0;
+  readonly releaseOnCancel: boolean;
+  constructor(releaseOnCancel: boolean) {
+    super();
+    this.releaseOnCancel = releaseOnCancel;
+  }
+  cancel(): void {
+    this.cancels++;
+    if (this.releaseOnCancel) this.release();
+  }
+}
+
+describe("Scope: owned resources", () => {
+  it("count as running tasks until released", async () => {
+    const scope = new Scope();
+    const r = new Resource(false);
+    scope.own(r);
+    assert.equal(scope.taskCount, 1);
+    assert.equal(scope.size, 1);
+    await assert.rejects(scope.wait(deadlineIn(10)), Timeout);
+    const waited = scope.wait(deadlineIn(1000));
+    r.release();
+    await waited;
+    assert.equal(scope.taskCount, 0);
+    assert.equal(scope.size, 0);
+    r.release(); // harmless twice
+    assert.equal(scope.taskCount, 0);
+    await scope.close();
+    assert.equal(r.cancels, 0);
+  });
+
+  it("close() cancels each one once and waits for its release", async () => {
+    const scope = new Scope();
+    const now1 = new Resource(true);
+    const later = new Resource(false);
+    const task = scope.go((cx) => sleep(Infinity, cx));
+    scope.own(now1);
+    scope.own(later);
+    const closing = scope.close(deadlineIn(1000));
+    assert.equal(now1.cancels, 1);
+    assert.equal(later.cancels, 1);
+    assert.equal(task.canceled, true);
+    await assert.rejects(scope.close(deadlineIn(10)), Timeout);
+    assert.equal(scope.taskCount, 1); // the task ended; `later` is still out
+    later.release();
+    await closing;
+    assert.equal(scope.size, 0);
+    assert.equal(later.cancels, 1);
+  });
+
+  it("a closed scope refuses new ones, and one cannot have two owners", async () => {
+    const a = new Scope();
+    const b = new Scope();
+    const r = new Resource(true);
+    a.own(r);
+    assert.throws(() => b.own(r), /already owned/);
+    await a.close();
+    assert.throws(() => a.own(new Resource(true)), Closed);
+    b.own(r); // released by a's close: free to join another scope
+    assert.equal(b.taskCount, 1);
+    await b.close();
+    assert.equal(r.cancels, 2);
+  });
+
+  it("closing a parent reaches resources owned by its children", async () => {
+    const parent = new Scope();
+    const child = parent.scope();
+    const r = new Resource(true);
+    child.own(r);
+    await parent.close();
+    assert.equal(r.cancels, 1);
+    assert.equal(child.closed, true);
   });
 });
 
