@@ -2,9 +2,9 @@
  * Web-standard handlers: `fetch(request: Request) => Response`, as written for
  * Hono, itty-router, `Deno.serve` or `Bun.serve`, served by binks.
  *
- * A `Request` is built only for these handlers (the native API never pays for
- * one): its body is a `ReadableStream` over the arriving bytes, and its
- * `signal` aborts when the client goes away. The `Response` body is sent with
+ * A `Request` is made only for these handlers (the native API never pays for
+ * one), and lazily (see {@link WebRequest}): its body is a `ReadableStream`
+ * over the arriving bytes, and its `signal` aborts when the client goes away. The `Response` body is sent with
  * a `Content-Length` when it turns out to be one piece, else streamed.
  *
  * @module
@@ -12,6 +12,7 @@
 import type { Handler } from "./connection.ts";
 import type { IncomingRequest } from "./request.ts";
 import type { Reply } from "./response.ts";
+import { WebRequest } from "./web-request.ts";
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -19,44 +20,14 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
 /** Turn a fetch handler into a binks handler. */
 export function fetchHandler(fetch: FetchHandler): Handler {
   return (req) => {
-    const request = toRequest(req);
-    // Everything the head held now lives in `request`: no need to keep a copy of it.
-    req.release();
-    const response = fetch(request);
+    const response = fetch(WebRequest.of(req));
     return response instanceof Response ? toReply(response) : response.then(toReply);
   };
 }
 
-/** The standard `Request` for an incoming request. */
+/** A real, eagerly built standard `Request` for an incoming request (fetch handlers get a lazy one). */
 export function toRequest(req: IncomingRequest): Request {
-  const target = req.url;
-  const url = target.startsWith("/")
-    ? `http://${req.header("host") ?? "localhost"}${target}`
-    : target;
-  const headers = new Headers();
-  for (const [name, value] of req.headerList()) headers.append(name, value);
-  const source = req.body;
-  const init: RequestInit & { duplex?: "half" } = {
-    method: req.method,
-    headers,
-    signal: req.signal,
-  };
-  if (source !== null && req.method !== "GET" && req.method !== "HEAD") {
-    const iterator = source[Symbol.asyncIterator]();
-    init.body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const step = await iterator.next();
-        if (step.done) controller.close();
-        else controller.enqueue(step.value);
-      },
-      async cancel() {
-        await iterator.return?.();
-      },
-    });
-    // Node's fetch types insist on this for stream bodies.
-    init.duplex = "half";
-  }
-  return new Request(url, init);
+  return new WebRequest(req).real();
 }
 
 /** The binks reply for a standard `Response`. */

@@ -118,3 +118,106 @@ describe("fetch handlers (Hono on binks)", () => {
     assert.equal(aborted, true);
   });
 });
+
+/** What a probe handler saw of its request, sent back as JSON. */
+type Seen = Record<string, unknown>;
+
+/** A plain fetch handler that reports how its (lazily made) Request behaves. */
+async function probe(request: Request): Promise<Response> {
+  const path = new URL(request.url).pathname;
+  const seen: Seen = {
+    isRequest: request instanceof Request,
+    method: request.method,
+    url: request.url,
+    bodyUsed: request.bodyUsed,
+  };
+  // Headers read after an await: the head must have outlived the first turn.
+  await new Promise((r) => setTimeout(r, 5));
+  seen.type = request.headers.get("content-type");
+  seen.names = [...request.headers.keys()];
+  seen.fields = [request.cache, request.credentials, request.mode, request.redirect].every(
+    (v) => typeof v === "string",
+  );
+  seen.signal = request.signal instanceof AbortSignal && !request.signal.aborted;
+  if (path === "/text") {
+    seen.body = await request.text();
+    seen.bodyUsedAfter = request.bodyUsed;
+    seen.again = await request.text().then(() => "read twice", (e: Error) => e.name);
+  } else if (path === "/json") {
+    seen.body = await request.json();
+  } else if (path === "/buffer") {
+    const buf = await request.arrayBuffer();
+    seen.body = [buf.byteLength, new TextDecoder().decode(buf)];
+  } else if (path === "/stream") {
+    const parts: string[] = [];
+    for await (const part of request.body!) parts.push(new TextDecoder().decode(part));
+    seen.body = parts.join("");
+  } else if (path === "/clone") {
+    const copy = request.clone();
+    seen.body = [await copy.text(), await request.text()];
+  } else if (path === "/form") {
+    const form = await request.formData();
+    seen.body = form.get("a");
+  } else if (path === "/blob") {
+    seen.body = await (await request.blob()).text();
+  } else {
+    seen.body = request.body === null ? null : "has a body";
+  }
+  return Response.json(seen);
+}
+
+describe("fetch handlers: the Request they get", () => {
+  let probeServer: Server;
+  let probePort = 0;
+  before(async () => {
+    probeServer = await serve({ port: 0, hostname: "127.0.0.1", fetch: probe, onError: () => {} });
+    probePort = probeServer.port;
+  });
+  after(async () => {
+    await probeServer.shutdown(100);
+  });
+
+  async function ask(path: string, body = "", type = "text/plain"): Promise<Seen> {
+    const head = body === "" && !path.startsWith("/post")
+      ? `GET ${path} HTTP/1.1\r\nHost: probe.test:8\r\nX-A: 1\r\n\r\n`
+      : `POST ${path} HTTP/1.1\r\nHost: probe.test:8\r\nContent-Type: ${type}\r\n` +
+        `Content-Length: ${new TextEncoder().encode(body).length}\r\n\r\n${body}`;
+    const r = await request(probePort, head);
+    assert.equal(r.status, 200, text(r.body));
+    return JSON.parse(text(r.body)) as Seen;
+  }
+
+  it("is a Request with the method, the absolute URL and the headers, also after an await", async () => {
+    const seen = await ask("/get?x=1");
+    assert.equal(seen.isRequest, true);
+    assert.equal(seen.method, "GET");
+    assert.equal(seen.url, "http://probe.test:8/get?x=1");
+    assert.deepEqual(seen.names, ["host", "x-a"]);
+    assert.equal(seen.bodyUsed, false);
+    assert.equal(seen.fields, true);
+    assert.equal(seen.signal, true);
+    assert.equal(seen.body, null);
+  });
+
+  it("reads the body as text once; a second read fails with TypeError", async () => {
+    const seen = await ask("/text", "héllo");
+    assert.equal(seen.method, "POST");
+    assert.equal(seen.type, "text/plain");
+    assert.equal(seen.body, "héllo");
+    assert.equal(seen.bodyUsedAfter, true);
+    assert.equal(seen.again, "TypeError");
+  });
+
+  it("reads JSON, an exact ArrayBuffer, a stream, a blob and form data", async () => {
+    assert.deepEqual((await ask("/json", '{"a":[1,2]}', "application/json")).body, { a: [1, 2] });
+    assert.deepEqual((await ask("/buffer", "abcdef")).body, [6, "abcdef"]);
+    assert.equal((await ask("/stream", "streamed")).body, "streamed");
+    assert.equal((await ask("/blob", "blobbed")).body, "blobbed");
+    const form = await ask("/form", "a=1%202&b=3", "application/x-www-form-urlencoded");
+    assert.equal(form.body, "1 2");
+  });
+
+  it("clone() gives a real Request with its own copy of the body", async () => {
+    assert.deepEqual((await ask("/clone", "twice")).body, ["twice", "twice"]);
+  });
+});
