@@ -45,8 +45,6 @@ const NO_EVENTS: ConnectionEvents = {
 };
 
 class BunTransport implements Transport {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
   events: ConnectionEvents = NO_EVENTS;
   /** Set while paused, or while data held back by pause() waits to be delivered. */
   holding = false;
@@ -56,8 +54,8 @@ class BunTransport implements Transport {
   private heldEnd = false;
   private deliverScheduled = false;
 
-  /** Unsent bytes, in order, that the kernel would not take yet. */
-  private readonly queue = new ChunkQueue();
+  /** Unsent bytes, in order, that the kernel would not take yet (made on first need). */
+  private queue: ChunkQueue | null = null;
   private queued = 0;
   private needDrain = false;
   private ending = false;
@@ -70,8 +68,15 @@ class BunTransport implements Transport {
 
   constructor(socket: BunSocket<BunTransport>) {
     this.socket = socket;
-    this.remoteAddress = socket.remoteAddress ?? "";
-    this.remotePort = socket.remotePort ?? 0;
+  }
+
+  // Asked of the socket only when read: most requests never need the peer's address.
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? "";
+  }
+
+  get remotePort(): number {
+    return this.socket.remotePort ?? 0;
   }
 
   get pending(): number {
@@ -88,11 +93,11 @@ class BunTransport implements Transport {
         // All taken at once: the borrowed bytes were never kept, so nothing to copy.
         if (written === length || written < 0) return true;
         const rest = written === 0 ? bytes : bytes.subarray(written);
-        this.queue.push(owned ? rest : rest.slice());
+        (this.queue ??= new ChunkQueue()).push(owned ? rest : rest.slice());
         this.queued = length - written;
       } else {
         // Order matters: nothing may overtake what is already queued.
-        this.queue.push(owned ? bytes : bytes.slice());
+        this.queue!.push(owned ? bytes : bytes.slice());
         this.queued += length;
       }
     }
@@ -139,16 +144,17 @@ class BunTransport implements Transport {
   flush(): void {
     if (this.closed) return;
     const socket = this.socket;
-    let chunk = this.queue.take(COALESCE_LIMIT);
+    const queue = this.queue;
+    let chunk = queue === null ? null : queue.take(COALESCE_LIMIT);
     while (chunk !== null) {
       const written = socket.write(chunk);
       if (written < 0) return;
       this.queued -= written;
       if (written < chunk.length) {
-        this.queue.putBack(chunk.subarray(written));
+        queue!.putBack(chunk.subarray(written));
         return;
       }
-      chunk = this.queue.take(COALESCE_LIMIT);
+      chunk = queue!.take(COALESCE_LIMIT);
     }
     if (this.needDrain) {
       this.needDrain = false;
@@ -220,7 +226,7 @@ class BunTransport implements Transport {
 
   private release(): void {
     this.closed = true;
-    this.queue.clear();
+    this.queue?.clear();
     this.queued = 0;
   }
 }
