@@ -36,6 +36,7 @@ export class RequestBody {
   /** The announced length (Content-Length), or -1 for a chunked body. */
   readonly length: number;
 
+  /** Connection side: a body of `length` bytes (-1: chunked) that reports to `source`. */
   constructor(source: BodySource, length: number) {
     this.source = source;
     this.length = length;
@@ -75,6 +76,7 @@ export class RequestBody {
   /** Set while {@link bytes} gathers the whole body: nothing to gain from pausing then. */
   private collecting = false;
 
+  /** Wake the reader waiting for more, if any. */
   private signal(): void {
     const wake = this.wake;
     if (wake !== null) {
@@ -83,6 +85,7 @@ export class RequestBody {
     }
   }
 
+  /** Tell the connection, once, that the handler wants the body. */
   private want(): void {
     if (!this.wanted) {
       this.wanted = true;
@@ -90,12 +93,14 @@ export class RequestBody {
     }
   }
 
+  /** Resolves at the next push, end or failure. */
   private waitForMore(): Promise<void> {
     return new Promise<void>((resolve) => {
       this.wake = resolve;
     });
   }
 
+  /** The oldest waiting chunk, if any; once the backlog is down to half, input goes on. */
   private take(): Uint8Array | null {
     const chunk = this.chunks.shift();
     if (chunk === undefined) return null;

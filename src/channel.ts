@@ -30,6 +30,7 @@ export type ChooseClause<T> =
 
 /** Which clause of {@link choose} completed, and for a receive, the value received. */
 export interface ChooseResult<T> {
+  /** The position of the completed clause in the list given to `choose()`. */
   readonly index: number;
   /** The value received; `undefined` for a send clause. */
   readonly value: T | undefined;
@@ -273,6 +274,7 @@ export class Channel<T> implements AsyncIterable<T> {
   private readonly receivers: WaitQueue = new WaitQueue();
   private isClosed = false;
 
+  /** Makes a channel that buffers up to `capacity` values (0, the default: rendezvous). */
   constructor(capacity: number = 0) {
     if (!Number.isInteger(capacity) || capacity < 0) {
       throw new RangeError(`channel capacity must be an integer >= 0, got ${capacity}`);
@@ -393,14 +395,17 @@ export class Channel<T> implements AsyncIterable<T> {
     return new ChannelIterator(this, cancel);
   }
 
+  /** `for await` receives until the channel is closed and drained, as `values()` does. */
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return new ChannelIterator(this, undefined);
   }
 
+  /** A value can be had without waiting: buffered, or from a blocked sender. */
   private readyToRecv(): boolean {
     return this.count > 0 || this.senders.length > 0;
   }
 
+  /** Appends to the ring, growing it when full. */
   private pushItem(value: T): void {
     if (this.count === this.ring.length) this.grow();
     let i = this.first + this.count;
@@ -409,6 +414,7 @@ export class Channel<T> implements AsyncIterable<T> {
     this.count++;
   }
 
+  /** Takes the oldest buffered value out of the ring. */
   private shiftItem(): T {
     const value = this.ring[this.first] as T;
     this.ring[this.first] = undefined;
@@ -417,6 +423,7 @@ export class Channel<T> implements AsyncIterable<T> {
     return value;
   }
 
+  /** Doubles the ring (at least `INITIAL_RING_SLOTS`, at most `capacity`), oldest value first. */
   private grow(): void {
     const size = Math.min(this.capacity, Math.max(INITIAL_RING_SLOTS, this.ring.length * 2));
     const ring: (T | undefined)[] = new Array(size);

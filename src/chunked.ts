@@ -86,6 +86,7 @@ export class ChunkedDecoder {
     return reached;
   }
 
+  /** The state machine behind {@link decode}: returns where it stopped. */
   private step(buf: Uint8Array, pos: number, end: number, limits: Limits): number {
     const begin = pos;
     let p = pos;
@@ -211,6 +212,7 @@ export class ChunkedDecoder {
     return overhead > OVERHEAD_FLOOR && overhead * 4 > consumed * 3;
   }
 
+  /** The body is bad: answer `status`, read no more of it; returns `at`. */
   private fail(status: number, at: number): number {
     this.error = status;
     this.state = DONE;

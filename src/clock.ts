@@ -348,6 +348,8 @@ export class TimerWheel {
   private readonly core: WheelCore;
 
   /**
+   * A wheel of its own; most code shares {@link timers}.
+   *
    * @param resolutionMs the most a timer may fire late (short delays get less slack).
    * @param setTimeoutFn arms the one runtime timer (defaults to the global `setTimeout`).
    * @param clearTimeoutFn disarms it (defaults to the global `clearTimeout`).

@@ -55,8 +55,11 @@ export type Handler = (
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
+  /** Size limits for requests and connections. */
   readonly limits: Limits;
+  /** Deadlines for idle connections, heads, bodies and handlers. */
   readonly timeouts: Timeouts;
+  /** Answers every request. */
   readonly handler: Handler;
   /** Serialisation buffer shared by all connections: each empties it before returning. */
   readonly out: Out;
@@ -382,6 +385,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   // ---- input ----
 
+  /** Keep `bytes` after the input already held (the buffer doubles as needed). */
   private append(bytes: Uint8Array): void {
     const need = this.inLen + bytes.length;
     let buf = this.inBuf;
@@ -396,6 +400,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.inLen = need;
   }
 
+  /** Parse the input held back (e.g. while blocked), keeping what is left unparsed. */
   private processBuffered(): void {
     if (this.processing || this.inLen === 0 || this.phase >= DISCARD) return;
     const buf = this.inBuf!;
@@ -464,6 +469,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     return pos;
   }
 
+  /** A head is parsed: run its handler; the request is queued unless it is answered at once. */
   private startRequest(): void {
     // The next head, if any, gets a deadline of its own.
     this.waiting = WAIT_NONE;
@@ -517,6 +523,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     );
   }
 
+  /** The handler of `ex` passed its deadline: abort its request and answer 503. */
   private handlerTimedOut(ex: Exchange): void {
     ex.timer = null;
     if (!ex.running) return;
@@ -565,10 +572,12 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (close) this.closeAfterResponse();
   }
 
+  /** What the access log records of `req`, taken as the request starts. */
   private logInfo(req: IncomingRequest): LogInfo {
     return { method: req.method, url: req.url, remote: req.ip, started: now() };
   }
 
+  /** Run the handler; one that throws is answered with a 500. */
   private call(req: IncomingRequest): Reply | StaticReply | Promise<Reply | StaticReply> {
     try {
       return this.host.handler(req);
@@ -577,11 +586,13 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     }
   }
 
+  /** Report a handler failure; the client gets a bare 500. */
   private internalError(err: unknown): StaticReply {
     this.host.reportError(err);
     return errorReply(500);
   }
 
+  /** Pass the body bytes in `buf[pos, end)` to the request; returns where its body stopped. */
   private feedBody(buf: Uint8Array, pos: number, end: number): number {
     const ex = this.bodyEx!;
     const decoder = this.chunked;
@@ -605,12 +616,14 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     return pos;
   }
 
+  /** Hand a copy of `buf[start, end)` to the body of `ex`. */
   private deliver(ex: Exchange, buf: Uint8Array, start: number, end: number): void {
     // Nobody will read the body of an answered request: drop it rather than copy it.
     if (ex.written || ex.abandoned || start === end) return;
     ex.body!.push(buf.slice(start, end));
   }
 
+  /** The body of `ex` is complete: read the next head, unless no further request is read. */
   private endBody(ex: Exchange): void {
     ex.body!.end();
     this.bodyEx = null;
@@ -651,11 +664,13 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   // ---- flow control ----
 
+  /** Stop input for reason `bit`; the transport is paused at the first reason. */
   private block(bit: number): void {
     if (this.blocked === 0) this.t.pause();
     this.blocked |= bit;
   }
 
+  /** Clear reason `bit`; once none is left, resume input and read what was held back. */
   private unblock(bit: number): void {
     if ((this.blocked & bit) === 0) return;
     this.blocked &= ~bit;
@@ -690,6 +705,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   // ---- output ----
 
+  /** `reply` answers `ex` (unless it was answered or given up already): write what is ready. */
   private settle(ex: Exchange, reply: Reply | StaticReply): void {
     this.handlerDone(ex);
     if (ex.reply !== null || ex.abandoned || this.phase === CLOSED) return;
@@ -734,6 +750,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   // The queue of exchanges awaiting their turn is linked through the
   // exchanges: an idle connection holds no array for it.
+  /** Add `ex` at the back of the queue. */
   private enqueue(ex: Exchange): void {
     if (this.last === null) this.first = ex;
     else this.last.next = ex;
@@ -741,6 +758,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.queued++;
   }
 
+  /** Take the front exchange off the queue. */
   private dequeue(): void {
     const ex = this.first!;
     this.first = ex.next;
@@ -765,6 +783,10 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     }
   }
 
+  /**
+   * Serialise a response into the shared buffer and log it; a large body or a
+   * stream is sent after the head, on its own.
+   */
   private writeResponse(
     reply: Reply | StaticReply,
     headOnly: boolean,
@@ -869,6 +891,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     return this.send(CRLF_BYTES, false);
   }
 
+  /** Write `bytes` to the transport; false (and input blocked) once its buffer is full. */
   private send(bytes: Uint8Array, owned: boolean): boolean {
     if (this.phase === CLOSED) return true;
     const ok = this.t.write(bytes, owned);
@@ -881,6 +904,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (!this.busy) this.flushNow();
   }
 
+  /** Send what the shared buffer holds, now. */
   private flushNow(): void {
     const out = this.host.out;
     if (out.len === 0) return;

@@ -10,7 +10,9 @@
 
 /** The operation was abandoned because its task, scope or signal was cancelled. */
 export class Canceled extends Error {
+  /** Names the class in logs and stack traces. */
   override name: string = "Canceled";
+  /** `options.cause` carries an `AbortSignal`'s reason, when that is what cancelled. */
   constructor(message: string = "operation canceled", options?: ErrorOptions) {
     super(message, options);
   }
@@ -18,7 +20,9 @@ export class Canceled extends Error {
 
 /** The deadline passed before the operation could complete. */
 export class Timeout extends Error {
+  /** Names the class in logs and stack traces. */
   override name: string = "Timeout";
+  /** `message` may say what took too long. */
   constructor(message: string = "deadline expired", options?: ErrorOptions) {
     super(message, options);
   }
@@ -26,12 +30,14 @@ export class Timeout extends Error {
 
 /** The channel or scope was closed, so the operation can never complete. */
 export class Closed extends Error {
+  /** Names the class in logs and stack traces. */
   override name: string = "Closed";
   /**
    * For a rejection from `choose()`: the index of the clause whose channel was
    * closed, so a select loop knows which source ended. -1 everywhere else.
    */
   index: number = -1;
+  /** `options.cause` carries the failure that closed it, when there was one. */
   constructor(message: string = "closed", options?: ErrorOptions) {
     super(message, options);
   }

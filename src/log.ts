@@ -9,8 +9,11 @@ import { now, type Timer, timers } from "./clock.ts";
 
 /** What the log needs to know about a request when its response goes out. */
 export interface LogInfo {
+  /** The method, as sent. */
   method: string;
+  /** The request-target, as sent. */
   url: string;
+  /** The client's address (see `IncomingRequest.ip`). */
   remote: string;
   /** When the request was dispatched (see `now()`). */
   started: number;

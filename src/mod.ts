@@ -47,6 +47,7 @@ export {
   type ReplyBody,
   StaticReply,
   type StreamBody,
+  type Tail,
   text,
 } from "./response.ts";
 export { defaultLimits, defaultTimeouts, type Limits, type Timeouts } from "./limits.ts";

@@ -43,7 +43,9 @@ export class RequestHead {
   end = 0;
   /** The method: an interned constant for the registered methods. */
   method = "";
+  /** First byte of the request-target. */
   targetStart = 0;
+  /** One past the request-target's last byte. */
   targetEnd = 0;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor = 1;
@@ -60,6 +62,7 @@ export class RequestHead {
   /** The client sent `Expect: 100-continue`. */
   expectContinue = false;
 
+  /** Room for `maxHeaders` header fields; one is reused for head after head. */
   constructor(maxHeaders: number) {
     this.headers = new Uint32Array(maxHeaders * 4);
   }

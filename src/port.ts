@@ -30,6 +30,7 @@ export class PortChannel<T> implements AsyncIterable<T> {
   private readonly inbox: Channel<T>;
   private open = true;
 
+  /** Listen on `endpoint`; past `capacity` unread messages, the oldest are dropped. */
   constructor(endpoint: Endpoint<T>, capacity: number = INBOX) {
     this.endpoint = endpoint;
     this.inbox = new Channel<T>(capacity);
@@ -75,10 +76,12 @@ export class PortChannel<T> implements AsyncIterable<T> {
     this.endpoint.close();
   }
 
+  /** Incoming messages, until the pipe is gone and the inbox empty. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return this.inbox[Symbol.asyncIterator]();
   }
 
+  /** The pipe is gone: sends reject; receivers get what the inbox holds, then `Closed`. */
   private shut(): void {
     this.open = false;
     this.inbox.close();

@@ -32,6 +32,7 @@ export class IncomingRequest {
 
   private readonly proxies: ReadonlySet<string>;
 
+  /** A view over a parsed `head`; `proxies` are the addresses {@link IncomingRequest.ip} trusts. */
   constructor(
     head: RequestHead,
     body: RequestBody | null,
@@ -67,6 +68,7 @@ export class IncomingRequest {
     return chain[0]!;
   }
 
+  /** The head, while it is still this request's: after the handler has returned, throw. */
   private view(): RequestHead {
     const head = this.head;
     if (head === null) {

@@ -28,7 +28,9 @@ export type ReplyBody = string | Uint8Array | StreamBody | null | undefined;
 export interface Reply {
   /** Defaults to 200. */
   status?: number;
+  /** Header fields to send; the server's own (Date, framing, Connection) are dropped. */
   headers?: HeaderInit;
+  /** Nothing (an empty body), text, bytes or a stream. */
   body?: ReplyBody;
   /**
    * The length of a streamed body, when known: it is then sent with
@@ -47,6 +49,7 @@ export class StaticReply {
   /** The body bytes. */
   readonly body: Uint8Array;
 
+  /** Serialise the status line, `headers` and `Content-Length` now, once. */
   constructor(status: number, headers: HeaderInit | undefined, body: string | Uint8Array) {
     const bytes = typeof body === "string" ? encoder.encode(body) : body;
     const out = new Out(256);
@@ -86,13 +89,17 @@ const encoder = new TextEncoder();
 
 /** A growable byte buffer that responses are serialised into. */
 export class Out {
+  /** The bytes; only the first `len` are written. */
   buf: Uint8Array;
+  /** How many bytes of `buf` are written. */
   len = 0;
 
+  /** A buffer of `size` bytes to start with. */
   constructor(size: number) {
     this.buf = new Uint8Array(size);
   }
 
+  /** Make room for `n` more bytes, doubling the buffer as needed. */
   reserve(n: number): void {
     const need = this.len + n;
     if (need <= this.buf.length) return;
@@ -103,6 +110,7 @@ export class Out {
     this.buf = next;
   }
 
+  /** Append bytes. */
   put(bytes: Uint8Array): void {
     this.reserve(bytes.length);
     this.buf.set(bytes, this.len);

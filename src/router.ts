@@ -89,6 +89,7 @@ export class Router {
     this.handler = (req) => this.middleware.length === 0 ? this.route(req) : this.guarded(req);
   }
 
+  /** Route `req` behind the global middleware. */
   private guarded(req: IncomingRequest): RouteResult {
     const mw = this.middleware;
     const step = (i: number): RouteResult =>
@@ -174,18 +175,23 @@ export class Router {
     return this;
   }
 
+  /** Add a `GET` route (it answers `HEAD` too). */
   get(pattern: string, ...handlers: [...Middleware[], Handler]): this {
     return this.on("GET", pattern, ...handlers);
   }
+  /** Add a `POST` route. */
   post(pattern: string, ...handlers: [...Middleware[], Handler]): this {
     return this.on("POST", pattern, ...handlers);
   }
+  /** Add a `PUT` route. */
   put(pattern: string, ...handlers: [...Middleware[], Handler]): this {
     return this.on("PUT", pattern, ...handlers);
   }
+  /** Add a `DELETE` route. */
   delete(pattern: string, ...handlers: [...Middleware[], Handler]): this {
     return this.on("DELETE", pattern, ...handlers);
   }
+  /** Add a `PATCH` route. */
   patch(pattern: string, ...handlers: [...Middleware[], Handler]): this {
     return this.on("PATCH", pattern, ...handlers);
   }
@@ -194,6 +200,7 @@ export class Router {
     return this.on("*", pattern, ...handlers);
   }
 
+  /** Find the route of `req` (static paths first, by hash) and run it; 404 when there is none. */
   private route(req: IncomingRequest): RouteResult {
     const bucket = this.exactBytes.get(req.pathHash());
     if (bucket !== undefined) {
@@ -211,6 +218,7 @@ export class Router {
     return this.dispatch(methods, req);
   }
 
+  /** Run the handler for the request's method, or answer `OPTIONS` and `405` with `Allow`. */
   private dispatch(methods: Methods, req: IncomingRequest): RouteResult {
     const handler = methods.find(req.method);
     if (handler !== null) return handler(req);
@@ -224,6 +232,10 @@ export class Router {
     };
   }
 
+  /**
+   * Walk the tree for `path`, filling `params`; the deepest wildcard catches
+   * what nothing else does. `BAD_ENCODING` for a param that does not decode.
+   */
   private match(path: string, params: Record<string, string>): Methods | null {
     let node = this.root;
     let start = 1;

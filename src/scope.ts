@@ -456,6 +456,7 @@ export class Task<T> implements PromiseLike<T> {
     return core.result;
   }
 
+  /** Awaiting the task awaits {@link Task.result}. */
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
@@ -487,6 +488,8 @@ export class Scope {
   private readonly core: ScopeCore;
 
   /**
+   * A root scope, or a child of `parent`.
+   *
    * @param parent the scope that closes this one when it closes (none for a root);
    *   options may be passed here directly for a root scope.
    */

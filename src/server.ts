@@ -40,8 +40,11 @@ export interface HttpOptions {
 
 /** Shared state of all connections of one server. */
 export class HttpServer implements ConnectionHost {
+  /** Size limits, with the defaults filled in. */
   readonly limits: Limits;
+  /** Timeouts, with the defaults filled in. */
   readonly timeouts: Timeouts;
+  /** Answers every request. */
   readonly handler: Handler;
   readonly out: Out = new Out(64 * 1024);
   readonly resume: { scan: number } = { scan: 0 };
@@ -63,6 +66,7 @@ export class HttpServer implements ConnectionHost {
   /** Pass this to an adapter's `listen`. */
   readonly accept: AcceptFn;
 
+  /** A server with no connections yet: they arrive through {@link HttpServer.accept}. */
   constructor(options: HttpOptions) {
     this.limits = { ...defaultLimits, ...options.limits };
     this.timeouts = { ...defaultTimeouts, ...options.timeouts };

@@ -16,9 +16,13 @@ import type { Reply } from "./response.ts";
 
 /** What a file's metadata must tell. */
 export interface FileInfo {
+  /** Length in bytes: `Content-Length`, ranges and the `ETag`. */
   size: number;
+  /** Last change, in ms since the epoch: `Last-Modified` and the `ETag`. */
   mtimeMs: number;
+  /** A regular file: only these are served. */
   isFile: boolean;
+  /** A directory: its index file is served instead. */
   isDirectory: boolean;
 }
 

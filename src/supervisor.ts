@@ -22,15 +22,19 @@ export type ControlMessage =
 
 /** A running worker, as the primary sees it. */
 export interface WorkerProcess {
+  /** The worker's process id. */
   readonly pid: number;
+  /** The pipe its {@link ControlMessage}s go both ways on. */
   readonly control: PortChannel<ControlMessage>;
   /** Settles with the exit code (null when killed by a signal). */
   readonly exited: Promise<number | null>;
+  /** Send the worker a signal (stragglers on shutdown get SIGKILL). */
   kill(signal: "SIGTERM" | "SIGKILL"): void;
 }
 
 /** How to run the workers. */
 export interface SupervisorOptions {
+  /** How many worker processes to keep running. */
   workers: number;
   /** Start worker number `index` (0-based). */
   spawn(index: number): WorkerProcess;
@@ -50,8 +54,11 @@ const RESTART_DELAY_MS = 100;
 
 /** Aggregated counts from the workers' last reports. */
 export interface ClusterStats {
+  /** Workers running now. */
   workers: number;
+  /** Open connections, summed over the workers. */
   connections: number;
+  /** Requests received, summed over the workers. */
   requests: number;
 }
 
@@ -67,6 +74,7 @@ export class Supervisor {
   /** Resolves when the supervisor gave up (too many restarts). */
   readonly gaveUp: Promise<void>;
 
+  /** Nothing runs until {@link Supervisor.start}. */
   constructor(options: SupervisorOptions) {
     this.options = options;
     this.scope = new Scope({ onError: (err) => this.fail(err) });
@@ -123,6 +131,7 @@ export class Supervisor {
     }
   }
 
+  /** A worker slot failed for good: keep the first reason and give up. */
   private fail(err: unknown): void {
     this.failure ??= err;
     this.failed?.();
@@ -198,6 +207,7 @@ export class Supervisor {
     }
   }
 
+  /** Tell `worker` to drain; kill it if it has not exited a second after the grace period. */
   private async drain(worker: WorkerProcess): Promise<void> {
     await worker.control.send({ type: "shutdown", graceMs: this.options.graceMs }).catch(() => {});
     const deadline = sleep(now() + this.options.graceMs + 1_000).then(() => "late" as const);
