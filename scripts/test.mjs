@@ -149,11 +149,13 @@ async function main() {
   if (build.code !== 0) return finish(started);
 
   if (!args.includes("--no-lint")) {
-    step("format and lint (deno fmt --check, deno lint)");
+    step("format and lint (deno fmt --check, deno lint, deno doc --lint mod.ts)");
     const fmt = await run(bin("deno"), ["fmt", "--check"]);
     const lint = await run(bin("deno"), ["lint"]);
-    const failed = (fmt.code !== 0 ? 1 : 0) + (lint.code !== 0 ? 1 : 0);
-    record("format+lint", 2 - failed, failed, 0);
+    // Every exported member of the public API carries its documentation.
+    const doc = await run(bin("deno"), ["doc", "--lint", "mod.ts"]);
+    const failed = [fmt, lint, doc].filter((r) => r.code !== 0).length;
+    record("format+lint", 3 - failed, failed, 0);
   }
 
   if (!args.includes("--no-lint")) {
