@@ -348,7 +348,11 @@ export function svgChart(run, scenario) {
   }
   rows.sort((a, b) => (b.value ?? -1) - (a.value ?? -1));
 
-  const W = 880, LEFT = 190, BAR_MAX = 430, ROW = 26, TOP = 78;
+  const BAR_MAX = 430, ROW = 26, TOP = 78;
+  // Room for the longest server name left of the bars (12 px text: about 6.6 px a character).
+  const longest = Math.max(0, ...rows.map((r) => r.server.label.length));
+  const LEFT = Math.max(190, Math.ceil(24 + 6.6 * longest));
+  const W = Math.max(880, LEFT + BAR_MAX + 260);
   const max = Math.max(1, ...rows.map((r) => r.value ?? 0));
   const step = niceStep(max);
   const axisMax = Math.ceil(max / step) * step;
