@@ -111,9 +111,10 @@ export class WebRequest {
     this.#taken = true;
     if (!bodyAllowed(this.method)) return new Uint8Array(0);
     const bytes = await this.#req.bytes() as Uint8Array<ArrayBuffer>;
-    // A view into a larger buffer (a read chunk) is copied: arrayBuffer() must be exact.
+    // A view into a larger buffer (a read chunk) is copied: arrayBuffer() must be exact. Not
+    // with slice(): on a Node Buffer that makes another view.
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    return whole ? bytes : bytes.slice();
+    return whole ? bytes : new Uint8Array(bytes);
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {

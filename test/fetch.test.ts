@@ -135,9 +135,12 @@ async function probe(request: Request): Promise<Response> {
   await new Promise((r) => setTimeout(r, 5));
   seen.type = request.headers.get("content-type");
   seen.names = [...request.headers.keys()];
-  seen.fields = [request.cache, request.credentials, request.mode, request.redirect].every(
-    (v) => typeof v === "string",
-  );
+  // The rare fields make a real Request behind the scenes: only where no body is read after.
+  if (path === "/get") {
+    seen.fields = [request.cache, request.credentials, request.mode, request.redirect].every(
+      (v) => typeof v === "string",
+    );
+  }
   seen.signal = request.signal instanceof AbortSignal && !request.signal.aborted;
   if (path === "/text") {
     seen.body = await request.text();
@@ -211,6 +214,10 @@ describe("fetch handlers: the Request they get", () => {
   it("reads JSON, an exact ArrayBuffer, a stream, a blob and form data", async () => {
     assert.deepEqual((await ask("/json", '{"a":[1,2]}', "application/json")).body, { a: [1, 2] });
     assert.deepEqual((await ask("/buffer", "abcdef")).body, [6, "abcdef"]);
+    // Big enough to arrive in the same read as the head on every runtime's sockets, and to
+    // show a view of the read buffer if one leaked out.
+    const big = "0123456789abcdef".repeat(256);
+    assert.deepEqual((await ask("/buffer", big)).body, [big.length, big]);
     assert.equal((await ask("/stream", "streamed")).body, "streamed");
     assert.equal((await ask("/blob", "blobbed")).body, "blobbed");
     const form = await ask("/form", "a=1%202&b=3", "application/x-www-form-urlencoded");
