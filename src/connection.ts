@@ -125,6 +125,12 @@ const CRLF_BYTES = new Uint8Array([0x0d, 0x0a]);
 
 const errorReplies = new Map<number, StaticReply>();
 
+/**
+ * Where the input being parsed ends (process() sets it; parsing is synchronous, so one
+ * value serves every connection): a request ending there has nothing after it.
+ */
+let inputEnd = 0;
+
 /** The canned answer to a request the server refuses: status and reason, nothing echoed. */
 export function errorReply(status: number): StaticReply {
   let reply = errorReplies.get(status);
@@ -420,6 +426,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /** Parse and dispatch what `buf[pos, end)` holds; returns where it stopped. */
   private process(buf: Uint8Array, pos: number, end: number): number {
     const limits = this.host.limits;
+    inputEnd = end;
     while (pos < end && this.blocked === 0) {
       if (this.phase === BODY) {
         pos = this.feedBody(buf, pos, end);
@@ -554,6 +561,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const headOnly = head.method === "HEAD";
     const minor = head.minor;
     const keepAlive = head.keepAlive;
+    const last = head.end === inputEnd;
     const log = this.host.accessLog === null ? null : this.logInfo(req);
     const result = this.call(req);
     if (isPromise(result)) {
@@ -569,7 +577,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     req.release();
     const close = !keepAlive || this.host.draining || this.phase === DISCARD;
     this.writeResponse(result, headOnly, minor, close ? CLOSE : minor === 0 ? KEEP_10 : KEEP, log);
-    if (close) this.closeAfterResponse();
+    // The client asked to close and sent nothing after: it has nothing more to say.
+    if (close) this.closeAfterResponse(!keepAlive && last && this.phase !== DISCARD);
   }
 
   /** What the access log records of `req`, taken as the request starts. */
@@ -914,21 +923,21 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   }
 
   /** The last response is written: read no more requests, and close once it is sent. */
-  private closeAfterResponse(): void {
+  private closeAfterResponse(quiet: boolean = false): void {
     this.phase = this.phase === CLOSED ? CLOSED : DISCARD;
     this.bodyEx = null;
     this.inLen = 0;
-    if (!this.streaming) this.finish();
+    if (!this.streaming) this.finish(quiet);
   }
 
   /** Half-close our side, then linger a little so the client reads the answer before any reset. */
-  private finish(): void {
+  private finish(quiet: boolean = false): void {
     if (this.phase === CLOSED || this.lingerTimer !== null) return;
     this.phase = DISCARD;
     this.waiting = WAIT_NONE;
     this.deadline = Infinity;
     this.flushNow();
-    this.t.end();
+    this.t.end(quiet);
     if (this.blocked !== 0) {
       this.blocked = 0;
       this.t.resume();

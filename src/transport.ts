@@ -24,8 +24,13 @@ export interface Transport {
   pause(): void;
   /** Start delivering data again after {@link pause}. */
   resume(): void;
-  /** Send what is queued, then a FIN. Reading goes on until the peer closes or {@link close} is called. */
-  end(): void;
+  /**
+   * Send what is queued, then a FIN. Reading goes on until the peer closes or {@link close} is
+   * called. With `quiet`, the peer has said it sends nothing more (it asked to close and nothing
+   * followed its last request): the transport may then close outright once the bytes are out,
+   * with no half-closed wait for the peer's FIN. Transports may treat it as a plain end().
+   */
+  end(quiet?: boolean): void;
   /** Tear the connection down now; queued bytes may be lost. */
   close(): void;
   /** Bytes accepted by {@link write} and not yet handed to the kernel. */

@@ -36,8 +36,11 @@ class FakeTransport implements Transport {
   resume(): void {
     this.paused = false;
   }
-  end(): void {
+  /** What end() was told: null before it is called. */
+  quiet: boolean | null = null;
+  end(quiet = false): void {
     this.ended = true;
+    this.quiet = quiet;
   }
   close(): void {
     if (this.closed) return;
@@ -189,6 +192,56 @@ describe("connection: handlers", () => {
     await tick(5);
     assert.match(t.text(), /Connection: close\r\n\r\nabc$/);
     assert.equal(t.ended, true);
+  });
+});
+
+describe("connection: closing after the last response", () => {
+  const hi = () => ({ body: "hi" });
+
+  it("a client that asked to close and sent nothing after is closed outright (quiet end)", () => {
+    const { connect } = setup({ handler: hi });
+    const t = connect();
+    t.send(GET("/", "Connection: close\r\n"));
+    assert.match(t.text(), /Connection: close\r\n/);
+    assert.equal(t.ended, true);
+    assert.equal(t.quiet, true);
+  });
+
+  it("the same over HTTP/1.0, and with the head split across reads", () => {
+    const { connect } = setup({ handler: hi });
+    const a = connect();
+    a.send("GET / HTTP/1.0\r\n\r\n");
+    assert.equal(a.quiet, true);
+    const b = connect();
+    b.send("GET / HTTP/1.1\r\nHost: x\r\nConn");
+    b.send("ection: close\r\n\r\n");
+    assert.equal(b.quiet, true);
+  });
+
+  it("bytes after the last request mean a lingering half-close, not a quiet one", () => {
+    const { connect } = setup({ handler: hi });
+    const t = connect();
+    t.send(GET("/", "Connection: close\r\n") + GET("/never"));
+    assert.equal(parseResponses(t.bytes()).responses.length, 1);
+    assert.equal(t.ended, true);
+    assert.equal(t.quiet, false);
+  });
+
+  it("a close the server decides on (an error, shutdown) is never quiet", async () => {
+    const { server, connect } = setup({ handler: hi });
+    const bad = connect();
+    bad.send("GET / HTTP/1.1\r\n\r\n"); // no Host: 400
+    assert.match(bad.text(), /^HTTP\/1\.1 400 /);
+    assert.equal(bad.quiet, false);
+    const kept = connect();
+    kept.send(GET("/"));
+    assert.equal(kept.ended, false);
+    const done = server.shutdown(100);
+    assert.equal(kept.ended, true);
+    assert.equal(kept.quiet, false);
+    kept.events.onClose();
+    bad.events.onClose();
+    await done;
   });
 });
 
