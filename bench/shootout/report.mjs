@@ -288,6 +288,13 @@ export function markdown(run, files) {
     ...(anyFewKeptAlive(run) ? [KEPT_ALIVE_NOTE] : []),
     "",
   ];
+  out.push(...detailSections(run, files));
+  return out.join("\n");
+}
+
+/** What did not run, then one section per scenario: its table, its chart, its notes. */
+function detailSections(run, files) {
+  const out = [];
   const skipped = skippedLines(run);
   if (skipped.length > 0) out.push("Not run:", "", ...skipped, "");
   for (const scenario of run.scenarios) {
@@ -304,7 +311,7 @@ export function markdown(run, files) {
     const idle = idleNotes(run, scenario);
     if (idle.length > 0) out.push(...idle, "");
   }
-  return out.join("\n");
+  return out;
 }
 
 function idleNotes(run, scenario) {
@@ -553,19 +560,6 @@ export function originalMarkdown(run, files) {
     ...(anyFewKeptAlive(run) ? [KEPT_ALIVE_NOTE] : []),
     "",
   ];
-  const skipped = skippedLines(run);
-  if (skipped.length > 0) out.push("Not run:", "", ...skipped, "");
-  for (const scenario of run.scenarios) {
-    out.push(`## ${scenario.title}`, "", `${scenario.description}.`, "");
-    if (scenario.latency === false) {
-      out.push(
-        "No latency is given: wrk corrects for coordinated omission assuming one response per " +
-          "request written, which corrupts its histogram when it pipelines (p99 comes out as 0).",
-        "",
-      );
-    }
-    out.push(scenarioTable(run, scenario), "");
-    if (files[scenario.id]) out.push(`![${scenario.title}](${files[scenario.id]})`, "");
-  }
+  out.push(...detailSections(run, files));
   return out.join("\n");
 }
