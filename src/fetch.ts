@@ -43,27 +43,70 @@ export async function toReply(response: Response): Promise<Reply> {
   const status = response.status;
   const body = response.body;
   if (body === null) return { status, headers };
+  // Gather what the body has ready now: a body made from bytes or a string is all there at
+  // once and goes out with a Content-Length. The first read the stream cannot answer at once
+  // means a producer at work (server-sent events, a proxied download): from there on the
+  // body is streamed, so nothing it has made waits for what it has not.
   const reader = body.getReader();
-  const first = await reader.read();
-  if (first.done) return { status, headers, body: EMPTY };
-  const second = await reader.read();
-  if (second.done) return { status, headers, body: first.value };
-  return { status, headers, body: rest(reader, first.value, second.value) };
+  const pieces: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const next = reader.read();
+    const step = await readyNow(next);
+    if (step === NOT_READY) return { status, headers, body: rest(reader, pieces, next) };
+    if (step.done) return { status, headers, body: joined(pieces, size) };
+    pieces.push(step.value);
+    size += step.value.length;
+    if (size >= GATHER_LIMIT) return { status, headers, body: rest(reader, pieces, null) };
+  }
 }
 
+/** Bodies larger than this are streamed even when they are ready at once, not copied whole. */
+const GATHER_LIMIT = 1024 * 1024;
 const EMPTY = new Uint8Array(0);
+const NOT_READY = Symbol("not ready");
+/**
+ * How many microtask turns a ready read may take to settle: runtimes pass a chunk that is
+ * already queued through a promise or two of their own (undici needs one), while a producer
+ * still at work needs I/O or a timer, which no number of microtasks brings.
+ */
+const READY_TURNS = 4;
+
+/** The read's result if the stream had it ready, else NOT_READY. */
+function readyNow<T>(read: Promise<T>): Promise<T | typeof NOT_READY> {
+  let later: Promise<unknown> = Promise.resolve();
+  for (let i = 1; i < READY_TURNS; i++) later = later.then(pass);
+  return Promise.race([read, later.then(notReady)]);
+}
+
+function pass(): void {}
+
+function notReady(): typeof NOT_READY {
+  return NOT_READY;
+}
+
+function joined(pieces: Uint8Array[], size: number): Uint8Array {
+  if (pieces.length === 0) return EMPTY;
+  if (pieces.length === 1) return pieces[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
+}
 
 async function* rest(
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  first: Uint8Array,
-  second: Uint8Array,
+  ready: Uint8Array[],
+  pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]> | null,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   let finished = false;
   try {
-    yield first;
-    yield second;
-    for (;;) {
-      const step = await reader.read();
+    for (const piece of ready) yield piece;
+    for (let next = pending ?? reader.read();; next = reader.read()) {
+      const step = await next;
       if (step.done) break;
       yield step.value;
     }

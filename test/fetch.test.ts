@@ -11,6 +11,8 @@ import { header, RawClient, request, text } from "./client.ts";
 let server: Server;
 let port = 0;
 let aborted = false;
+/** Lets the /events stream produce its second event, once the test has seen the first. */
+let releaseSecond: () => void = () => {};
 
 function app(): Hono {
   const hono = new Hono();
@@ -32,6 +34,32 @@ function app(): Hono {
     });
     return new Response(body, { headers: { "content-type": "text/plain" } });
   });
+  hono.get("/events", () => {
+    const enc = new TextEncoder();
+    const second = new Promise<void>((resolve) => releaseSecond = resolve);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(enc.encode("data: first\n\n"));
+      },
+      async pull(controller) {
+        await second;
+        controller.enqueue(enc.encode("data: second\n\n"));
+        controller.close();
+      },
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  });
+  hono.get("/ready-stream", () => {
+    // Everything enqueued at once: nothing is being waited for.
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const part of ["a", "bc", "def"]) controller.enqueue(new TextEncoder().encode(part));
+        controller.close();
+      },
+    });
+    return new Response(body);
+  });
+  hono.get("/bytes64k", () => new Response(new Uint8Array(65536).fill(0x61)));
   hono.get("/cookies", (c) => {
     c.header("Set-Cookie", "a=1; Path=/", { append: true });
     c.header("Set-Cookie", "b=2, c=3; Path=/", { append: true });
@@ -88,6 +116,30 @@ describe("fetch handlers (Hono on binks)", () => {
     const r = await request(port, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.equal(header(r, "transfer-encoding"), "chunked");
     assert.equal(text(r.body), "part0;part1;part2;");
+  });
+
+  it("sends what a stream has made at once, without waiting for what it has not", async () => {
+    const c = await RawClient.connect(port);
+    await c.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    // Held back until the second event, this would time out: the test makes that one only now.
+    await c.until(() => text(c.received()).includes("data: first"), 3000, "the first event");
+    assert.match(text(c.received()), /^HTTP\/1\.1 200 [^]*transfer-encoding: chunked\r\n/i);
+    assert.doesNotMatch(text(c.received()), /second/);
+    releaseSecond();
+    const [r] = await c.responses(1);
+    c.close();
+    assert.equal(text(r!.body), "data: first\n\ndata: second\n\n");
+  });
+
+  it("a body that is all there at once goes out whole, with a Content-Length", async () => {
+    const ready = await request(port, "GET /ready-stream HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.equal(header(ready, "content-length"), "6");
+    assert.equal(header(ready, "transfer-encoding"), undefined);
+    assert.equal(text(ready.body), "abcdef");
+    // Bun hands a 64 KiB body out in more than one piece.
+    const big = await request(port, "GET /bytes64k HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.equal(header(big, "content-length"), "65536");
+    assert.equal(text(big.body), "a".repeat(65536));
   });
 
   it("sends each Set-Cookie on its own line", async () => {
