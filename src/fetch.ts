@@ -3,9 +3,10 @@
  * Hono, itty-router, `Deno.serve` or `Bun.serve`, served by binks.
  *
  * A `Request` is made only for these handlers (the native API never pays for
- * one), and lazily (see {@link WebRequest}): its body is a `ReadableStream`
- * over the arriving bytes, and its `signal` aborts when the client goes away. The `Response` body is sent with
- * a `Content-Length` when it turns out to be one piece, else streamed.
+ * one), with its `signal` made on first use (see {@link WebRequest}): its body
+ * is a `ReadableStream` over the arriving bytes, and its `signal` aborts when
+ * the client goes away. A `Response` body that is ready at once is sent whole
+ * with a `Content-Length`; otherwise it is streamed.
  *
  * @module
  */
@@ -20,14 +21,17 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
 /** Turn a fetch handler into a binks handler. */
 export function fetchHandler(fetch: FetchHandler): Handler {
   return (req) => {
-    const response = fetch(WebRequest.of(req));
+    const request = new WebRequest(req);
+    // Everything the head held now lives in `request`: no need to keep a copy of it.
+    req.release();
+    const response = fetch(request);
     return response instanceof Response ? toReply(response) : response.then(toReply);
   };
 }
 
-/** A real, eagerly built standard `Request` for an incoming request (fetch handlers get a lazy one). */
+/** The standard `Request` for an incoming request, as fetch handlers get it. */
 export function toRequest(req: IncomingRequest): Request {
-  return new WebRequest(req).real();
+  return new WebRequest(req);
 }
 
 /** The binks reply for a standard `Response`. */

@@ -174,7 +174,7 @@ describe("fetch handlers (Hono on binks)", () => {
 /** What a probe handler saw of its request, sent back as JSON. */
 type Seen = Record<string, unknown>;
 
-/** A plain fetch handler that reports how its (lazily made) Request behaves. */
+/** A plain fetch handler that reports how its Request behaves. */
 async function probe(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
   const seen: Seen = {
@@ -187,7 +187,6 @@ async function probe(request: Request): Promise<Response> {
   await new Promise((r) => setTimeout(r, 5));
   seen.type = request.headers.get("content-type");
   seen.names = [...request.headers.keys()];
-  // The rare fields make a real Request behind the scenes: only where no body is read after.
   if (path === "/get") {
     seen.fields = [request.cache, request.credentials, request.mode, request.redirect].every(
       (v) => typeof v === "string",
@@ -210,6 +209,10 @@ async function probe(request: Request): Promise<Response> {
   } else if (path === "/clone") {
     const copy = request.clone();
     seen.body = [await copy.text(), await request.text()];
+  } else if (path === "/copy") {
+    // What Hono's bodyLimit and methodOverride middleware do with the request.
+    const copy = new Request(request, { headers: { "x-copied": "yes" } });
+    seen.body = [copy.method, copy.url, copy.headers.get("x-copied"), await copy.text()];
   } else if (path === "/form") {
     const form = await request.formData();
     seen.body = form.get("a");
@@ -274,6 +277,15 @@ describe("fetch handlers: the Request they get", () => {
     assert.equal((await ask("/blob", "blobbed")).body, "blobbed");
     const form = await ask("/form", "a=1%202&b=3", "application/x-www-form-urlencoded");
     assert.equal(form.body, "1 2");
+  });
+
+  it("can be copied with new Request(request, init), body and all", async () => {
+    assert.deepEqual((await ask("/copy", "moved")).body, [
+      "POST",
+      "http://probe.test:8/copy",
+      "yes",
+      "moved",
+    ]);
   });
 
   it("clone() gives a real Request with its own copy of the body", async () => {
