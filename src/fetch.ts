@@ -12,7 +12,7 @@
  */
 import type { Handler } from "./connection.ts";
 import type { IncomingRequest } from "./request.ts";
-import type { Reply } from "./response.ts";
+import type { Reply, StreamBody } from "./response.ts";
 import { WebRequest } from "./web-request.ts";
 
 /** A standard fetch handler. */
@@ -24,8 +24,11 @@ export function fetchHandler(fetch: FetchHandler): Handler {
     const request = new WebRequest(req);
     // Everything the head held now lives in `request`: no need to keep a copy of it.
     req.release();
+    const headOnly = request.method === "HEAD";
     const response = fetch(request);
-    return response instanceof Response ? toReply(response) : response.then(toReply);
+    return response instanceof Response
+      ? toReply(response, headOnly)
+      : response.then((r) => toReply(r, headOnly));
   };
 }
 
@@ -34,8 +37,11 @@ export function toRequest(req: IncomingRequest): Request {
   return new WebRequest(req);
 }
 
-/** The binks reply for a standard `Response`. */
-export async function toReply(response: Response): Promise<Reply> {
+/**
+ * The binks reply for a standard `Response`. With `headOnly` (an answer to HEAD) a body that
+ * would be streamed is cancelled at once: its producer stops rather than run for nobody.
+ */
+export async function toReply(response: Response, headOnly: boolean = false): Promise<Reply> {
   const headers: [string, string][] = [];
   response.headers.forEach((value, name) => {
     if (name !== "set-cookie") headers.push([name, value]);
@@ -57,11 +63,17 @@ export async function toReply(response: Response): Promise<Reply> {
   for (;;) {
     const next = reader.read();
     const step = await readyNow(next);
-    if (step === NOT_READY) return { status, headers, body: rest(reader, pieces, next) };
+    if (step === NOT_READY) {
+      if (headOnly) return { status, headers, body: cancelled(reader) };
+      return { status, headers, body: rest(reader, pieces, next) };
+    }
     if (step.done) return { status, headers, body: joined(pieces, size) };
     pieces.push(step.value);
     size += step.value.length;
-    if (size >= GATHER_LIMIT) return { status, headers, body: rest(reader, pieces, null) };
+    if (size >= GATHER_LIMIT) {
+      if (headOnly) return { status, headers, body: cancelled(reader) };
+      return { status, headers, body: rest(reader, pieces, null) };
+    }
   }
 }
 
@@ -88,6 +100,18 @@ function pass(): void {}
 function notReady(): typeof NOT_READY {
   return NOT_READY;
 }
+
+/** Cancels the stream; stands for it as a body that is never sent (framed as a stream still). */
+function cancelled(reader: ReadableStreamDefaultReader<Uint8Array>): StreamBody {
+  void reader.cancel().catch(() => {});
+  return NOTHING_STREAMED;
+}
+
+const NOTHING_STREAMED: StreamBody = {
+  [Symbol.asyncIterator]: () => ({
+    next: () => Promise.resolve({ done: true, value: undefined }),
+  }),
+};
 
 function joined(pieces: Uint8Array[], size: number): Uint8Array {
   if (pieces.length === 0) return EMPTY;

@@ -263,6 +263,7 @@ export function writeReply(
   if (statusHasNoBody(status)) {
     connectionField(out, mode);
     out.put(CRLF);
+    discardStream(body);
     return;
   }
   if (body === null || body === undefined) {
@@ -305,6 +306,22 @@ export function writeReply(
   }
   out.put(CRLF);
   if (!headOnly) tail.stream = body;
+  else discardStream(body);
+}
+
+/**
+ * A streamed body that will not be sent (an answer to HEAD, a 204 or 304) is closed, so that
+ * its producer lets go of what it holds, as when a client leaves mid-stream.
+ */
+function discardStream(body: ReplyBody): void {
+  if (body === null || body === undefined || typeof body === "string") return;
+  if (body instanceof Uint8Array) return;
+  try {
+    const closing = body[Symbol.asyncIterator]().return?.();
+    if (closing !== undefined) void Promise.resolve(closing).catch(() => {});
+  } catch {
+    // A producer that fails to close has nothing more to give anyway.
+  }
 }
 
 function writeStringBody(out: Out, body: string, headOnly: boolean, mode: number): void {

@@ -171,12 +171,25 @@ describe("fetch handlers (Hono on binks)", () => {
   });
 });
 
+/** Set when the /forever stream is cancelled. */
+let foreverCancelled = false;
+
 /** What a probe handler saw of its request, sent back as JSON. */
 type Seen = Record<string, unknown>;
 
 /** A plain fetch handler that reports how its Request behaves. */
 async function probe(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
+  if (path === "/forever") {
+    // A producer with nothing ready, ever: only a cancel ends it.
+    const body = new ReadableStream<Uint8Array>({
+      pull: () => new Promise<void>(() => {}),
+      cancel() {
+        foreverCancelled = true;
+      },
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  }
   const seen: Seen = {
     isRequest: request instanceof Request,
     method: request.method,
@@ -277,6 +290,17 @@ describe("fetch handlers: the Request they get", () => {
     assert.equal((await ask("/blob", "blobbed")).body, "blobbed");
     const form = await ask("/form", "a=1%202&b=3", "application/x-www-form-urlencoded");
     assert.equal(form.body, "1 2");
+  });
+
+  it("HEAD of a streamed response: the head alone, and the stream is cancelled", async () => {
+    foreverCancelled = false;
+    const r = await request(probePort, "HEAD /forever HTTP/1.1\r\nHost: x\r\n\r\n", true);
+    assert.equal(r.status, 200);
+    assert.equal(header(r, "transfer-encoding"), "chunked");
+    assert.equal(r.body.length, 0);
+    const deadline = Date.now() + 3000;
+    while (!foreverCancelled && Date.now() < deadline) await new Promise((s) => setTimeout(s, 10));
+    assert.equal(foreverCancelled, true);
   });
 
   it("can be copied with new Request(request, init), body and all", async () => {

@@ -195,6 +195,42 @@ describe("connection: handlers", () => {
   });
 });
 
+describe("connection: streamed bodies that are not sent", () => {
+  /** An async iterable that records whether it was started and whether it was closed. */
+  function producer() {
+    const seen = { started: false, closed: false };
+    const body: AsyncIterable<string> = {
+      [Symbol.asyncIterator]: () => ({
+        next: (): Promise<IteratorResult<string>> => {
+          seen.started = true;
+          return Promise.resolve({ done: false, value: "x" });
+        },
+        return: (): Promise<IteratorResult<string>> => {
+          seen.closed = true;
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      }),
+    };
+    return { seen, body };
+  }
+
+  it("HEAD and 204 close the producer without reading it", async () => {
+    const head = producer();
+    const none = producer();
+    const { connect } = setup({
+      handler: (req): Reply =>
+        req.method === "HEAD" ? { body: head.body } : { status: 204, body: none.body },
+    });
+    const t = connect();
+    t.send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + GET("/"));
+    await tick(5);
+    const { responses } = parseResponses(t.bytes(), [true, false]);
+    assert.deepEqual(responses.map((r) => r.status), [200, 204]);
+    assert.deepEqual(head.seen, { started: false, closed: true });
+    assert.deepEqual(none.seen, { started: false, closed: true });
+  });
+});
+
 describe("connection: closing after the last response", () => {
   const hi = () => ({ body: "hi" });
 
