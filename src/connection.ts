@@ -561,7 +561,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const headOnly = head.method === "HEAD";
     const minor = head.minor;
     const keepAlive = head.keepAlive;
-    const last = head.end === inputEnd;
+    const nothingAfter = head.end === inputEnd;
     const log = this.host.accessLog === null ? null : this.logInfo(req);
     const result = this.call(req);
     if (isPromise(result)) {
@@ -578,7 +578,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const close = !keepAlive || this.host.draining || this.phase === DISCARD;
     this.writeResponse(result, headOnly, minor, close ? CLOSE : minor === 0 ? KEEP_10 : KEEP, log);
     // The client asked to close and sent nothing after: it has nothing more to say.
-    if (close) this.closeAfterResponse(!keepAlive && last && this.phase !== DISCARD);
+    if (close) this.closeAfterResponse(!keepAlive && nothingAfter && this.phase !== DISCARD);
   }
 
   /** What the access log records of `req`, taken as the request starts. */
