@@ -264,10 +264,10 @@ export const SOURCES = "req/s, p50, p99: wrk (`--latency`); avg and stdev: wrk's
   "busy: how busy the CPU that wrk ran on was (`/proc/stat`, all processes); near 100% the " +
   "load generator, not the server, may be the limit.";
 
-/** The whole Markdown report. */
-export function markdown(run, files) {
-  const out = [
-    `# binks shoot-out: ${run.meta.date}, ${run.meta.host}`,
+/** Title, machine, method, sources and command: how every report starts. */
+function preamble(run, title) {
+  return [
+    `# ${title}`,
     "",
     `Machine: ${machineLine(run.meta)}.`,
     "",
@@ -277,6 +277,13 @@ export function markdown(run, files) {
     "",
     `Command: \`${run.meta.command}\``,
     "",
+  ];
+}
+
+/** The whole Markdown report. */
+export function markdown(run, files) {
+  const out = [
+    ...preamble(run, `binks shoot-out: ${run.meta.date}, ${run.meta.host}`),
     "## Requests per second",
     "",
     summaryTable(run),
@@ -529,17 +536,10 @@ export function originalTables(run) {
 
 /** The report of a `--table original` run: the filled table first, then each scenario's details. */
 export function originalMarkdown(run, files) {
+  const title =
+    `binks against the seed's peers (the original table): ${run.meta.date}, ${run.meta.host}`;
   const out = [
-    `# binks against the seed's peers (the original table): ${run.meta.date}, ${run.meta.host}`,
-    "",
-    `Machine: ${machineLine(run.meta)}.`,
-    "",
-    `Method: ${methodLine(run.meta, toolsUsed(run))}`,
-    "",
-    `Sources: ${SOURCES}`,
-    "",
-    `Command: \`${run.meta.command}\``,
-    "",
+    ...preamble(run, title),
     'Every server answers `GET /` with `200`, `application/json`, `{"hello":"world"}`, on one ' +
     "core. The seed's table was to be measured with wrk, weighttp, ab and vegeta; weighttp and " +
     "vegeta are not packaged for Debian: `h2load --h1` (nghttp2's load generator, like weighttp " +
