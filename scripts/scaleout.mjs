@@ -5,11 +5,13 @@
 //
 //   npm run scaleout -- [--seconds 15] [--connections 20]
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+// The compiled test helper (npm run scaleout builds first).
+import { writeProxyConfig } from "../dist/test/nginx-proxy.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -154,49 +156,18 @@ async function main() {
   }
   for (const i of INSTANCES) i.port = await freePort();
   const nginxPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "binks-scaleout-"));
-  chmodSync(dir, 0o755);
-  for (const d of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) {
-    mkdirSync(join(dir, d));
-    chmodSync(join(dir, d), 0o777);
-  }
-  const servers = INSTANCES.map((i) =>
-    `    server 127.0.0.1:${i.port} max_fails=1 fail_timeout=2s;`
-  ).join("\n");
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream binks {
-${servers}
-    keepalive 32;
-  }
-  server {
-    listen 127.0.0.1:${nginxPort};
-    location / {
-      proxy_pass http://binks;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For $remote_addr;
-      # A draining instance closes idle connections and answers 503 to health checks:
-      # idempotent requests move on to the next instance.
-      proxy_next_upstream error timeout http_502 http_503;
-      proxy_next_upstream_tries 3;
-    }
-  }
-}
-`,
-  );
+  const dir = writeProxyConfig({
+    port: nginxPort,
+    upstreams: INSTANCES.map((i) => `127.0.0.1:${i.port} max_fails=1 fail_timeout=2s`),
+    keepalive: 32,
+    workerConnections: 1024,
+    location: [
+      "# A draining instance closes idle connections and answers 503 to health checks:",
+      "# idempotent requests move on to the next instance.",
+      "proxy_next_upstream error timeout http_502 http_503;",
+      "proxy_next_upstream_tries 3;",
+    ],
+  });
   const children = new Map();
   const proxy = spawn(nginx, ["-c", join(dir, "nginx.conf"), "-p", dir], { stdio: "inherit" });
   const cleanup = () => {

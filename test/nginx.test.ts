@@ -7,11 +7,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { header, RawClient, type Started, startMain, text } from "./client.ts";
+import { writeProxyConfig } from "./nginx-proxy.ts";
 
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p));
 const skip = NGINX === undefined ? "nginx is not installed (apt-get install nginx)" : false;
@@ -44,42 +44,14 @@ describe("behind nginx", { skip }, () => {
   before(async () => {
     binks = await startMain(["--trust-proxy", "127.0.0.1"]);
     port = await freePort();
-    dir = mkdtempSync(join(tmpdir(), "binks-nginx-"));
-    // nginx's workers drop root for nobody: they must be able to write their temp files.
-    chmodSync(dir, 0o755);
-    for (const d of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) {
-      mkdirSync(join(dir, d));
-      chmodSync(join(dir, d), 0o777);
-    }
-    writeFileSync(
-      join(dir, "nginx.conf"),
-      `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream binks { server 127.0.0.1:${binks.port}; keepalive 8; }
-  server {
-    listen 127.0.0.1:${port};
-    client_max_body_size 64m;
-    location / {
-      proxy_pass http://binks;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-    }
-  }
-}
-`,
-    );
+    dir = writeProxyConfig({
+      port,
+      upstreams: [`127.0.0.1:${binks.port}`],
+      keepalive: 8,
+      workerConnections: 256,
+      server: ["client_max_body_size 64m;"],
+      location: ["proxy_set_header Host $host;"],
+    });
     nginx = spawn(NGINX!, ["-c", join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" });
     const deadline = Date.now() + 5000;
     for (;;) {
