@@ -16,6 +16,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { counterexampleBytes, PROPERTIES } from "./properties.ts";
+import { FlagError, flagsOrExit, readFlags } from "../flags.ts";
 
 interface Options {
   seconds: number;
@@ -31,13 +32,7 @@ function parseArgs(argv: string[]): Options {
     only: Object.keys(PROPERTIES),
     runs: 200,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split("=", 2) as [string, string | undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
+  readFlags(argv, (flag, value) => {
     if (flag === "--seconds") o.seconds = Number(value());
     else if (flag === "--seed") o.seed = Number(value());
     else if (flag === "--runs") o.runs = Number(value());
@@ -46,13 +41,13 @@ function parseArgs(argv: string[]): Options {
       console.log("npm run fuzz -- [--seconds N] [--seed N] [--runs N] [--only a,b]");
       console.log(`properties: ${Object.keys(PROPERTIES).join(", ")}`);
       process.exit(0);
-    } else throw new Error(`unknown flag ${flag}`);
-  }
+    } else throw new FlagError(`unknown flag ${flag}`);
+  });
   for (const name of o.only) {
-    if (!(name in PROPERTIES)) throw new Error(`unknown property ${name}`);
+    if (!(name in PROPERTIES)) throw new FlagError(`unknown property ${name}`);
   }
   if (!(o.seconds > 0) || !(o.runs > 0) || !Number.isInteger(o.seed)) {
-    throw new Error("--seconds and --runs must be positive, --seed an integer");
+    throw new FlagError("--seconds and --runs must be positive, --seed an integer");
   }
   return o;
 }
@@ -103,7 +98,7 @@ function save(name: string, bytes: Uint8Array, details: fc.RunDetails<unknown[]>
 }
 
 function main(): void {
-  const o = parseArgs(process.argv.slice(2));
+  const o = flagsOrExit("fuzz", parseArgs);
   const tallies = new Map<string, Tally>(
     o.only.map((n) => [n, { runs: 0, batches: 0, failures: 0, ms: 0 }]),
   );

@@ -27,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import { fdCount, hasProc, rssKiB, settle, slope, softFdLimit } from "./proc.ts";
 import { LoadSocket, sleep, taggedBody, tagOf } from "./load.ts";
 import { Rng } from "../difftest/cases.ts";
+import { FlagError, flagsOrExit, readFlags } from "../flags.ts";
 
 interface Options {
   minutes: number;
@@ -48,16 +49,10 @@ function parseArgs(argv: string[]): Options {
     maxRise: 10,
     seed: 1,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split("=", 2) as [string, string | undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
+  readFlags(argv, (flag, value) => {
     const num = (): number => {
       const n = Number(value());
-      if (!(n >= 0)) throw new Error(`${flag} takes a number`);
+      if (!(n >= 0)) throw new FlagError(`${flag} takes a number`);
       return n;
     };
     if (flag === "--minutes") o.minutes = num();
@@ -69,11 +64,11 @@ function parseArgs(argv: string[]): Options {
     else if (flag === "--server") {
       const v = value();
       if (v !== "node" && v !== "deno" && v !== "bun") {
-        throw new Error("--server: node, deno or bun");
+        throw new FlagError("--server: node, deno or bun");
       }
       o.server = v;
-    } else throw new Error(`unknown flag ${flag}`);
-  }
+    } else throw new FlagError(`unknown flag ${flag}`);
+  });
   return o;
 }
 
@@ -466,7 +461,7 @@ async function trafficPhase(o: Options, s: Server): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = flagsOrExit("soak", parseArgs);
   if (!hasProc) {
     console.error("soak: needs /proc (Linux) to watch the server");
     process.exitCode = 2;
