@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { concatBytes } from "./bytes.ts";
 
 /** Bytes that may wait unread in a body before the socket is paused. */
 export const BODY_HIGH_WATER: number = 256 * 1024;
@@ -125,14 +126,7 @@ export class RequestBody {
     const chunks = this.chunks;
     this.chunks = [];
     this.queued = 0;
-    if (chunks.length === 1) return chunks[0]!;
-    const all = new Uint8Array(this.received);
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return all;
+    return concatBytes(chunks, this.received);
   }
 
   /** The whole body as UTF-8 text. */

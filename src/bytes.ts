@@ -89,3 +89,15 @@ export function equalsIgnoreCase(
   }
   return true;
 }
+
+/** The pieces one after another in one array of `size` bytes (their total); one piece is returned as is. */
+export function concatBytes(pieces: readonly Uint8Array[], size: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
+}

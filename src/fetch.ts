@@ -14,6 +14,7 @@ import type { Handler } from "./connection.ts";
 import type { IncomingRequest } from "./request.ts";
 import type { Reply, StreamBody } from "./response.ts";
 import { WebRequest } from "./web-request.ts";
+import { concatBytes } from "./bytes.ts";
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -114,15 +115,7 @@ const NOTHING_STREAMED: StreamBody = {
 };
 
 function joined(pieces: Uint8Array[], size: number): Uint8Array {
-  if (pieces.length === 0) return EMPTY;
-  if (pieces.length === 1) return pieces[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
+  return pieces.length === 0 ? EMPTY : concatBytes(pieces, size);
 }
 
 async function* rest(
