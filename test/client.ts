@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { detectRuntime } from "../adapters/detect.ts";
+import { concatBytes } from "../src/bytes.ts";
 
 /** A parsed response. */
 export interface Parsed {
@@ -94,16 +95,9 @@ function indexOfCrlf(bytes: Uint8Array, from: number): number {
   return -1;
 }
 
+/** The parts one after another (the core's own concatenation, with the total worked out). */
 export function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts, parts.reduce((n, p) => n + p.length, 0));
 }
 
 /** A raw connection that collects everything the server sends. */
