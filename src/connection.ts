@@ -917,7 +917,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private flushNow(): void {
     const out = this.host.out;
     if (out.len === 0) return;
-    const bytes = out.buf.subarray(0, out.len);
+    const bytes = out.written();
     out.len = 0;
     this.send(bytes, false);
   }

@@ -93,10 +93,25 @@ export class Out {
   buf: Uint8Array;
   /** How many bytes of `buf` are written. */
   len = 0;
+  /** The last view {@link written} made, kept while answers of one size follow each other. */
+  private view: Uint8Array;
 
   /** A buffer of `size` bytes to start with. */
   constructor(size: number) {
     this.buf = new Uint8Array(size);
+    this.view = this.buf.subarray(0, 0);
+  }
+
+  /**
+   * The written bytes as a view of `buf`, for handing to a transport that
+   * copies what it keeps. The view is reused while the length repeats.
+   */
+  written(): Uint8Array {
+    let view = this.view;
+    if (view.length !== this.len) {
+      view = this.view = this.buf.subarray(0, this.len);
+    }
+    return view;
   }
 
   /** Make room for `n` more bytes, doubling the buffer as needed. */
@@ -108,6 +123,7 @@ export class Out {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
+    this.view = next.subarray(0, 0);
   }
 
   /** Append bytes. */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { type HttpOptions, HttpServer } from "../src/server.ts";
 import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { IncomingRequest } from "../src/request.ts";
-import type { Reply } from "../src/response.ts";
+import { Out, type Reply } from "../src/response.ts";
 import { Router } from "../src/router.ts";
 import { Timeout } from "../src/errors.ts";
 import { parseResponses } from "./client.ts";
@@ -192,6 +192,32 @@ describe("connection: handlers", () => {
     await tick(5);
     assert.match(t.text(), /Connection: close\r\n\r\nabc$/);
     assert.equal(t.ended, true);
+  });
+});
+
+describe("Out: the written bytes", () => {
+  it("one view while the length repeats; a new one for a new length or a grown buffer", () => {
+    const out = new Out(8);
+    out.put(enc.encode("abcd"));
+    const first = out.written();
+    assert.equal(dec.decode(first), "abcd");
+    out.len = 0;
+    out.put(enc.encode("wxyz"));
+    assert.equal(out.written(), first);
+    assert.equal(dec.decode(first), "wxyz");
+    out.len = 0;
+    out.put(enc.encode("abc"));
+    assert.equal(dec.decode(out.written()), "abc");
+    out.len = 0;
+    out.put(enc.encode("0123"));
+    out.put(enc.encode("456789")); // grows past 8 bytes: a new buffer
+    const grown = out.written();
+    assert.equal(dec.decode(grown), "0123456789");
+    assert.equal(grown.buffer, out.buf.buffer);
+    out.len = 0;
+    out.put(enc.encode("abcd"));
+    assert.equal(out.written().buffer, out.buf.buffer);
+    assert.equal(dec.decode(out.written()), "abcd");
   });
 });
 
