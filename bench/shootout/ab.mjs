@@ -69,11 +69,8 @@ export async function ab(ctx, { url, seconds, connections, cpu }) {
     "5",
     url,
   ];
-  const { exit, proc, ticks } = await runLoad(ctx.ab, args, { cpu, seconds });
-  if (exit.code !== 0) {
-    throw new Error(`ab exited with ${exit.code ?? exit.signal}: ${proc.err.trim().slice(-200)}`);
-  }
-  return { ...parseAb(proc.out), ticks };
+  const { out, ticks } = await runLoad("ab", ctx.ab, args, { cpu, seconds });
+  return { ...parseAb(out), ticks };
 }
 
 /** `ab -V`: e.g. "ab 2.3 (Revision 1913912)". */

@@ -216,11 +216,12 @@ export function runToEnd(cmd, args, { timeoutMs = 60_000, env, cwd } = {}) {
 
 /**
  * Run a load generator to its end, pinned to `cpu`, killed `graceS` seconds
- * after the `seconds` it was asked to run. Resolves to { exit, proc, ticks }:
- * `ticks` is its own CPU time in clock ticks, sampled every 50 ms while it
- * runs (so the last few ms may be missing).
+ * after the `seconds` it was asked to run. Resolves to { out, ticks }: its
+ * standard output, and its own CPU time in clock ticks, sampled every 50 ms
+ * while it runs (so the last few ms may be missing). Rejects, naming it `name`
+ * with the end of its output, when it exits with a failure.
  */
-export async function runLoad(cmd, args, { cpu, seconds, graceS = 20 }) {
+export async function runLoad(name, cmd, args, { cpu, seconds, graceS = 20 }) {
   const proc = start(cmd, args, { cpu });
   const timer = setTimeout(() => stop(proc, { signal: "SIGKILL" }), (seconds + graceS) * 1000);
   let ticks = 0;
@@ -230,7 +231,11 @@ export async function runLoad(cmd, args, { cpu, seconds, graceS = 20 }) {
   const exit = await proc.done;
   clearTimeout(timer);
   clearInterval(sampler);
-  return { exit, proc, ticks };
+  if (exit.code !== 0) {
+    const last = `${proc.err}\n${proc.out}`.trim().slice(-200);
+    throw new Error(`${name} exited with ${exit.code ?? exit.signal}: ${last}`);
+  }
+  return { out: proc.out, ticks };
 }
 
 /**
