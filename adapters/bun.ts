@@ -66,6 +66,8 @@ class BunTransport implements Transport {
   private closed = false;
   private closeCalled = false;
   private reported = false;
+  /** The peer's FIN came as a plain close: report an end first. */
+  private endBeforeClose = false;
   failure: unknown = undefined;
 
   constructor(socket: BunSocket<BunTransport>) {
@@ -184,17 +186,20 @@ class BunTransport implements Transport {
     if (this.reported) return;
     this.reported = true;
     this.release();
-    const failure = error ?? this.failure;
+    const failure = (this.failure = error ?? this.failure);
     // After shutdown() Bun reports the peer's FIN as a plain close; tell the core about the
     // FIN as Node and Deno do.
-    const synthesizeEnd = failure === undefined && this.shut && !this.sawEnd && !this.closeCalled;
+    this.endBeforeClose = failure === undefined && this.shut && !this.sawEnd && !this.closeCalled;
     // Deferred so that the core never hears onClose while inside write() or close(); that
     // includes a close() inside accept(), so `events` is read only then.
-    queueMicrotask(() => {
-      const events = this.events;
-      if (synthesizeEnd) events.onEnd();
-      events.onClose(failure);
-    });
+    if (closing.push(this) === 1) queueMicrotask(reportClosed);
+  }
+
+  /** Tell the core the socket is gone (from {@link reportClosed}). */
+  reportClose(): void {
+    const events = this.events;
+    if (this.endBeforeClose) events.onEnd();
+    events.onClose(this.failure);
   }
 
   private deliverHeld(): void {
@@ -238,6 +243,26 @@ class BunTransport implements Transport {
     this.queue?.clear();
     this.queued = 0;
   }
+}
+
+/**
+ * Transports whose close is still to be reported, in order. One microtask
+ * reports all that close in a turn, rather than a closure per connection.
+ */
+const closing: BunTransport[] = [];
+
+function reportClosed(): void {
+  // Closes caused while reporting join this same pass.
+  for (let i = 0; i < closing.length; i++) {
+    try {
+      closing[i]!.reportClose();
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+  closing.length = 0;
 }
 
 /** One handler set per listener; per-socket state lives on `socket.data`. */

@@ -57,17 +57,33 @@ export function ascii(text: string): Uint8Array {
  * 0x80–0x9f, so it is not used.)
  */
 export function latin1(buf: Uint8Array, start: number, end: number): string {
-  if (end - start <= 32) {
+  const n = end - start;
+  // Appending a char at a time makes a string per char; past a few chars one
+  // fromCharCode call over a reused array is faster on all three engines.
+  if (n <= SHORT_STRING) {
     let s = "";
     for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
     return s;
   }
+  if (n <= LATIN1_STEP) return fromCodes(buf, start, end);
   let s = "";
   for (let i = start; i < end; i += LATIN1_STEP) {
-    const view = buf.subarray(i, Math.min(end, i + LATIN1_STEP));
-    s += String.fromCharCode.apply(null, view as unknown as number[]);
+    s += fromCodes(buf, i, Math.min(end, i + LATIN1_STEP));
   }
   return s;
+}
+
+/** Longest string built by appending one char at a time. */
+const SHORT_STRING = 8;
+
+/** Codes of the string being decoded; kept between calls so decoding allocates only the string. */
+const codes: number[] = [];
+
+function fromCodes(buf: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  codes.length = n;
+  for (let i = 0; i < n; i++) codes[i] = buf[start + i]!;
+  return String.fromCharCode.apply(null, codes);
 }
 
 /** Arguments per fromCharCode call: well below every engine's argument limit. */

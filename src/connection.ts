@@ -112,6 +112,8 @@ const WAIT_IDLE = 1;
 const WAIT_HEAD = 2;
 /** A body is arriving: the next bytes must come in time. */
 const WAIT_BODY = 3;
+/** Our side is done (see finish): the socket is closed when this runs out, read or not. */
+const WAIT_LINGER = 4;
 
 /** Continue states of a request with a body. */
 const NO_EXPECT = 0;
@@ -143,7 +145,7 @@ export function errorReply(status: number): StaticReply {
 }
 
 /** One request on its way through the connection. */
-class Exchange implements BodySource {
+class Exchange implements BodySource, TimerTarget {
   readonly conn: Connection;
   readonly req: IncomingRequest;
   readonly body: RequestBody | null;
@@ -192,6 +194,11 @@ class Exchange implements BodySource {
   bodyPressure(full: boolean): void {
     this.conn.bodyPressure(full);
   }
+
+  /** The handler's deadline passed (the exchange is its own timer target: no closure). */
+  onTimer(): void {
+    this.conn.handlerTimedOut(this);
+  }
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
@@ -231,7 +238,6 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /** A streamed body is going out; everything after it waits. */
   private streaming = false;
   private drainWaiter: (() => void) | null = null;
-  private lingerTimer: Timer | null = null;
   /** The one timer of this connection, and what it guards; re-armed lazily when it fires early. */
   private timer: Timer | null = null;
   private deadline = Infinity;
@@ -368,7 +374,6 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   onClose(_error?: unknown): void {
     if (this.phase === CLOSED) return;
     this.phase = CLOSED;
-    this.lingerTimer?.cancel();
     this.timer?.cancel();
     this.timer = null;
     // Errors capture a stack: make them only when a request is there to receive them.
@@ -518,7 +523,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /** An async handler: settle its exchange when it does, or when its deadline passes. */
   private watchHandler(ex: Exchange, result: Promise<Reply | StaticReply>): void {
     const ms = this.host.timeouts.handlerMs;
-    if (ms < Infinity) ex.timer = timers.add(now() + ms, () => this.handlerTimedOut(ex));
+    if (ms < Infinity) ex.timer = timers.add(now() + ms, ex);
     result.then(
       (reply) => this.settle(ex, reply),
       (err) => {
@@ -530,8 +535,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     );
   }
 
-  /** The handler of `ex` passed its deadline: abort its request and answer 503. */
-  private handlerTimedOut(ex: Exchange): void {
+  /** @internal The handler of `ex` passed its deadline: abort its request and answer 503. */
+  handlerTimedOut(ex: Exchange): void {
     ex.timer = null;
     if (!ex.running) return;
     ex.req.abort(new Timeout("handler deadline passed"));
@@ -932,17 +937,16 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** Half-close our side, then linger a little so the client reads the answer before any reset. */
   private finish(quiet: boolean = false): void {
-    if (this.phase === CLOSED || this.lingerTimer !== null) return;
+    if (this.phase === CLOSED || this.waiting === WAIT_LINGER) return;
     this.phase = DISCARD;
-    this.waiting = WAIT_NONE;
-    this.deadline = Infinity;
+    // The connection's own timer bounds the linger: no closure or second timer per connection.
+    this.wait(WAIT_LINGER, this.host.lingerMs);
     this.flushNow();
     this.t.end(quiet);
     if (this.blocked !== 0) {
       this.blocked = 0;
       this.t.resume();
     }
-    this.lingerTimer = timers.add(now() + this.host.lingerMs, () => this.t.close());
   }
 
   // ---- timeouts ----
@@ -985,14 +989,20 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /** @internal The connection's deadline timer fired (it is its own {@link TimerTarget}). */
   onTimer(): void {
     this.timer = null;
-    if (this.phase >= DISCARD || this.waiting === WAIT_NONE) return;
+    const what = this.waiting;
+    if (what === WAIT_NONE || this.phase === CLOSED) return;
+    if (this.phase === DISCARD && what !== WAIT_LINGER) return;
     if (now() < this.deadline) {
       this.timer = timers.add(this.deadline, this);
       return;
     }
-    const what = this.waiting;
-    this.waiting = WAIT_NONE;
     this.deadline = Infinity;
+    if (what === WAIT_LINGER) {
+      // Still lingering as far as finish() is concerned, until onClose.
+      this.t.close();
+      return;
+    }
+    this.waiting = WAIT_NONE;
     if (what === WAIT_IDLE) {
       this.finish();
       return;

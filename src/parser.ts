@@ -69,7 +69,7 @@ export class RequestHead {
 
   /** A copy that owns its bytes, for a request that outlives the read buffer. */
   snapshot(): RequestHead {
-    const copy = new RequestHead(0);
+    const copy = new RequestHead(this.headerCount);
     const shift = this.start;
     const n = this.headerCount * 4;
     copy.buf = this.buf.slice(shift, this.end);
@@ -79,7 +79,6 @@ export class RequestHead {
     copy.targetEnd = this.targetEnd - shift;
     copy.minor = this.minor;
     copy.headerCount = this.headerCount;
-    copy.headers = new Uint32Array(n);
     for (let i = 0; i < n; i++) copy.headers[i] = this.headers[i]! - shift;
     copy.contentLength = this.contentLength;
     copy.chunked = this.chunked;

@@ -339,6 +339,33 @@ describe("connection: cancellation and deadlines", () => {
     assert.ok(signal!.reason instanceof Timeout);
   });
 
+  it("after the last answer the socket is closed when the linger runs out, not before", async () => {
+    const { connect } = setup({ handler: () => ({ body: "hi" }) });
+    const t = connect();
+    t.send(GET("/", "Connection: close\r\n") + "GET /never");
+    assert.equal(t.ended, true);
+    assert.equal(t.quiet, false);
+    await tick(20);
+    t.send("more input, dropped while lingering");
+    assert.equal(t.closed, false);
+    await tick(100);
+    assert.equal(t.closed, true);
+    assert.equal(parseResponses(t.bytes()).responses.length, 1);
+  });
+
+  it("an idle keep-alive connection is ended when idle, then closed after the linger", async () => {
+    const { connect } = setup({ handler: () => ({ body: "hi" }), timeouts: { keepAliveMs: 30 } });
+    const t = connect();
+    t.send(GET("/"));
+    assert.equal(t.ended, false);
+    await tick(45);
+    assert.equal(t.ended, true);
+    assert.equal(t.closed, false);
+    await tick(100);
+    assert.equal(t.closed, true);
+    assert.equal(parseResponses(t.bytes()).responses.length, 1);
+  });
+
   it("past maxInflight, connections wait to be read and nothing is refused", async () => {
     const gates: (() => void)[] = [];
     let calls = 0;
