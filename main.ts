@@ -17,18 +17,16 @@ import { serveStatic } from "./src/static.ts";
 import { nodeFileSystem } from "./adapters/fs.ts";
 import type { Handler } from "./src/connection.ts";
 import { Supervisor } from "./src/supervisor.ts";
-import {
-  cannotSpawn,
-  freePort,
-  primaryControl,
-  type Sharing,
-  sharing,
-  spawnWorker,
-  workerSharing,
-} from "./adapters/cluster.ts";
+import { type Sharing, workerSharing } from "./adapters/worker-role.ts";
 import { detectRuntime } from "./adapters/detect.ts";
-import { fileURLToPath } from "node:url";
-import { availableParallelism } from "node:os";
+
+/**
+ * Worker plumbing, loaded only by workers and their primary: its `node:`
+ * modules cost a single process on Deno about 12 MiB and on Bun about 4.
+ */
+function loadCluster(): Promise<typeof import("./adapters/cluster.ts")> {
+  return import("./adapters/cluster.ts");
+}
 
 interface Host {
   args: string[];
@@ -115,13 +113,13 @@ async function main(): Promise<void> {
     const files = serveStatic(options.staticDir, nodeFileSystem);
     app.get("/*", files);
   }
-  const workers = options.workers === "auto" ? availableCores() : options.workers;
+  const workers = options.workers === "auto" ? await availableCores() : options.workers;
   let draining = false;
   if (options.health !== undefined) {
     app.get(options.health, () => draining ? HEALTH_DRAINING : HEALTH_OK);
   }
   h.onSignal("SIGTERM", () => (draining = true));
-  const role = workerSharing();
+  const role = workerSharing(h.env);
   try {
     if (role !== null) await runWorker(h, options, app.handler, role);
     else if (workers > 1) await runPrimary(h, options, workers);
@@ -177,7 +175,7 @@ async function runWorker(
   handler: Handler,
   role: Sharing,
 ): Promise<void> {
-  const control = primaryControl();
+  const control = (await loadCluster()).primaryControl();
   // Ctrl-C reaches the whole process group; only the primary decides.
   h.onSignal("SIGINT", () => {});
   const server = await serve(serveOptions(h, options, handler, role === "reuseport"));
@@ -207,6 +205,7 @@ async function runWorker(
 
 /** The primary: start the workers, keep them alive, stop them on a signal. */
 async function runPrimary(h: Host, options: Options, workers: number): Promise<void> {
+  const { cannotSpawn, freePort, sharing, spawnWorker } = await loadCluster();
   const runtime = options.runtime ?? detectRuntime();
   const refusal = cannotSpawn(runtime);
   if (refusal !== null) {
@@ -214,7 +213,7 @@ async function runPrimary(h: Host, options: Options, workers: number): Promise<v
     h.exit(2);
   }
   const port = options.port === 0 ? await freePort(options.hostname) : options.port;
-  const main = fileURLToPath(import.meta.url);
+  const main = (await import("node:url")).fileURLToPath(import.meta.url);
   const args = [...h.args, "--port", String(port)];
   const supervisor = new Supervisor({
     workers,
@@ -253,9 +252,11 @@ const HEALTH_DRAINING = new StaticReply(
   '{"status":"draining"}',
 );
 
-function availableCores(): number {
+async function availableCores(): Promise<number> {
   const nav = (globalThis as unknown as { navigator?: { hardwareConcurrency?: number } }).navigator;
-  return Math.max(1, nav?.hardwareConcurrency ?? availableParallelism());
+  // Node 20 has no navigator; node:os is cheap there.
+  const cores = nav?.hardwareConcurrency ?? (await import("node:os")).availableParallelism();
+  return Math.max(1, cores);
 }
 
 function pid(): number {

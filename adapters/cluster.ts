@@ -17,11 +17,7 @@ import type { ControlMessage, WorkerProcess } from "../src/supervisor.ts";
 import type { RuntimeName } from "../src/transport.ts";
 import { nodeHasReusePort } from "./node.ts";
 
-/** How workers share the port: each binds it (reuseport) or the primary hands them connections. */
-export type Sharing = "reuseport" | "cluster";
-
-/** Environment variable that tells a process it is a worker, and how it shares the port. */
-export const WORKER_ENV = "BINKS_WORKER";
+import { type Sharing, WORKER_ENV } from "./worker-role.ts";
 
 /** How the running runtime's workers can share a port. */
 export function sharing(runtime: RuntimeName): Sharing {
@@ -149,12 +145,6 @@ export function spawnWorker(runtime: RuntimeName, main: string, args: string[]):
       }
     },
   };
-}
-
-/** In a worker: how it shares the port, or null when this process is not a worker. */
-export function workerSharing(): Sharing | null {
-  const value = process.env[WORKER_ENV];
-  return value === "cluster" || value === "reuseport" ? value : null;
 }
 
 /** In a worker: the control channel to the primary. */

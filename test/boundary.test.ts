@@ -1,11 +1,12 @@
 /**
  * The core stays runtime-agnostic: nothing in src/ may import a runtime's
- * modules or touch its globals. Only adapters/ and main.ts may.
+ * modules or touch its globals. Only adapters/ and main.ts may. And loading
+ * binks loads no `node:` module that serving does not need.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 function repoRoot(): string {
@@ -45,4 +46,53 @@ describe("core boundary", () => {
     }
     assert.deepEqual(found, []);
   });
+});
+
+/** Specifiers a module loads when it is evaluated: `import type` and `export type` load nothing. */
+function staticImports(code: string): string[] {
+  const found: string[] = [];
+  const re = /^(?:import|export)\s+(?!type\b)(?:[^;'"]*?\sfrom\s+)?["']([^"']+)["']/gm;
+  for (const m of stripComments(code).matchAll(re)) found.push(m[1]!);
+  return found;
+}
+
+/** Every `node:` module reached by static imports from `entry`, with the file importing it. */
+function nodeModulesLoadedBy(root: string, entry: string): string[] {
+  const seen = new Set<string>();
+  const found: string[] = [];
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of staticImports(readFileSync(file, "utf8"))) {
+      if (spec.startsWith("node:")) found.push(`${spec} (from ${file.slice(root.length + 1)})`);
+      else if (spec.startsWith(".")) visit(resolve(dirname(file), spec));
+    }
+  };
+  visit(join(root, entry));
+  return found;
+}
+
+describe("what loading binks loads", () => {
+  const root = repoRoot();
+
+  it("finds static imports, and only those", () => {
+    const code = [
+      'import { a } from "./a.ts";',
+      'import type { B } from "./b.ts";',
+      'export { c } from "./c.ts";',
+      'export type { D } from "./d.ts";',
+      'import {\n  type E,\n  f,\n} from "node:f";',
+      'import "./g.ts";',
+      'const h = await import("node:h");',
+    ].join("\n");
+    assert.deepEqual(staticImports(code), ["./a.ts", "./c.ts", "node:f", "./g.ts"]);
+  });
+
+  // node:fs costs Deno about 12 MiB and Bun about 4 MiB just to load; the
+  // adapters and the worker plumbing load theirs when they are used.
+  for (const entry of ["mod.ts", "main.ts"]) {
+    it(`${entry} loads no node: module until one is needed`, () => {
+      assert.deepEqual(nodeModulesLoadedBy(root, entry), []);
+    });
+  }
 });
