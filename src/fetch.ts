@@ -3,7 +3,7 @@
  * Hono, itty-router, `Deno.serve` or `Bun.serve`, served by binks.
  *
  * A `Request` is made only for these handlers (the native API never pays for
- * one), with its `signal` made on first use (see {@link WebRequest}): its body
+ * one), with its `signal` made on first use (see {@link webRequest}): its body
  * is a `ReadableStream` over the arriving bytes, and its `signal` aborts when
  * the client goes away. A `Response` body that is ready at once is sent whole
  * with a `Content-Length`; otherwise it is streamed.
@@ -13,7 +13,7 @@
 import type { Handler } from "./connection.ts";
 import type { IncomingRequest } from "./request.ts";
 import type { Reply, StreamBody } from "./response.ts";
-import { WebRequest } from "./web-request.ts";
+import { webRequest } from "./web-request.ts";
 import { concatBytes } from "./bytes.ts";
 
 /** A standard fetch handler. */
@@ -22,7 +22,7 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
 /** Turn a fetch handler into a binks handler. */
 export function fetchHandler(fetch: FetchHandler): Handler {
   return (req) => {
-    const request = new WebRequest(req);
+    const request = webRequest(req);
     // Everything the head held now lives in `request`: no need to keep a copy of it.
     req.release();
     const headOnly = request.method === "HEAD";
@@ -35,7 +35,7 @@ export function fetchHandler(fetch: FetchHandler): Handler {
 
 /** The standard `Request` for an incoming request, as fetch handlers get it. */
 export function toRequest(req: IncomingRequest): Request {
-  return new WebRequest(req);
+  return webRequest(req);
 }
 
 /**

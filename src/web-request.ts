@@ -44,34 +44,50 @@ function bodyStream(req: IncomingRequest): ReadableStream<Uint8Array> | null {
 }
 
 /** A `Request` whose `signal` is the binks request's, made on first use. */
-export class WebRequest extends Request {
-  readonly #req: IncomingRequest;
+type WebRequestClass = new (req: IncomingRequest) => Request;
 
-  /** Reads what it needs of `req` now: the head may be reused once the handler has returned. */
-  constructor(req: IncomingRequest) {
-    const init: RequestInit & { duplex?: "half" } = {
-      method: req.method,
-      headers: req.headerList(),
-    };
-    const body = bodyStream(req);
-    if (body !== null) {
-      init.body = body;
-      // Node's fetch types insist on this for stream bodies.
-      init.duplex = "half";
+let webRequestClass: WebRequestClass | null = null;
+
+/**
+ * The standard `Request` for `req`. The class is made on first use, not when
+ * this module loads: on Node, touching `Request` loads the whole fetch
+ * implementation (undici), 8 MiB of memory that a server without fetch
+ * handlers should not pay.
+ */
+export function webRequest(req: IncomingRequest): Request {
+  return new (webRequestClass ??= defineWebRequest())(req);
+}
+
+function defineWebRequest(): WebRequestClass {
+  return class WebRequest extends Request {
+    readonly #req: IncomingRequest;
+
+    /** Reads what it needs of `req` now: the head may be reused once the handler has returned. */
+    constructor(req: IncomingRequest) {
+      const init: RequestInit & { duplex?: "half" } = {
+        method: req.method,
+        headers: req.headerList(),
+      };
+      const body = bodyStream(req);
+      if (body !== null) {
+        init.body = body;
+        // Node's fetch types insist on this for stream bodies.
+        init.duplex = "half";
+      }
+      super(absoluteUrl(req), init);
+      this.#req = req;
     }
-    super(absoluteUrl(req), init);
-    this.#req = req;
-  }
 
-  static {
-    // `signal` is a property to TypeScript's Request type, so it is redefined here rather than
-    // declared: the binks request's signal aborts when the client goes away, the handler times
-    // out, or the server is forced down.
-    Object.defineProperty(WebRequest.prototype, "signal", {
-      get(this: WebRequest): AbortSignal {
-        return this.#req.signal;
-      },
-      configurable: true,
-    });
-  }
+    static {
+      // `signal` is a property to TypeScript's Request type, so it is redefined here rather
+      // than declared: the binks request's signal aborts when the client goes away, the
+      // handler times out, or the server is forced down.
+      Object.defineProperty(WebRequest.prototype, "signal", {
+        get(this: WebRequest): AbortSignal {
+          return this.#req.signal;
+        },
+        configurable: true,
+      });
+    }
+  };
 }

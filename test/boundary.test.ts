@@ -5,9 +5,10 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -95,4 +96,29 @@ describe("what loading binks loads", () => {
       assert.deepEqual(nodeModulesLoadedBy(root, entry), []);
     });
   }
+});
+
+describe("what loading binks touches", () => {
+  // On Node, the first touch of the global Request loads the fetch implementation (undici):
+  // 8 MiB of memory that only servers with fetch handlers should pay. Checked in a fresh Node
+  // (the system's) on the built module, whichever runtime runs this suite.
+  it("importing mod.ts does not touch Request until a fetch handler needs one", () => {
+    const built = join(repoRoot(), "dist", "mod.js");
+    const script = `
+      const real = globalThis.Request;
+      let touched = 0;
+      Object.defineProperty(globalThis, "Request", {
+        configurable: true,
+        get() { touched++; return real; },
+      });
+      const binks = await import(${JSON.stringify(pathToFileURL(built).href)});
+      const before = touched;
+      binks.toRequest;
+      const handler = binks.fetchHandler(() => new Response("x"));
+      console.log(JSON.stringify({ before, handlerMade: touched, type: typeof handler }));
+    `;
+    const run = spawnSync("node", ["--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { before: 0, handlerMade: 0, type: "function" });
+  });
 });
