@@ -69,6 +69,8 @@ class BunTransport implements Transport {
   /** The peer's FIN came as a plain close: report an end first. */
   private endBeforeClose = false;
   failure: unknown = undefined;
+  /** What the kernel does not take at once is copied. */
+  readonly keptBorrowed = false;
 
   constructor(socket: BunSocket<BunTransport>) {
     this.socket = socket;
@@ -97,11 +99,12 @@ class BunTransport implements Transport {
         // All taken at once: the borrowed bytes were never kept, so nothing to copy.
         if (written === length || written < 0) return true;
         const rest = written === 0 ? bytes : bytes.subarray(written);
-        (this.queue ??= new ChunkQueue()).push(owned ? rest : rest.slice());
+        (this.queue ??= new ChunkQueue()).push(owned ? rest : new Uint8Array(rest));
         this.queued = length - written;
       } else {
-        // Order matters: nothing may overtake what is already queued.
-        this.queue!.push(owned ? bytes : bytes.slice());
+        // Order matters: nothing may overtake what is already queued. (A copy by constructor:
+        // slice() on a Buffer is a view.)
+        this.queue!.push(owned ? bytes : new Uint8Array(bytes));
         this.queued += length;
       }
     }

@@ -60,7 +60,8 @@ function slabAlloc(length: number): Uint8Array {
 
 function copyOf(bytes: Uint8Array): Uint8Array {
   const length = bytes.length;
-  if (length > SLAB_MAX_COPY) return bytes.slice();
+  // By constructor: slice() on a Buffer is a view, not a copy.
+  if (length > SLAB_MAX_COPY) return new Uint8Array(bytes);
   slabReserve(length);
   const start = slabUsed;
   slab.set(bytes, start);
@@ -73,6 +74,8 @@ const STASH_NONE = -1;
 const STASH_EOF = -2;
 
 class DenoTransport implements Transport {
+  /** Writes are asynchronous: borrowed bytes are always copied. */
+  readonly keptBorrowed = false;
   readonly remoteAddress: string;
   readonly remotePort: number;
   private readonly conn: DenoConn;

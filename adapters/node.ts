@@ -19,8 +19,16 @@ export function nodeHasReusePort(version: string = process.versions.node): boole
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
+/**
+ * Node sends a borrowed view in place when nothing is queued before it: the kernel takes it at
+ * once, or Node keeps a reference to it until it does. Deno's and Bun's `node:net` write
+ * asynchronously whatever they are given, so there a borrowed view is always copied.
+ */
+const WRITES_IN_PLACE = process.versions.bun === undefined && process.versions.deno === undefined;
+
 class NodeTransport implements Transport {
   readonly socket: net.Socket;
+  keptBorrowed = false;
   events: ConnectionEvents | null = null;
   /** Why the socket went away, when it did not simply close. */
   failure: unknown = undefined;
@@ -42,9 +50,18 @@ class NodeTransport implements Transport {
   }
 
   write(bytes: Uint8Array, owned: boolean): boolean {
-    // `net` keeps a reference until the bytes are sent, so a borrowed view is
-    // copied; Buffer.from takes small copies from Node's shared slab.
-    return this.socket.write(owned ? bytes : Buffer.from(bytes));
+    const socket = this.socket;
+    if (owned) return socket.write(bytes);
+    if (!WRITES_IN_PLACE || socket.writableLength !== 0) {
+      // Queued behind other bytes: `net` would keep the view until its turn.
+      this.keptBorrowed = false;
+      return socket.write(Buffer.from(bytes));
+    }
+    // A copy per response (an ArrayBuffer past 4 KiB) is what drove peak RSS up under load;
+    // the view goes as it is, and what the kernel did not take stays counted in writableLength.
+    const ok = socket.write(bytes);
+    this.keptBorrowed = socket.writableLength !== 0;
+    return ok;
   }
 
   pause(): void {

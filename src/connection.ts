@@ -921,10 +921,15 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /** Send what the shared buffer holds, now. */
   private flushNow(): void {
     const out = this.host.out;
-    if (out.len === 0) return;
+    if (out.len === out.start) return;
     const bytes = out.written();
-    out.len = 0;
-    this.send(bytes, false);
+    if (this.phase === CLOSED) {
+      out.sent(false);
+      return;
+    }
+    const ok = this.t.write(bytes, false);
+    out.sent(this.t.keptBorrowed);
+    if (!ok) this.block(BLOCK_WRITE);
   }
 
   /** The last response is written: read no more requests, and close once it is sent. */

@@ -87,11 +87,20 @@ function withDefaultType(headers: HeaderInit | undefined, type: string): HeaderI
 
 const encoder = new TextEncoder();
 
-/** A growable byte buffer that responses are serialised into. */
+/**
+ * A growable byte buffer that responses are serialised into, and handed to transports from.
+ *
+ * Bytes before `start` belong to a transport that kept them by reference (its
+ * `keptBorrowed`): they are never written over. The buffer is reused from
+ * `start` on; once it is full, writing goes on in a new one and the old one is left to
+ * whoever still holds views of it.
+ */
 export class Out {
-  /** The bytes; only the first `len` are written. */
+  /** The bytes; those in `[start, len)` are written and not yet handed over. */
   buf: Uint8Array;
-  /** How many bytes of `buf` are written. */
+  /** Where the bytes not yet handed to a transport begin. */
+  start = 0;
+  /** Where the written bytes end. */
   len = 0;
   /** The last view {@link written} made, kept while answers of one size follow each other. */
   private view: Uint8Array;
@@ -103,26 +112,41 @@ export class Out {
   }
 
   /**
-   * The written bytes as a view of `buf`, for handing to a transport that
-   * copies what it keeps. The view is reused while the length repeats.
+   * The written bytes, `[start, len)`, as a view of `buf` for handing to a transport. The view
+   * is reused while answers of one length follow each other at one place.
    */
   written(): Uint8Array {
     let view = this.view;
-    if (view.length !== this.len) {
-      view = this.view = this.buf.subarray(0, this.len);
+    if (view.length !== this.len - this.start || view.byteOffset !== this.start) {
+      view = this.view = this.buf.subarray(this.start, this.len);
     }
     return view;
   }
 
-  /** Make room for `n` more bytes, doubling the buffer as needed. */
+  /**
+   * The {@link written} bytes went to a transport. Their room is written over next, unless the
+   * transport `kept` the view: then the next bytes go after them.
+   */
+  sent(kept: boolean): void {
+    if (kept) this.start = this.len;
+    else this.len = this.start;
+  }
+
+  /**
+   * Make room for `n` more bytes. A buffer that is too small makes way for a new one, twice as
+   * large as needed; one that is only full of kept bytes, for a new one of its size.
+   */
   reserve(n: number): void {
     const need = this.len + n;
     if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < need) size *= 2;
+    const live = this.len - this.start;
+    let size = this.buf.length;
+    while (size < live + n) size *= 2;
     const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
+    next.set(this.buf.subarray(this.start, this.len));
     this.buf = next;
+    this.start = 0;
+    this.len = live;
     this.view = next.subarray(0, 0);
   }
 

@@ -13,13 +13,20 @@ export interface Transport {
   /**
    * Queue bytes for sending. When `owned` is false the bytes are only borrowed
    * for the duration of the call (the core reuses its buffer afterwards), so an
-   * adapter that cannot send them at once must copy them. When `owned` is true
+   * adapter that cannot send them at once must copy them, or report that it kept
+   * them with {@link keptBorrowed}. When `owned` is true
    * the adapter may keep the array; the core never touches it again.
    *
    * Returns false once the adapter holds more unsent bytes than its high-water
    * mark: the core then stops producing and waits for {@link ConnectionEvents.onDrain}.
    */
   write(bytes: Uint8Array, owned: boolean): boolean;
+  /**
+   * Set by each borrowed {@link write}: true when the adapter kept the view itself rather than a
+   * copy (the runtime sends straight from it and did not send it all at once). The core then
+   * writes nothing more into that memory. Adapters that copy what they keep leave it false.
+   */
+  readonly keptBorrowed: boolean;
   /** Stop delivering data (the peer is sending faster than we answer). */
   pause(): void;
   /** Start delivering data again after {@link pause}. */

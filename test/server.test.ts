@@ -22,12 +22,16 @@ class FakeTransport implements Transport {
   closed = false;
   writeOk = true;
   pending = 0;
+  /** Keep borrowed views as they are and say so, as Node's adapter does on a partial write. */
+  keepBorrowed = false;
+  keptBorrowed = false;
   readonly remoteAddress = "192.0.2.1";
   readonly remotePort = 4242;
   events!: ConnectionEvents;
 
   write(bytes: Uint8Array, owned: boolean): boolean {
-    this.chunks.push(owned ? bytes : bytes.slice());
+    this.keptBorrowed = !owned && this.keepBorrowed;
+    this.chunks.push(owned || this.keepBorrowed ? bytes : bytes.slice());
     return this.writeOk;
   }
   pause(): void {
@@ -93,6 +97,28 @@ describe("connection: handlers", () => {
     t.send(GET("/a") + GET("/b") + GET("/c"));
     assert.equal(t.chunks.length, 1);
     assert.equal(parseResponses(t.bytes()).responses.length, 3);
+  });
+
+  it("writes nothing over bytes a transport kept by reference, and reuses the room otherwise", () => {
+    const { connect } = setup({ handler: (req) => ({ body: req.path.repeat(50) }) });
+    const keeps = connect();
+    keeps.keepBorrowed = true;
+    const copies = connect();
+    for (const path of ["/a", "/bb", "/a"]) {
+      keeps.send(GET(path));
+      copies.send(GET(path));
+    }
+    assert.equal(keeps.chunks.length, 3);
+    const bodies = (t: FakeTransport) => parseResponses(t.bytes()).responses.map((r) => r.body);
+    const expected = ["/a", "/bb", "/a"].map((p) => p.repeat(50));
+    assert.deepEqual(bodies(keeps).map((b) => dec.decode(b)), expected);
+    assert.deepEqual(bodies(copies).map((b) => dec.decode(b)), expected);
+    // Kept views follow one another; borrowed ones that were copied start where the room was.
+    assert.equal(keeps.chunks[0]!.buffer, keeps.chunks[1]!.buffer);
+    assert.equal(
+      keeps.chunks[1]!.byteOffset,
+      keeps.chunks[0]!.byteOffset + keeps.chunks[0]!.length,
+    );
   });
 
   it("a thrown error becomes a bare 500, is reported once, and the next request is answered", async () => {
@@ -201,23 +227,46 @@ describe("Out: the written bytes", () => {
     out.put(enc.encode("abcd"));
     const first = out.written();
     assert.equal(dec.decode(first), "abcd");
-    out.len = 0;
+    out.sent(false);
     out.put(enc.encode("wxyz"));
     assert.equal(out.written(), first);
     assert.equal(dec.decode(first), "wxyz");
-    out.len = 0;
+    out.sent(false);
     out.put(enc.encode("abc"));
     assert.equal(dec.decode(out.written()), "abc");
-    out.len = 0;
+    out.sent(false);
     out.put(enc.encode("0123"));
     out.put(enc.encode("456789")); // grows past 8 bytes: a new buffer
     const grown = out.written();
     assert.equal(dec.decode(grown), "0123456789");
     assert.equal(grown.buffer, out.buf.buffer);
-    out.len = 0;
+    out.sent(false);
     out.put(enc.encode("abcd"));
     assert.equal(out.written().buffer, out.buf.buffer);
     assert.equal(dec.decode(out.written()), "abcd");
+  });
+
+  it("never writes over kept bytes: the next go after them, then into a new buffer", () => {
+    const out = new Out(8);
+    out.put(enc.encode("abc"));
+    const kept = out.written();
+    out.sent(true);
+    out.put(enc.encode("de"));
+    const second = out.written();
+    assert.equal(second.buffer, kept.buffer, "the room after kept bytes is used");
+    assert.equal(second.byteOffset, 3);
+    out.sent(true);
+    out.put(enc.encode("fghij")); // no room left after 5 kept bytes: a new buffer of 8
+    const third = out.written();
+    assert.notEqual(third.buffer, kept.buffer);
+    assert.equal(out.buf.length, 8);
+    assert.equal(dec.decode(kept), "abc");
+    assert.equal(dec.decode(second), "de");
+    assert.equal(dec.decode(third), "fghij");
+    out.sent(false);
+    out.put(enc.encode("0123456789")); // more than a whole buffer: twice as large
+    assert.equal(out.buf.length, 16);
+    assert.equal(dec.decode(out.written()), "0123456789");
   });
 });
 
