@@ -10,6 +10,7 @@
  *   writable. `socket.end()` closes the whole socket at once, so a half-close is
  *   `socket.shutdown()`; after it the peer's FIN arrives as `close` without `end`.
  * - `socket.close()` and `terminate()` run the `close` handler before they return.
+ * - Accepted sockets come with TCP_NODELAY set (seen with strace: one setsockopt per accept).
  * - An exception thrown by a handler goes to the `error` handler, after which Bun closes the
  *   socket; rethrowing from `error` would skip the `close` handler.
  *
@@ -275,7 +276,8 @@ function handlers(accept: AcceptFn): BunSocketHandler<BunTransport> {
     // probe, and its slice() is a view rather than a copy, which is a trap for the core.
     binaryType: "uint8array",
     open(socket: BunSocket<BunTransport>): void {
-      socket.setNoDelay(true);
+      // No setNoDelay(true): Bun has set TCP_NODELAY on the accepted socket already, and a
+      // second setsockopt(2) would cost every connection a syscall.
       const transport = new BunTransport(socket);
       socket.data = transport;
       transport.events = accept(transport);
