@@ -928,7 +928,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       return;
     }
     const ok = this.t.write(bytes, false);
-    out.sent(this.t.keptBorrowed);
+    out.sent(this.t.keptBorrowed === true);
     if (!ok) this.block(BLOCK_WRITE);
   }
 

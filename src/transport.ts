@@ -24,9 +24,9 @@ export interface Transport {
   /**
    * Set by each borrowed {@link write}: true when the adapter kept the view itself rather than a
    * copy (the runtime sends straight from it and did not send it all at once). The core then
-   * writes nothing more into that memory. Adapters that copy what they keep leave it false.
+   * writes nothing more into that memory. Adapters that copy what they keep may leave it out.
    */
-  readonly keptBorrowed: boolean;
+  readonly keptBorrowed?: boolean;
   /** Stop delivering data (the peer is sending faster than we answer). */
   pause(): void;
   /** Start delivering data again after {@link pause}. */
