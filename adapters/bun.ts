@@ -70,8 +70,6 @@ class BunTransport implements Transport {
   /** The peer's FIN came as a plain close: report an end first. */
   private endBeforeClose = false;
   failure: unknown = undefined;
-  /** What the kernel does not take at once is copied. */
-  readonly keptBorrowed = false;
 
   constructor(socket: BunSocket<BunTransport>) {
     this.socket = socket;
@@ -97,7 +95,8 @@ class BunTransport implements Transport {
     if (length !== 0) {
       if (this.queued === 0) {
         const written = this.socket.write(bytes);
-        // All taken at once: the borrowed bytes were never kept, so nothing to copy.
+        // All taken at once: the borrowed bytes were never kept, so nothing to copy (and what
+        // is kept is a copy, so there is no `keptBorrowed` to report).
         if (written === length || written < 0) return true;
         const rest = written === 0 ? bytes : bytes.subarray(written);
         (this.queue ??= new ChunkQueue()).push(owned ? rest : new Uint8Array(rest));

@@ -74,8 +74,6 @@ const STASH_NONE = -1;
 const STASH_EOF = -2;
 
 class DenoTransport implements Transport {
-  /** Writes are asynchronous: borrowed bytes are always copied. */
-  readonly keptBorrowed = false;
   readonly remoteAddress: string;
   readonly remotePort: number;
   private readonly conn: DenoConn;
