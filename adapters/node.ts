@@ -53,7 +53,8 @@ class NodeTransport implements Transport {
     const socket = this.socket;
     if (owned) return socket.write(bytes);
     if (!WRITES_IN_PLACE || socket.writableLength !== 0) {
-      // Queued behind other bytes: `net` would keep the view until its turn.
+      // Queued behind other bytes: `net` would keep the view until its turn. Copying here keeps
+      // a stalled connection to one kept view of the core's buffer, however often it writes.
       this.keptBorrowed = false;
       return socket.write(Buffer.from(bytes));
     }

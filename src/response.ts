@@ -93,7 +93,8 @@ const encoder = new TextEncoder();
  * Bytes before `start` belong to a transport that kept them by reference (its
  * `keptBorrowed`): they are never written over. The buffer is reused from
  * `start` on; once it is full, writing goes on in a new one and the old one is left to
- * whoever still holds views of it.
+ * whoever still holds views of it. A kept view holds its whole buffer alive, so a transport
+ * keeps at most one per stalled connection (it copies what queues behind it).
  */
 export class Out {
   /** The bytes; those in `[start, len)` are written and not yet handed over. */
