@@ -194,15 +194,8 @@ export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): vo
 }
 
 function writeField(out: Out, name: string, value: string): void {
-  const n = name.length;
-  if (n === 0) throw new TypeError("empty header name");
-  for (let i = 0; i < n; i++) {
-    const c = name.charCodeAt(i);
-    if (c > 0x7f || TOKEN[c] !== 1) {
-      throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
-    }
-  }
-  if (MANAGED.has(name.toLowerCase())) return;
+  const prefix = namePrefix(name);
+  if (prefix === MANAGED_NAME) return;
   value = String(value);
   let wide = false;
   for (let i = 0; i < value.length; i++) {
@@ -212,12 +205,40 @@ function writeField(out: Out, name: string, value: string): void {
     }
     if (c > 0x7f) wide = true;
   }
-  out.ascii(name);
-  out.ascii(": ");
+  out.put(prefix);
   // Non-ASCII text goes out as UTF-8 octets (obs-text to the recipient).
   if (wide) out.put(encoder.encode(value));
   else out.ascii(value);
   out.ascii("\r\n");
+}
+
+/** Stands for a name binks writes itself (see {@link MANAGED}) in {@link prefixes}. */
+const MANAGED_NAME = new Uint8Array(0);
+
+/**
+ * `Name: ` as bytes for each header name seen so far (or {@link MANAGED_NAME}): an app uses a
+ * handful of names, so checking and encoding each once saves that per response.
+ */
+const prefixes = new Map<string, Uint8Array>();
+
+/** Names remembered at most: beyond that, names made up per response are checked each time. */
+const PREFIXES_MAX = 256;
+
+/** The bytes that start a field named `name`; throws for a name that is not a token. */
+function namePrefix(name: string): Uint8Array {
+  const known = prefixes.get(name);
+  if (known !== undefined) return known;
+  const n = name.length;
+  if (n === 0) throw new TypeError("empty header name");
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 0x7f || TOKEN[c] !== 1) {
+      throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    }
+  }
+  const prefix = MANAGED.has(name.toLowerCase()) ? MANAGED_NAME : ascii(`${name}: `);
+  if (prefixes.size < PREFIXES_MAX) prefixes.set(name, prefix);
+  return prefix;
 }
 
 const CONNECTION_CLOSE = ascii("Connection: close\r\n");

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { type HttpOptions, HttpServer } from "../src/server.ts";
 import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { IncomingRequest } from "../src/request.ts";
-import { Out, type Reply } from "../src/response.ts";
+import { Out, type Reply, writeHeaderFields } from "../src/response.ts";
 import { Router } from "../src/router.ts";
 import { Timeout } from "../src/errors.ts";
 import { parseResponses } from "./client.ts";
@@ -267,6 +267,35 @@ describe("Out: the written bytes", () => {
     out.put(enc.encode("0123456789")); // more than a whole buffer: twice as large
     assert.equal(out.buf.length, 16);
     assert.equal(dec.decode(out.written()), "0123456789");
+  });
+});
+
+describe("header fields from a handler", () => {
+  const fields = (headers: Record<string, string> | [string, string][]): string => {
+    const out = new Out(16);
+    writeHeaderFields(out, headers);
+    return dec.decode(out.written());
+  };
+
+  it("writes names as given, leaves out the ones binks frames, refuses non-tokens every time", () => {
+    const headers = { "X-Trace": "1", "content-LENGTH": "9", "Content-Type": "text/plain" };
+    for (let round = 0; round < 2; round++) {
+      assert.equal(fields(headers), "X-Trace: 1\r\nContent-Type: text/plain\r\n");
+      assert.throws(() => fields({ "Bad Name": "x" }), /invalid header name/);
+      assert.throws(() => fields({ "": "x" }), /empty header name/);
+      assert.throws(() => fields({ "X-Trace": "a\nb" }), /invalid value/);
+    }
+    assert.equal(fields([["X-A", "é"]]), "X-A: \u00c3\u00a9\r\n");
+  });
+
+  it("stays right for names past the ones it remembers", () => {
+    const many: [string, string][] = [];
+    for (let i = 0; i < 600; i++) many.push([`X-Name-${i}`, String(i)]);
+    const expected = many.map(([n, v]) => `${n}: ${v}\r\n`).join("");
+    assert.equal(fields(many), expected);
+    assert.equal(fields(many), expected);
+    assert.equal(fields({ "TRANSFER-encoding": "gzip", "X-Name-599": "z" }), "X-Name-599: z\r\n");
+    assert.throws(() => fields({ "X Name": "x" }), /invalid header name/);
   });
 });
 
