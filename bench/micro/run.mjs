@@ -6,7 +6,8 @@
 //
 //   node bench/micro/run.mjs [--only node,deno,bun] [--filter parser,router] [--time MS]
 //
-// Results are also written to bench/results/<date>-<host>-micro.json.
+// Results are also written to bench/results/<date>-<host>-micro.json (-micro-partial.json when
+// --only or --filter leaves something out).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -213,7 +214,9 @@ const date = new Date().toISOString().slice(0, 10);
 const host = hostname().replace(/[^A-Za-z0-9_.-]/g, "_") || "host";
 const outDir = join(root, "bench", "results");
 mkdirSync(outDir, { recursive: true });
-const file = join(outDir, `${date}-${host}-micro.json`);
+// A run of some runtimes or benches must not overwrite the full results of the day.
+const partial = opts.filter !== null || opts.runtimes.length < RUNTIMES.length ? "-partial" : "";
+const file = join(outDir, `${date}-${host}-micro${partial}.json`);
 // Only what the tables show (no raw samples), so the file stays small.
 const record = {
   kind: "binks micro-benchmarks",
