@@ -114,7 +114,24 @@ export class RequestBody {
   }
 
   /** The whole body. */
-  async bytes(): Promise<Uint8Array> {
+  bytes(): Promise<Uint8Array> {
+    if (!this.ended) return this.collect();
+    // All here already (it came with the head): no async function, no wait.
+    this.want();
+    if (this.failure !== null) return Promise.reject(this.failure);
+    return Promise.resolve(this.takeAll());
+  }
+
+  /** Every chunk waiting, as one array. */
+  private takeAll(): Uint8Array {
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.queued = 0;
+    return concatBytes(chunks, this.received);
+  }
+
+  /** Wait for the rest of the body, then all of it. */
+  private async collect(): Promise<Uint8Array> {
     this.want();
     this.collecting = true;
     if (this.full) {
@@ -123,10 +140,7 @@ export class RequestBody {
     }
     while (!this.ended) await this.waitForMore();
     if (this.failure !== null) throw this.failure;
-    const chunks = this.chunks;
-    this.chunks = [];
-    this.queued = 0;
-    return concatBytes(chunks, this.received);
+    return this.takeAll();
   }
 
   /** The whole body as UTF-8 text. */

@@ -474,22 +474,24 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         this.host.waitForSlot(this);
         break;
       }
-      pos = headEnd;
       this.host.requests++;
-      this.startRequest();
+      pos = this.startRequest(buf, headEnd, end);
     }
     return pos;
   }
 
-  /** A head is parsed: run its handler; the request is queued unless it is answered at once. */
-  private startRequest(): void {
+  /**
+   * A head is parsed (the input goes on at `buf[pos]`): run its handler; the request is queued
+   * unless it is answered at once. Returns where the input goes on after what was taken.
+   */
+  private startRequest(buf: Uint8Array, pos: number, end: number): number {
     // The next head, if any, gets a deadline of its own.
     this.waiting = WAIT_NONE;
     const head = this.host.head;
     const hasBody = head.chunked || head.contentLength > 0;
     if (!hasBody && this.queued === 0 && !this.streaming) {
       this.fastRequest(head);
-      return;
+      return pos;
     }
     const ex = new Exchange(this, head, this.t, hasBody);
     if (this.host.accessLog !== null) ex.log = this.logInfo(ex.req);
@@ -508,16 +510,22 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       }
     }
     if (this.queued >= this.host.limits.maxPipelined) this.block(BLOCK_PIPELINE);
+    // A body that came whole with its head is the handler's before it runs: reading it then
+    // takes no wait, and an answer that ignores it need not cost the connection.
+    if (hasBody && this.bodyLeft > 0 && end - pos >= this.bodyLeft) {
+      pos = this.feedBody(buf, pos, end);
+    }
     const result = this.call(ex.req);
     if (isPromise(result)) {
       ex.req.detach();
       this.watchHandler(ex, result);
-      return;
+      return pos;
     }
     this.handlerDone(ex);
     ex.req.release();
     if (ex.reply === null) ex.reply = result;
     this.drainQueue();
+    return pos;
   }
 
   /** An async handler: settle its exchange when it does, or when its deadline passes. */

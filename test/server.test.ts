@@ -221,6 +221,56 @@ describe("connection: handlers", () => {
   });
 });
 
+describe("connection: a body that came with its head", () => {
+  const POST = (path: string, body: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+  it("is whole before the handler runs, so an answer that ignores it keeps the connection", async () => {
+    const { connect } = setup({
+      handler: async (req) => {
+        if (req.path === "/ignore") return { status: 404, body: "no" };
+        const body = await req.text();
+        return { body: `got ${body}` };
+      },
+    });
+    const t = connect();
+    t.send(POST("/ignore", "abcdef") + POST("/read", "xyz") + GET("/ignore"));
+    await tick();
+    const { responses } = parseResponses(t.bytes());
+    assert.deepEqual(responses.map((r) => r.status), [404, 200, 404]);
+    assert.equal(dec.decode(responses[1]!.body), "got xyz");
+    assert.ok(!t.text().includes("Connection: close"), t.text());
+    assert.equal(t.ended, false);
+  });
+
+  it("a sync answer to a request whose body is still coming closes the connection after it", () => {
+    const { connect } = setup({ handler: () => ({ status: 404, body: "no" }) });
+    const t = connect();
+    t.send(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc`);
+    assert.match(t.text(), /^HTTP\/1\.1 404 [^]*Connection: close\r\n/);
+    assert.equal(t.ended, true);
+  });
+
+  it("a handler gets the body at once, however it reads it", async () => {
+    const got: Record<string, string> = {};
+    const { connect } = setup({
+      handler: async (req) => {
+        let text = "";
+        if (req.path === "/bytes") text = dec.decode(await req.bytes());
+        else if (req.path === "/json") text = JSON.stringify(await req.json());
+        else for await (const piece of req.body!) text += dec.decode(piece);
+        got[req.path] = text;
+        return { body: "ok" };
+      },
+    });
+    const t = connect();
+    t.send(POST("/bytes", "12345") + POST("/json", '{"a":1}') + POST("/stream", "pieces"));
+    await tick();
+    assert.deepEqual(got, { "/bytes": "12345", "/json": '{"a":1}', "/stream": "pieces" });
+    assert.equal(parseResponses(t.bytes()).responses.length, 3);
+  });
+});
+
 describe("Out: the written bytes", () => {
   it("one view while the length repeats; a new one for a new length or a grown buffer", () => {
     const out = new Out(8);

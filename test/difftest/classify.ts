@@ -225,7 +225,7 @@ function peerRule(code: string, wire: string): [Class, string] | null {
   return null;
 }
 
-const ANSWERED_EARLY = "answered before its body was read: binks closes after the answer";
+const ANSWERED_EARLY = "answered before its body had all come: binks closes after the answer";
 
 function isOpaque(i: Item | "waits" | "closed"): boolean {
   return typeof i !== "string" && i.kind === "req" && i.method === undefined;
