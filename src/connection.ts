@@ -930,14 +930,10 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private flushNow(): void {
     const out = this.host.out;
     if (out.len === out.start) return;
-    const bytes = out.written();
-    if (this.phase === CLOSED) {
-      out.sent(false);
-      return;
-    }
-    const ok = this.t.write(bytes, false);
-    out.sent(this.t.keptBorrowed === true);
-    if (!ok) this.block(BLOCK_WRITE);
+    // A closed connection writes nothing, so keeps nothing.
+    const wrote = this.phase !== CLOSED;
+    this.send(out.written(), false);
+    out.sent(wrote && this.t.keptBorrowed === true);
   }
 
   /** The last response is written: read no more requests, and close once it is sent. */
