@@ -9,6 +9,7 @@
  * @module
  */
 import { ChunkQueue } from "./queue.ts";
+import { leaveSlab, type Slab, SLAB_MAX_COPY, slabWithRoom } from "./slab.ts";
 import type {
   AcceptFn,
   ConnectionEvents,
@@ -19,10 +20,10 @@ import type {
 } from "../src/transport.ts";
 import type { DenoConn, DenoListenOptions, DenoNamespace, DenoTcpListener } from "./types/deno.ts";
 
-/** One read buffer of this size per connection; Deno's own stream reads use 64 KiB too. */
 /**
  * Each connection has a read in flight into its own buffer, so buffer size is
- * memory per idle connection: start small, grow when reads fill it.
+ * memory per idle connection: start small, grow when reads fill it (up to 64 KiB,
+ * as Deno's own stream reads).
  */
 const READ_INITIAL = 1024;
 const READ_SIZE = 64 * 1024;
@@ -30,43 +31,19 @@ const HIGH_WATER_MARK = 64 * 1024;
 /** Queued chunks are merged up to this size, so a backlog of small writes costs one write op. */
 const COALESCE_LIMIT = 64 * 1024;
 /**
- * Every write is asynchronous on Deno, so borrowed bytes are always copied. Small copies share
- * a slab, as Node's Buffer pool does: no ArrayBuffer per response, and consecutive copies for
- * one connection land next to each other and merge into one view for free.
+ * The slab a merge of queued chunks took its memory from, if any: read right after
+ * `ChunkQueue.take` (see {@link DenoTransport.take}).
  */
-const SLAB_SIZE = 128 * 1024;
-const SLAB_MAX_COPY = 8 * 1024;
+let mergedInto: Slab | null = null;
 
-let slab = new Uint8Array(SLAB_SIZE);
-let slabUsed = 0;
-
-/** Where the next small copy goes; callers check adjacency against the slab before copying. */
-function slabReserve(length: number): void {
-  if (slabUsed + length > SLAB_SIZE) {
-    // The old slab lives on while queued views point into it.
-    slab = new Uint8Array(SLAB_SIZE);
-    slabUsed = 0;
-  }
-}
-
-/** Memory for a merged write: small ones from the slab. */
-function slabAlloc(length: number): Uint8Array {
+/** Memory for chunks merged into one write: small ones from a slab. */
+function mergeAlloc(length: number): Uint8Array {
   if (length > SLAB_MAX_COPY) return new Uint8Array(length);
-  slabReserve(length);
-  const start = slabUsed;
-  slabUsed = start + length;
-  return slab.subarray(start, start + length);
-}
-
-function copyOf(bytes: Uint8Array): Uint8Array {
-  const length = bytes.length;
-  // By constructor: slice() on a Buffer is a view, not a copy.
-  if (length > SLAB_MAX_COPY) return new Uint8Array(bytes);
-  slabReserve(length);
-  const start = slabUsed;
-  slab.set(bytes, start);
-  slabUsed = start + length;
-  return slab.subarray(start, start + length);
+  const slab = slabWithRoom(length);
+  mergedInto = slab;
+  const start = slab.used;
+  slab.used = start + length;
+  return slab.bytes.subarray(start, start + length);
 }
 
 /** `stash` values besides a byte count. */
@@ -97,6 +74,12 @@ class DenoTransport implements Transport {
   private ending = false;
   private writeDone = false;
   private closed = false;
+  /**
+   * Every write is asynchronous on Deno, so borrowed bytes are copied, small ones into shared
+   * slabs (adapters/slab.ts): these are the slabs this connection holds unwritten bytes in.
+   */
+  private slab: Slab | null = null;
+  private moreSlabs: Slab[] | null = null;
 
   constructor(conn: DenoConn) {
     this.conn = conn;
@@ -177,26 +160,73 @@ class DenoTransport implements Transport {
   private pushCopy(bytes: Uint8Array): void {
     const queue = this.queue;
     const length = bytes.length;
-    const tail = queue.last();
-    if (length <= SLAB_MAX_COPY && tail !== undefined) {
-      slabReserve(length);
-      if (
-        // Offsets first: `.buffer` can cost an allocation on a small array V8 keeps on-heap.
-        tail.byteOffset + tail.length === slabUsed && tail.length + length <= COALESCE_LIMIT &&
-        tail.buffer === slab.buffer
-      ) {
-        slab.set(bytes, slabUsed);
-        slabUsed += length;
-        queue.replaceLast(new Uint8Array(slab.buffer, tail.byteOffset, tail.length + length));
-        return;
-      }
+    if (length > SLAB_MAX_COPY) {
+      // By constructor: slice() on a Buffer is a view, not a copy.
+      queue.push(new Uint8Array(bytes));
+      return;
     }
-    queue.push(copyOf(bytes));
+    const slab = slabWithRoom(length);
+    this.useSlab(slab);
+    const start = slab.used;
+    const room = slab.bytes;
+    room.set(bytes, start);
+    slab.used = start + length;
+    // A copy that lands right after the one queued last joins it: one write op for both.
+    const tail = queue.last();
+    if (
+      tail !== undefined && tail.byteOffset + tail.length === start &&
+      tail.length + length <= COALESCE_LIMIT &&
+      // Offsets first: `.buffer` can cost an allocation on a small array V8 keeps on-heap.
+      tail.buffer === room.buffer
+    ) {
+      queue.replaceLast(new Uint8Array(room.buffer, tail.byteOffset, tail.length + length));
+    } else {
+      queue.push(room.subarray(start, start + length));
+    }
+  }
+
+  /** The next chunk to write, counting the slab a merge took memory from as held. */
+  private take(): Uint8Array | null {
+    const chunk = this.queue.take(COALESCE_LIMIT, mergeAlloc);
+    if (mergedInto !== null) {
+      this.useSlab(mergedInto);
+      mergedInto = null;
+    }
+    return chunk;
+  }
+
+  /** This connection holds unwritten bytes in `slab`. */
+  private useSlab(slab: Slab): void {
+    if (this.slab === slab) return;
+    if (this.slab === null) {
+      this.slab = slab;
+    } else {
+      const more = this.moreSlabs ??= [];
+      if (more.includes(slab)) return;
+      more.push(slab);
+    }
+    slab.users++;
+  }
+
+  /**
+   * All bytes this connection copied are written (or will never be): the slabs may be reused.
+   * With a write still in flight they are only forgotten, never reused, since the op may
+   * still read them.
+   */
+  private leaveSlabs(reuse: boolean): void {
+    const slab = this.slab;
+    if (slab === null) return;
+    this.slab = null;
+    const more = this.moreSlabs;
+    this.moreSlabs = null;
+    if (!reuse) return;
+    leaveSlab(slab);
+    if (more !== null) { for (const other of more) leaveSlab(other); }
   }
 
   private async flush(): Promise<void> {
     const conn = this.conn;
-    let chunk = this.queue.take(COALESCE_LIMIT, slabAlloc);
+    let chunk = this.take();
     while (chunk !== null) {
       if (this.closed) return;
       let written: number;
@@ -209,11 +239,11 @@ class DenoTransport implements Transport {
       if (this.closed) return;
       this.queued -= written;
       // Deno writes what the kernel takes and resolves; the rest is ours to retry.
-      chunk = written < chunk.length
-        ? chunk.subarray(written)
-        : this.queue.take(COALESCE_LIMIT, slabAlloc);
+      chunk = written < chunk.length ? chunk.subarray(written) : this.take();
     }
     this.writing = false;
+    // Before onDrain, whose writes may hold the same slabs afresh.
+    this.leaveSlabs(true);
     if (this.needDrain) {
       this.needDrain = false;
       try {
@@ -339,6 +369,7 @@ class DenoTransport implements Transport {
   private release(): void {
     this.queue.clear();
     this.queued = 0;
+    this.leaveSlabs(!this.writing);
   }
 }
 

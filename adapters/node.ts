@@ -49,6 +49,11 @@ class NodeTransport implements Transport {
     return this.socket.writableLength;
   }
 
+  /** `net` reads into a new Buffer each time (Deno's and Bun's `node:net` too). */
+  get freshChunks(): boolean {
+    return true;
+  }
+
   write(bytes: Uint8Array, owned: boolean): boolean {
     const socket = this.socket;
     if (owned) return socket.write(bytes);

@@ -106,6 +106,27 @@ export function equalsIgnoreCase(
   return true;
 }
 
+/**
+ * `buf[start, end)` to keep past this turn: a view when `buf` may be kept and the piece is at
+ * least half of it (a view holds all of `buf` alive), else a copy of its own.
+ */
+export function keepBytes(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  mayKeep: boolean,
+): Uint8Array {
+  if (mayKeep && (end - start) * 2 >= buf.length) return buf.subarray(start, end);
+  return copyBytes(buf, start, end);
+}
+
+const sliceCopy = Uint8Array.prototype.slice;
+
+/** A copy of `buf[start, end)` (Uint8Array's own slice: a Node Buffer's slice() is a view). */
+export function copyBytes(buf: Uint8Array, start: number, end: number): Uint8Array {
+  return sliceCopy.call(buf, start, end);
+}
+
 /** The pieces one after another in one array of `size` bytes (their total); one piece is returned as is. */
 export function concatBytes(pieces: readonly Uint8Array[], size: number): Uint8Array {
   if (pieces.length === 1) return pieces[0]!;

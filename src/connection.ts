@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { CR, LF } from "./bytes.ts";
+import { CR, keepBytes, LF } from "./bytes.ts";
 import { type BodySource, RequestBody } from "./body.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { findHeadEnd, NEED_MORE, parseHead, type RequestHead } from "./parser.ts";
@@ -132,6 +132,11 @@ const errorReplies = new Map<number, StaticReply>();
  * value serves every connection): a request ending there has nothing after it.
  */
 let inputEnd = 0;
+/**
+ * The input being parsed is a chunk the transport gave away for good (`freshChunks`), not
+ * the connection's own buffer: what a request keeps of it may be a view rather than a copy.
+ */
+let inputFresh = false;
 
 /** The canned answer to a request the server refuses: status and reason, nothing echoed. */
 export function errorReply(status: number): StaticReply {
@@ -326,7 +331,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       if (this.blocked === 0) this.processBuffered();
     } else {
       this.processing = true;
+      inputFresh = this.t.freshChunks === true;
       const pos = this.process(chunk, 0, chunk.length);
+      inputFresh = false;
       this.processing = false;
       if (pos < chunk.length && this.phase < DISCARD) this.append(chunk.subarray(pos));
     }
@@ -416,6 +423,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (this.processing || this.inLen === 0 || this.phase >= DISCARD) return;
     const buf = this.inBuf!;
     this.processing = true;
+    // The connection's own buffer, reused: nothing may keep a view of it.
+    inputFresh = false;
     const pos = this.process(buf, 0, this.inLen);
     this.processing = false;
     if (this.phase >= DISCARD) {
@@ -517,7 +526,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     }
     const result = this.call(ex.req);
     if (isPromise(result)) {
-      ex.req.detach();
+      ex.req.detach(inputFresh);
       this.watchHandler(ex, result);
       return pos;
     }
@@ -578,7 +587,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const log = this.host.accessLog === null ? null : this.logInfo(req);
     const result = this.call(req);
     if (isPromise(result)) {
-      req.detach();
+      req.detach(inputFresh);
       const ex = new Exchange(this, head, this.t, false, req);
       ex.log = log;
       this.enqueue(ex);
@@ -638,11 +647,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     return pos;
   }
 
-  /** Hand a copy of `buf[start, end)` to the body of `ex`. */
+  /** Hand `buf[start, end)` to the body of `ex`, as a copy or a view that stays valid. */
   private deliver(ex: Exchange, buf: Uint8Array, start: number, end: number): void {
     // Nobody will read the body of an answered request: drop it rather than copy it.
     if (ex.written || ex.abandoned || start === end) return;
-    ex.body!.push(buf.slice(start, end));
+    ex.body!.push(keepBytes(buf, start, end, inputFresh));
   }
 
   /** The body of `ex` is complete: read the next head, unless no further request is read. */

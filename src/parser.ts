@@ -27,7 +27,7 @@ import {
   TARGET,
   TOKEN,
 } from "./bytes.ts";
-import { ascii } from "./bytes.ts";
+import { ascii, copyBytes } from "./bytes.ts";
 import type { Limits } from "./limits.ts";
 
 /** {@link findHeadEnd}: the blank line has not arrived yet. */
@@ -67,12 +67,16 @@ export class RequestHead {
     this.headers = new Uint32Array(maxHeaders * 4);
   }
 
-  /** A copy that owns its bytes, for a request that outlives the read buffer. */
-  snapshot(): RequestHead {
+  /**
+   * A copy for a request that outlives this turn. Its bytes are its own unless `mayKeep` says
+   * the buffer is never reused: then a view, which holds the buffer only while the request
+   * runs (a copy would cost an ArrayBuffer of its own per request).
+   */
+  snapshot(mayKeep: boolean): RequestHead {
     const copy = new RequestHead(this.headerCount);
     const shift = this.start;
     const n = this.headerCount * 4;
-    copy.buf = this.buf.slice(shift, this.end);
+    copy.buf = mayKeep ? this.buf.subarray(shift, this.end) : copyBytes(this.buf, shift, this.end);
     copy.end = this.end - shift;
     copy.method = this.method;
     copy.targetStart = this.targetStart - shift;

@@ -206,9 +206,12 @@ export class IncomingRequest {
     this.controller?.abort(reason);
   }
 
-  /** Connection side: the handler goes on past this turn; keep a copy of the head. */
-  detach(): void {
-    if (this.head !== null) this.head = this.head.snapshot();
+  /**
+   * Connection side: the handler goes on past this turn; keep the head (a view of the input
+   * only when `mayKeep` says it is never reused).
+   */
+  detach(mayKeep: boolean): void {
+    if (this.head !== null) this.head = this.head.snapshot(mayKeep);
   }
 
   /** Connection side: the head will be overwritten; cut the view off. */

@@ -27,6 +27,12 @@ export interface Transport {
    * writes nothing more into that memory. Adapters that copy what they keep may leave it out.
    */
   readonly keptBorrowed?: boolean;
+  /**
+   * Each chunk given to {@link ConnectionEvents.onData} is memory of its own that the adapter
+   * never writes into again (Node's `net` and Bun allocate one per read), so the core may keep
+   * views of it rather than copies. Left out, chunks are borrowed (Deno reads into one buffer).
+   */
+  readonly freshChunks?: boolean;
   /** Stop delivering data (the peer is sending faster than we answer). */
   pause(): void;
   /** Start delivering data again after {@link pause}. */
@@ -51,9 +57,9 @@ export interface Transport {
 /** What an adapter reports about one connection. Called by the adapter only. */
 export interface ConnectionEvents {
   /**
-   * Bytes arrived. The view is valid only during this call: the adapter may
-   * reuse the memory afterwards (Deno reads into one buffer, Bun recycles its
-   * chunk), so the core copies whatever it keeps.
+   * Bytes arrived. Unless the transport says {@link Transport.freshChunks}, the view is
+   * valid only during this call: the adapter may reuse the memory afterwards (Deno reads
+   * into one buffer), so the core copies whatever it keeps.
    */
   onData(chunk: Uint8Array): void;
   /** Everything queued with {@link Transport.write} has gone to the kernel. */

@@ -67,6 +67,15 @@ class FakeTransport implements Transport {
   send(text: string): void {
     this.events.onData(enc.encode(text));
   }
+  /** Says each chunk is the core's to keep, as the Node and Bun adapters do. */
+  freshChunks = false;
+  private readBuf = new Uint8Array(4096);
+  /** Deliver `text` from one reused buffer, scribbled over after the call, as Deno's is. */
+  sendReused(text: string): void {
+    const n = enc.encodeInto(text, this.readBuf).written;
+    this.events.onData(this.readBuf.subarray(0, n));
+    this.readBuf.fill(0x58);
+  }
 }
 
 function setup(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
@@ -267,6 +276,54 @@ describe("connection: a body that came with its head", () => {
     t.send(POST("/bytes", "12345") + POST("/json", '{"a":1}') + POST("/stream", "pieces"));
     await tick();
     assert.deepEqual(got, { "/bytes": "12345", "/json": '{"a":1}', "/stream": "pieces" });
+    assert.equal(parseResponses(t.bytes()).responses.length, 3);
+  });
+});
+
+describe("connection: what a request keeps of its input", () => {
+  const POST = (path: string, body: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+  it("copies head and body when the transport reuses its read buffer", async () => {
+    const { connect } = setup({
+      handler: async (req) => {
+        await tick();
+        const body = await req.text();
+        return { body: `${req.method} ${req.path} ${req.header("x-a")} ${body}` };
+      },
+    });
+    const t = connect();
+    t.sendReused(POST("/one", "first body") + POST("/two", "second"));
+    t.sendReused(`PUT /three HTTP/1.1\r\nHost: x\r\nX-A: b\r\nContent-Length: 5\r\n\r\nthird`);
+    await tick(5);
+    const { responses } = parseResponses(t.bytes());
+    assert.deepEqual(responses.map((r) => dec.decode(r.body)), [
+      "POST /one undefined first body",
+      "POST /two undefined second",
+      "PUT /three b third",
+    ]);
+  });
+
+  it("with fresh chunks keeps a view of a body that is most of its chunk, copies a small one", async () => {
+    const bodies: Uint8Array[] = [];
+    const { connect } = setup({
+      handler: async (req) => {
+        if (req.method === "POST") bodies.push(await req.bytes());
+        return { body: req.path };
+      },
+    });
+    const t = connect();
+    t.freshChunks = true;
+    const big = enc.encode(POST("/big", "x".repeat(400)));
+    t.events.onData(big);
+    const small = enc.encode(POST("/small", "tiny") + GET("/after" + "a".repeat(300)));
+    t.events.onData(small);
+    await tick();
+    assert.equal(bodies.length, 2);
+    assert.equal(dec.decode(bodies[0]), "x".repeat(400));
+    assert.equal(bodies[0]!.buffer, big.buffer, "a view of the chunk");
+    assert.equal(dec.decode(bodies[1]), "tiny");
+    assert.notEqual(bodies[1]!.buffer, small.buffer, "a copy: a view would hold the whole chunk");
     assert.equal(parseResponses(t.bytes()).responses.length, 3);
   });
 });

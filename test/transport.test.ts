@@ -356,6 +356,33 @@ describe(`transport: ${adapterName} adapter on ${running}`, () => {
   );
 
   it(
+    "leaves delivered chunks as they were (but Deno's), and only the node adapter offers them",
+    guarded(async () => {
+      const { client, conn } = await connect(listener);
+      // Deno's adapter reads into one buffer; Node's `net` (on every runtime) and Bun do not,
+      // though only the node adapter offers them as fresh (the Bun adapter's held chunks rely
+      // on it all the same).
+      assert.equal(conn.transport.freshChunks === true, adapterName === "node");
+      const fresh = adapterName !== "deno";
+      const views: Uint8Array[] = [];
+      conn.onDataHook = (chunk) => views.push(chunk);
+      let sent = 0;
+      for (let i = 0; i < 40; i++) {
+        const piece = pattern(3000 + i, 10 + i);
+        client.socket.write(piece);
+        sent += piece.length;
+        await until(`piece ${i}`, () => conn.bytes === sent);
+      }
+      const big = pattern(1 << 20, 50);
+      client.socket.write(big);
+      sent += big.length;
+      await until("1 MiB", () => conn.bytes === sent);
+      if (fresh) assertSameBytes(Buffer.concat(views), conn.received(), "chunks kept as delivered");
+      await hangUp(client, conn);
+    }),
+  );
+
+  it(
     "reports the peer's address and port",
     guarded(async () => {
       const { client, conn } = await connect(listener);
@@ -395,6 +422,48 @@ describe(`transport: ${adapterName} adapter on ${running}`, () => {
       assert.equal(got.subarray(14 + expected.length).toString(), "queued behind");
       conn.transport.close();
       await until("onClose", () => conn.closes === 1);
+    }),
+  );
+
+  it(
+    "keeps queued copies intact while other connections write and reuse memory",
+    guarded(async () => {
+      // A copies small borrowed writes behind 8 MiB its peer does not read, so they wait in
+      // the adapter; meanwhile B writes many small borrowed pieces that are sent at once. An
+      // adapter that reuses copy memory (Deno's slabs) must not reuse what A still holds.
+      const a = await connect(listener, { paused: true });
+      const b = await connect(listener);
+      const head = pattern(8 << 20, 6);
+      a.conn.transport.write(head, true);
+      const piece = new Uint8Array(1000);
+      const expectedA: Uint8Array[] = [head];
+      for (let i = 0; i < 300; i++) {
+        piece.set(pattern(1000, 100 + i));
+        a.conn.transport.write(piece, false);
+        expectedA.push(pattern(1000, 100 + i));
+      }
+      piece.fill(0);
+      assert.ok(a.conn.transport.pending > 0, "A's bytes wait in the adapter");
+      const expectedB: Uint8Array[] = [];
+      let sentB = 0;
+      for (let round = 0; round < 40; round++) {
+        for (let i = 0; i < 20; i++) {
+          piece.set(pattern(1000, round * 20 + i));
+          b.conn.transport.write(piece, false);
+          expectedB.push(pattern(1000, round * 20 + i));
+        }
+        piece.fill(0);
+        sentB += 20 * 1000;
+        await until(`B's round ${round}`, () => b.client.bytes === sentB);
+      }
+      assertSameBytes(b.client.received(), Buffer.concat(expectedB), "B's pieces");
+      a.client.socket.resume();
+      const totalA = head.length + 300 * 1000;
+      await until("all of A's bytes", () => a.client.bytes === totalA);
+      assertSameBytes(a.client.received(), Buffer.concat(expectedA), "A's queued pieces");
+      a.conn.transport.close();
+      b.conn.transport.close();
+      await until("onClose", () => a.conn.closes === 1 && b.conn.closes === 1);
     }),
   );
 
