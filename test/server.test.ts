@@ -98,6 +98,8 @@ function deferred<T>() {
 }
 
 const GET = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+const POST = (path: string, body: string) =>
+  `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 
 describe("connection: handlers", () => {
   it("answers a sync handler in the same turn, in one write", () => {
@@ -231,9 +233,6 @@ describe("connection: handlers", () => {
 });
 
 describe("connection: a body that came with its head", () => {
-  const POST = (path: string, body: string) =>
-    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-
   it("is whole before the handler runs, so an answer that ignores it keeps the connection", async () => {
     const { connect } = setup({
       handler: async (req) => {
@@ -281,9 +280,6 @@ describe("connection: a body that came with its head", () => {
 });
 
 describe("connection: what a request keeps of its input", () => {
-  const POST = (path: string, body: string) =>
-    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-
   it("copies head and body when the transport reuses its read buffer", async () => {
     const { connect } = setup({
       handler: async (req) => {
