@@ -139,6 +139,9 @@ describe("a client that stops reading", { skip: !hasProc && "needs /proc (Linux)
       assert.equal(r.length, size);
       assert.equal(tagOf(r.prefix), i, `answer ${i} out of order`);
     });
+    console.log(
+      `all ${n} echoes answered; server RSS peaked ${((peak - rss0) / MiB).toFixed(1)} MiB up`,
+    );
     assert.ok(
       (peak - rss0) / MiB < 64,
       `server RSS peaked ${((peak - rss0) / MiB).toFixed(1)} MiB up`,
