@@ -9,6 +9,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { header, RawClient, request, type Started, startMain, text } from "./client.ts";
 import { fdCount, hasProc, rssKiB, settle, softFdLimit } from "./soak/proc.ts";
 import { LoadSocket, sleep, taggedBody, tagOf } from "./soak/load.ts";
@@ -16,6 +17,18 @@ import { serve } from "../serve.ts";
 import type { IncomingRequest } from "../src/request.ts";
 
 const MiB = 1024;
+
+/**
+ * How far the server's RSS may rise over 128 pipelined 256 KiB echoes (32 MiB each way).
+ * Answering them as they come reads 31-49 MiB on Node 20, Deno and Bun, but 54-60 on Node 24,
+ * whose V8 grows its young generation much further (RSS after connection churn: 256 against
+ * 105 MiB on Node 20, both 70-91 once it is capped); holding every answer would add all 64
+ * MiB of bodies on top of either.
+ */
+const PEAK_LIMIT_MIB = process.versions.bun === undefined &&
+    process.versions.deno === undefined && Number(process.versions.node.split(".")[0]) >= 22
+  ? 96
+  : 64;
 
 async function stillServes(port: number): Promise<void> {
   const r = await request(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -143,7 +156,7 @@ describe("a client that stops reading", { skip: !hasProc && "needs /proc (Linux)
       `all ${n} echoes answered; server RSS peaked ${((peak - rss0) / MiB).toFixed(1)} MiB up`,
     );
     assert.ok(
-      (peak - rss0) / MiB < 64,
+      (peak - rss0) / MiB < PEAK_LIMIT_MIB,
       `server RSS peaked ${((peak - rss0) / MiB).toFixed(1)} MiB up`,
     );
   });
