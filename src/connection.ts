@@ -247,6 +247,12 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private timer: Timer | null = null;
   private deadline = Infinity;
   private waiting = WAIT_NONE;
+  /** @internal Links in the host's list of open connections (see {@link HttpServer}). */
+  openPrev: Connection | null = null;
+  /** @internal */
+  openNext: Connection | null = null;
+  /** @internal In that list. */
+  listed = false;
   /** Resolves the connection's task (see {@link run}) when the socket is gone. */
   constructor(transport: Transport, host: ConnectionHost) {
     super();

@@ -59,7 +59,13 @@ export class HttpServer implements ConnectionHost {
   /** Owns every connection: closing it tears them all down. */
   readonly scope: Scope;
   private readonly onError: (error: unknown) => void;
-  private readonly open = new Set<Connection>();
+  /**
+   * Open connections, as a list through the connections themselves rather than a `Set`: on
+   * JavaScriptCore a deleted `Set` entry still holds its connection for young-generation
+   * collections, so under connection churn every closed socket lived until a full collection.
+   */
+  private openHead: Connection | null = null;
+  private openCount = 0;
   /** Handlers running now, and connections waiting for one to finish (`maxInflight`). */
   private inflight = 0;
   private readonly waiting: Connection[] = [];
@@ -79,11 +85,11 @@ export class HttpServer implements ConnectionHost {
     this.scope = new Scope({ onError: (error) => this.reportError(error) });
     this.accept = (transport: Transport): ConnectionEvents => {
       const conn = new Connection(transport, this);
-      if (this.open.size >= this.limits.maxConnections || this.scope.closed) {
+      if (this.openCount >= this.limits.maxConnections || this.scope.closed) {
         conn.refuse(503);
         return conn;
       }
-      this.open.add(conn);
+      this.link(conn);
       this.scope.own(conn);
       return conn;
     };
@@ -112,7 +118,7 @@ export class HttpServer implements ConnectionHost {
 
   /** Open connections. */
   get connections(): number {
-    return this.open.size;
+    return this.openCount;
   }
 
   reportError(error: unknown): void {
@@ -124,9 +130,30 @@ export class HttpServer implements ConnectionHost {
   }
 
   forget(connection: Connection): void {
-    this.open.delete(connection);
+    if (connection.listed) this.unlink(connection);
     const i = this.waiting.indexOf(connection);
     if (i >= 0) this.waiting.splice(i, 1);
+  }
+
+  private link(conn: Connection): void {
+    const head = this.openHead;
+    conn.openNext = head;
+    if (head !== null) head.openPrev = conn;
+    this.openHead = conn;
+    conn.listed = true;
+    this.openCount++;
+  }
+
+  private unlink(conn: Connection): void {
+    const prev = conn.openPrev;
+    const next = conn.openNext;
+    if (prev === null) this.openHead = next;
+    else prev.openNext = next;
+    if (next !== null) next.openPrev = prev;
+    // A closed connection points at nothing: a dead object's links would keep others alive.
+    conn.openPrev = conn.openNext = null;
+    conn.listed = false;
+    this.openCount--;
   }
 
   /**
@@ -136,7 +163,12 @@ export class HttpServer implements ConnectionHost {
    */
   async shutdown(graceMs: number): Promise<void> {
     this.draining = true;
-    for (const conn of this.open) conn.drain();
+    // Draining may close a connection, which unlinks it: take the next one first.
+    for (let conn = this.openHead; conn !== null;) {
+      const next: Connection | null = conn.openNext;
+      conn.drain();
+      conn = next;
+    }
     try {
       await this.scope.wait(now() + graceMs);
     } catch (err) {
