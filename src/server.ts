@@ -135,6 +135,7 @@ export class HttpServer implements ConnectionHost {
     if (i >= 0) this.waiting.splice(i, 1);
   }
 
+  /** Add `conn` to the open connections. */
   private link(conn: Connection): void {
     const head = this.openHead;
     conn.openNext = head;
@@ -144,6 +145,7 @@ export class HttpServer implements ConnectionHost {
     this.openCount++;
   }
 
+  /** Take `conn` out of the open connections. */
   private unlink(conn: Connection): void {
     const prev = conn.openPrev;
     const next = conn.openNext;
