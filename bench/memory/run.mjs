@@ -13,7 +13,8 @@
 // and check that every connection is still open (a server whose idle timeout
 // closed some would look cheaper than it is). The figure is (after - before) / N,
 // in KiB; the median over the rounds is reported. Servers run on CPU 0 when
-// taskset is present. Writes bench/results/<date>-<host>-memory.{md,json}.
+// taskset is present. Writes bench/results/<date>-<host>-memory.{md,json}
+// (-memory-partial.{md,json} with --only).
 import { spawnSync } from "node:child_process";
 import { connect } from "node:net";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -292,7 +293,9 @@ async function main() {
   const md = table(rows, opts);
   console.log(`\n${md}`);
   const date = new Date().toISOString().slice(0, 10);
-  const base = join(root, "bench", "results", `${date}-${hostname()}-memory`);
+  // A run of some servers only writes a file of its own: it must not replace the day's full table.
+  const partial = opts.only !== null ? "-partial" : "";
+  const base = join(root, "bench", "results", `${date}-${hostname()}-memory${partial}`);
   mkdirSync(dirname(base), { recursive: true });
   const command = `npm run bench:memory${
     process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""
