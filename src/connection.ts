@@ -251,8 +251,6 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   openPrev: Connection | null = null;
   /** @internal */
   openNext: Connection | null = null;
-  /** @internal In that list. */
-  listed = false;
   /** Resolves the connection's task (see {@link run}) when the socket is gone. */
   constructor(transport: Transport, host: ConnectionHost) {
     super();

@@ -130,7 +130,8 @@ export class HttpServer implements ConnectionHost {
   }
 
   forget(connection: Connection): void {
-    if (connection.listed) this.unlink(connection);
+    // A refused connection was never linked.
+    if (connection.openPrev !== null || this.openHead === connection) this.unlink(connection);
     const i = this.waiting.indexOf(connection);
     if (i >= 0) this.waiting.splice(i, 1);
   }
@@ -141,7 +142,6 @@ export class HttpServer implements ConnectionHost {
     conn.openNext = head;
     if (head !== null) head.openPrev = conn;
     this.openHead = conn;
-    conn.listed = true;
     this.openCount++;
   }
 
@@ -154,7 +154,6 @@ export class HttpServer implements ConnectionHost {
     if (next !== null) next.openPrev = prev;
     // A closed connection points at nothing: a dead object's links would keep others alive.
     conn.openPrev = conn.openNext = null;
-    conn.listed = false;
     this.openCount--;
   }
 
