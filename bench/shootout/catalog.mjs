@@ -332,6 +332,31 @@ export function servers() {
       notes: { echo: "answers GET / only", big: "answers GET / only" },
       cmd: onBun("raw-bun.ts"),
     },
+    {
+      id: "raw-routes-node",
+      label: "raw node:net (all routes)",
+      runtime: "node",
+      family: "floor",
+      routes: ALL_ROUTES,
+      check: needDist("raw-routes-node.js"),
+      cmd: onNode("raw-routes-node.js"),
+    },
+    {
+      id: "raw-routes-deno",
+      label: "raw Deno.listen (all routes)",
+      runtime: "deno",
+      family: "floor",
+      routes: ALL_ROUTES,
+      cmd: onDeno("raw-routes-deno.ts", false),
+    },
+    {
+      id: "raw-routes-bun",
+      label: "raw Bun.listen (all routes)",
+      runtime: "bun",
+      family: "floor",
+      routes: ALL_ROUTES,
+      cmd: onBun("raw-routes-bun.ts"),
+    },
   ];
 }
 
