@@ -210,3 +210,37 @@ export class RouteResponder {
     this.length = 0;
   }
 }
+
+/**
+ * The pieces that answer one read, made into one write: a lone piece as it is, several copied
+ * into a buffer that is reused (so what {@link take} returns is good until the next call).
+ */
+export class Gather {
+  private readonly pieces: Uint8Array[] = [];
+  private length = 0;
+  private room: Uint8Array = new Uint8Array(0);
+  /** A piece, for {@link RouteResponder.feed}. */
+  readonly add = (bytes: Uint8Array): void => {
+    this.pieces.push(bytes);
+    this.length += bytes.length;
+  };
+
+  /** Everything added since the last call, or null when nothing was. */
+  take(): Uint8Array | null {
+    const pieces = this.pieces;
+    if (pieces.length === 0) return null;
+    let bytes = pieces[0]!;
+    if (pieces.length > 1) {
+      if (this.room.length < this.length) this.room = new Uint8Array(this.length * 2);
+      let at = 0;
+      for (const piece of pieces) {
+        this.room.set(piece, at);
+        at += piece.length;
+      }
+      bytes = this.room.subarray(0, at);
+    }
+    pieces.length = 0;
+    this.length = 0;
+    return bytes;
+  }
+}

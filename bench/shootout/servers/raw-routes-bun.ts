@@ -1,23 +1,33 @@
 /**
- * The trivial responder for every route on `Bun.listen` (see `RouteResponder` in raw-common.ts).
+ * The trivial responder for every route on `Bun.listen` (see `RouteResponder` in
+ * raw-common.ts): one write per read.
  *
  *   bun run bench/shootout/servers/raw-routes-bun.ts --port P --host 127.0.0.1
  *
  * @module
  */
 import { announce, listenArgs } from "./common.ts";
-import { RouteResponder } from "./raw-common.ts";
+import { Gather, RouteResponder } from "./raw-common.ts";
 import { bunGlobal, type BunSocket } from "./types.ts";
 
 interface State {
   responder: RouteResponder;
-  /** What the kernel did not take yet, in order (nothing written into later, so no copies). */
+  gather: Gather;
+  /** Copies of what the kernel did not take yet, in order. */
   pending: Uint8Array[] | null;
-  send: (bytes: Uint8Array) => void;
   closing: boolean;
 }
 
 const states = new WeakMap<BunSocket, State>();
+
+function send(socket: BunSocket, state: State, bytes: Uint8Array): void {
+  if (state.pending !== null) {
+    state.pending.push(bytes.slice());
+    return;
+  }
+  const wrote = socket.write(bytes);
+  if (wrote >= 0 && wrote < bytes.length) state.pending = [bytes.slice(wrote)];
+}
 
 function flush(socket: BunSocket, state: State): void {
   const pending = state.pending!;
@@ -41,25 +51,19 @@ const server = bunGlobal().listen({
   socket: {
     open(socket) {
       socket.setNoDelay(true);
-      const state: State = {
+      states.set(socket, {
         responder: new RouteResponder(),
+        gather: new Gather(),
         pending: null,
         closing: false,
-        send: (bytes) => {
-          if (state.pending !== null) {
-            state.pending.push(bytes);
-            return;
-          }
-          const wrote = socket.write(bytes);
-          if (wrote >= 0 && wrote < bytes.length) state.pending = [bytes.subarray(wrote)];
-        },
-      };
-      states.set(socket, state);
+      });
     },
     data(socket, chunk) {
       const state = states.get(socket)!;
       if (state.closing) return;
-      state.responder.feed(chunk, state.send);
+      state.responder.feed(chunk, state.gather.add);
+      const bytes = state.gather.take();
+      if (bytes !== null) send(socket, state, bytes);
       if (state.responder.closeAfter) {
         state.closing = true;
         if (state.pending === null) socket.end();

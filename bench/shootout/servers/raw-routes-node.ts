@@ -1,6 +1,7 @@
 /**
- * The trivial responder for every route on `node:net` (see `RouteResponder` in raw-common.ts). Each read is
- * a new Buffer, so what `net` keeps of a write is never written over.
+ * The trivial responder for every route on `node:net` (see `RouteResponder` in raw-common.ts).
+ * Each read is a new Buffer, so what `net` keeps of a write is never written over; a read's
+ * answers go out corked, as one writev.
  *
  *   node dist/bench/shootout/servers/raw-routes-node.js --port P --host 127.0.0.1
  *
