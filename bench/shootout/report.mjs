@@ -2,6 +2,9 @@
 // Markdown report, and one hand-written SVG bar chart per scenario.
 import { FAMILIES, TOOLS } from "./catalog.mjs";
 
+// The targets are TypeScript, compiled with the rest (`npm run bench` builds first).
+const targets = await import("../../dist/bench/shootout/targets.js").catch(() => null);
+
 /** Other processes' share of the server's CPU above which a run is marked contended (%). */
 export const CONTENDED_PCT = 15;
 
@@ -251,7 +254,12 @@ export function methodLine(meta, tools = "wrk") {
     `per server and round: start, check every route's answer, ${s.warmupS} s warm-up over all ` +
     `its routes, then each scenario for ${s.durationS} s. ${s.rounds} round${
       s.rounds === 1 ? "" : "s"
-    }, servers in a rotated order each round; every figure is the median over rounds. A round ` +
+    }, servers in a rotated order each round${
+      s.order === "grouped"
+        ? " (each runtime's binks, binks's demo app, the runtime's own server and its floor next " +
+          "to each other)"
+        : ""
+    }; every figure is the median over rounds. A round ` +
     `in which other processes took over ${CONTENDED_PCT}% of the server's or the load generator's CPU is left ` +
     "out when the cell has a clean one; a cell with none gets one extra round at the end.";
 }
@@ -295,6 +303,13 @@ export function markdown(run, files) {
     ...(anyFewKeptAlive(run) ? [KEPT_ALIVE_NOTE] : []),
     "",
   ];
+  if (targets === null) {
+    out.push("(No targets section: `dist/bench/shootout/targets.js` is missing; `npm run build`.)");
+    out.push("");
+  } else {
+    const section = targets.targetsMarkdown(run);
+    if (section.length > 0) out.push(...section, "");
+  }
   out.push(...detailSections(run, files));
   return out.join("\n");
 }

@@ -65,6 +65,9 @@ import {
 } from "./report.mjs";
 import { errorCount, wrk, wrkVersion } from "./wrk.mjs";
 
+// Compiled with the rest: `npm run bench` builds first (the Node servers run from dist/ too).
+const targets = await import("../../dist/bench/shootout/targets.js").catch(() => null);
+
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const HOST = "127.0.0.1";
 /** Before each server starts, wait for other load to drop below this (% of one CPU). */
@@ -172,6 +175,8 @@ const settings = {
   connections: CONNECTIONS,
   serverCpu: null,
   clientCpu: null,
+  /** Each runtime's binks, demo app, own server and floor run back to back in a round. */
+  order: "grouped",
 };
 const original = opts.table === "original";
 const defaultServers = original
@@ -307,6 +312,10 @@ const rootBin = (name) => {
 };
 
 async function main() {
+  if (targets === null) {
+    console.error("bench: dist/bench/shootout/targets.js is missing: run `npm run build` first");
+    process.exit(1);
+  }
   const started = Date.now();
   const missing = await installMissing(requirements());
   const ctx = {
@@ -395,6 +404,7 @@ async function main() {
     if (why === null) runnable.push(server);
     else log(`· ${server.id}: skipped: ${why}`);
   }
+  const byId = new Map(runnable.map((server) => [server.id, server]));
   if (runnable.length === 0 || chosenScenarios.length === 0) {
     console.error("bench: nothing to run");
     process.exit(1);
@@ -540,8 +550,11 @@ async function main() {
   };
 
   for (let r = 0; r < settings.rounds; r++) {
-    // Rotate the order each round, so drift over time hits every server alike.
-    const order = runnable.map((_, i) => runnable[(i + r) % runnable.length]);
+    // Rotated each round, so drift over time hits every server alike; servers compared with
+    // each other run back to back (see bench/shootout/targets.ts).
+    const order = targets.passOrder(runnable.map((server) => server.id), r).map((id) =>
+      byId.get(id)
+    );
     for (const server of order) await serverPass(server, plan(server), `r${r + 1}`);
   }
 
