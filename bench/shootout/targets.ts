@@ -234,6 +234,9 @@ function cellOf(run: TargetRun, scenario: string, id: string): TargetCell | null
   return cell !== undefined && cell.status === "ok" ? cell : null;
 }
 
+/** Digits the report's tables keep of each median, so both say the same. */
+const DIGITS: Readonly<Record<Metric, number>> = { rps: 0, cpuUsPerReq: 2, rssMiB: 1 };
+
 function cellMedian(cell: TargetCell | null, metric: Metric): number | null {
   if (cell === null) return null;
   const values: number[] = [];
@@ -241,7 +244,8 @@ function cellMedian(cell: TargetCell | null, metric: Metric): number | null {
     const x = figure(r, metric);
     if (x !== null) values.push(x);
   }
-  return median(values);
+  const m = median(values);
+  return m === null ? null : Number(m.toFixed(DIGITS[metric]));
 }
 
 /** `id`'s result for `spec`: per-round ratios (or values) and what the verdict reads. */
