@@ -35,6 +35,7 @@ export const FAMILIES = {
   native: { label: "native reference", color: "#343a40" },
   seed: { label: "the seed's peers", color: "#2b8a3e" },
   floor: { label: "trivial responder (floor)", color: "#adb5bd" },
+  jsPeer: { label: "pure-JS parser on raw sockets", color: "#f59f00" },
 };
 
 /** Debian's Python: Debian's python3-* packages are built for it, not for a pyenv shim on PATH. */
@@ -356,6 +357,16 @@ export function servers() {
       family: "floor",
       routes: ALL_ROUTES,
       cmd: onBun("raw-routes-bun.ts"),
+    },
+    {
+      // What a JavaScript HTTP parser costs on Bun.listen, binks aside (memory above all).
+      id: "http-parser-js-bun",
+      label: "http-parser-js on Bun.listen",
+      runtime: "bun",
+      family: "jsPeer",
+      routes: ALL_ROUTES,
+      optional: true,
+      cmd: onBun("http-parser-js-bun.ts"),
     },
   ];
 }

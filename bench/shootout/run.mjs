@@ -152,7 +152,9 @@ const catalog = allServers();
 
 if (opts.list) {
   console.log("servers:");
-  for (const s of catalog) console.log(`  ${s.id.padEnd(16)} ${s.label}`);
+  for (const s of catalog) {
+    console.log(`  ${s.id.padEnd(16)} ${s.label}${s.optional ? " (only when asked for)" : ""}`);
+  }
   console.log("scenarios:");
   for (const s of ALL_SCENARIOS) {
     const extra = SCENARIOS.includes(s) ? "" : " (only when asked for)";
@@ -181,7 +183,7 @@ const settings = {
 const original = opts.table === "original";
 const defaultServers = original
   ? (opts.quick ? ORIGINAL_QUICK_SERVERS : ORIGINAL_SERVERS)
-  : (opts.quick ? QUICK_SERVERS : catalog.map((s) => s.id));
+  : (opts.quick ? QUICK_SERVERS : catalog.filter((s) => !s.optional).map((s) => s.id));
 const defaultScenarios = original
   ? (opts.quick ? ORIGINAL_QUICK_SCENARIOS : ORIGINAL_SCENARIOS)
   : (opts.quick ? QUICK_SCENARIOS : SCENARIOS.map((s) => s.id));
