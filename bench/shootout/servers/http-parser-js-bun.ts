@@ -10,6 +10,8 @@
  * @module
  */
 import { createRequire } from "node:module";
+import { concatBytes } from "../../../src/bytes.ts";
+import { type Backlog, flush, send } from "./bun-backlog.ts";
 import { announce, bigBody, HELLO_BODY, listenArgs, OCTETS } from "./common.ts";
 import { bunGlobal, type BunSocket } from "./types.ts";
 
@@ -52,55 +54,17 @@ const HELLO_CLOSE = answer("application/json", enc.encode(HELLO_BODY), true);
 const BIG = answer(OCTETS, bigBody(), false);
 const BIG_CLOSE = answer(OCTETS, bigBody(), true);
 
-interface State {
+interface State extends Backlog {
   parser: Parser;
   url: string;
   type: string;
   keepAlive: boolean;
   body: Uint8Array[];
-  /** Copies of what the kernel did not take yet, in order. */
-  pending: Uint8Array[] | null;
+  bodySize: number;
   closing: boolean;
 }
 
 const states = new WeakMap<BunSocket, State>();
-
-function send(socket: BunSocket, state: State, bytes: Uint8Array): void {
-  if (state.pending !== null) {
-    state.pending.push(bytes.slice());
-    return;
-  }
-  const wrote = socket.write(bytes);
-  if (wrote >= 0 && wrote < bytes.length) state.pending = [bytes.slice(wrote)];
-}
-
-function flush(socket: BunSocket, state: State): void {
-  const pending = state.pending!;
-  while (pending.length > 0) {
-    const bytes = pending[0]!;
-    const wrote = socket.write(bytes);
-    if (wrote < 0) return;
-    if (wrote < bytes.length) {
-      pending[0] = bytes.subarray(wrote);
-      return;
-    }
-    pending.shift();
-  }
-  state.pending = null;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function open(socket: BunSocket): void {
   socket.setNoDelay(true);
@@ -111,6 +75,7 @@ function open(socket: BunSocket): void {
     type: OCTETS,
     keepAlive: true,
     body: [],
+    bodySize: 0,
     pending: null,
     closing: false,
   };
@@ -119,6 +84,7 @@ function open(socket: BunSocket): void {
     state.keepAlive = info.shouldKeepAlive;
     state.type = OCTETS;
     state.body = [];
+    state.bodySize = 0;
     const h = info.headers;
     for (let i = 0; i < h.length; i += 2) {
       if (h[i]!.toLowerCase() === "content-type") state.type = h[i + 1]!;
@@ -126,13 +92,15 @@ function open(socket: BunSocket): void {
   };
   parser[HTTPParser.kOnBody] = (chunk: Uint8Array, offset: number, length: number): void => {
     state.body.push(chunk.slice(offset, offset + length));
+    state.bodySize += length;
   };
   parser[HTTPParser.kOnMessageComplete] = (): void => {
     if (state.closing) return;
     const close = !state.keepAlive;
     let bytes: Uint8Array;
-    if (state.url === "/echo") bytes = answer(state.type, concat(state.body), close);
-    else if (state.url === "/64k") bytes = close ? BIG_CLOSE : BIG;
+    if (state.url === "/echo") {
+      bytes = answer(state.type, concatBytes(state.body, state.bodySize), close);
+    } else if (state.url === "/64k") bytes = close ? BIG_CLOSE : BIG;
     else bytes = close ? HELLO_CLOSE : HELLO;
     send(socket, state, bytes);
     if (close) state.closing = true;

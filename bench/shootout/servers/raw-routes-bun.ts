@@ -7,42 +7,17 @@
  * @module
  */
 import { announce, listenArgs } from "./common.ts";
+import { type Backlog, flush, send } from "./bun-backlog.ts";
 import { Gather, RouteResponder } from "./raw-common.ts";
 import { bunGlobal, type BunSocket } from "./types.ts";
 
-interface State {
+interface State extends Backlog {
   responder: RouteResponder;
   gather: Gather;
-  /** Copies of what the kernel did not take yet, in order. */
-  pending: Uint8Array[] | null;
   closing: boolean;
 }
 
 const states = new WeakMap<BunSocket, State>();
-
-function send(socket: BunSocket, state: State, bytes: Uint8Array): void {
-  if (state.pending !== null) {
-    state.pending.push(bytes.slice());
-    return;
-  }
-  const wrote = socket.write(bytes);
-  if (wrote >= 0 && wrote < bytes.length) state.pending = [bytes.slice(wrote)];
-}
-
-function flush(socket: BunSocket, state: State): void {
-  const pending = state.pending!;
-  while (pending.length > 0) {
-    const bytes = pending[0]!;
-    const wrote = socket.write(bytes);
-    if (wrote < 0) return;
-    if (wrote < bytes.length) {
-      pending[0] = bytes.subarray(wrote);
-      return;
-    }
-    pending.shift();
-  }
-  state.pending = null;
-}
 
 const { port, host } = listenArgs();
 const server = bunGlobal().listen({
