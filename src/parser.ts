@@ -429,14 +429,23 @@ function noteCodings(buf: Uint8Array, start: number, end: number, f: Framing): v
   }
 }
 
+/**
+ * `Connection` is a comma-separated list of tokens (RFC 9110 §7.6.1): each element is
+ * compared whole, without the whitespace around it, so `x keep-alive` (not a token) is
+ * neither `keep-alive` nor anything else.
+ */
 function noteConnection(buf: Uint8Array, start: number, end: number, f: Framing): void {
   let p = start;
-  while (p < end) {
-    while (p < end && (buf[p] === SP || buf[p] === HT || buf[p] === COMMA)) p++;
-    const tokenStart = p;
-    while (p < end && buf[p] !== COMMA && buf[p] !== SP && buf[p] !== HT) p++;
-    if (equalsIgnoreCase(buf, tokenStart, p, V_CLOSE)) f.close = true;
-    else if (equalsIgnoreCase(buf, tokenStart, p, V_KEEP_ALIVE)) f.keepAlive = true;
+  while (p <= end) {
+    let elementEnd = p;
+    while (elementEnd < end && buf[elementEnd] !== COMMA) elementEnd++;
+    let s = p;
+    let e = elementEnd;
+    while (s < e && (buf[s] === SP || buf[s] === HT)) s++;
+    while (e > s && (buf[e - 1] === SP || buf[e - 1] === HT)) e--;
+    if (equalsIgnoreCase(buf, s, e, V_CLOSE)) f.close = true;
+    else if (equalsIgnoreCase(buf, s, e, V_KEEP_ALIVE)) f.keepAlive = true;
+    p = elementEnd + 1;
   }
 }
 

@@ -96,6 +96,20 @@ describe("parseHead: valid requests", () => {
     assert.deepEqual(e.headers.slice(3), [["X-Empty", ""], ["X-Obs", "caf\xc3\xa9"]]);
   });
 
+  it("reads Connection as a list of whole tokens", () => {
+    const keepAlive = (version: string, value: string) =>
+      whole(`GET / HTTP/1.${version}\r\nHost: a\r\nConnection: ${value}\r\n\r\n`).head!.keepAlive;
+    assert.equal(keepAlive("0", "upgrade,\t keep-alive \t,"), true);
+    assert.equal(keepAlive("0", ", ,KEEP-ALIVE"), true);
+    // Not tokens: an element with whitespace inside matches nothing.
+    assert.equal(keepAlive("0", "x keep-alive"), false);
+    assert.equal(keepAlive("0", "keep-alive x"), false);
+    assert.equal(keepAlive("0", "keep-alive;x"), false);
+    assert.equal(keepAlive("1", "close x"), true);
+    assert.equal(keepAlive("1", "x, close"), false);
+    assert.equal(keepAlive("1", "closed"), true);
+  });
+
   it("trims whitespace around values but keeps it inside", () => {
     const r = whole("GET / HTTP/1.1\r\nHost: a\r\nX: \t a  b \t\r\n\r\n");
     assert.deepEqual(r.head!.headers[1], ["X", "a  b"]);

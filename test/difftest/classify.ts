@@ -291,8 +291,8 @@ export function classify(c: Case, b: Trace, p: Trace, parting: Parting): Verdict
         if (list.some((x) => x !== "" && !TOKEN.test(x)) && /keep-alive/i.test(conn.join())) {
           return {
             cls: "d",
-            rule: "Connection value that is not a token list: binks splits it on whitespace too " +
-              "and finds keep-alive; llhttp closes (framing unaffected)",
+            rule: "Connection list with an element that is not a token: binks reads the " +
+              "keep-alive element and ignores that one; llhttp closes (framing unaffected)",
           };
         }
         return { cls: "?", rule: "the peer closes where binks keeps the connection" };
