@@ -5,8 +5,9 @@
  * A `Request` is made only for these handlers (the native API never pays for
  * one), with its `signal` made on first use (see {@link webRequest}): its body
  * is a `ReadableStream` over the arriving bytes, and its `signal` aborts when
- * the client goes away. A `Response` body that is ready at once is sent whole
- * with a `Content-Length`; otherwise it is streamed.
+ * the client goes away. A `Response` made from a string is sent from that
+ * string (see `web-response.ts`); any other body that is ready at once is sent
+ * whole with a `Content-Length`; otherwise it is streamed.
  *
  * @module
  */
@@ -14,13 +15,25 @@ import type { Handler } from "./connection.ts";
 import type { IncomingRequest } from "./request.ts";
 import type { Reply, StreamBody } from "./response.ts";
 import { webRequest } from "./web-request.ts";
+import { installTextResponse, textBody } from "./web-response.ts";
 import { concatBytes } from "./bytes.ts";
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
+/** How {@link fetchHandler} serves. */
+export interface FetchHandlerOptions {
+  /**
+   * Put a `Response` that remembers the string it was made from in place of the global
+   * one (see `web-response.ts`), so that such answers are sent without reading them
+   * through a stream. Default true; with false the global `Response` is left alone.
+   */
+  textResponse?: boolean;
+}
+
 /** Turn a fetch handler into a binks handler. */
-export function fetchHandler(fetch: FetchHandler): Handler {
+export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions = {}): Handler {
+  if (options.textResponse !== false) installTextResponse();
   return (req) => {
     const request = webRequest(req);
     // Everything the head held now lives in `request`: no need to keep a copy of it.
@@ -28,8 +41,8 @@ export function fetchHandler(fetch: FetchHandler): Handler {
     const headOnly = request.method === "HEAD";
     const response = fetch(request);
     return response instanceof Response
-      ? toReply(response, headOnly)
-      : response.then((r) => toReply(r, headOnly));
+      ? textReply(response) ?? toReply(response, headOnly)
+      : response.then((r) => textReply(r) ?? toReply(r, headOnly));
   };
 }
 
@@ -43,14 +56,9 @@ export function toRequest(req: IncomingRequest): Request {
  * would be streamed is cancelled at once: its producer stops rather than run for nobody.
  */
 export async function toReply(response: Response, headOnly: boolean = false): Promise<Reply> {
-  const headers: [string, string][] = [];
-  response.headers.forEach((value, name) => {
-    if (name !== "set-cookie") headers.push([name, value]);
-  });
-  // Set-Cookie may not be joined with commas; each goes on its own line.
-  const cookies =
-    (response.headers as Headers & { getSetCookie?: () => string[] }).getSetCookie?.() ?? [];
-  for (const cookie of cookies) headers.push(["set-cookie", cookie]);
+  const now = textReply(response);
+  if (now !== undefined) return now;
+  const headers = headerList(response);
   const status = response.status;
   const body = response.body;
   if (body === null) return { status, headers };
@@ -76,6 +84,26 @@ export async function toReply(response: Response, headOnly: boolean = false): Pr
       return { status, headers, body: rest(reader, pieces, null) };
     }
   }
+}
+
+/** The reply for a `Response` made from a string, at once; undefined for any other. */
+function textReply(response: Response): Reply | undefined {
+  const text = textBody(response);
+  return text === undefined
+    ? undefined
+    : { status: response.status, headers: headerList(response), body: text };
+}
+
+function headerList(response: Response): [string, string][] {
+  const headers: [string, string][] = [];
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") headers.push([name, value]);
+  });
+  // Set-Cookie may not be joined with commas; each goes on its own line.
+  const cookies =
+    (response.headers as Headers & { getSetCookie?: () => string[] }).getSetCookie?.() ?? [];
+  for (const cookie of cookies) headers.push(["set-cookie", cookie]);
+  return headers;
 }
 
 /** Bodies larger than this are streamed even when they are ready at once, not copied whole. */

@@ -8,7 +8,13 @@ export { Connection, type ConnectionHost, errorReply, type Handler } from "./con
 export { AccessLog, type LogInfo } from "./log.ts";
 export { Out } from "./response.ts";
 export { type Middleware, Router, type RouteResult } from "./router.ts";
-export { type FetchHandler, fetchHandler, toReply, toRequest } from "./fetch.ts";
+export {
+  type FetchHandler,
+  fetchHandler,
+  type FetchHandlerOptions,
+  toReply,
+  toRequest,
+} from "./fetch.ts";
 export { Owned, Scope, type ScopeOptions, Task, type TaskContext } from "./scope.ts";
 export {
   Channel,

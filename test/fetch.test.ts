@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { serve, type Server } from "../serve.ts";
-import { header, RawClient, request, text } from "./client.ts";
+import { header, type Parsed, RawClient, request, text } from "./client.ts";
 
 let server: Server;
 let port = 0;
@@ -314,5 +314,117 @@ describe("fetch handlers: the Request they get", () => {
 
   it("clone() gives a real Request with its own copy of the body", async () => {
     assert.deepEqual((await ask("/clone", "twice")).body, ["twice", "twice"]);
+  });
+});
+
+/** What a handler found out about `Response` while serving, sent back as JSON. */
+async function responseFacts(): Promise<Response> {
+  const fetched = await fetch("data:text/plain,x");
+  return Response.json({
+    made: new Response("x") instanceof Response,
+    json: Response.json({}) instanceof Response,
+    fetched: fetched instanceof Response,
+    fetchedText: await fetched.text(),
+    notOne: ({}) instanceof Response,
+    clone: await new Response("copied").clone().text(),
+  });
+}
+
+/** How often the stream of a /spied response was asked for. */
+let spiedReads = 0;
+
+/** `response`, counting the reads of its `body` (the stream) in {@link spiedReads}. */
+function spied(response: Response): Response {
+  const proto = Object.getPrototypeOf(response) as object;
+  Object.defineProperty(response, "body", {
+    get: () => {
+      spiedReads++;
+      return Reflect.get(proto, "body", response);
+    },
+  });
+  return response;
+}
+
+/** Answers made the ways a handler makes them: from a string, from bytes, read first. */
+async function answers(request: Request): Promise<Response> {
+  const path = new URL(request.url).pathname;
+  if (path === "/spied-text") return spied(new Response("spied"));
+  if (path === "/spied-bytes") return spied(new Response(new TextEncoder().encode("spied")));
+  if (path === "/text") return new Response("héllo wörld", { headers: { "x-a": "1" } });
+  if (path === "/status") return new Response("made", { status: 201, statusText: "Made" });
+  if (path === "/bytes") return new Response(new TextEncoder().encode("from bytes"));
+  if (path === "/used") {
+    // A body already read is not there to send, whatever string it was made from.
+    const used = new Response("read already");
+    await used.text();
+    return used;
+  }
+  return await responseFacts();
+}
+
+describe("fetch handlers: the Response they give", () => {
+  let answerServer: Server;
+  let answerPort = 0;
+  before(async () => {
+    answerServer = await serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: answers,
+      onError: () => {},
+    });
+    answerPort = answerServer.port;
+  });
+  after(async () => {
+    await answerServer.shutdown(100);
+  });
+
+  const get = (path: string, method = "GET") =>
+    request(answerPort, `${method} ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, method === "HEAD");
+  const fields = (r: Parsed) => r.headers.filter(([name]) => name.toLowerCase() !== "date");
+
+  it("sends a Response made from a string as its UTF-8 bytes, with its fields", async () => {
+    assert.equal(globalThis.Response.name, "TextResponse");
+    const r = await get("/text");
+    assert.equal(r.status, 200);
+    assert.deepEqual(fields(r), [
+      ["content-type", "text/plain;charset=UTF-8"],
+      ["x-a", "1"],
+      ["Content-Length", "13"],
+    ]);
+    assert.deepEqual([...r.body], [...new TextEncoder().encode("héllo wörld")]);
+    const made = await get("/status");
+    assert.equal(made.status, 201);
+    assert.equal(text(made.body), "made");
+  });
+
+  it("sends that string without reading the body's stream; other bodies through it", async () => {
+    spiedReads = 0;
+    assert.equal(text((await get("/spied-text")).body), "spied");
+    assert.equal(spiedReads, 0);
+    assert.equal(text((await get("/spied-bytes")).body), "spied");
+    assert.equal(spiedReads, 1);
+  });
+
+  it("answers HEAD with the length of that string and no body", async () => {
+    const r = await get("/text", "HEAD");
+    assert.equal(r.status, 200);
+    assert.equal(header(r, "content-length"), "13");
+    assert.equal(r.body.length, 0);
+  });
+
+  it("sends other bodies as before, and never a string whose body was read", async () => {
+    assert.equal(text((await get("/bytes")).body), "from bytes");
+    assert.equal((await get("/used")).status, 500);
+  });
+
+  it("leaves instanceof Response true for every Response and for nothing else", async () => {
+    assert.deepEqual(JSON.parse(text((await get("/facts")).body)), {
+      made: true,
+      json: true,
+      fetched: true,
+      fetchedText: "x",
+      notOne: false,
+      clone: "copied",
+    });
   });
 });
