@@ -19,11 +19,11 @@ export interface ServeOptions extends Omit<HttpOptions, "handler"> {
   /** A Web-standard handler (Hono's `app.fetch`, a `Deno.serve`/`Bun.serve` handler). */
   fetch?: FetchHandler;
   /**
-   * With `fetch`: make the global `Response` one that remembers the string it was made
-   * from, so that such answers skip reading their body through a stream (a subclass:
-   * `instanceof Response` holds for every response). Default true.
+   * With `fetch`: make the global `Response` one that keeps the string or bytes it was
+   * made from, so that such answers skip reading their body through a stream (a
+   * subclass: `instanceof Response` holds for every response). Default true.
    */
-  textResponse?: boolean;
+  globalResponse?: boolean;
   /** TCP port; 0 picks a free one. Default 3000. */
   port?: number;
   /** Address to bind. Default `0.0.0.0`. */
@@ -60,7 +60,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     if (options.fetch === undefined) {
       throw new TypeError("serve() needs a handler or a fetch function");
     }
-    handler = fetchHandler(options.fetch, { textResponse: options.textResponse });
+    handler = fetchHandler(options.fetch, { globalResponse: options.globalResponse });
   } else if (options.fetch !== undefined) {
     throw new TypeError("serve() takes a handler or a fetch function, not both");
   }

@@ -122,6 +122,16 @@ export class RequestBody {
     return Promise.resolve(this.takeAll());
   }
 
+  /**
+   * The whole body now, if every byte of it has arrived and none has been read; else null
+   * (read it as it comes, or wait with {@link bytes}).
+   */
+  wholeNow(): Uint8Array | null {
+    if (!this.ended || this.failure !== null || this.queued !== this.received) return null;
+    this.want();
+    return this.takeAll();
+  }
+
   /** Every chunk waiting, as one array. */
   private takeAll(): Uint8Array {
     const chunks = this.chunks;

@@ -5,9 +5,9 @@
  * A `Request` is made only for these handlers (the native API never pays for
  * one), with its `signal` made on first use (see {@link webRequest}): its body
  * is a `ReadableStream` over the arriving bytes, and its `signal` aborts when
- * the client goes away. A `Response` made from a string is sent from that
- * string (see `web-response.ts`); any other body that is ready at once is sent
- * whole with a `Content-Length`; otherwise it is streamed.
+ * the client goes away. A `Response` made from a string, bytes or nothing is
+ * sent as it was given (see `web-response.ts`); any other body that is ready at
+ * once is sent whole with a `Content-Length`; otherwise it is streamed.
  *
  * @module
  */
@@ -15,7 +15,7 @@ import type { Handler } from "./connection.ts";
 import type { IncomingRequest } from "./request.ts";
 import type { Reply, StreamBody } from "./response.ts";
 import { webRequest } from "./web-request.ts";
-import { installTextResponse, textBody } from "./web-response.ts";
+import { installReadyResponse, keptBody } from "./web-response.ts";
 import { concatBytes } from "./bytes.ts";
 
 /** A standard fetch handler. */
@@ -24,16 +24,16 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
 /** How {@link fetchHandler} serves. */
 export interface FetchHandlerOptions {
   /**
-   * Put a `Response` that remembers the string it was made from in place of the global
-   * one (see `web-response.ts`), so that such answers are sent without reading them
-   * through a stream. Default true; with false the global `Response` is left alone.
+   * Put a `Response` that keeps the string or bytes it was made from in place of the
+   * global one (see `web-response.ts`), so that such answers are sent without reading
+   * them through a stream. Default true; with false the global `Response` is left alone.
    */
-  textResponse?: boolean;
+  globalResponse?: boolean;
 }
 
 /** Turn a fetch handler into a binks handler. */
 export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions = {}): Handler {
-  if (options.textResponse !== false) installTextResponse();
+  if (options.globalResponse !== false) installReadyResponse();
   return (req) => {
     const request = webRequest(req);
     // Everything the head held now lives in `request`: no need to keep a copy of it.
@@ -41,8 +41,8 @@ export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions =
     const headOnly = request.method === "HEAD";
     const response = fetch(request);
     return response instanceof Response
-      ? textReply(response) ?? toReply(response, headOnly)
-      : response.then((r) => textReply(r) ?? toReply(r, headOnly));
+      ? readyReply(response) ?? toReply(response, headOnly)
+      : response.then((r) => readyReply(r) ?? toReply(r, headOnly));
   };
 }
 
@@ -56,7 +56,7 @@ export function toRequest(req: IncomingRequest): Request {
  * would be streamed is cancelled at once: its producer stops rather than run for nobody.
  */
 export async function toReply(response: Response, headOnly: boolean = false): Promise<Reply> {
-  const now = textReply(response);
+  const now = readyReply(response);
   if (now !== undefined) return now;
   const headers = headerList(response);
   const status = response.status;
@@ -86,12 +86,13 @@ export async function toReply(response: Response, headOnly: boolean = false): Pr
   }
 }
 
-/** The reply for a `Response` made from a string, at once; undefined for any other. */
-function textReply(response: Response): Reply | undefined {
-  const text = textBody(response);
-  return text === undefined
-    ? undefined
-    : { status: response.status, headers: headerList(response), body: text };
+/** The reply for a `Response` whose body was kept as given, at once; undefined for any other. */
+function readyReply(response: Response): Reply | undefined {
+  const body = keptBody(response);
+  if (body === undefined) return undefined;
+  const reply: Reply = { status: response.status, headers: headerList(response) };
+  if (body !== null) reply.body = body;
+  return reply;
 }
 
 function headerList(response: Response): [string, string][] {

@@ -130,7 +130,7 @@ describe("what loading binks touches", () => {
   }
 
   it("importing mod.ts touches neither Request nor Response", () => {
-    assert.deepEqual(touches("{ textResponse: false }"), {
+    assert.deepEqual(touches("{ globalResponse: false }"), {
       imported: { Request: 0, Response: 0 },
       handlerMade: { Request: 0, Response: 0 },
       type: "function",
@@ -138,12 +138,12 @@ describe("what loading binks touches", () => {
     });
   });
 
-  it("a fetch handler puts the TextResponse in place, and only that", () => {
+  it("a fetch handler puts the ReadyResponse in place, and only that", () => {
     assert.deepEqual(touches("{}"), {
       imported: { Request: 0, Response: 0 },
       handlerMade: { Request: 0, Response: 1 },
       type: "function",
-      response: "TextResponse",
+      response: "ReadyResponse",
     });
   });
 });

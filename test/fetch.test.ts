@@ -350,6 +350,18 @@ async function answers(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
   if (path === "/spied-text") return spied(new Response("spied"));
   if (path === "/spied-bytes") return spied(new Response(new TextEncoder().encode("spied")));
+  if (path === "/spied-blob") return spied(new Response(new Blob(["spied"])));
+  if (path === "/spied-16k") return spied(new Response(new Uint8Array(16384).fill(0x63)));
+  if (path === "/spied-16k1") return spied(new Response(new Uint8Array(16385).fill(0x63)));
+  if (path === "/mutated") {
+    // The Response took its bytes when it was made: later writes to the array are not sent.
+    const bytes = new TextEncoder().encode("before");
+    const made = new Response(bytes);
+    bytes.set(new TextEncoder().encode("AFTER!"));
+    return made;
+  }
+  if (path === "/empty") return new Response(null, { status: 204, headers: { "x-b": "2" } });
+  if (path === "/big") return new Response(new Uint8Array(65536).fill(0x62));
   if (path === "/text") return new Response("héllo wörld", { headers: { "x-a": "1" } });
   if (path === "/status") return new Response("made", { status: 201, statusText: "Made" });
   if (path === "/bytes") return new Response(new TextEncoder().encode("from bytes"));
@@ -383,7 +395,7 @@ describe("fetch handlers: the Response they give", () => {
   const fields = (r: Parsed) => r.headers.filter(([name]) => name.toLowerCase() !== "date");
 
   it("sends a Response made from a string as its UTF-8 bytes, with its fields", async () => {
-    assert.equal(globalThis.Response.name, "TextResponse");
+    assert.equal(globalThis.Response.name, "ReadyResponse");
     const r = await get("/text");
     assert.equal(r.status, 200);
     assert.deepEqual(fields(r), [
@@ -397,12 +409,32 @@ describe("fetch handlers: the Response they give", () => {
     assert.equal(text(made.body), "made");
   });
 
-  it("sends that string without reading the body's stream; other bodies through it", async () => {
+  it("sends strings and bytes without reading the body's stream; other bodies through it", async () => {
     spiedReads = 0;
     assert.equal(text((await get("/spied-text")).body), "spied");
-    assert.equal(spiedReads, 0);
     assert.equal(text((await get("/spied-bytes")).body), "spied");
+    assert.equal(text((await get("/spied-16k")).body), "c".repeat(16384));
+    assert.equal(spiedReads, 0);
+    // Past 16 KiB bytes are not copied: the stream sends them.
+    assert.equal(text((await get("/spied-16k1")).body), "c".repeat(16385));
     assert.equal(spiedReads, 1);
+    assert.equal(text((await get("/spied-blob")).body), "spied");
+    assert.equal(spiedReads, 2);
+  });
+
+  it("sends bytes as they were when the Response was made, whole, with their length", async () => {
+    assert.equal(text((await get("/mutated")).body), "before");
+    const big = await get("/big");
+    assert.equal(header(big, "content-length"), "65536");
+    assert.equal(header(big, "transfer-encoding"), undefined);
+    assert.equal(text(big.body), "b".repeat(65536));
+  });
+
+  it("sends a Response made from nothing with its status and fields, and no body", async () => {
+    const r = await get("/empty");
+    assert.equal(r.status, 204);
+    assert.deepEqual(fields(r), [["x-b", "2"]]);
+    assert.equal(r.body.length, 0);
   });
 
   it("answers HEAD with the length of that string and no body", async () => {
@@ -412,7 +444,7 @@ describe("fetch handlers: the Response they give", () => {
     assert.equal(r.body.length, 0);
   });
 
-  it("sends other bodies as before, and never a string whose body was read", async () => {
+  it("never sends a kept body that was read meanwhile", async () => {
     assert.equal(text((await get("/bytes")).body), "from bytes");
     assert.equal((await get("/used")).status, 500);
   });
