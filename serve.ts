@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { loadAdapter } from "./adapters/detect.ts";
+import { detectRuntime, loadAdapter } from "./adapters/detect.ts";
 import { type HttpOptions, HttpServer } from "./src/server.ts";
 import { type FetchHandler, fetchHandler } from "./src/fetch.ts";
 import type { Handler } from "./src/connection.ts";
@@ -60,7 +60,11 @@ export async function serve(options: ServeOptions): Promise<Server> {
     if (options.fetch === undefined) {
       throw new TypeError("serve() needs a handler or a fetch function");
     }
-    handler = fetchHandler(options.fetch, { globalResponse: options.globalResponse });
+    handler = fetchHandler(options.fetch, {
+      globalResponse: options.globalResponse,
+      // Node has no server of its own that could be handed a Response without its body.
+      lazyBodies: detectRuntime() === "node",
+    });
   } else if (options.fetch !== undefined) {
     throw new TypeError("serve() takes a handler or a fetch function, not both");
   }

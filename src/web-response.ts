@@ -50,27 +50,52 @@ function bytesOf(body: unknown): Uint8Array | null {
   return null;
 }
 
+/** The methods of a Response that read or copy its body. */
+const BODY_METHODS = ["arrayBuffer", "blob", "bytes", "clone", "formData", "json", "text"];
+
+/** `name`'s property descriptor on `proto` or the nearest prototype above it. */
+function findDescriptor(proto: object | null, name: string): PropertyDescriptor | undefined {
+  for (let p = proto; p !== null; p = Object.getPrototypeOf(p)) {
+    const found = Object.getOwnPropertyDescriptor(p, name);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Statuses whose responses have no body (Fetch: "null body status"). */
+function nullBodyStatus(status: number): boolean {
+  return status === 101 || status === 103 || status === 204 || status === 205 || status === 304;
+}
+
 let readyResponseClass: ReadyResponseClass | null = null;
 
-function defineReadyResponse(Native: ResponseClass): ReadyResponseClass {
+/**
+ * @param lazy Make the runtime's `Response` without the body it keeps, and a full one
+ *   only when something reads the body through it: for a runtime whose `Response` is
+ *   dear to make with a body (Node's: a stream per body, 7–10 µs) and that has no
+ *   server of its own to hand responses to, which would not see the body.
+ */
+function defineReadyResponse(Native: ResponseClass, lazy: boolean): ReadyResponseClass {
   // Bun leaves a text body's Content-Type out of `headers` (Bun.serve adds it when it
-  // sends); a ReadyResponse has it, as on Deno and Node, whoever sends it.
-  const typesText = new Native("").headers.has("content-type");
+  // sends); a ReadyResponse has it, as on Deno and Node, whoever sends it. So does a lazy
+  // one, whose runtime Response never saw the text.
+  const typesText = !lazy && new Native("").headers.has("content-type");
   return class ReadyResponse extends Native {
     readonly #body: KeptBody | undefined;
+    /** With `lazy`: the body is only in #body until something reads it from here. */
+    readonly #lazy: boolean;
+    /** With `lazy`: the runtime's Response with the body, once something wanted it. */
+    #full: Response | null = null;
 
     constructor(body?: ConstructorParameters<ResponseClass>[0], init?: ResponseInit) {
-      super(body, init);
-      if (body === null || body === undefined) {
-        this.#body = null;
-      } else if (typeof body === "string") {
-        this.#body = body;
-        if (!typesText && !this.headers.has("content-type")) {
-          this.headers.set("content-type", TEXT_TYPE);
-        }
-      } else {
-        const bytes = bytesOf(body);
-        this.#body = bytes !== null && bytes.length <= KEEP_BYTES_MAX ? bytes.slice() : undefined;
+      const kept = keep(body);
+      const defer = lazy && kept !== undefined &&
+        !(kept !== null && nullBodyStatus(init?.status ?? 200));
+      super(defer ? null : body, init);
+      this.#body = kept;
+      this.#lazy = defer;
+      if (typeof kept === "string" && !typesText && !this.headers.has("content-type")) {
+        this.headers.set("content-type", TEXT_TYPE);
       }
     }
 
@@ -78,20 +103,85 @@ function defineReadyResponse(Native: ResponseClass): ReadyResponseClass {
       return #body in response ? response.#body : undefined;
     }
 
+    /** `Response.json()`, made as a ReadyResponse, so that it too is sent from its text. */
+    static override json(data: unknown, init?: ResponseInit): Response {
+      const text = JSON.stringify(data);
+      if (text === undefined) throw new TypeError("Response.json: the value is not JSON");
+      const headers = new Headers(init?.headers);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+      return new ReadyResponse(text, {
+        status: init?.status,
+        statusText: init?.statusText,
+        headers,
+      });
+    }
+
     /** Every `Response` is one, so that `x instanceof Response` means what it did. */
     static override [Symbol.hasInstance](value: unknown): boolean {
       return value instanceof Native;
     }
-  };
+
+    /** The runtime's Response with the body, made on first need. */
+    #withBody(): Response {
+      return this.#full ??= new Native(this.#body as ConstructorParameters<ResponseClass>[0], {
+        status: this.status,
+        statusText: this.statusText,
+        headers: this.headers,
+      });
+    }
+
+    /**
+     * A lazy one answers every use of its body from the full Response (the runtime's
+     * methods and getters, called on it); `bodyUsed` is false until that exists.
+     */
+    static {
+      const proto = ReadyResponse.prototype;
+      for (const name of BODY_METHODS) {
+        const method = findDescriptor(Native.prototype, name)?.value;
+        if (typeof method !== "function") continue;
+        Object.defineProperty(proto, name, {
+          value(this: ReadyResponse, ...args: unknown[]): unknown {
+            return method.apply(this.#lazy ? this.#withBody() : this, args);
+          },
+          writable: true,
+          configurable: true,
+        });
+      }
+      const body = findDescriptor(Native.prototype, "body")?.get;
+      const bodyUsed = findDescriptor(Native.prototype, "bodyUsed")?.get;
+      if (body === undefined || bodyUsed === undefined) throw new Error("Response has no body");
+      Object.defineProperty(proto, "body", {
+        get(this: ReadyResponse): unknown {
+          return body.call(this.#lazy ? this.#withBody() : this);
+        },
+        configurable: true,
+      });
+      Object.defineProperty(proto, "bodyUsed", {
+        get(this: ReadyResponse): boolean {
+          if (!this.#lazy) return bodyUsed.call(this);
+          return this.#full !== null && bodyUsed.call(this.#full);
+        },
+        configurable: true,
+      });
+    }
+  } as unknown as ReadyResponseClass;
+}
+
+/** What a ReadyResponse keeps of `body`: undefined for a body it does not keep. */
+function keep(body: unknown): KeptBody | undefined {
+  if (body === null || body === undefined) return null;
+  if (typeof body === "string") return body;
+  const bytes = bytesOf(body);
+  return bytes !== null && bytes.length <= KEEP_BYTES_MAX ? bytes.slice() : undefined;
 }
 
 /**
  * Make the global `Response` a {@link ReadyResponse}, once (later calls change nothing).
- * Called by `serve({ fetch })` unless told not to.
+ * Called by `serve({ fetch })` unless told not to; `lazy` as for `defineReadyResponse`.
  */
-export function installReadyResponse(): void {
+export function installReadyResponse(lazy: boolean = false): void {
   if (readyResponseClass !== null) return;
-  const cls = defineReadyResponse(globalThis.Response);
+  const cls = defineReadyResponse(globalThis.Response, lazy);
   readyResponseClass = cls;
   Object.defineProperty(globalThis, "Response", {
     value: cls,

@@ -345,6 +345,54 @@ function spied(response: Response): Response {
   return response;
 }
 
+/** What reading the bodies of Responses a handler made gives, sent back as JSON. */
+async function bodyFacts(): Promise<Response> {
+  const read = new Response("read me", { status: 201, headers: { "x-a": "1" } });
+  const before = read.bodyUsed;
+  const textRead = await read.text();
+  const again = await read.text().then(() => "read twice", (e: Error) => e.name);
+  const streamed = new Response(new TextEncoder().encode("by stream"));
+  const parts: string[] = [];
+  for await (const part of streamed.body!) parts.push(new TextDecoder().decode(part));
+  const original = new Response("copied");
+  const copy = original.clone();
+  const json = Response.json({ a: [1] }, { status: 202, headers: { "x-j": "1" } });
+  const typed = Response.json(null, { headers: { "content-type": "application/x-j" } });
+  // A body with 204 is refused as the runtime's own Response refuses it (Bun takes it).
+  const refusal = (make: () => unknown) => {
+    try {
+      make();
+      return "no error";
+    } catch (e) {
+      return (e as Error).name;
+    }
+  };
+  const Native = Object.getPrototypeOf(Response) as typeof Response;
+  const refused = refusal(() => new Response("body", { status: 204 })) ===
+    refusal(() => new Native("body", { status: 204 }));
+  return Response.json({
+    before,
+    textRead,
+    after: read.bodyUsed,
+    again,
+    status: [read.status, read.headers.get("x-a"), read.headers.get("content-type")],
+    streamed: [parts.join(""), streamed.bodyUsed],
+    buffer: new TextDecoder().decode(await new Response("ab").arrayBuffer()),
+    blob: await (await new Response("blob").blob()).text(),
+    parsed: await new Response('{"x":1}').json(),
+    clone: [await copy.text(), await original.text()],
+    json: [
+      json.status,
+      json.headers.get("content-type"),
+      json.headers.get("x-j"),
+      await json.text(),
+    ],
+    typed: [typed.headers.get("content-type"), await typed.text()],
+    refused,
+    empty: [new Response(null, { status: 204 }).body, await new Response().text()],
+  });
+}
+
 /** Answers made the ways a handler makes them: from a string, from bytes, read first. */
 async function answers(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
@@ -371,6 +419,7 @@ async function answers(request: Request): Promise<Response> {
     await used.text();
     return used;
   }
+  if (path === "/bodies") return await bodyFacts();
   return await responseFacts();
 }
 
@@ -447,6 +496,25 @@ describe("fetch handlers: the Response they give", () => {
   it("never sends a kept body that was read meanwhile", async () => {
     assert.equal(text((await get("/bytes")).body), "from bytes");
     assert.equal((await get("/used")).status, 500);
+  });
+
+  it("reads, clones and streams the bodies of the Responses it made, as the runtime's own", async () => {
+    assert.deepEqual(JSON.parse(text((await get("/bodies")).body)), {
+      before: false,
+      textRead: "read me",
+      after: true,
+      again: "TypeError",
+      status: [201, "1", "text/plain;charset=UTF-8"],
+      streamed: ["by stream", true],
+      buffer: "ab",
+      blob: "blob",
+      parsed: { x: 1 },
+      clone: ["copied", "copied"],
+      json: [202, "application/json", "1", '{"a":[1]}'],
+      typed: ["application/x-j", "null"],
+      refused: true,
+      empty: [null, ""],
+    });
   });
 
   it("leaves instanceof Response true for every Response and for nothing else", async () => {
