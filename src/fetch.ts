@@ -49,8 +49,8 @@ export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions =
     const headOnly = request.method === "HEAD";
     const response = fetch(request);
     return response instanceof Response
-      ? readyReply(response) ?? toReply(response, headOnly)
-      : response.then((r) => readyReply(r) ?? toReply(r, headOnly));
+      ? readyReply(response) ?? streamReply(response, headOnly)
+      : response.then((r) => readyReply(r) ?? streamReply(r, headOnly));
   };
 }
 
@@ -64,8 +64,11 @@ export function toRequest(req: IncomingRequest): Request {
  * would be streamed is cancelled at once: its producer stops rather than run for nobody.
  */
 export async function toReply(response: Response, headOnly: boolean = false): Promise<Reply> {
-  const now = readyReply(response);
-  if (now !== undefined) return now;
+  return readyReply(response) ?? await streamReply(response, headOnly);
+}
+
+/** The reply for a `Response` whose body is to be read through its stream. */
+async function streamReply(response: Response, headOnly: boolean): Promise<Reply> {
   const headers = headerList(response);
   const status = response.status;
   const body = response.body;

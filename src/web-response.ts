@@ -4,16 +4,17 @@
  * A fetch handler's answer is a standard `Response`, and the only portable way to
  * read its body is its `ReadableStream`: made on demand, read through a reader and
  * promises, which costs more than the rest of the response (Deno and Bun: about 1.5 µs
- * for a short text). Most answers are made from a string
- * (Hono's `c.json`, `c.text`, `c.html`), from bytes, or from nothing, and those can be
- * sent as they were given.
+ * for a short text). Most answers are made from a string (Hono's `c.json`, `c.text`,
+ * `c.html`), from bytes, or from nothing, and those can be sent as they were given.
  *
  * {@link ReadyResponse} is a real `Response` (a subclass: every method, brand check and
  * runtime API works on it) that keeps that body: a string as it is (strings do not
  * change), up to 16 KiB of bytes as a copy taken when it is made (as the `Response`
- * takes its own, so later writes to the caller's array change neither). Code that names the global
- * `Response` makes one once {@link installReadyResponse} has put it in place;
- * `instanceof Response` stays true for every `Response`, the runtime's own included.
+ * takes its own, so later writes to the caller's array change neither), or none. Code
+ * that names the global `Response` makes one once {@link installReadyResponse} has put
+ * it in place; `instanceof Response` stays true for every `Response`, the runtime's own
+ * included. Where making the runtime's `Response` with a body is dear (Node), a lazy
+ * one makes it without, and a full one only when something reads the body.
  *
  * @module
  */
