@@ -15,7 +15,7 @@ import type { Handler } from "./connection.ts";
 import type { IncomingRequest } from "./request.ts";
 import type { Reply, StreamBody } from "./response.ts";
 import { webRequest } from "./web-request.ts";
-import { installReadyResponse, keptBody } from "./web-response.ts";
+import { installReadyResponse, keptBody, type ReadyResponseOptions } from "./web-response.ts";
 import { concatBytes } from "./bytes.ts";
 
 /** A standard fetch handler. */
@@ -30,18 +30,15 @@ export interface FetchHandlerOptions {
    */
   globalResponse?: boolean;
   /**
-   * With `globalResponse`: that `Response` makes the runtime's own without the body it
-   * keeps, and a full one only when something reads the body through it. Much cheaper
-   * where the runtime's `Response` makes a stream for every body (Node: 7–10 µs), but only
-   * right where no runtime server is handed responses, since it would not see the body:
-   * `serve()` turns it on for Node. Default false.
+   * With `globalResponse`: how that `Response` works on this runtime (see
+   * `web-response.ts`). `serve()` makes it lazy on Node and keeps bytes up to 1 MiB on Bun.
    */
-  lazyBodies?: boolean;
+  ready?: ReadyResponseOptions;
 }
 
 /** Turn a fetch handler into a binks handler. */
 export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions = {}): Handler {
-  if (options.globalResponse !== false) installReadyResponse(options.lazyBodies === true);
+  if (options.globalResponse !== false) installReadyResponse(options.ready);
   return (req) => {
     const request = webRequest(req);
     // Everything the head held now lives in `request`: no need to keep a copy of it.

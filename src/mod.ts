@@ -15,6 +15,7 @@ export {
   toReply,
   toRequest,
 } from "./fetch.ts";
+export type { ReadyResponseOptions } from "./web-response.ts";
 export { Owned, Scope, type ScopeOptions, Task, type TaskContext } from "./scope.ts";
 export {
   Channel,

@@ -9,7 +9,7 @@
  *
  * {@link ReadyResponse} is a real `Response` (a subclass: every method, brand check and
  * runtime API works on it) that keeps that body: a string as it is (strings do not
- * change), up to 16 KiB of bytes as a copy taken when it is made (as the `Response`
+ * change), bytes up to a size as a copy taken when it is made (as the `Response`
  * takes its own, so later writes to the caller's array change neither), or none. Code
  * that names the global `Response` makes one once {@link installReadyResponse} has put
  * it in place; `instanceof Response` stays true for every `Response`, the runtime's own
@@ -33,13 +33,26 @@ interface ReadyResponseClass extends ResponseClass {
 /** The type the Fetch standard gives a body made from a string. */
 const TEXT_TYPE = "text/plain;charset=UTF-8";
 /**
- * Bytes up to this size are copied and kept; a larger body goes through its stream. Past
- * it the copy costs more than the stream saves: on Deno a 64 KiB copy made `GET /64k` 25%
- * dearer (the runtime hands its own copy to the stream whole), and memory outside the
- * heap brings on collections. Bun would gain at any size (it hands 64 KiB out in pieces
- * that have to be joined).
+ * By default bytes up to this size are copied and kept; a larger body goes through its
+ * stream. Past it the copy costs more than the stream saves: on Deno a 64 KiB copy made
+ * `GET /64k` 25% dearer (the runtime hands its own copy to the stream whole), and memory
+ * outside the heap brings on collections. Bun gains at any size (it hands 64 KiB out in
+ * pieces that have to be joined): see {@link ReadyResponseOptions.keepBytes}.
  */
-const KEEP_BYTES_MAX = 16 * 1024;
+const KEEP_BYTES_DEFAULT = 16 * 1024;
+
+/** How the ReadyResponse works on this runtime. */
+export interface ReadyResponseOptions {
+  /**
+   * Make the runtime's `Response` without the body it keeps, and a full one only when
+   * something reads the body through it: for a runtime whose `Response` is dear to make
+   * with a body (Node's: a stream per body, 7–10 µs) and that has no server of its own
+   * to hand responses to, which would not see the body. Default false.
+   */
+  lazy?: boolean;
+  /** The largest bytes body that is copied and kept. Default 16 KiB. */
+  keepBytes?: number;
+}
 
 /** The bytes of `body` if it is an `ArrayBuffer` or a view, else null. */
 function bytesOf(body: unknown): Uint8Array | null {
@@ -70,13 +83,12 @@ function nullBodyStatus(status: number): boolean {
 
 let readyResponseClass: ReadyResponseClass | null = null;
 
-/**
- * @param lazy Make the runtime's `Response` without the body it keeps, and a full one
- *   only when something reads the body through it: for a runtime whose `Response` is
- *   dear to make with a body (Node's: a stream per body, 7–10 µs) and that has no
- *   server of its own to hand responses to, which would not see the body.
- */
-function defineReadyResponse(Native: ResponseClass, lazy: boolean): ReadyResponseClass {
+function defineReadyResponse(
+  Native: ResponseClass,
+  options: ReadyResponseOptions,
+): ReadyResponseClass {
+  const lazy = options.lazy === true;
+  const keepBytes = options.keepBytes ?? KEEP_BYTES_DEFAULT;
   // Bun leaves a text body's Content-Type out of `headers` (Bun.serve adds it when it
   // sends); a ReadyResponse has it, as on Deno and Node, whoever sends it. So does a lazy
   // one, whose runtime Response never saw the text.
@@ -89,7 +101,7 @@ function defineReadyResponse(Native: ResponseClass, lazy: boolean): ReadyRespons
     #full: Response | null = null;
 
     constructor(body?: ConstructorParameters<ResponseClass>[0], init?: ResponseInit) {
-      const kept = keep(body);
+      const kept = keep(body, keepBytes);
       const defer = lazy && kept !== undefined &&
         !(kept !== null && nullBodyStatus(init?.status ?? 200));
       super(defer ? null : body, init);
@@ -169,20 +181,20 @@ function defineReadyResponse(Native: ResponseClass, lazy: boolean): ReadyRespons
 }
 
 /** What a ReadyResponse keeps of `body`: undefined for a body it does not keep. */
-function keep(body: unknown): KeptBody | undefined {
+function keep(body: unknown, keepBytes: number): KeptBody | undefined {
   if (body === null || body === undefined) return null;
   if (typeof body === "string") return body;
   const bytes = bytesOf(body);
-  return bytes !== null && bytes.length <= KEEP_BYTES_MAX ? bytes.slice() : undefined;
+  return bytes !== null && bytes.length <= keepBytes ? bytes.slice() : undefined;
 }
 
 /**
  * Make the global `Response` a {@link ReadyResponse}, once (later calls change nothing).
- * Called by `serve({ fetch })` unless told not to; `lazy` as for `defineReadyResponse`.
+ * Called by `serve({ fetch })` unless told not to.
  */
-export function installReadyResponse(lazy: boolean = false): void {
+export function installReadyResponse(options: ReadyResponseOptions = {}): void {
   if (readyResponseClass !== null) return;
-  const cls = defineReadyResponse(globalThis.Response, lazy);
+  const cls = defineReadyResponse(globalThis.Response, options);
   readyResponseClass = cls;
   Object.defineProperty(globalThis, "Response", {
     value: cls,
