@@ -602,9 +602,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.host.release();
     req.release();
     const close = !keepAlive || this.host.draining || this.phase === DISCARD;
-    this.writeResponse(result, headOnly, minor, close ? CLOSE : minor === 0 ? KEEP_10 : KEEP, log);
+    const mode = close ? CLOSE : minor === 0 ? KEEP_10 : KEEP;
+    const asked = this.writeResponse(result, headOnly, minor, mode, log);
     // The client asked to close and sent nothing after: it has nothing more to say.
     if (close) this.closeAfterResponse(!keepAlive && nothingAfter && this.phase !== DISCARD);
+    else if (asked) this.closeAfterResponse();
   }
 
   /** What the access log records of `req`, taken as the request starts. */
@@ -762,14 +764,14 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         (ex.body !== null && !ex.body.complete) ||
         (this.phase === DISCARD && this.queued === 0 && this.bodyEx === null);
       ex.written = true;
-      this.writeResponse(
+      const asked = this.writeResponse(
         ex.reply,
         ex.headOnly,
         ex.minor,
         close ? CLOSE : ex.minor === 0 ? KEEP_10 : KEEP,
         ex.log,
       );
-      if (close) {
+      if (close || asked) {
         if (this.queued > 0) {
           this.abandonQueue(new Canceled("connection closing"), new Error("connection closing"));
         }
@@ -820,7 +822,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /**
    * Serialise a response into the shared buffer and log it; a large body or a
-   * stream is sent after the head, on its own.
+   * stream is sent after the head, on its own. Returns true when the reply itself
+   * said `Connection: close` (the handler's wish): the caller closes after it.
    */
   private writeResponse(
     reply: Reply | StaticReply,
@@ -828,22 +831,27 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     minor: number,
     mode: number,
     log: LogInfo | null,
-  ): void {
+  ): boolean {
     const out = this.host.out;
     const tail = this.host.tail;
     const before = out.len;
+    let asked: boolean;
     if (reply instanceof StaticReply) {
       tail.bytes = writeStatic(out, reply, headOnly, mode);
       tail.stream = null;
+      asked = reply.close;
     } else {
       try {
         writeReply(out, reply, headOnly, mode, minor, tail);
+        asked = tail.close;
       } catch (err) {
         this.host.reportError(err);
         tail.bytes = writeStatic(out, errorReply(500), headOnly, mode);
         tail.stream = null;
+        asked = false;
       }
     }
+    if (asked) mode = CLOSE;
     if (log !== null) {
       const status = reply instanceof StaticReply ? reply.status : reply.status ?? 200;
       const streamed = tail.stream === null ? 0 : tail.sized >= 0 ? tail.sized : -1;
@@ -861,6 +869,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       this.streaming = true;
       void this.pump(stream, tail.closeDelimited, tail.sized, mode === CLOSE);
     }
+    return asked;
   }
 
   /** Send a streamed body, chunk by chunk, waiting for the socket to drain. */

@@ -11,9 +11,9 @@
  *
  * @module
  */
-import type { Handler } from "./connection.ts";
+import { errorReply, type Handler } from "./connection.ts";
 import type { IncomingRequest } from "./request.ts";
-import type { Reply, StreamBody } from "./response.ts";
+import { type Reply, StaticReply, type StreamBody } from "./response.ts";
 import { webRequest } from "./web-request.ts";
 import { installReadyResponse, keptBody, type ReadyResponseOptions } from "./web-response.ts";
 import { concatBytes } from "./bytes.ts";
@@ -40,7 +40,17 @@ export interface FetchHandlerOptions {
 export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions = {}): Handler {
   if (options.globalResponse !== false) installReadyResponse(options.ready);
   return (req) => {
-    const request = webRequest(req);
+    // CONNECT, TRACE and TRACK are methods no `Request` may have (the Fetch standard forbids
+    // them): a fetch handler does not implement them.
+    if (forbiddenMethod(req.method)) return errorReply(501);
+    let request: Request;
+    try {
+      request = webRequest(req);
+    } catch {
+      // A target URI the URL standard refuses although HTTP allows it (`Host: a:99999`):
+      // a bad request, answered as the parser answers one, closing.
+      return BAD_TARGET;
+    }
     // Everything the head held now lives in `request`: no need to keep a copy of it.
     req.release();
     const headOnly = request.method === "HEAD";
@@ -49,6 +59,14 @@ export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions =
       ? readyReply(response) ?? streamReply(response, headOnly)
       : response.then((r) => readyReply(r) ?? streamReply(r, headOnly));
   };
+}
+
+/** CONNECT, TRACE or TRACK in any case, as `new Request` compares them. */
+function forbiddenMethod(method: string): boolean {
+  const n = method.length;
+  if (n !== 5 && n !== 7) return false;
+  const upper = method.toUpperCase();
+  return upper === "TRACE" || upper === "TRACK" || upper === "CONNECT";
 }
 
 /** The standard `Request` for an incoming request, as fetch handlers get it. */
@@ -114,6 +132,12 @@ function headerList(response: Response): [string, string][] {
   for (const cookie of cookies) headers.push(["set-cookie", cookie]);
   return headers;
 }
+
+const BAD_TARGET = new StaticReply(
+  400,
+  { "Content-Type": "text/plain", "Connection": "close" },
+  "400\n",
+);
 
 /** Bodies larger than this are streamed even when they are ready at once, not copied whole. */
 const GATHER_LIMIT = 1024 * 1024;

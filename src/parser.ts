@@ -28,6 +28,7 @@ import {
   TOKEN,
 } from "./bytes.ts";
 import { ascii, copyBytes } from "./bytes.ts";
+import { authorityHostEnd } from "./authority.ts";
 import type { Limits } from "./limits.ts";
 
 /** {@link findHeadEnd}: the blank line has not arrived yet. */
@@ -47,6 +48,11 @@ export class RequestHead {
   targetStart = 0;
   /** One past the request-target's last byte. */
   targetEnd = 0;
+  /**
+   * First byte of the target's path: `targetStart`, except in absolute-form, where the path
+   * follows `scheme://authority` (and may be empty, which means `/`).
+   */
+  pathStart = 0;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor = 1;
   /** Header fields parsed. */
@@ -81,6 +87,7 @@ export class RequestHead {
     copy.method = this.method;
     copy.targetStart = this.targetStart - shift;
     copy.targetEnd = this.targetEnd - shift;
+    copy.pathStart = this.pathStart - shift;
     copy.minor = this.minor;
     copy.headerCount = this.headerCount;
     for (let i = 0; i < n; i++) copy.headers[i] = this.headers[i]! - shift;
@@ -166,6 +173,7 @@ const MAX_LENGTH_DIGITS = 15;
 /** Framing facts gathered while the header fields go by. */
 class Framing {
   hosts = 0;
+  badHost = false;
   contentLength: number = -1;
   lengthConflict = false;
   badLength = false;
@@ -181,6 +189,7 @@ class Framing {
 
   reset(): void {
     this.hosts = 0;
+    this.badHost = false;
     this.contentLength = -1;
     this.lengthConflict = false;
     this.badLength = false;
@@ -298,7 +307,9 @@ function parseRequestLine(buf: Uint8Array, start: number, end: number, head: Req
   if (p === targetStart || buf[p] !== SP) return -400;
   head.targetStart = targetStart;
   head.targetEnd = p;
-  if (!targetFitsMethod(buf, targetStart, p, head.method)) return -400;
+  const pathStart = pathStartOf(buf, targetStart, p, head.method);
+  if (pathStart < 0) return -400;
+  head.pathStart = pathStart;
   p++;
   // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, then CRLF.
   if (p + 10 > end) return NEED_MORE;
@@ -317,16 +328,21 @@ function parseRequestLine(buf: Uint8Array, start: number, end: number, head: Req
 
 /**
  * The four request-target forms (RFC 9112 §3.2): origin-form `/…` for any
- * method, asterisk-form only for OPTIONS, authority-form only for CONNECT,
- * absolute-form `scheme://…`.
+ * method, asterisk-form only for OPTIONS, authority-form `host:port` only for
+ * CONNECT, absolute-form `scheme://authority…`. Returns where the target's path
+ * starts, or -1 when the target has no form that fits the method.
  */
-function targetFitsMethod(buf: Uint8Array, start: number, end: number, method: string): boolean {
+function pathStartOf(buf: Uint8Array, start: number, end: number, method: string): number {
   const first = buf[start]!;
-  if (first === 0x2f) return method !== "CONNECT";
-  if (first === 0x2a) return end - start === 1 && method === "OPTIONS";
-  if (method === "CONNECT") return true;
-  // absolute-form: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) "://"
-  if (!((first | 0x20) >= 0x61 && (first | 0x20) <= 0x7a)) return false;
+  if (first === SLASH) return method === "CONNECT" ? -1 : start;
+  if (first === 0x2a) return end - start === 1 && method === "OPTIONS" ? start : -1;
+  if (method === "CONNECT") {
+    // authority-form = uri-host ":" port, both there.
+    const hostEnd = authorityHostEnd(buf, start, end);
+    return hostEnd > start && hostEnd < end - 1 ? start : -1;
+  }
+  // absolute-form: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://" authority.
+  if (!((first | 0x20) >= 0x61 && (first | 0x20) <= 0x7a)) return -1;
   let p = start + 1;
   while (p < end) {
     const c = buf[p]!;
@@ -340,8 +356,22 @@ function targetFitsMethod(buf: Uint8Array, start: number, end: number, method: s
     }
     break;
   }
-  return p + 3 <= end && buf[p] === COLON && buf[p + 1] === 0x2f && buf[p + 2] === 0x2f;
+  if (!(p + 3 <= end && buf[p] === COLON && buf[p + 1] === SLASH && buf[p + 2] === SLASH)) {
+    return -1;
+  }
+  const authorityStart = p + 3;
+  let authorityEnd = authorityStart;
+  while (authorityEnd < end && buf[authorityEnd] !== SLASH && buf[authorityEnd] !== QUESTION) {
+    authorityEnd++;
+  }
+  // An http(s) URI with an empty host is invalid (RFC 9110 §4.2.1), and userinfo (`user@`)
+  // is refused with it, since it is there to disguise the authority (RFC 9110 §4.2.4).
+  const hostEnd = authorityHostEnd(buf, authorityStart, authorityEnd);
+  return hostEnd > authorityStart ? authorityEnd : -1;
 }
+
+const SLASH = 0x2f;
+const QUESTION = 0x3f;
 
 function noteFraming(
   buf: Uint8Array,
@@ -353,7 +383,10 @@ function noteFraming(
 ): void {
   switch (nameEnd - nameStart) {
     case 4:
-      if (equalsIgnoreCase(buf, nameStart, nameEnd, H_HOST)) f.hosts++;
+      if (equalsIgnoreCase(buf, nameStart, nameEnd, H_HOST)) {
+        f.hosts++;
+        if (authorityHostEnd(buf, valueStart, valueEnd) < 0) f.badHost = true;
+      }
       return;
     case 6:
       if (equalsIgnoreCase(buf, nameStart, nameEnd, H_EXPECT)) {
@@ -465,7 +498,9 @@ function decideFraming(head: RequestHead, f: Framing, limits: Limits): number {
     if (f.contentLength > limits.maxBodyBytes) return 413;
     head.contentLength = f.contentLength;
   }
+  // RFC 9112 §3.2: a missing Host (HTTP/1.1), more than one, or one that is not an authority.
   if (head.minor === 1 ? f.hosts !== 1 : f.hosts > 1) return 400;
+  if (f.badHost) return 400;
   // An HTTP/1.0 client's expectations are ignored (RFC 9110 §10.1.1).
   if (head.minor === 1 && f.expectOther) return 417;
   head.expectContinue = f.expectContinue && head.minor === 1;

@@ -26,6 +26,8 @@ export class IncomingRequest {
   private head: RequestHead | null;
   private readonly requestBody: RequestBody | null;
   private cachedUrl: string | undefined = undefined;
+  /** Where the path starts in {@link IncomingRequest.url}: past `scheme://authority` in absolute-form. */
+  private readonly pathOffset: number;
   private cachedQuery: URLSearchParams | undefined = undefined;
   private controller: AbortController | null = null;
   private abortReason: unknown = undefined;
@@ -41,6 +43,7 @@ export class IncomingRequest {
   ) {
     this.head = head;
     this.method = head.method;
+    this.pathOffset = head.pathStart - head.targetStart;
     this.requestBody = body;
     this.peer = peer;
     this.proxies = proxies;
@@ -77,7 +80,10 @@ export class IncomingRequest {
     return head;
   }
 
-  /** The request-target exactly as sent (`/path?query`). */
+  /**
+   * The request-target exactly as sent: `/path?query`, or in absolute-form (which RFC 9112
+   * §3.2.2 has servers accept) `http://host/path?query`.
+   */
   get url(): string {
     if (this.cachedUrl === undefined) {
       const h = this.view();
@@ -86,11 +92,17 @@ export class IncomingRequest {
     return this.cachedUrl;
   }
 
-  /** The target's path, before any `?` (not percent-decoded). */
+  /**
+   * The target's path, before any `?` (not percent-decoded); in absolute-form the part after
+   * the authority, `/` when that is empty.
+   */
   get path(): string {
     const url = this.url;
-    const q = url.indexOf("?");
-    return q < 0 ? url : url.slice(0, q);
+    const from = this.pathOffset;
+    const q = url.indexOf("?", from);
+    if (from === 0) return q < 0 ? url : url.slice(0, q);
+    const path = q < 0 ? url.slice(from) : url.slice(from, q);
+    return path === "" ? "/" : path;
   }
 
   /** @internal FNV-1a hash of the path's bytes (the target before `?`): routing without a string. */
@@ -98,20 +110,24 @@ export class IncomingRequest {
     const h = this.view();
     const buf = h.buf;
     let hash = FNV_OFFSET;
-    for (let i = h.targetStart, end = h.targetEnd; i < end; i++) {
+    const start = h.pathStart;
+    let i = start;
+    for (const end = h.targetEnd; i < end; i++) {
       const c = buf[i]!;
       if (c === QUESTION) break;
       hash = Math.imul(hash ^ c, FNV_PRIME);
     }
-    return hash >>> 0;
+    return i === start ? SLASH_HASH : hash >>> 0;
   }
 
   /** @internal Whether the path's bytes are exactly `bytes`. */
   pathEquals(bytes: Uint8Array): boolean {
     const h = this.view();
     const buf = h.buf;
-    const start = h.targetStart;
+    const start = h.pathStart;
     const n = bytes.length;
+    // An empty path (absolute-form `http://host` or `http://host?q`) is `/`.
+    if (start === h.targetEnd || buf[start] === QUESTION) return n === 1 && bytes[0] === SLASH;
     if (start + n > h.targetEnd) return false;
     for (let i = 0; i < n; i++) if (buf[start + i] !== bytes[i]) return false;
     return start + n === h.targetEnd || buf[start + n] === QUESTION;
@@ -121,7 +137,7 @@ export class IncomingRequest {
   get query(): URLSearchParams {
     if (this.cachedQuery === undefined) {
       const url = this.url;
-      const q = url.indexOf("?");
+      const q = url.indexOf("?", this.pathOffset);
       this.cachedQuery = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
     }
     return this.cachedQuery;
@@ -227,6 +243,7 @@ export interface Peer {
 
 const NO_PROXIES: ReadonlySet<string> = new Set();
 const QUESTION = 0x3f;
+const SLASH = 0x2f;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
@@ -236,6 +253,8 @@ export function hashPath(bytes: Uint8Array): number {
   for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, FNV_PRIME);
   return hash >>> 0;
 }
+
+const SLASH_HASH = hashPath(new Uint8Array([SLASH]));
 
 /** `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) is 192.0.2.1. */
 function plainAddress(address: string): string {

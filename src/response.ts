@@ -48,13 +48,15 @@ export class StaticReply {
   readonly head: Uint8Array;
   /** The body bytes. */
   readonly body: Uint8Array;
+  /** `headers` held `Connection: close`: the connection ends after this reply. */
+  readonly close: boolean;
 
   /** Serialise the status line, `headers` and `Content-Length` now, once. */
   constructor(status: number, headers: HeaderInit | undefined, body: string | Uint8Array) {
     const bytes = typeof body === "string" ? encoder.encode(body) : body;
     const out = new Out(256);
     out.put(statusLine(status));
-    writeHeaderFields(out, headers);
+    this.close = writeHeaderFields(out, headers);
     if (!statusHasNoBody(status)) out.ascii(`Content-Length: ${bytes.length}\r\n`);
     this.status = status;
     this.head = out.buf.slice(0, out.len);
@@ -180,22 +182,27 @@ const MANAGED = new Set(["content-length", "transfer-encoding", "connection", "d
 /**
  * Append `name: value\r\n` for each field. A name that is not a token or a
  * value holding CR, LF or NUL would let a handler split the response: throw.
+ * Returns true when a `Connection` field among them holds `close`: the handler
+ * wants the connection ended after this response (the server writes that field).
  */
-export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): void {
-  if (headers === undefined) return;
+export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): boolean {
+  if (headers === undefined) return false;
+  let close = false;
   if (Array.isArray(headers)) {
     for (const [name, value] of headers as ReadonlyArray<readonly [string, string]>) {
-      writeField(out, name, value);
+      if (writeField(out, name, value)) close = true;
     }
   } else {
     const record = headers as Readonly<Record<string, string>>;
-    for (const name in record) writeField(out, name, record[name]!);
+    for (const name in record) if (writeField(out, name, record[name]!)) close = true;
   }
+  return close;
 }
 
-function writeField(out: Out, name: string, value: string): void {
+/** Write one field; true when it is a `Connection` that asks to close. */
+function writeField(out: Out, name: string, value: string): boolean {
   const prefix = namePrefix(name);
-  if (prefix === MANAGED_NAME) return;
+  if (prefix === MANAGED_NAME) return asksClose(name, value);
   value = String(value);
   let wide = false;
   for (let i = 0; i < value.length; i++) {
@@ -210,6 +217,16 @@ function writeField(out: Out, name: string, value: string): void {
   if (wide) out.put(encoder.encode(value));
   else out.ascii(value);
   out.ascii("\r\n");
+  return false;
+}
+
+/** A `Connection` value (a comma list of options, RFC 9110 §7.6.1) that holds `close`. */
+function asksClose(name: string, value: string): boolean {
+  if (name.length !== 10 || name.toLowerCase() !== "connection") return false;
+  for (const option of String(value).split(",")) {
+    if (option.trim().toLowerCase() === "close") return true;
+  }
+  return false;
 }
 
 /** Stands for a name binks writes itself (see {@link MANAGED}) in {@link prefixes}. */
@@ -272,6 +289,7 @@ export function writeStatic(
   headOnly: boolean,
   mode: number,
 ): Uint8Array | null {
+  if (reply.close) mode = CLOSE;
   out.put(reply.head);
   out.put(dateLine());
   connectionField(out, mode);
@@ -292,6 +310,8 @@ export interface Tail {
   closeDelimited: boolean;
   /** The stream's length was announced: send its pieces as they are, exactly that many bytes. */
   sized: number;
+  /** The reply's own `Connection: close`: the connection ends after it. */
+  close: boolean;
 }
 
 /**
@@ -313,10 +333,14 @@ export function writeReply(
   tail.stream = null;
   tail.closeDelimited = false;
   tail.sized = -1;
+  tail.close = false;
   const start = out.len;
   try {
     out.put(statusLine(status));
-    writeHeaderFields(out, reply.headers);
+    if (writeHeaderFields(out, reply.headers)) {
+      mode = CLOSE;
+      tail.close = true;
+    }
   } catch (err) {
     out.len = start;
     throw err;

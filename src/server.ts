@@ -48,7 +48,13 @@ export class HttpServer implements ConnectionHost {
   readonly handler: Handler;
   readonly out: Out = new Out(64 * 1024);
   readonly resume: { scan: number } = { scan: 0 };
-  readonly tail: Tail = { bytes: null, stream: null, closeDelimited: false, sized: -1 };
+  readonly tail: Tail = {
+    bytes: null,
+    stream: null,
+    closeDelimited: false,
+    sized: -1,
+    close: false,
+  };
   readonly head: RequestHead;
   readonly lingerMs: number;
   draining = false;

@@ -21,11 +21,20 @@ function bodyAllowed(method: string): boolean {
   return method !== "GET" && method !== "HEAD";
 }
 
-/** The absolute URL of a request: its origin-form target joined to its Host. */
+/**
+ * The target URI (RFC 9112 §3.3): an absolute-form target as it is; otherwise `http://`, the
+ * authority (the Host, or a CONNECT's target), and the path and query of an origin-form one.
+ */
 function absoluteUrl(req: IncomingRequest): string {
   const target = req.url;
-  return target.startsWith("/") ? `http://${req.header("host") ?? "localhost"}${target}` : target;
+  const first = target.charCodeAt(0);
+  if (first === SLASH) return `http://${req.header("host") || "localhost"}${target}`;
+  if (first === ASTERISK) return `http://${req.header("host") || "localhost"}`;
+  return req.method === "CONNECT" ? `http://${target}` : target;
 }
+
+const SLASH = 0x2f;
+const ASTERISK = 0x2a;
 
 /** A `ReadableStream` over a request body, pulled piece by piece as the handler reads. */
 function bodyStream(source: RequestBody): ReadableStream<Uint8Array> {

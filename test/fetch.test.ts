@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { serve, type Server } from "../serve.ts";
 import { detectRuntime } from "../adapters/detect.ts";
-import { header, type Parsed, RawClient, request, text } from "./client.ts";
+import { header, type Parsed, parseResponses, RawClient, request, text } from "./client.ts";
 
 let server: Server;
 let port = 0;
@@ -181,6 +181,7 @@ type Seen = Record<string, unknown>;
 /** A plain fetch handler that reports how its Request behaves. */
 async function probe(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
+  if (path === "/close") return new Response("bye", { headers: { Connection: "close" } });
   if (path === "/forever") {
     // A producer with nothing ready, ever: only a cancel ends it.
     const body = new ReadableStream<Uint8Array>({
@@ -315,6 +316,79 @@ describe("fetch handlers: the Request they get", () => {
 
   it("clone() gives a real Request with its own copy of the body", async () => {
     assert.deepEqual((await ask("/clone", "twice")).body, ["twice", "twice"]);
+  });
+
+  it("has the target URI of each request-target form (RFC 9112 §3.3)", async () => {
+    const url = async (line: string): Promise<string> => {
+      const r = await request(probePort, `${line} HTTP/1.1\r\nHost: probe.test:8\r\n\r\n`);
+      assert.equal(r.status, 200, line);
+      return String((JSON.parse(text(r.body)) as Seen).url);
+    };
+    // Absolute-form: the target's own authority, not the Host (§3.2.2).
+    assert.equal(await url("GET http://other.test:9/get?x=1"), "http://other.test:9/get?x=1");
+    assert.equal(await url("GET http://other.test"), "http://other.test/");
+    assert.equal(await url("OPTIONS *"), "http://probe.test:8/");
+  });
+
+  it("answers 501 to CONNECT, TRACE and TRACK, which no Request may carry, and goes on", async () => {
+    const c = await RawClient.connect(probePort);
+    try {
+      const host = "Host: probe.test:8\r\n\r\n";
+      await c.send(
+        `TRACE /get HTTP/1.1\r\n${host}CONNECT probe.test:443 HTTP/1.1\r\n${host}` +
+          `track /get HTTP/1.1\r\n${host}GET /get HTTP/1.1\r\n${host}`,
+      );
+      const rs = await c.responses(4);
+      for (const r of rs.slice(0, 3)) {
+        assert.match(
+          r.rawHead,
+          /^HTTP\/1\.1 501 Not Implemented\r\nContent-Type: text\/plain\r\nContent-Length: 4\r\nDate: [^\r]+\r\n\r\n$/,
+        );
+        assert.equal(text(r.body), "501\n");
+      }
+      assert.equal(rs[3]!.status, 200);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("answers 400 and closes when the URL standard refuses the target URI", async () => {
+    // `uri-host [ ":" port ]` as HTTP has it, yet no URL: a port past 65535, a space escaped.
+    for (const host of ["probe.test:99999", "a%20b"]) {
+      const c = await RawClient.connect(probePort);
+      try {
+        await c.send(
+          `GET /get HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /get HTTP/1.1\r\nHost: a\r\n\r\n`,
+        );
+        await c.closedByServer();
+        const { responses } = parseResponses(c.received());
+        assert.equal(responses.length, 1, host);
+        assert.equal(responses[0]!.status, 400, host);
+        assert.equal(header(responses[0]!, "connection"), "close", host);
+      } finally {
+        c.close();
+      }
+    }
+  });
+
+  it("closes the connection after a Response that says Connection: close", async () => {
+    const c = await RawClient.connect(probePort);
+    try {
+      await c.send(
+        "GET /close HTTP/1.1\r\nHost: a\r\n\r\nGET /get HTTP/1.1\r\nHost: a\r\n\r\n",
+      );
+      await c.closedByServer();
+      const { responses } = parseResponses(c.received());
+      assert.equal(responses.length, 1);
+      assert.equal(text(responses[0]!.body), "bye");
+      assert.equal(
+        responses[0]!.headers.filter(([n]) => n.toLowerCase() === "connection").length,
+        1,
+      );
+      assert.equal(header(responses[0]!, "connection"), "close");
+    } finally {
+      c.close();
+    }
   });
 });
 

@@ -173,6 +173,45 @@ describe("parseHead in one pass (no findHeadEnd)", () => {
   });
 });
 
+describe("parseHead: authorities", () => {
+  const hosts = [
+    "",
+    "a",
+    "a:80",
+    "a:",
+    "192.0.2.1:65535",
+    "[::1]",
+    "[::1]:8080",
+    "[v1.x]",
+    "[fe80::1%25eth0]",
+    "a%20b",
+    "x-y.z_~!$&'()*+,;=",
+  ];
+  for (const host of hosts) {
+    it(`takes Host ${JSON.stringify(host)}`, () => {
+      assert.equal(whole(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`).status, 0);
+    });
+  }
+
+  /** The path the parser found in `target`, as bytes from pathStart to the target's end. */
+  function pathOf(method: string, target: string): string {
+    const bytes = enc.encode(`${method} ${target} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    const head = new RequestHead(limits.maxHeaders);
+    assert.equal(parseHead(bytes, 0, bytes.length, head, limits), 0);
+    return latin1(bytes, head.pathStart, head.targetEnd);
+  }
+
+  it("finds the path after the authority of an absolute-form target", () => {
+    assert.equal(pathOf("GET", "http://a.example:8080/x/y?q=/z"), "/x/y?q=/z");
+    assert.equal(pathOf("GET", "HTTPS://[::1]:8/"), "/");
+    assert.equal(pathOf("GET", "http://a?q"), "?q");
+    assert.equal(pathOf("GET", "http://a"), "");
+    assert.equal(pathOf("GET", "/x?q"), "/x?q");
+    assert.equal(pathOf("OPTIONS", "*"), "*");
+    assert.equal(pathOf("CONNECT", "a.example:443"), "a.example:443");
+  });
+});
+
 describe("parseHead: refused requests", () => {
   const H = "Host: a\r\n";
   const cases: [string, string, number][] = [
@@ -248,6 +287,28 @@ describe("parseHead: refused requests", () => {
     ["two Hosts", `GET / HTTP/1.1\r\n${H}${H}\r\n`, 400],
     ["two Hosts in 1.0", `GET / HTTP/1.0\r\n${H}${H}\r\n`, 400],
     ["unknown expectation", `GET / HTTP/1.1\r\n${H}Expect: 200-ok\r\n\r\n`, 417],
+    // RFC 9112 §3.2: a Host whose value is not `uri-host [ ":" port ]`.
+    ["Host with a space", `GET / HTTP/1.1\r\nHost: a b\r\n\r\n`, 400],
+    ["Host with a path", `GET / HTTP/1.1\r\nHost: a/b\r\n\r\n`, 400],
+    ["Host with userinfo", `GET / HTTP/1.1\r\nHost: u@a\r\n\r\n`, 400],
+    ["Host with a port that is not digits", `GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n`, 400],
+    ["Host with two ports", `GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n`, 400],
+    ["Host with a cut %-escape", `GET / HTTP/1.1\r\nHost: a%2\r\n\r\n`, 400],
+    ["Host with a %-escape that is not hex", `GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n`, 400],
+    ["Host with an unclosed IP-literal", `GET / HTTP/1.1\r\nHost: [::1\r\n\r\n`, 400],
+    ["Host with an empty IP-literal", `GET / HTTP/1.1\r\nHost: []\r\n\r\n`, 400],
+    ["Host with bytes after an IP-literal", `GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n`, 400],
+    ["Host with obs-text", `GET / HTTP/1.1\r\nHost: caf\xe9\r\n\r\n`, 400],
+    ["HTTP/1.0 Host that is not an authority", `GET / HTTP/1.0\r\nHost: a|b\r\n\r\n`, 400],
+    // Absolute-form and authority-form carry an authority of the same grammar.
+    ["absolute-form with userinfo", `GET http://u@a/ HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form with an empty host", `GET http:///x HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form with only a port", `GET http://:80/ HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form with a bad byte in the host", `GET http://a|b/ HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form with a fragment in the host", `GET http://a#x HTTP/1.1\r\n${H}\r\n`, 400],
+    ["CONNECT without a port", `CONNECT a HTTP/1.1\r\n${H}\r\n`, 400],
+    ["CONNECT with an empty port", `CONNECT a: HTTP/1.1\r\n${H}\r\n`, 400],
+    ["CONNECT without a host", `CONNECT :443 HTTP/1.1\r\n${H}\r\n`, 400],
   ];
   for (const [what, text, status] of cases) {
     it(`${status} for ${what}`, () => {

@@ -62,6 +62,27 @@ describe("router: matching", () => {
     assert.equal(call(router, "GET", "/users/%E0%A4%A")[0], 400);
   });
 
+  it("routes an absolute-form target by the path after its authority", () => {
+    // RFC 9112 §3.2.2: servers accept the absolute-form; the empty path is `/`.
+    assert.equal(call(router, "GET", "http://x/users/me")[1], "me");
+    assert.deepEqual(call(router, "GET", "http://x:8080/users/7?a=1")[2], { id: "7" });
+    assert.equal(call(router, "GET", "http://x")[1], "root");
+    assert.equal(call(router, "GET", "http://x?q=1")[1], "root");
+    assert.equal(call(router, "GET", "https://[::1]:8/files/a")[1], "files");
+    assert.equal(call(router, "GET", "http://x/nope")[0], 404);
+  });
+
+  it("gives an absolute-form request its path and query, and its url as sent", () => {
+    const r = req("GET", "http://x:8080/a/b?c=1&d=2");
+    assert.equal(r.url, "http://x:8080/a/b?c=1&d=2");
+    assert.equal(r.path, "/a/b");
+    assert.equal(r.query.get("d"), "2");
+    const bare = req("GET", "http://x?c=3");
+    assert.equal(bare.path, "/");
+    assert.equal(bare.query.get("c"), "3");
+    assert.equal(req("GET", "http://x").path, "/");
+  });
+
   it("ignores the query string", () => {
     assert.equal(call(router, "GET", "/users?id=3")[1], "users");
     assert.equal(call(router, "GET", "/users/3?x=1")[1], "user");

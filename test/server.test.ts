@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { type HttpOptions, HttpServer } from "../src/server.ts";
 import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { IncomingRequest } from "../src/request.ts";
-import { Out, type Reply, writeHeaderFields } from "../src/response.ts";
+import { Out, type Reply, StaticReply, writeHeaderFields } from "../src/response.ts";
 import { Router } from "../src/router.ts";
 import { Timeout } from "../src/errors.ts";
 import { parseResponses } from "./client.ts";
@@ -468,6 +468,48 @@ describe("connection: closing after the last response", () => {
     assert.equal(parseResponses(t.bytes()).responses.length, 1);
     assert.equal(t.ended, true);
     assert.equal(t.quiet, false);
+  });
+
+  it("a handler's own Connection: close is honoured: said once, nothing read after it", async () => {
+    const closing = new StaticReply(
+      200,
+      { "Content-Type": "text/plain", "Connection": "close" },
+      "s",
+    );
+    const { connect } = setup({
+      handler: (req): Reply | StaticReply | Promise<Reply> =>
+        req.path === "/static"
+          ? closing
+          : req.path === "/later"
+          ? Promise.resolve<Reply>({ headers: [["connection", "Upgrade, Close"]], body: "l" })
+          : req.path === "/keep"
+          ? { headers: { Connection: "keep-alive" }, body: "k" }
+          : { headers: { "X-A": "1", connection: "close" }, body: "r" },
+    });
+    const expected = (body: string) =>
+      new RegExp(
+        `^HTTP/1\\.1 200 OK\r\n(?:(?!Connection)[^\r]*\r\n)*Connection: close\r\n\r\n${body}$`,
+      );
+    for (const path of ["/static", "/reply", "/later"]) {
+      const t = connect();
+      t.send(GET(path) + GET("/never"));
+      await tick();
+      const text = t.text();
+      assert.match(text, expected(path[1]!), path);
+      assert.equal(text.split("Connection:").length, 2, path);
+      assert.equal(t.ended, true, path);
+      assert.equal(t.quiet, false, path);
+    }
+    // Over HTTP/1.0 keep-alive too; and a handler's keep-alive changes nothing.
+    const old = connect();
+    old.send("GET /reply HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert.match(old.text(), /\r\nConnection: close\r\n\r\nr$/);
+    assert.equal(old.ended, true);
+    const kept = connect();
+    kept.send(GET("/keep") + GET("/keep"));
+    assert.equal(parseResponses(kept.bytes()).responses.length, 2);
+    assert.doesNotMatch(kept.text(), /Connection/);
+    assert.equal(kept.ended, false);
   });
 
   it("a close the server decides on (an error, shutdown) is never quiet", async () => {

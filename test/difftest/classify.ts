@@ -70,6 +70,16 @@ function fieldsOf(lines: string[]): [string, string][] {
   return out;
 }
 
+/** uri-host (RFC 3986 §3.2.2): an IP-literal in brackets, or a reg-name (possibly empty). */
+const URI_HOST =
+  /^(?:\[(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)$/;
+
+/** The host of `uri-host [ ":" port ]` (the port may be empty), or null when it is not one. */
+function authorityHost(authority: string): string | null {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::[0-9]*)?$/.exec(authority);
+  return m !== null && URI_HOST.test(m[1]!) ? m[1]! : null;
+}
+
 /** Why binks refused a head with 400, by README's rules; null when no rule applies. */
 function headRule(head: string): string | null {
   if (/(^|[^\r])\n/.test(head)) return "bare LF in the head (line ends: CRLF only)";
@@ -82,11 +92,14 @@ function headRule(head: string): string | null {
     return "malformed request line (token, SP, visible-ASCII target, SP, HTTP/d.d)";
   }
   const [, method, target] = m;
+  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?]*)/.exec(target!);
   const form = target![0] === "/"
     ? method !== "CONNECT"
     : target === "*"
     ? method === "OPTIONS"
-    : method === "CONNECT" || /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(target!);
+    : method === "CONNECT"
+    ? /:[0-9]+$/.test(target!) && (authorityHost(target!) ?? "") !== ""
+    : absolute !== null && (authorityHost(absolute[1]!) ?? "") !== "";
   if (!form) return "request-target form does not fit the method (RFC 9112 §3.2)";
   for (const l of lines.slice(1)) {
     if (/^[ \t]/.test(l)) return "obs-fold, or whitespace before a field (400)";
@@ -111,7 +124,11 @@ function headRule(head: string): string | null {
     if (codings.some((x) => !TOKEN.test(x))) return "coding list that is not plain tokens";
     if (codings.filter((x) => x.toLowerCase() === "chunked").length > 1) return "chunked twice";
   }
-  const hosts = fields.filter(([n]) => n === "host").length;
+  const hostValues = fields.filter(([n]) => n === "host").map(([, v]) => v);
+  if (hostValues.some((v) => authorityHost(v) === null)) {
+    return 'Host that is not uri-host [":" port] (RFC 9112 §3.2)';
+  }
+  const hosts = hostValues.length;
   if (minor === 1 && hosts !== 1) return "HTTP/1.1 without exactly one Host";
   if (minor === 0 && hosts > 1) return "HTTP/1.0 with more than one Host";
   return null;

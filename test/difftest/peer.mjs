@@ -26,9 +26,21 @@ function errorStatus(code) {
   return 400;
 }
 
+/**
+ * The path of a target: up to `?`; in absolute-form (which RFC 9112 §3.2.2 has
+ * servers accept) the part after `scheme://authority`, `/` when that is empty.
+ */
+function pathOf(url) {
+  const q = url.indexOf("?");
+  const beforeQuery = q < 0 ? url : url.slice(0, q);
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(beforeQuery);
+  if (scheme === null) return beforeQuery;
+  const slash = beforeQuery.indexOf("/", scheme[0].length);
+  return slash < 0 ? "/" : beforeQuery.slice(slash);
+}
+
 function route(req) {
-  const q = req.url.indexOf("?");
-  const path = q < 0 ? req.url : req.url.slice(0, q);
+  const path = pathOf(req.url);
   if (path === "/inspect" || path === "/echo") return path;
   if (path === "/") return req.method === "GET" || req.method === "HEAD" ? "/" : 405;
   return 404;

@@ -22,6 +22,47 @@ function charsIn(from: number, to: number): string[] {
 const VCHAR = charsIn(0x21, 0x7e);
 /** Bytes a field value may hold besides whitespace: VCHAR and obs-text. */
 const VALUE_CHAR = [...VCHAR, ...charsIn(0x80, 0xff)];
+/** reg-name bytes (RFC 3986 unreserved and sub-delims); `%` comes only as pct-encoded. */
+const REG_NAME = [...ALPHA, ..."0123456789-._~!$&'()*+,;="];
+const HEXDIGS = [..."0123456789abcdefABCDEF"];
+
+/** uri-host: a reg-name (with the odd `%HH`) or an IP-literal in brackets. */
+const uriHostArb = (minLength: number): fc.Arbitrary<string> =>
+  fc.oneof(
+    {
+      weight: 5,
+      arbitrary: fc.string({
+        unit: fc.oneof(
+          { weight: 12, arbitrary: fc.constantFrom(...REG_NAME) },
+          {
+            weight: 1,
+            arbitrary: fc.tuple(fc.constantFrom(...HEXDIGS), fc.constantFrom(...HEXDIGS)).map((
+              [a, b],
+            ) => `%${a}${b}`),
+          },
+        ),
+        minLength,
+        maxLength: 16,
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.string({
+        unit: fc.constantFrom(...HEXDIGS, ":", "."),
+        minLength: 1,
+        maxLength: 20,
+      }).map((a) => `[${a}]`),
+    },
+  );
+
+/** `uri-host [ ":" port ]`, the port possibly empty (RFC 3986 §3.2.3). */
+const authorityArb = (minHost: number): fc.Arbitrary<string> =>
+  fc.tuple(
+    uriHostArb(minHost),
+    fc.option(fc.string({ unit: fc.constantFrom(..."0123456789"), maxLength: 5 })),
+  )
+    .map(([host, port]) => (port === null ? host : `${host}:${port}`));
+
 /** Names the parser gives meaning to; generated on purpose, never by chance. */
 const FRAMING_NAMES = ["host", "content-length", "transfer-encoding", "expect", "connection"];
 
@@ -186,9 +227,17 @@ const methodTargetArb: fc.Arbitrary<[string, string]> = fc.oneof(
           .tuple(
             fc.constantFrom(...ALPHA),
             fc.string({ unit: fc.constantFrom(...ALPHA, "0", "9", "+", "-", "."), maxLength: 6 }),
-            fc.string({ unit: fc.constantFrom(...VCHAR), maxLength: 30 }),
+            authorityArb(1),
+            fc.option(
+              fc.tuple(
+                fc.constantFrom("/", "?"),
+                fc.string({ unit: fc.constantFrom(...VCHAR), maxLength: 30 }),
+              ),
+            ),
           )
-          .map(([a, b, rest]) => `${a}${b}://${rest}`),
+          .map(([a, b, authority, rest]) =>
+            `${a}${b}://${authority}${rest === null ? "" : rest[0] + rest[1]}`
+          ),
       ),
     ),
   },
@@ -196,7 +245,7 @@ const methodTargetArb: fc.Arbitrary<[string, string]> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .tuple(tokenArb(1, 12).filter((h) => h[0] !== "/" && h[0] !== "*"), fc.nat(65535))
+      .tuple(uriHostArb(1), fc.nat(65535))
       .map(([h, p]): [string, string] => ["CONNECT", `${h}:${p}`]),
   },
 );
@@ -212,7 +261,7 @@ export const validRequestArb: fc.Arbitrary<Generated> = fc
     mt: methodTargetArb,
     minor: fc.constantFrom(0, 1),
     hostCount: fc.constantFrom(0, 1, 1, 1),
-    host: header(anyCase("host"), fc.string({ unit: fc.constantFrom(...VCHAR), maxLength: 20 })),
+    host: header(anyCase("host"), authorityArb(0)),
     plain: fc.array(plainHeaderArb, { maxLength: 6 }),
     connection: fc.option(header(anyCase("connection"), connectionValueArb)),
     expect: fc.option(header(anyCase("expect"), fc.constantFrom("100-continue", "100-Continue"))),
