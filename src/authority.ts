@@ -11,7 +11,7 @@
  */
 
 /** reg-name and IPv4address bytes: unreserved / sub-delims (RFC 3986 §2.2–2.3), `%` checked apart. */
-const REG_NAME: Uint8Array = /* @__PURE__ */ (() => {
+export const REG_NAME: Uint8Array = /* @__PURE__ */ (() => {
   const t = new Uint8Array(256);
   const mark = (c: number) => (t[c] = 1);
   for (let c = 0x30; c <= 0x39; c++) mark(c);

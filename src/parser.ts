@@ -28,7 +28,7 @@ import {
   TOKEN,
 } from "./bytes.ts";
 import { ascii, copyBytes } from "./bytes.ts";
-import { authorityHostEnd } from "./authority.ts";
+import { authorityHostEnd, REG_NAME } from "./authority.ts";
 import type { Limits } from "./limits.ts";
 
 /** {@link findHeadEnd}: the blank line has not arrived yet. */
@@ -268,12 +268,23 @@ function parseLines(
     const nameEnd = p++;
     while (buf[p] === SP || buf[p] === HT) p++;
     const valueStart = p;
+    // Host is checked as it is scanned (RFC 9112 §3.2): its usual form, a reg-name and a port,
+    // in this one pass; anything else by the full grammar below.
+    const host = nameEnd - nameStart === 4 && equalsIgnoreCase(buf, nameStart, nameEnd, H_HOST);
+    if (host) p = plainAuthorityEnd(buf, p);
+    const plainEnd = p;
     while (FIELD_VALUE[buf[p]!] === 1) p++;
     if (p + 1 >= end) return NEED_MORE;
     if (buf[p] !== CR || buf[p + 1] !== LF) return 400;
     let valueEnd = p;
     while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HT)) {
       valueEnd--;
+    }
+    if (host) {
+      f.hosts++;
+      if (plainEnd !== valueEnd && authorityHostEnd(buf, valueStart, valueEnd) < 0) {
+        f.badHost = true;
+      }
     }
     p += 2;
     if (n === max) return 431;
@@ -382,12 +393,6 @@ function noteFraming(
   f: Framing,
 ): void {
   switch (nameEnd - nameStart) {
-    case 4:
-      if (equalsIgnoreCase(buf, nameStart, nameEnd, H_HOST)) {
-        f.hosts++;
-        if (authorityHostEnd(buf, valueStart, valueEnd) < 0) f.badHost = true;
-      }
-      return;
     case 6:
       if (equalsIgnoreCase(buf, nameStart, nameEnd, H_EXPECT)) {
         if (equalsIgnoreCase(buf, valueStart, valueEnd, V_100_CONTINUE)) f.expectContinue = true;
@@ -409,6 +414,20 @@ function noteFraming(
         noteCodings(buf, valueStart, valueEnd, f);
       }
       return;
+  }
+}
+
+/**
+ * Past `reg-name [ ":" *DIGIT ]` at `p`, with no `%`: where such a Host value would end. A value
+ * that ends anywhere else may still be an authority (an IP-literal, a `%HH`), or not.
+ */
+function plainAuthorityEnd(buf: Uint8Array, p: number): number {
+  while (REG_NAME[buf[p]!] === 1) p++;
+  if (buf[p] !== COLON) return p;
+  for (p++;; p++) {
+    // Past the bytes at hand a read gives undefined, which is no digit.
+    const d = buf[p]! - 0x30;
+    if (!(d >= 0 && d <= 9)) return p;
   }
 }
 

@@ -185,6 +185,8 @@ describe("parseHead: authorities", () => {
     "[v1.x]",
     "[fe80::1%25eth0]",
     "a%20b",
+    "a%20b:8",
+    "a:80 \t",
     "x-y.z_~!$&'()*+,;=",
   ];
   for (const host of hosts) {
@@ -293,6 +295,8 @@ describe("parseHead: refused requests", () => {
     ["Host with userinfo", `GET / HTTP/1.1\r\nHost: u@a\r\n\r\n`, 400],
     ["Host with a port that is not digits", `GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n`, 400],
     ["Host with two ports", `GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n`, 400],
+    ["Host with a letter after the port", `GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n`, 400],
+    ["Host with a word after the port", `GET / HTTP/1.1\r\nHost: a:80 x\r\n\r\n`, 400],
     ["Host with a cut %-escape", `GET / HTTP/1.1\r\nHost: a%2\r\n\r\n`, 400],
     ["Host with a %-escape that is not hex", `GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n`, 400],
     ["Host with an unclosed IP-literal", `GET / HTTP/1.1\r\nHost: [::1\r\n\r\n`, 400],
