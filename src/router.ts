@@ -8,7 +8,8 @@
  *
  * `HEAD` falls back to the `GET` route (the server drops the body), `OPTIONS`
  * is answered with `Allow`, a path that exists under other methods gets `405`
- * with `Allow`, and anything else `404`.
+ * with `Allow`, and anything else `404`. `OPTIONS *`, which asks about the
+ * server as a whole (RFC 9110 §9.3.7), gets `204` with every method routed.
  *
  * @module
  */
@@ -82,6 +83,8 @@ export class Router {
   private readonly root = new Node();
   private readonly middleware: Middleware[] = [];
   private readonly routes: RouteRecord[] = [];
+  /** Every method some route takes, for `OPTIONS *`; made when first asked. */
+  private serverAllow: string | null = null;
   /** The server-facing handler; bound, so it can be passed around. */
   readonly handler: Handler;
 
@@ -129,6 +132,7 @@ export class Router {
       handlers[handlers.length - 1] as Handler,
     );
     this.routes.push({ method, pattern, handler });
+    this.serverAllow = null;
     if (!pattern.startsWith("/")) throw new Error(`route pattern must start with "/": ${pattern}`);
     const segments = pattern.split("/").slice(1);
     if (!segments.some((s) => s.startsWith(":") || s === "*")) {
@@ -210,12 +214,24 @@ export class Router {
       }
     }
     const path = req.path;
+    // Only OPTIONS may have the asterisk-form target (the parser sees to it).
+    if (path === "*") return { status: 204, headers: { Allow: this.allowAll() } };
     const params: Record<string, string> = {};
     const methods = this.match(path, params);
     if (methods === null) return errorReply(404);
     if (methods === BAD_ENCODING) return errorReply(400);
     req.params = params;
     return this.dispatch(methods, req);
+  }
+
+  /** The methods of every route, as `Allow` lists them for one path. */
+  private allowAll(): string {
+    if (this.serverAllow === null) {
+      const all = new Methods();
+      for (const r of this.routes) if (r.method !== "*") all.set(r.method, r.handler);
+      this.serverAllow = all.allow;
+    }
+    return this.serverAllow;
   }
 
   /** Run the handler for the request's method, or answer `OPTIONS` and `405` with `Allow`. */

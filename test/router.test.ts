@@ -114,6 +114,21 @@ describe("router: matching", () => {
     assert.deepEqual(out.headers, { Allow: "GET, HEAD, OPTIONS" });
   });
 
+  it("answers OPTIONS * (the server as a whole) with 204 and every method routed", () => {
+    const out = router.handler(req("OPTIONS", "*")) as Reply;
+    assert.equal(out.status, 204);
+    assert.deepEqual(out.headers, { Allow: "GET, POST, HEAD, OPTIONS" });
+    assert.equal(out.body, undefined);
+    const later = new Router().put("/a", tag("a"));
+    assert.deepEqual((later.handler(req("OPTIONS", "*")) as Reply).headers, {
+      Allow: "PUT, OPTIONS",
+    });
+    later.delete("/b", tag("b"));
+    assert.deepEqual((later.handler(req("OPTIONS", "*")) as Reply).headers, {
+      Allow: "PUT, DELETE, OPTIONS",
+    });
+  });
+
   it("routes any method to all()", () => {
     assert.equal(call(router, "PROPFIND", "/any")[1], "any");
   });
