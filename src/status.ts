@@ -65,8 +65,10 @@ const lines = new Map<number, Uint8Array>();
 export function statusLine(status: number): Uint8Array {
   let line = lines.get(status);
   if (line === undefined) {
-    if (!Number.isInteger(status) || status < 100 || status > 999) {
-      throw new RangeError(`invalid HTTP status ${status}`);
+    // A 1xx is interim: sent as the answer, it leaves the client waiting for one. 600 and up
+    // are not HTTP statuses at all (RFC 9110 §15), which clients take for a 5xx.
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      throw new RangeError(`invalid final HTTP status ${status} (200-599)`);
     }
     line = ascii(`HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`);
     lines.set(status, line);

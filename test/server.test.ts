@@ -169,6 +169,20 @@ describe("connection: handlers", () => {
     assert.equal(errors.length, 1);
   });
 
+  it("a status that is not a final one (1xx, 600 and up, not an integer) becomes a 500", () => {
+    const statuses = [100, 101, 199, 600, 999, 99, 200.5];
+    let i = 0;
+    // The last request gets no status: the default, 200.
+    const { connect, errors } = setup({ handler: () => ({ status: statuses[i++], body: "x" }) });
+    const t = connect();
+    t.send(statuses.map(() => GET("/")).join("") + GET("/"));
+    const got = parseResponses(t.bytes()).responses.map((r) => r.status);
+    assert.deepEqual(got, [500, 500, 500, 500, 500, 500, 500, 200]);
+    assert.equal(errors.length, statuses.length);
+    assert.throws(() => new StaticReply(103, {}, ""), RangeError);
+    assert.equal(new StaticReply(599, {}, "").status, 599);
+  });
+
   it("a synchronously handled request may not be used after its handler returned", () => {
     let kept: IncomingRequest | null = null;
     const { connect } = setup({
