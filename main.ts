@@ -110,6 +110,12 @@ async function main(): Promise<void> {
   }
   const app = demoApp();
   if (options.staticDir !== undefined) {
+    // A directory that is not there would make every file request a 500: refuse it up front.
+    const info = await nodeFileSystem.stat(options.staticDir);
+    if (info === null || !info.isDirectory) {
+      console.error(`binks: --static: ${options.staticDir} is not a directory`);
+      h.exit(2);
+    }
     const files = serveStatic(options.staticDir, nodeFileSystem);
     app.get("/*", files);
   }

@@ -6,6 +6,7 @@
  */
 import { defaultLimits, defaultTimeouts, type Limits, type Timeouts } from "./limits.ts";
 import type { RuntimeName } from "./transport.ts";
+import { canonicalAddress } from "./address.ts";
 
 /** The port the original binks listened on. */
 export const DEFAULT_PORT = 5555;
@@ -142,6 +143,11 @@ const FLAGS: readonly Flag[] = [
     apply: (o, v) => {
       o.trustProxy = v.split(",").map((a) => a.trim()).filter((a) => a !== "");
       if (o.trustProxy.length === 0) throw new CliError("--trust-proxy needs addresses");
+      for (const a of o.trustProxy) {
+        if (canonicalAddress(a) === null) {
+          throw new CliError(`--trust-proxy takes IP addresses, not ${JSON.stringify(a)}`);
+        }
+      }
     },
   },
   {

@@ -12,6 +12,7 @@ import { now } from "./clock.ts";
 import { Scope } from "./scope.ts";
 import { Timeout } from "./errors.ts";
 import { AccessLog } from "./log.ts";
+import { canonicalAddress } from "./address.ts";
 import type { AcceptFn, ConnectionEvents, Transport } from "./transport.ts";
 
 /** After cutting connections, how long to wait for the sockets to report closed. */
@@ -36,6 +37,15 @@ export interface HttpOptions {
    * (see `IncomingRequest.ip`). Empty by default: the peer address is the client.
    */
   trustProxy?: readonly string[];
+}
+
+/** A trusted proxy's address, written as sockets report peers; a TypeError for anything else. */
+function trustedAddress(text: string): string {
+  const address = canonicalAddress(text);
+  if (address === null) {
+    throw new TypeError(`trustProxy: not an IP address: ${JSON.stringify(text)}`);
+  }
+  return address;
 }
 
 /** Shared state of all connections of one server. */
@@ -86,7 +96,7 @@ export class HttpServer implements ConnectionHost {
     this.head = new RequestHead(this.limits.maxHeaders);
     this.lingerMs = options.lingerMs ?? 2000;
     this.accessLog = options.accessLog === undefined ? null : new AccessLog(options.accessLog);
-    this.trustedProxies = new Set(options.trustProxy ?? []);
+    this.trustedProxies = new Set((options.trustProxy ?? []).map(trustedAddress));
     this.onError = options.onError ?? ((error) => console.error("binks: handler failed:", error));
     this.scope = new Scope({ onError: (error) => this.reportError(error) });
     this.accept = (transport: Transport): ConnectionEvents => {

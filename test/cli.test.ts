@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 import { CliError, parseCli, usage } from "../src/cli.ts";
 import { defaultLimits, defaultTimeouts } from "../src/limits.ts";
 import { VERSION } from "../src/version.ts";
+import { canonicalAddress } from "../src/address.ts";
+import { HttpServer } from "../src/server.ts";
 
 describe("command-line flags", () => {
   it("has the defaults of the original: port 5555 on all addresses", () => {
@@ -66,6 +68,8 @@ describe("command-line flags", () => {
       [["--runtime", "java"], /node, deno or bun/],
       [["--health", "healthz"], /starting with/],
       [["--workers", "0"], /between 1 and 1024/],
+      [["--trust-proxy", "10.0.0.1,proxy.local"], /IP addresses, not "proxy.local"/],
+      [["--trust-proxy", "10.0.0.256"], /IP addresses, not "10.0.0.256"/],
     ];
     for (const [argv, message] of cases) {
       assert.throws(
@@ -99,6 +103,37 @@ describe("command-line flags", () => {
     ) {
       assert.ok(text.includes(flag), `${flag} missing from --help`);
     }
+  });
+});
+
+describe("trusted proxy addresses", () => {
+  it("are written as sockets report peers, or refused", () => {
+    const cases: [string, string | null][] = [
+      ["192.0.2.1", "192.0.2.1"],
+      ["0:0:0:0:0:0:0:1", "::1"],
+      ["2001:DB8:0:0::1", "2001:db8::1"],
+      ["::ffff:192.0.2.1", "192.0.2.1"],
+      ["::ffff:c000:201", "192.0.2.1"],
+      ["::", "::"],
+      ["192.0.2.256", null],
+      ["192.0.02.1", null],
+      ["192.0.2", null],
+      ["1::2::3", null],
+      ["[::1]", null],
+      ["fe80::1%eth0", null],
+      ["proxy.local", null],
+      ["", null],
+    ];
+    for (const [text, canonical] of cases) assert.equal(canonicalAddress(text), canonical, text);
+  });
+
+  it("are matched however they were written, and a server refuses what is no address", () => {
+    const server = new HttpServer({ handler: () => ({}), trustProxy: ["0:0:0:0:0:0:0:1"] });
+    assert.deepEqual([...server.trustedProxies], ["::1"]);
+    assert.throws(
+      () => new HttpServer({ handler: () => ({}), trustProxy: ["proxy.local"] }),
+      /not an IP address: "proxy\.local"/,
+    );
   });
 });
 

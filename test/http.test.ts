@@ -419,6 +419,15 @@ describe("command line", () => {
     assert.match(r.stderr, /--port takes a whole number/);
   });
 
+  it("prints one line and exits 2 for a --static that is not a directory", async () => {
+    for (const dir of ["/nonexistent-binks-dir", "package.json"]) {
+      const r = await runMain(["--port", "0", "--static", dir]);
+      assert.equal(r.code, 2, dir);
+      assert.equal(r.stderr, `binks: --static: ${dir} is not a directory\n`);
+      assert.equal(r.stdout, "");
+    }
+  });
+
   it("prints usage with --help and exits 0", async () => {
     const r = await runMain(["--help"]);
     assert.equal(r.code, 0);
