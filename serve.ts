@@ -73,10 +73,14 @@ export async function serve(options: ServeOptions): Promise<Server> {
   } else if (options.fetch !== undefined) {
     throw new TypeError("serve() takes a handler or a fetch function, not both");
   }
+  const port = options.port ?? 3000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`serve(): port must be a whole number from 0 to 65535, not ${port}`);
+  }
   const listen = await loadAdapter(options.runtime);
   const http = new HttpServer({ ...options, handler });
   const listener: Listener = await listen({
-    port: options.port ?? 3000,
+    port,
     hostname: options.hostname ?? "0.0.0.0",
     reusePort: options.reusePort,
   }, http.accept);

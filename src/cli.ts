@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { defaultLimits, defaultTimeouts, type Limits, type Timeouts } from "./limits.ts";
+import {
+  defaultLimits,
+  defaultTimeouts,
+  limitRanges,
+  type Limits,
+  timeoutRange,
+  type Timeouts,
+} from "./limits.ts";
 import type { RuntimeName } from "./transport.ts";
 import { canonicalAddress } from "./address.ts";
 
@@ -51,13 +58,13 @@ function integer(flag: string, text: string, min: number, max: number): number {
   return n;
 }
 
-function limitFlag(name: string, key: keyof Limits, help: string, max: number): Flag {
+function limitFlag(name: string, key: keyof Limits, help: string): Flag {
   return {
     name,
     value: "N",
     help: `${help} (default ${defaultLimits[key]})`,
     apply: (o, v) => {
-      o.limits[key] = integer(name, v, 1, max);
+      o.limits[key] = integer(name, v, limitRanges[key][0], limitRanges[key][1]);
     },
   };
 }
@@ -68,7 +75,7 @@ function timeoutFlag(name: string, key: keyof Timeouts, help: string): Flag {
     value: "MS",
     help: `${help} (default ${defaultTimeouts[key]})`,
     apply: (o, v) => {
-      o.timeouts[key] = integer(name, v, 1, 2 ** 31 - 1);
+      o.timeouts[key] = integer(name, v, timeoutRange[0], timeoutRange[1]);
     },
   };
 }
@@ -102,28 +109,13 @@ const FLAGS: readonly Flag[] = [
       o.runtime = v;
     },
   },
-  limitFlag(
-    "--max-request-line",
-    "maxRequestLine",
-    "longest request line in bytes, else 414",
-    1 << 20,
-  ),
-  limitFlag("--max-head", "maxHeadBytes", "largest request head in bytes, else 431", 1 << 24),
-  limitFlag("--max-headers", "maxHeaders", "most header fields, else 431", 10_000),
-  limitFlag("--max-body", "maxBodyBytes", "largest request body in bytes, else 413", 2 ** 50),
-  limitFlag("--max-pipelined", "maxPipelined", "requests read ahead of their answers", 10_000),
-  limitFlag(
-    "--max-connections",
-    "maxConnections",
-    "open connections; past it 503 and close",
-    1 << 24,
-  ),
-  limitFlag(
-    "--max-inflight",
-    "maxInflight",
-    "handlers running at once; past it reading waits",
-    1 << 24,
-  ),
+  limitFlag("--max-request-line", "maxRequestLine", "longest request line in bytes, else 414"),
+  limitFlag("--max-head", "maxHeadBytes", "largest request head in bytes, else 431"),
+  limitFlag("--max-headers", "maxHeaders", "most header fields, else 431"),
+  limitFlag("--max-body", "maxBodyBytes", "largest request body in bytes, else 413"),
+  limitFlag("--max-pipelined", "maxPipelined", "requests read ahead of their answers"),
+  limitFlag("--max-connections", "maxConnections", "open connections; past it 503 and close"),
+  limitFlag("--max-inflight", "maxInflight", "handlers running at once; past it reading waits"),
   timeoutFlag("--keep-alive-timeout", "keepAliveMs", "ms a connection may idle between requests"),
   timeoutFlag("--head-timeout", "headMs", "ms to receive a whole request head, else 408"),
   timeoutFlag("--body-timeout", "bodyMs", "ms of silence allowed inside a body, else 408"),

@@ -43,6 +43,51 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   maxInflight: Infinity,
 });
 
+/**
+ * The smallest and largest value each limit takes (`maxInflight` may also be Infinity): a
+ * header table is allocated for `maxHeaders` fields, and a zero would refuse everything.
+ */
+export const limitRanges: Readonly<Record<keyof Limits, readonly [number, number]>> = Object
+  .freeze({
+    maxRequestLine: [16, 1 << 20],
+    maxHeadBytes: [16, 1 << 24],
+    maxHeaders: [1, 10_000],
+    maxBodyBytes: [0, 2 ** 50],
+    maxChunkExtension: [0, 1 << 20],
+    maxTrailerBytes: [0, 1 << 24],
+    maxPipelined: [1, 10_000],
+    maxConnections: [1, 1 << 24],
+    maxInflight: [1, 1 << 24],
+  });
+
+/** Timeouts are whole milliseconds in this range (what a timer can wait). */
+export const timeoutRange: readonly [number, number] = [1, 2 ** 31 - 1];
+
+/** Throws a RangeError naming the first limit out of {@link limitRanges}. */
+export function checkLimits(limits: Readonly<Limits>): void {
+  for (const key of Object.keys(limitRanges) as (keyof Limits)[]) {
+    const value = limits[key];
+    if (key === "maxInflight" && value === Infinity) continue;
+    const [min, max] = limitRanges[key];
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(
+        `limits.${key} must be a whole number from ${min} to ${max}, not ${value}`,
+      );
+    }
+  }
+}
+
+/** Throws a RangeError naming the first timeout out of {@link timeoutRange}. */
+export function checkTimeouts(timeouts: Readonly<Timeouts>): void {
+  const [min, max] = timeoutRange;
+  for (const key of Object.keys(defaultTimeouts) as (keyof Timeouts)[]) {
+    const value = timeouts[key];
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(`timeouts.${key} must be whole ms from ${min} to ${max}, not ${value}`);
+    }
+  }
+}
+
 /** How long the server waits for a client, in ms. */
 export interface Timeouts {
   /** Between requests on a kept-alive connection (and before the first); then it is closed. */

@@ -5,7 +5,14 @@
  * @module
  */
 import { Connection, type ConnectionHost, type Handler } from "./connection.ts";
-import { defaultLimits, defaultTimeouts, type Limits, type Timeouts } from "./limits.ts";
+import {
+  checkLimits,
+  checkTimeouts,
+  defaultLimits,
+  defaultTimeouts,
+  type Limits,
+  type Timeouts,
+} from "./limits.ts";
 import { RequestHead } from "./parser.ts";
 import { Out, type Tail } from "./response.ts";
 import { now } from "./clock.ts";
@@ -92,6 +99,8 @@ export class HttpServer implements ConnectionHost {
   constructor(options: HttpOptions) {
     this.limits = { ...defaultLimits, ...options.limits };
     this.timeouts = { ...defaultTimeouts, ...options.timeouts };
+    checkLimits(this.limits);
+    checkTimeouts(this.timeouts);
     this.handler = options.handler;
     this.head = new RequestHead(this.limits.maxHeaders);
     this.lingerMs = options.lingerMs ?? 2000;

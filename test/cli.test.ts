@@ -7,7 +7,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CliError, parseCli, usage } from "../src/cli.ts";
-import { defaultLimits, defaultTimeouts } from "../src/limits.ts";
+import {
+  defaultLimits,
+  defaultTimeouts,
+  limitRanges,
+  type Limits,
+  type Timeouts,
+} from "../src/limits.ts";
 import { VERSION } from "../src/version.ts";
 import { canonicalAddress } from "../src/address.ts";
 import { HttpServer } from "../src/server.ts";
@@ -134,6 +140,43 @@ describe("trusted proxy addresses", () => {
       () => new HttpServer({ handler: () => ({}), trustProxy: ["proxy.local"] }),
       /not an IP address: "proxy\.local"/,
     );
+  });
+});
+
+describe("limits and timeouts given to the server", () => {
+  it("are refused with a RangeError naming the first one out of range", () => {
+    const handler = () => ({});
+    const cases: [Partial<Limits>, Partial<Timeouts>, RegExp][] = [
+      [{ maxHeaders: 0 }, {}, /limits\.maxHeaders must be a whole number from 1 to 10000, not 0/],
+      [{ maxHeaders: 1e6 }, {}, /limits\.maxHeaders .* not 1000000/],
+      [{ maxBodyBytes: -1 }, {}, /limits\.maxBodyBytes .* from 0 /],
+      [{ maxPipelined: 1.5 }, {}, /limits\.maxPipelined .* not 1\.5/],
+      [{ maxConnections: NaN }, {}, /limits\.maxConnections .* not NaN/],
+      [{ maxRequestLine: 8 }, {}, /limits\.maxRequestLine .* from 16 /],
+      [
+        {},
+        { keepAliveMs: 0 },
+        /timeouts\.keepAliveMs must be whole ms from 1 to 2147483647, not 0/,
+      ],
+      [{}, { handlerMs: Infinity }, /timeouts\.handlerMs .* not Infinity/],
+    ];
+    for (const [limits, timeouts, message] of cases) {
+      assert.throws(() => new HttpServer({ handler, limits, timeouts }), message);
+      assert.throws(() => new HttpServer({ handler, limits, timeouts }), RangeError);
+    }
+    const ok = new HttpServer({ handler, limits: { maxInflight: Infinity, maxBodyBytes: 0 } });
+    assert.equal(ok.limits.maxInflight, Infinity);
+  });
+
+  it("take the same ranges on the command line", () => {
+    for (const key of Object.keys(limitRanges) as (keyof Limits)[]) {
+      const [min, max] = limitRanges[key];
+      const value = defaultLimits[key];
+      assert.ok(min <= value && (value <= max || value === Infinity), key);
+    }
+    assert.throws(() => parseCli(["--max-headers", "10001"]), /between 1 and 10000/);
+    assert.throws(() => parseCli(["--max-request-line", "15"]), /between 16 and 1048576/);
+    assert.equal(parseCli(["--max-body", "0"]).limits.maxBodyBytes, 0);
   });
 });
 

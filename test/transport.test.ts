@@ -11,6 +11,7 @@ import { Buffer } from "node:buffer";
 import * as net from "node:net";
 import process from "node:process";
 import { detectRuntime, loadAdapter } from "../adapters/detect.ts";
+import { serve } from "../serve.ts";
 import type {
   AcceptFn,
   ConnectionEvents,
@@ -280,6 +281,20 @@ describe(`runtime detection (running on ${running})`, () => {
       }
       assert.equal(typeof (await loadAdapter("node")), "function");
       assert.equal(typeof (await loadAdapter()), "function");
+    }),
+  );
+});
+
+describe("serve(): a port out of range", () => {
+  it(
+    "is a RangeError saying so, the same on every runtime",
+    guarded(async () => {
+      for (const port of [65536, -1, 80.5, NaN]) {
+        await assert.rejects(serve({ port, handler: () => ({}) }), {
+          name: "RangeError",
+          message: `serve(): port must be a whole number from 0 to 65535, not ${port}`,
+        });
+      }
     }),
   );
 });
