@@ -9,7 +9,10 @@
  * `HEAD` falls back to the `GET` route (the server drops the body), `OPTIONS`
  * is answered with `Allow`, a path that exists under other methods gets `405`
  * with `Allow`, and anything else `404`. `OPTIONS *`, which asks about the
- * server as a whole (RFC 9110 §9.3.7), gets `204` with every method routed.
+ * server as a whole (RFC 9110 §9.3.7), gets `204` with every method routed. A
+ * method no route takes anywhere (nor an `all()` route) is one the server does
+ * not implement: `501` for it, where a path would otherwise be a 404 or a 405
+ * (RFC 9110 §9.1, §15.6.2).
  *
  * @module
  */
@@ -85,6 +88,8 @@ export class Router {
   private readonly routes: RouteRecord[] = [];
   /** Every method some route takes, for `OPTIONS *`; made when first asked. */
   private serverAllow: string | null = null;
+  /** The methods some route takes (HEAD and OPTIONS too), or null when an `all()` route takes any. */
+  private implemented: ReadonlySet<string> | null | undefined = undefined;
   /** The server-facing handler; bound, so it can be passed around. */
   readonly handler: Handler;
 
@@ -133,6 +138,7 @@ export class Router {
     );
     this.routes.push({ method, pattern, handler });
     this.serverAllow = null;
+    this.implemented = undefined;
     if (!pattern.startsWith("/")) throw new Error(`route pattern must start with "/": ${pattern}`);
     const segments = pattern.split("/").slice(1);
     if (!segments.some((s) => s.startsWith(":") || s === "*")) {
@@ -218,10 +224,26 @@ export class Router {
     if (path === "*") return { status: 204, headers: { Allow: this.allowAll() } };
     const params: Record<string, string> = {};
     const methods = this.match(path, params);
-    if (methods === null) return errorReply(404);
+    if (methods === null) return this.implements(req.method) ? errorReply(404) : errorReply(501);
     if (methods === BAD_ENCODING) return errorReply(400);
     req.params = params;
     return this.dispatch(methods, req);
+  }
+
+  /** Whether some route, somewhere, takes `method`. */
+  private implements(method: string): boolean {
+    if (this.implemented === undefined) {
+      // GET and HEAD every general-purpose server supports (RFC 9110 §9.1); OPTIONS the
+      // router answers itself.
+      const names = new Set<string>(["GET", "HEAD", "OPTIONS"]);
+      let any = false;
+      for (const r of this.routes) {
+        if (r.method === "*") any = true;
+        names.add(r.method);
+      }
+      this.implemented = any ? null : names;
+    }
+    return this.implemented === null || this.implemented.has(method);
   }
 
   /** The methods of every route, as `Allow` lists them for one path. */
@@ -241,6 +263,7 @@ export class Router {
     if (req.method === "OPTIONS") {
       return { status: 204, headers: { Allow: methods.allow } };
     }
+    if (!this.implements(req.method)) return errorReply(501);
     return {
       status: 405,
       headers: { Allow: methods.allow, "Content-Type": "text/plain" },

@@ -129,6 +129,24 @@ describe("router: matching", () => {
     });
   });
 
+  it("answers 501 to a method no route takes anywhere, never to GET, HEAD or OPTIONS", () => {
+    const small = new Router().get("/a", tag("a")).post("/b", tag("b"));
+    assert.equal(call(small, "PUT", "/a")[0], 501);
+    assert.equal(call(small, "PUT", "/nope")[0], 501);
+    assert.equal(call(small, "BREW", "/b")[0], 501);
+    assert.equal(call(small, "POST", "/a")[0], 405);
+    assert.equal(call(small, "POST", "/nope")[0], 404);
+    assert.equal(call(small, "HEAD", "/b")[0], 405);
+    assert.equal(call(new Router(), "GET", "/")[0], 404);
+    assert.equal(call(new Router(), "HEAD", "/")[0], 404);
+    assert.equal(call(new Router(), "OPTIONS", "/")[0], 404);
+    // A route added later is seen; an all() route takes any method somewhere.
+    small.put("/c", tag("c"));
+    assert.equal(call(small, "PUT", "/a")[0], 405);
+    assert.equal(call(router, "BREW", "/users")[0], 405);
+    assert.equal(call(router, "BREW", "/nope")[0], 404);
+  });
+
   it("routes any method to all()", () => {
     assert.equal(call(router, "PROPFIND", "/any")[1], "any");
   });
