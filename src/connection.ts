@@ -101,6 +101,8 @@ const BLOCK_WRITE = 1;
 const BLOCK_PIPELINE = 2;
 const BLOCK_BODY = 4;
 const BLOCK_ADMIT = 8;
+/** A pipelined request waits for handlers still running before it (see {@link mayStart}). */
+const BLOCK_ORDER = 16;
 /** For {@link Connection.step}: not a block, but "answer what is ready". */
 const DRAIN = 0;
 
@@ -165,6 +167,8 @@ class Exchange implements BodySource, TimerTarget {
   abandoned = false;
   /** Holds a handler slot until the handler settles. */
   running = true;
+  /** The handler went on past its first turn: the connection counts it as running. */
+  watched = false;
   /** Fires when the handler takes too long. */
   timer: Timer | null = null;
   /** For the access log, when there is one. */
@@ -206,6 +210,11 @@ class Exchange implements BodySource, TimerTarget {
   }
 }
 
+/** GET, HEAD, OPTIONS and TRACE: the safe methods of RFC 9110 §9.2.1. */
+function isSafe(method: string): boolean {
+  return method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "TRACE";
+}
+
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown }).then === "function";
 }
@@ -216,6 +225,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private readonly host: ConnectionHost;
   private phase = HEAD;
   private blocked = 0;
+  /** Handlers of this connection that went on past their first turn, and the unsafe among them. */
+  private handlersRunning = 0;
+  private unsafeRunning = 0;
   /** Inside onData/processBuffered: nested unblocking must not re-enter the parser. */
   private processing = false;
   /** Inside an entry point: writes gather in the shared buffer and go out at the end. */
@@ -479,6 +491,13 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         return end;
       }
       const headEnd = head.end;
+      if (!this.mayStart(head.method)) {
+        // As below: found again at once when the handlers before it are done.
+        this.partial = true;
+        this.scanned = headEnd - 2 - pos;
+        this.block(BLOCK_ORDER);
+        break;
+      }
       if (!this.host.acquire()) {
         // Resume the scan at the blank line, so the head is found again at once.
         this.partial = true;
@@ -543,6 +562,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** An async handler: settle its exchange when it does, or when its deadline passes. */
   private watchHandler(ex: Exchange, result: Promise<Reply | StaticReply>): void {
+    ex.watched = true;
+    this.handlersRunning++;
+    if (!isSafe(ex.req.method)) this.unsafeRunning++;
     const ms = this.host.timeouts.handlerMs;
     if (ms < Infinity) ex.timer = timers.add(now() + ms, ex);
     result.then(
@@ -579,6 +601,27 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     ex.timer?.cancel();
     ex.timer = null;
     this.host.release();
+    if (!ex.watched) return;
+    this.handlersRunning--;
+    if (!isSafe(ex.req.method)) this.unsafeRunning--;
+    // After the caller is done with `ex` (its answer may be on its way out): the request held
+    // back may start now, or find it must wait for another.
+    if ((this.blocked & BLOCK_ORDER) !== 0) queueMicrotask(() => this.resumeInOrder());
+  }
+
+  /**
+   * Whether a request with `method` may start its handler now. Pipelined requests run at once
+   * only while every one running is safe (RFC 9112 §9.3.2): an unsafe one (a POST, a DELETE)
+   * starts after those before it are done, and those after it wait for it, so each sees the
+   * effects of the ones before, as if the client had waited for every answer.
+   */
+  private mayStart(method: string): boolean {
+    return this.handlersRunning === 0 || (this.unsafeRunning === 0 && isSafe(method));
+  }
+
+  private resumeInOrder(): void {
+    if (this.phase >= DISCARD) return;
+    this.step(BLOCK_ORDER);
   }
 
   /** No body, nothing queued: answer at once if the handler does, with no Exchange. */

@@ -305,7 +305,8 @@ describe("connection: what a request keeps of its input", () => {
     const t = connect();
     t.sendReused(POST("/one", "first body") + POST("/two", "second"));
     t.sendReused(`PUT /three HTTP/1.1\r\nHost: x\r\nX-A: b\r\nContent-Length: 5\r\n\r\nthird`);
-    await tick(5);
+    // Unsafe requests run one after another: three handlers, each waiting a timer turn.
+    for (let i = 0; i < 100 && parseResponses(t.bytes()).responses.length < 3; i++) await tick(5);
     const { responses } = parseResponses(t.bytes());
     assert.deepEqual(responses.map((r) => dec.decode(r.body)), [
       "POST /one undefined first body",
@@ -659,6 +660,86 @@ describe("connection: cancellation and deadlines", () => {
     await tick();
     const bodies = parseResponses(t.bytes()).responses.map((r) => dec.decode(r.body));
     assert.deepEqual(bodies, ["1", "2", "3"]);
+  });
+
+  it("runs pipelined handlers at once only while all running are safe (RFC 9112 §9.3.2)", async () => {
+    // Each handler logs when it starts and waits for its gate; "!" marks a sync answer.
+    const started: string[] = [];
+    const gates: Record<string, () => void> = {};
+    const handler = (req: IncomingRequest): Reply | Promise<Reply> => {
+      const name = `${req.method} ${req.path}`;
+      started.push(name);
+      if (req.path.endsWith("!")) return { body: name };
+      return req.bytes().then(() =>
+        new Promise<Reply>((resolve) => {
+          gates[name] = () => resolve({ body: name });
+        })
+      );
+    };
+    const { connect } = setup({ handler });
+    const t = connect();
+    t.send(
+      GET("/a") + GET("/b") + POST("/c", "xyz") + GET("/d") + GET("/e!") +
+        `DELETE /f HTTP/1.1\r\nHost: x\r\n\r\n` + GET("/g"),
+    );
+    await tick();
+    // The two GETs run together; the POST waits for both.
+    assert.deepEqual(started, ["GET /a", "GET /b"]);
+    gates["GET /b"]!();
+    await tick();
+    assert.deepEqual(started, ["GET /a", "GET /b"]);
+    gates["GET /a"]!();
+    await tick();
+    assert.deepEqual(started, ["GET /a", "GET /b", "POST /c"]);
+    // What follows the POST waits for it, then the safe ones run together until the DELETE.
+    gates["POST /c"]!();
+    await tick();
+    assert.deepEqual(started, ["GET /a", "GET /b", "POST /c", "GET /d", "GET /e!"]);
+    gates["GET /d"]!();
+    await tick();
+    assert.deepEqual(started.slice(5), ["DELETE /f"]);
+    gates["DELETE /f"]!();
+    await tick();
+    assert.deepEqual(started.slice(6), ["GET /g"]);
+    gates["GET /g"]!();
+    await tick();
+    const bodies = parseResponses(t.bytes()).responses.map((r) => dec.decode(r.body));
+    assert.deepEqual(bodies, [
+      "GET /a",
+      "GET /b",
+      "POST /c",
+      "GET /d",
+      "GET /e!",
+      "DELETE /f",
+      "GET /g",
+    ]);
+    assert.equal(t.ended, false);
+  });
+
+  it("holds a request behind a running unsafe one also across reads, and past the client's FIN", async () => {
+    const gates: (() => void)[] = [];
+    const started: string[] = [];
+    const { connect } = setup({
+      handler: (req) => {
+        started.push(req.path);
+        return new Promise<Reply>((resolve) => gates.push(() => resolve({ body: req.path })));
+      },
+    });
+    const t = connect();
+    t.send(POST("/p", "") + "GET /q HT");
+    t.send("TP/1.1\r\nHost: x\r\n\r\n");
+    t.events.onEnd();
+    await tick();
+    assert.deepEqual(started, ["/p"]);
+    gates[0]!();
+    await tick();
+    assert.deepEqual(started, ["/p", "/q"]);
+    gates[1]!();
+    await tick();
+    assert.deepEqual(parseResponses(t.bytes()).responses.map((r) => dec.decode(r.body)), [
+      "/p",
+      "/q",
+    ]);
   });
 
   it("stops reading while the socket's send buffer is full, resumes on drain", () => {
