@@ -619,6 +619,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     return this.handlersRunning === 0 || (this.unsafeRunning === 0 && isSafe(method));
   }
 
+  /** A handler finished while a request waited behind it: try that request again. */
   private resumeInOrder(): void {
     if (this.phase >= DISCARD) return;
     this.step(BLOCK_ORDER);
