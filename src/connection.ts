@@ -116,6 +116,8 @@ const WAIT_HEAD = 2;
 const WAIT_BODY = 3;
 /** Our side is done (see finish): the socket is closed when this runs out, read or not. */
 const WAIT_LINGER = 4;
+/** The socket's send buffer is full: the client must take some of it in time, or we close. */
+const WAIT_SEND = 5;
 
 /** Continue states of a request with a body. */
 const NO_EXPECT = 0;
@@ -359,6 +361,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   }
 
   onDrain(): void {
+    // The client took some: its time to take the rest starts again at the next full buffer.
+    if (this.waiting === WAIT_SEND) {
+      this.waiting = WAIT_NONE;
+      this.deadline = Infinity;
+    }
     const wake = this.drainWaiter;
     if (wake !== null) {
       this.drainWaiter = null;
@@ -369,6 +376,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       this.unblock(BLOCK_WRITE);
       this.busy = false;
       this.flush();
+      this.updateWait();
     }
   }
 
@@ -983,7 +991,13 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private send(bytes: Uint8Array, owned: boolean): boolean {
     if (this.phase === CLOSED) return true;
     const ok = this.t.write(bytes, owned);
-    if (!ok) this.block(BLOCK_WRITE);
+    if (!ok) {
+      this.block(BLOCK_WRITE);
+      // Also while a stream or a closing answer is sent, when no other deadline is set.
+      if (this.waiting !== WAIT_SEND && this.waiting !== WAIT_LINGER) {
+        this.wait(WAIT_SEND, this.host.timeouts.sendMs);
+      }
+    }
     return ok;
   }
 
@@ -1040,8 +1054,20 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** Pick the deadline that fits the state after a burst of input or output. */
   private updateWait(): void {
-    if (this.phase >= DISCARD) return;
+    if (this.phase === CLOSED || this.waiting === WAIT_LINGER) return;
     const t = this.host.timeouts;
+    if ((this.blocked & BLOCK_WRITE) !== 0) {
+      // The client is not taking what we send: that, it may not do for long.
+      if (this.waiting !== WAIT_SEND) this.wait(WAIT_SEND, t.sendMs);
+      return;
+    }
+    if (this.phase >= DISCARD) {
+      if (this.waiting === WAIT_SEND) {
+        this.waiting = WAIT_NONE;
+        this.deadline = Infinity;
+      }
+      return;
+    }
     if (this.blocked !== 0) {
       // Held back by us (slow handler, full socket): not the client's silence.
       this.waiting = WAIT_NONE;
@@ -1066,7 +1092,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.timer = null;
     const what = this.waiting;
     if (what === WAIT_NONE || this.phase === CLOSED) return;
-    if (this.phase === DISCARD && what !== WAIT_LINGER) return;
+    if (this.phase === DISCARD && what !== WAIT_LINGER && what !== WAIT_SEND) return;
     if (now() < this.deadline) {
       this.timer = timers.add(this.deadline, this);
       return;
@@ -1074,6 +1100,12 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.deadline = Infinity;
     if (what === WAIT_LINGER) {
       // Still lingering as far as finish() is concerned, until onClose.
+      this.t.close();
+      return;
+    }
+    if (what === WAIT_SEND) {
+      // Nothing more can be said to a client that does not read: let it go.
+      this.waiting = WAIT_NONE;
       this.t.close();
       return;
     }

@@ -98,12 +98,21 @@ export interface Timeouts {
   bodyMs: number;
   /** Longest a handler may take to produce its response; then 503 and its signal aborts. */
   handlerMs: number;
+  /**
+   * Longest the client may leave a full send buffer unread (no part of a response taken in
+   * that time); then the connection is closed (a client that never reads holds nothing long).
+   */
+  sendMs: number;
 }
 
-/** The defaults: Node's 5 s keep-alive; 20 s for a head; 30 s of silence in a body; 60 s per handler. */
+/**
+ * The defaults: Node's 5 s keep-alive; 20 s for a head; 30 s of silence in a body; 60 s per
+ * handler; 60 s for a client to take more of a response (nginx's `send_timeout`).
+ */
 export const defaultTimeouts: Readonly<Timeouts> = Object.freeze({
   keepAliveMs: 5_000,
   headMs: 20_000,
   bodyMs: 30_000,
   handlerMs: 60_000,
+  sendMs: 60_000,
 });

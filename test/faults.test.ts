@@ -357,6 +357,41 @@ describe("slow clients (--head-timeout 500 --keep-alive-timeout 1000)", () => {
   });
 });
 
+describe("a client that never reads its answers (--send-timeout 500)", () => {
+  let server: Started;
+  before(async () => {
+    server = await startMain(["--send-timeout", "500"]);
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it("is closed once it has left a full send buffer unread that long, while others are served", async () => {
+    const c = await RawClient.connect(server.port);
+    c.socket.pause();
+    // 16 pipelined echoes of 1 MiB: far more than the socket buffers on both sides hold.
+    const body = "x".repeat(1024 * 1024);
+    const started = Date.now();
+    for (let i = 0; i < 16; i++) {
+      c.socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+      c.socket.write(body);
+    }
+    try {
+      const t0 = Date.now();
+      await stillServes(server.port);
+      assert.ok(
+        Date.now() - t0 < 400,
+        "a normal request waited behind the client that does not read",
+      );
+      await c.until(() => c.closed, 5000, "the server to close");
+      const took = Date.now() - started;
+      assert.ok(took >= 450, `closed after ${took} ms, before the send timeout`);
+    } finally {
+      c.close();
+    }
+  });
+});
+
 describe("1 GB bodies to --max-body 1000000", { skip: !hasProc && "needs /proc (Linux)" }, () => {
   let server: Started;
   const CAP = 16 * 1024 * 1024;

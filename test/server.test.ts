@@ -756,6 +756,61 @@ describe("connection: cancellation and deadlines", () => {
     assert.equal(t.paused, false);
     assert.equal(parseResponses(t.bytes()).responses.length, 2);
   });
+
+  it("closes a connection whose client leaves a full send buffer unread past sendMs", async () => {
+    const { connect } = setup({ handler: () => ({ body: "x" }), timeouts: { sendMs: 40 } });
+    const t = connect();
+    t.writeOk = false;
+    t.send(GET("/a"));
+    await tick(20);
+    assert.equal(t.closed, false);
+    await tick(60);
+    assert.equal(t.closed, true);
+    // A client that takes its answers in time keeps its connection.
+    const ok = connect();
+    ok.writeOk = false;
+    ok.send(GET("/a"));
+    await tick(20);
+    ok.writeOk = true;
+    ok.events.onDrain();
+    await tick(60);
+    assert.equal(ok.closed, false);
+    assert.equal(ok.ended, false);
+  });
+
+  it("gives a streamed answer sendMs from each drain, and a slow producer all the time it needs", async () => {
+    const pieces = (n: number, gap: number) => ({
+      async *[Symbol.asyncIterator]() {
+        for (let i = 0; i < n; i++) {
+          if (gap > 0) await tick(gap);
+          yield enc.encode(`piece${i};`);
+        }
+      },
+    });
+    const { connect } = setup({
+      handler: (req) => ({ body: req.path === "/slow" ? pieces(3, 50) : pieces(6, 0) }),
+      timeouts: { sendMs: 40 },
+    });
+    // Every piece fills the buffer; the client drains every 25 ms: 150 ms in all, never closed.
+    const t = connect();
+    t.writeOk = false;
+    t.send(GET("/fast"));
+    for (let i = 0; i < 6; i++) {
+      await tick(25);
+      assert.equal(t.closed, false, `closed after ${i} drains`);
+      t.events.onDrain();
+    }
+    t.writeOk = true;
+    t.events.onDrain();
+    await tick(10);
+    assert.match(t.text(), /piece5;\r\n0\r\n\r\n$/);
+    // A producer 50 ms between pieces, with sendMs 40: waiting on it is not the client's fault.
+    const slow = connect();
+    slow.send(GET("/slow"));
+    await tick(250);
+    assert.equal(slow.closed, false);
+    assert.match(slow.text(), /piece2;\r\n0\r\n\r\n$/);
+  });
 });
 
 describe("server: graceful shutdown through its scope", () => {
