@@ -40,6 +40,8 @@ function pathOf(url) {
 }
 
 function route(req) {
+  // `OPTIONS *` asks about the server as a whole: binks's router answers 204 with Allow.
+  if (req.url === "*") return 204;
   const path = pathOf(req.url);
   if (path === "/inspect" || path === "/echo") return path;
   if (path === "/") return req.method === "GET" || req.method === "HEAD" ? "/" : 405;
@@ -129,6 +131,10 @@ server.on("request", (req, res) => {
     } else if (target === "/") {
       type = "application/json";
       out = Buffer.from(HELLO);
+    }
+    if (target === 204) {
+      res.writeHead(204).end();
+      return;
     }
     // An explicit length: without one node closes HTTP/1.0 keep-alive connections.
     res.writeHead(typeof target === "number" ? target : 200, {
