@@ -486,7 +486,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
           this.partial = true;
           this.scanned = this.host.resume.scan - pos;
           const have = end - pos;
-          if (this.scanned === 0 && have > limits.maxRequestLine) this.fail(414);
+          // No line end yet: what came may be the whole request line and the CR of its CRLF.
+          if (this.scanned === 0 && have > limits.maxRequestLine + 1) this.fail(414);
           else if (have > limits.maxHeadBytes) this.fail(431);
           break;
         }

@@ -346,12 +346,12 @@ function parseRequestLine(buf: Uint8Array, start: number, end: number, head: Req
 function pathStartOf(buf: Uint8Array, start: number, end: number, method: string): number {
   const first = buf[start]!;
   if (first === SLASH) return method === "CONNECT" ? -1 : start;
-  if (first === 0x2a) return end - start === 1 && method === "OPTIONS" ? start : -1;
   if (method === "CONNECT") {
-    // authority-form = uri-host ":" port, both there.
+    // authority-form = uri-host ":" port, both there (a reg-name may begin with `*`).
     const hostEnd = authorityHostEnd(buf, start, end);
     return hostEnd > start && hostEnd < end - 1 ? start : -1;
   }
+  if (first === 0x2a) return end - start === 1 && method === "OPTIONS" ? start : -1;
   // absolute-form: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://" authority.
   if (!((first | 0x20) >= 0x61 && (first | 0x20) <= 0x7a)) return -1;
   let p = start + 1;

@@ -211,6 +211,8 @@ describe("parseHead: authorities", () => {
     assert.equal(pathOf("GET", "/x?q"), "/x?q");
     assert.equal(pathOf("OPTIONS", "*"), "*");
     assert.equal(pathOf("CONNECT", "a.example:443"), "a.example:443");
+    // A reg-name may begin with `*` (a sub-delim): still authority-form, not asterisk-form.
+    assert.equal(pathOf("CONNECT", "*a:443"), "*a:443");
   });
 });
 

@@ -293,6 +293,35 @@ describe("connection: a body that came with its head", () => {
   });
 });
 
+describe("connection: the request-line limit at its edge", () => {
+  // "GET /" + padding + " HTTP/1.1" is exactly 32 bytes.
+  const line = (n: number) => `GET /${"a".repeat(n - 14)} HTTP/1.1`;
+  const limits = { maxRequestLine: 32 };
+
+  it("takes a line of exactly the limit, whether its CRLF comes with it or split", () => {
+    const { connect } = setup({ handler: () => ({ body: "ok" }), limits });
+    for (
+      const pieces of [[`${line(32)}\r\nHost: x\r\n\r\n`], [`${line(32)}\r`, "\nHost: x\r\n\r\n"]]
+    ) {
+      const t = connect();
+      for (const p of pieces) t.send(p);
+      assert.equal(parseResponses(t.bytes()).responses[0]?.status, 200, JSON.stringify(pieces));
+    }
+  });
+
+  it("refuses a line one byte longer with 414, whole or before its end has come", () => {
+    const { connect } = setup({ handler: () => ({ body: "ok" }), limits });
+    const whole = connect();
+    whole.send(`${line(33)}\r\nHost: x\r\n\r\n`);
+    assert.equal(parseResponses(whole.bytes()).responses[0]?.status, 414);
+    const trickled = connect();
+    trickled.send(line(33));
+    assert.equal(trickled.chunks.length, 0);
+    trickled.send("x");
+    assert.equal(parseResponses(trickled.bytes()).responses[0]?.status, 414);
+  });
+});
+
 describe("connection: what a request keeps of its input", () => {
   it("copies head and body when the transport reuses its read buffer", async () => {
     const { connect } = setup({

@@ -168,7 +168,7 @@ export function replay(
         }
         scanned = resume.scan - pos;
         const have = len - pos;
-        if (scanned === 0 && have > limits.maxRequestLine) return done(414);
+        if (scanned === 0 && have > limits.maxRequestLine + 1) return done(414);
         if (have > limits.maxHeadBytes) return done(431);
         break;
       }
