@@ -138,6 +138,11 @@ async function main(): Promise<void> {
 
 type Options = ReturnType<typeof parseCli>;
 
+/** `http://host:port`, an IPv6 address in brackets (RFC 3986 §3.2.2). */
+function origin(hostname: string, port: number): string {
+  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
+
 function serveOptions(
   h: Host,
   options: Options,
@@ -161,7 +166,9 @@ function serveOptions(
 async function runSingle(h: Host, options: Options, handler: Handler): Promise<void> {
   const server = await serve(serveOptions(h, options, handler, false));
   console.log(
-    `binks ${VERSION} listening on http://${server.hostname}:${server.port} (${server.runtime}; ${h.runtime}; 1 worker)`,
+    `binks ${VERSION} listening on ${
+      origin(server.hostname, server.port)
+    } (${server.runtime}; ${h.runtime}; 1 worker)`,
   );
   let stopping = false;
   const stop = (): void => {
@@ -247,7 +254,9 @@ async function runPrimary(h: Host, options: Options, workers: number): Promise<v
   await supervisor.start();
   const how = sharing(runtime) === "cluster" ? "node:cluster" : "SO_REUSEPORT";
   console.log(
-    `binks ${VERSION} listening on http://${options.hostname}:${port} (${runtime}; ${h.runtime}; ${workers} workers, ${how})`,
+    `binks ${VERSION} listening on ${
+      origin(options.hostname, port)
+    } (${runtime}; ${h.runtime}; ${workers} workers, ${how})`,
   );
 }
 

@@ -26,6 +26,7 @@ import type {
   ListenOptions,
   Transport,
 } from "../src/transport.ts";
+import { ListenError } from "../src/transport.ts";
 import type {
   BunListenOptions,
   BunNamespace,
@@ -323,7 +324,7 @@ export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Prom
   try {
     server = bun.listen(bunOptions);
   } catch (error) {
-    return Promise.reject(error);
+    return Promise.reject(new ListenError(options, error));
   }
   let closed = false;
   return Promise.resolve<Listener>({

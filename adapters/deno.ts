@@ -18,6 +18,7 @@ import type {
   ListenOptions,
   Transport,
 } from "../src/transport.ts";
+import { ListenError } from "../src/transport.ts";
 import type { DenoConn, DenoListenOptions, DenoNamespace, DenoTcpListener } from "./types/deno.ts";
 
 /**
@@ -446,7 +447,7 @@ export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Prom
   try {
     listener = deno.listen(denoOptions);
   } catch (error) {
-    return Promise.reject(error);
+    return Promise.reject(new ListenError(options, error));
   }
   const state = { closed: false };
   void acceptLoop(listener, accept, state);

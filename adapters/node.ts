@@ -12,6 +12,7 @@ import type {
   ListenOptions,
   Transport,
 } from "../src/transport.ts";
+import { ListenError } from "../src/transport.ts";
 
 /** `net` learnt `reusePort` in 22.12 and 23.1; older versions ignore or reject it. */
 export function nodeHasReusePort(version: string = process.versions.node): boolean {
@@ -158,9 +159,10 @@ export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Prom
     listenOptions.reusePort = true;
   }
   return new Promise<Listener>((resolve, reject) => {
-    server.once("error", reject);
+    const failed = (error: unknown) => reject(new ListenError(options, error));
+    server.once("error", failed);
     server.listen(listenOptions, () => {
-      server.off("error", reject);
+      server.off("error", failed);
       const address = server.address() as net.AddressInfo;
       resolve({
         port: address.port,

@@ -77,3 +77,4 @@ export type {
   RuntimeName,
   Transport,
 } from "./transport.ts";
+export { ListenError } from "./transport.ts";

@@ -100,5 +100,44 @@ export type RuntimeName = "node" | "deno" | "bun";
 /** Called once per accepted socket; returns the object that receives its events. */
 export type AcceptFn = (transport: Transport) => ConnectionEvents;
 
+/**
+ * Listening failed: the same message on every runtime (each words its own differently, and
+ * some leave out the address or the reason), with the runtime's error as `cause`.
+ */
+export class ListenError extends Error {
+  /** Names the class in logs and stack traces. */
+  override name: string = "ListenError";
+  /** The system's error code when the runtime gave one (`EADDRINUSE`, `EACCES`, …). */
+  readonly code: string | undefined;
+
+  /** `cause` is the runtime's own error. */
+  constructor(options: Pick<ListenOptions, "hostname" | "port">, cause: unknown) {
+    const code = (cause as { code?: unknown } | null)?.code;
+    const known = typeof code === "string" ? code : undefined;
+    const host = options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname;
+    super(`cannot listen on ${host}:${options.port}: ${reason(known, cause)}`, { cause });
+    this.code = known;
+  }
+}
+
+function reason(code: string | undefined, cause: unknown): string {
+  switch (code) {
+    case "EADDRINUSE":
+      return "address already in use";
+    case "EADDRNOTAVAIL":
+      return "no such address on this machine";
+    case "EACCES":
+      return "permission denied (ports below 1024 need privileges)";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "no such host";
+  }
+  const message = cause instanceof Error ? cause.message : String(cause);
+  // Deno gives a failed name lookup no code; Bun gives it, and whatever else has none, no reason.
+  if (/failed to lookup address/i.test(message)) return "no such host";
+  if (/^Failed to listen at/.test(message)) return "no such host or address";
+  return message;
+}
+
 /** What every adapter module exports. */
 export type ListenFn = (options: ListenOptions, accept: AcceptFn) => Promise<Listener>;

@@ -617,6 +617,42 @@ describe("operations", () => {
     }
   });
 
+  it("prints one line and exits 1 when it cannot listen, saying where and why", async () => {
+    const s = await startMain([]);
+    try {
+      const r = await runMain(["--port", String(s.port), "--host", "127.0.0.1"]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `binks: cannot listen on 127.0.0.1:${s.port}: address already in use\n`,
+      );
+    } finally {
+      await s.stop();
+    }
+    const far = await runMain(["--port", "0", "--host", "192.0.2.1"]);
+    assert.equal(far.code, 1);
+    assert.equal(
+      far.stderr,
+      "binks: cannot listen on 192.0.2.1:0: no such address on this machine\n",
+    );
+  });
+
+  it("writes an IPv6 address in brackets in its banner", async () => {
+    let s: Started;
+    try {
+      s = await startMain(["--host", "::1"]);
+    } catch (error) {
+      // A machine without IPv6 loopback has nothing to show here.
+      if (/cannot listen on \[::1\]/.test(String(error))) return;
+      throw error;
+    }
+    try {
+      assert.match(s.output(), /listening on http:\/\/\[::1\]:\d+ \(/);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it("prints a banner with version, runtime and workers", async () => {
     const s = await startMain([]);
     try {

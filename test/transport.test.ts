@@ -12,6 +12,7 @@ import * as net from "node:net";
 import process from "node:process";
 import { detectRuntime, loadAdapter } from "../adapters/detect.ts";
 import { serve } from "../serve.ts";
+import { ListenError } from "../src/transport.ts";
 import type {
   AcceptFn,
   ConnectionEvents,
@@ -281,6 +282,34 @@ describe(`runtime detection (running on ${running})`, () => {
       }
       assert.equal(typeof (await loadAdapter("node")), "function");
       assert.equal(typeof (await loadAdapter()), "function");
+    }),
+  );
+});
+
+describe("listening where it cannot", () => {
+  it(
+    "is a ListenError with the address, the reason and the code, the same on every runtime",
+    guarded(async () => {
+      const first = await serve({ port: 0, hostname: "127.0.0.1", handler: () => ({}) });
+      try {
+        const taken = serve({ port: first.port, hostname: "127.0.0.1", handler: () => ({}) });
+        await assert.rejects(taken, (error: unknown) => {
+          assert.ok(error instanceof ListenError);
+          assert.equal(
+            error.message,
+            `cannot listen on 127.0.0.1:${first.port}: address already in use`,
+          );
+          assert.equal(error.code, "EADDRINUSE");
+          assert.ok(error.cause !== undefined);
+          return true;
+        });
+      } finally {
+        await first.close();
+      }
+      await assert.rejects(serve({ port: 0, hostname: "192.0.2.1", handler: () => ({}) }), {
+        name: "ListenError",
+        message: "cannot listen on 192.0.2.1:0: no such address on this machine",
+      });
     }),
   );
 });
