@@ -144,10 +144,17 @@ export class Supervisor {
     signalReady: (port: number) => void,
   ): Promise<void> {
     const { options } = this;
+    // Until this slot has had a worker ready, a worker that dies is a server that cannot start
+    // (its port taken, say): give up at once, as a single process would, rather than retry.
+    let started = false;
+    const ready = (port: number): void => {
+      started = true;
+      signalReady(port);
+    };
     while (!cx.canceled) {
       const worker = options.spawn(index);
       this.current.set(index, worker);
-      void this.listen(worker, signalReady);
+      void this.listen(worker, ready);
       let unregister = (): void => {};
       const stop = new Promise<"stop">((resolve) => {
         unregister = cx.onCancel(() => resolve("stop"));
@@ -162,6 +169,11 @@ export class Supervisor {
       this.current.delete(index);
       this.stats.delete(worker.pid);
       if (cx.canceled) return;
+      if (!started) {
+        throw new Error(
+          `worker ${worker.pid} exited (${exitCode ?? "killed"}) before it was ready`,
+        );
+      }
       options.log(`worker ${worker.pid} exited (${exitCode ?? "killed"}); starting another`);
       const t = now();
       this.restarts.push(t);

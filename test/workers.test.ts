@@ -5,7 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { request, startMain, text } from "./client.ts";
+import { request, runMain, startMain, text } from "./client.ts";
 
 const proc =
   (globalThis as unknown as { process: { kill(pid: number, sig: string | number): void } }).process;
@@ -60,5 +60,31 @@ describe("workers", () => {
     }
     await until(() => pids.every((p) => !alive(p)), 5_000, "the workers to exit");
     assert.match(s.output(), /served \d+ requests on 2 workers/);
+  });
+
+  it("gives up at once, exit 1, when its workers cannot start (the port is taken)", async () => {
+    const taken = await startMain([]);
+    try {
+      const r = await runMain([
+        "--port",
+        String(taken.port),
+        "--host",
+        "127.0.0.1",
+        "--workers",
+        "2",
+      ]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `binks: cannot listen on 127\\.0\\.0\\.1:${taken.port}: address already in use\n`,
+        ),
+      );
+      // The other worker's own line may come before or after the primary's.
+      assert.match(r.stderr, /binks: giving up: worker \d+ exited \(1\) before it was ready\n/);
+      assert.doesNotMatch(r.stderr, /starting another/);
+    } finally {
+      await taken.stop();
+    }
   });
 });
