@@ -10,19 +10,8 @@
  * @module
  */
 
-/** reg-name and IPv4address bytes: unreserved / sub-delims (RFC 3986 §2.2–2.3), `%` checked apart. */
-export const REG_NAME: Uint8Array = /* @__PURE__ */ (() => {
-  const t = new Uint8Array(256);
-  const mark = (c: number) => (t[c] = 1);
-  for (let c = 0x30; c <= 0x39; c++) mark(c);
-  for (let c = 0x41; c <= 0x5a; c++) mark(c);
-  for (let c = 0x61; c <= 0x7a; c++) mark(c);
-  for (const c of "-._~!$&'()*+,;=") mark(c.charCodeAt(0));
-  return t;
-})();
+import { COLON, HEX, PERCENT, REG_NAME } from "./bytes.ts";
 
-const PERCENT = 0x25;
-const COLON = 0x3a;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
@@ -69,10 +58,5 @@ export function authorityHostEnd(buf: Uint8Array, start: number, end: number): n
 
 /** `%` HEXDIG HEXDIG at `p`. */
 function pctEncoded(buf: Uint8Array, p: number, end: number): boolean {
-  return p + 2 < end && isHex(buf[p + 1]!) && isHex(buf[p + 2]!);
-}
-
-function isHex(c: number): boolean {
-  const lower = c | 0x20;
-  return (c >= 0x30 && c <= 0x39) || (lower >= 0x61 && lower <= 0x66);
+  return p + 2 < end && HEX[buf[p + 1]!] !== 0xff && HEX[buf[p + 2]!] !== 0xff;
 }

@@ -12,6 +12,10 @@ export const HT = 0x09;
 export const COLON = 0x3a;
 export const SEMI = 0x3b;
 export const COMMA = 0x2c;
+export const SLASH = 0x2f;
+export const QUESTION = 0x3f;
+export const ASTERISK = 0x2a;
+export const PERCENT = 0x25;
 
 /** tchar (RFC 9110 §5.6.2): what a method, a header name or a coding may be made of. */
 export const TOKEN: Uint8Array = /* @__PURE__ */ makeTable((c) =>
@@ -26,6 +30,15 @@ export const FIELD_VALUE: Uint8Array = /* @__PURE__ */ makeTable((c) =>
 
 /** Bytes allowed in a request-target: visible ASCII (RFC 9112 §3.2, RFC 3986 with some slack). */
 export const TARGET: Uint8Array = /* @__PURE__ */ makeTable((c) => c > 0x20 && c < 0x7f);
+
+/**
+ * reg-name bytes of an authority (RFC 3986 §3.2.2): unreserved and sub-delims; `%` comes only
+ * as `%HH`, which the table leaves to the caller.
+ */
+export const REG_NAME: Uint8Array = /* @__PURE__ */ makeTable((c) =>
+  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+  "-._~!$&'()*+,;=".includes(String.fromCharCode(c))
+);
 
 /** Hex digit values, or 0xff for a byte that is not one. */
 export const HEX: Uint8Array = /* @__PURE__ */ (() => {

@@ -16,6 +16,7 @@
  * @module
  */
 import {
+  ASTERISK,
   COLON,
   COMMA,
   CR,
@@ -23,12 +24,15 @@ import {
   FIELD_VALUE,
   HT,
   LF,
+  QUESTION,
+  REG_NAME,
+  SLASH,
   SP,
   TARGET,
   TOKEN,
 } from "./bytes.ts";
 import { ascii, copyBytes } from "./bytes.ts";
-import { authorityHostEnd, REG_NAME } from "./authority.ts";
+import { authorityHostEnd } from "./authority.ts";
 import type { Limits } from "./limits.ts";
 
 /** {@link findHeadEnd}: the blank line has not arrived yet. */
@@ -351,7 +355,7 @@ function pathStartOf(buf: Uint8Array, start: number, end: number, method: string
     const hostEnd = authorityHostEnd(buf, start, end);
     return hostEnd > start && hostEnd < end - 1 ? start : -1;
   }
-  if (first === 0x2a) return end - start === 1 && method === "OPTIONS" ? start : -1;
+  if (first === ASTERISK) return end - start === 1 && method === "OPTIONS" ? start : -1;
   // absolute-form: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://" authority.
   if (!((first | 0x20) >= 0x61 && (first | 0x20) <= 0x7a)) return -1;
   let p = start + 1;
@@ -380,9 +384,6 @@ function pathStartOf(buf: Uint8Array, start: number, end: number, method: string
   const hostEnd = authorityHostEnd(buf, authorityStart, authorityEnd);
   return hostEnd > authorityStart ? authorityEnd : -1;
 }
-
-const SLASH = 0x2f;
-const QUESTION = 0x3f;
 
 function noteFraming(
   buf: Uint8Array,

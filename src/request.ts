@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { equalsIgnoreCase, latin1 } from "./bytes.ts";
+import { equalsIgnoreCase, latin1, QUESTION, SLASH } from "./bytes.ts";
 import type { RequestBody } from "./body.ts";
 import type { RequestHead } from "./parser.ts";
 
@@ -242,8 +242,6 @@ export interface Peer {
 }
 
 const NO_PROXIES: ReadonlySet<string> = new Set();
-const QUESTION = 0x3f;
-const SLASH = 0x2f;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 

@@ -16,6 +16,7 @@
  */
 import type { IncomingRequest } from "./request.ts";
 import type { RequestBody } from "./body.ts";
+import { ASTERISK, SLASH } from "./bytes.ts";
 
 function bodyAllowed(method: string): boolean {
   return method !== "GET" && method !== "HEAD";
@@ -32,9 +33,6 @@ function absoluteUrl(req: IncomingRequest): string {
   if (first === ASTERISK) return `http://${req.header("host") || "localhost"}`;
   return req.method === "CONNECT" ? `http://${target}` : target;
 }
-
-const SLASH = 0x2f;
-const ASTERISK = 0x2a;
 
 /** A `ReadableStream` over a request body, pulled piece by piece as the handler reads. */
 function bodyStream(source: RequestBody): ReadableStream<Uint8Array> {
