@@ -133,6 +133,18 @@ export class IncomingRequest {
     return start + n === h.targetEnd || buf[start + n] === QUESTION;
   }
 
+  /**
+   * The authority the request is for, `host[:port]`: an absolute-form target's own (it wins over
+   * `Host`, RFC 9112 §3.2.2), a CONNECT target, else the `Host` field; "" when nothing says.
+   */
+  get host(): string {
+    const url = this.url;
+    const from = this.pathOffset;
+    if (from > 0) return url.slice(url.indexOf("://") + 3, from);
+    if (this.method === "CONNECT") return url;
+    return this.header("host") ?? "";
+  }
+
   /** The query string, parsed on first use. */
   get query(): URLSearchParams {
     if (this.cachedQuery === undefined) {

@@ -83,6 +83,19 @@ describe("router: matching", () => {
     assert.equal(req("GET", "http://x").path, "/");
   });
 
+  it("gives the authority a request is for: the absolute-form target's over Host", () => {
+    // req() sends `Host: x`.
+    assert.equal(req("GET", "/a").host, "x");
+    assert.equal(req("GET", "http://other:8080/a?b").host, "other:8080");
+    assert.equal(req("GET", "https://[::1]:8").host, "[::1]:8");
+    assert.equal(req("GET", "http://y?q").host, "y");
+    assert.equal(req("CONNECT", "z:443").host, "z:443");
+    const bytes = new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n");
+    const head = new RequestHead(defaultLimits.maxHeaders);
+    assert.equal(parseHead(bytes, 0, bytes.length, head, defaultLimits), 0);
+    assert.equal(new IncomingRequest(head, null, { remoteAddress: "" }).host, "");
+  });
+
   it("ignores the query string", () => {
     assert.equal(call(router, "GET", "/users?id=3")[1], "users");
     assert.equal(call(router, "GET", "/users/3?x=1")[1], "user");
