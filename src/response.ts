@@ -13,6 +13,9 @@ import { ascii, TOKEN } from "./bytes.ts";
 import { dateLine } from "./date.ts";
 import { statusHasNoBody, statusLine } from "./status.ts";
 
+/** 205 Reset Content: a status whose response has no content, yet is framed with a length. */
+const RESET_CONTENT = 205;
+
 /** Header fields as a record or as name/value pairs (pairs allow repeats, e.g. Set-Cookie). */
 export type HeaderInit =
   | Readonly<Record<string, string>>
@@ -53,7 +56,12 @@ export class StaticReply {
 
   /** Serialise the status line, `headers` and `Content-Length` now, once. */
   constructor(status: number, headers: HeaderInit | undefined, body: string | Uint8Array) {
-    const bytes = typeof body === "string" ? encoder.encode(body) : body;
+    // A 205 has no content (RFC 9110 §15.3.6).
+    const bytes = status === RESET_CONTENT
+      ? new Uint8Array(0)
+      : typeof body === "string"
+      ? encoder.encode(body)
+      : body;
     const out = new Out(256);
     out.put(statusLine(status));
     this.close = writeHeaderFields(out, headers);
@@ -328,7 +336,12 @@ export function writeReply(
   tail: Tail,
 ): void {
   const status = reply.status ?? 200;
-  const body = reply.body;
+  let body = reply.body;
+  if (status === RESET_CONTENT) {
+    // A 205 has no content (RFC 9110 §15.3.6): whatever the handler gave, it is framed as empty.
+    discardStream(body);
+    body = null;
+  }
   tail.bytes = null;
   tail.stream = null;
   tail.closeDelimited = false;

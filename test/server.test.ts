@@ -183,6 +183,41 @@ describe("connection: handlers", () => {
     assert.equal(new StaticReply(599, {}, "").status, 599);
   });
 
+  it("a 205 goes out with no content and Content-Length: 0, whatever the handler gave", async () => {
+    let streamClosed = false;
+    const stream = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => Promise.resolve({ done: false, value: enc.encode("never") }),
+        return: () => {
+          streamClosed = true;
+          return Promise.resolve({ done: true as const, value: undefined });
+        },
+      }),
+    };
+    const fixed = new StaticReply(205, { "X-A": "1" }, "dropped");
+    const { connect } = setup({
+      handler: (req): Reply | StaticReply =>
+        req.path === "/static"
+          ? fixed
+          : { status: 205, body: req.path === "/stream" ? stream : "dropped" },
+    });
+    const t = connect();
+    t.send(GET("/text") + GET("/stream") + GET("/static") + GET("/after"));
+    await tick();
+    const text = t.text();
+    const heads = text.split("HTTP/1.1 ").slice(1);
+    assert.equal(heads.length, 4);
+    for (const head of heads.slice(0, 3)) {
+      assert.match(
+        head,
+        /^205 Reset Content\r\n(?:[^\r]+\r\n)*Content-Length: 0\r\n(?:[^\r]+\r\n)*\r\n$/,
+      );
+    }
+    assert.equal(streamClosed, true);
+    assert.ok(!text.includes("dropped") && !text.includes("never"));
+    assert.equal(parseResponses(t.bytes()).responses.length, 4);
+  });
+
   it("a synchronously handled request may not be used after its handler returned", () => {
     let kept: IncomingRequest | null = null;
     const { connect } = setup({
