@@ -656,10 +656,24 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     req.release();
     const close = !keepAlive || this.host.draining || this.phase === DISCARD;
     const mode = close ? CLOSE : minor === 0 ? KEEP_10 : KEEP;
-    const asked = this.writeResponse(result, headOnly, minor, mode, log);
+    const asked = this.writeResponse(this.noTunnel(req.method, result), headOnly, minor, mode, log);
     // The client asked to close and sent nothing after: it has nothing more to say.
     if (close) this.closeAfterResponse(!keepAlive && nothingAfter && this.phase !== DISCARD);
     else if (asked) this.closeAfterResponse();
+  }
+
+  /**
+   * A 2xx to CONNECT would turn the connection into a tunnel (RFC 9110 §9.3.6), which binks does
+   * not provide: such an answer is the handler's error, and the client gets a 500.
+   */
+  private noTunnel(method: string, reply: Reply | StaticReply): Reply | StaticReply {
+    if (method !== "CONNECT") return reply;
+    const status = reply instanceof StaticReply ? reply.status : reply.status ?? 200;
+    if (status < 200 || status > 299) return reply;
+    this.host.reportError(
+      new Error("a 2xx answer to CONNECT opens a tunnel, which binks does not provide"),
+    );
+    return errorReply(500);
   }
 
   /** What the access log records of `req`, taken as the request starts. */
@@ -818,7 +832,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         (this.phase === DISCARD && this.queued === 0 && this.bodyEx === null);
       ex.written = true;
       const asked = this.writeResponse(
-        ex.reply,
+        this.noTunnel(ex.req.method, ex.reply),
         ex.headOnly,
         ex.minor,
         close ? CLOSE : ex.minor === 0 ? KEEP_10 : KEEP,

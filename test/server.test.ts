@@ -218,6 +218,26 @@ describe("connection: handlers", () => {
     assert.equal(parseResponses(t.bytes()).responses.length, 4);
   });
 
+  it("a 2xx to CONNECT (a tunnel binks does not provide) becomes a 500; other answers pass", async () => {
+    const { connect, errors } = setup({
+      handler: (req): Reply | Promise<Reply> =>
+        req.url === "late:443"
+          ? Promise.resolve({ status: 204 })
+          : req.url === "no:443"
+          ? { status: 407, body: "who?" }
+          : { status: 200, body: "tunnel" },
+    });
+    const t = connect();
+    const CONNECT = (target: string) => `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`;
+    t.send(CONNECT("a:443") + CONNECT("no:443") + CONNECT("late:443") + GET("/"));
+    await tick();
+    const got = parseResponses(t.bytes()).responses;
+    assert.deepEqual(got.map((r) => r.status), [500, 407, 500, 200]);
+    assert.equal(dec.decode(got[1]!.body), "who?");
+    assert.equal(errors.length, 2);
+    assert.match(String(errors[0]), /CONNECT opens a tunnel/);
+  });
+
   it("a synchronously handled request may not be used after its handler returned", () => {
     let kept: IncomingRequest | null = null;
     const { connect } = setup({
