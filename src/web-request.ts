@@ -24,14 +24,14 @@ function bodyAllowed(method: string): boolean {
 
 /**
  * The target URI (RFC 9112 §3.3): an absolute-form target as it is; otherwise `http://`, the
- * authority (the Host, or a CONNECT's target), and the path and query of an origin-form one.
+ * request's authority (`req.host`), and the path and query of an origin-form one.
  */
 function absoluteUrl(req: IncomingRequest): string {
   const target = req.url;
   const first = target.charCodeAt(0);
-  if (first === SLASH) return `http://${req.header("host") || "localhost"}${target}`;
-  if (first === ASTERISK) return `http://${req.header("host") || "localhost"}`;
-  return req.method === "CONNECT" ? `http://${target}` : target;
+  if (first !== SLASH && first !== ASTERISK && req.method !== "CONNECT") return target;
+  const authority = req.host || "localhost";
+  return first === SLASH ? `http://${authority}${target}` : `http://${authority}`;
 }
 
 /** A `ReadableStream` over a request body, pulled piece by piece as the handler reads. */
