@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// The test command: build, lint, then the one suite on Node (this machine's and
-// Node 24), Deno and Bun. Prints a count per runtime and one closing line
-// `N passed, N failed`; exits non-zero if anything failed.
+// The test command: build, lint, then the one suite on Node (this machine's, and
+// the Node 22 and 24 LTS lines users run), Deno and Bun. Prints a count per runtime
+// and one closing line `N passed, N failed`; exits non-zero if anything failed.
 //
 //   npm test                      everything
-//   npm test -- --only node,deno  a subset of runtimes (node, node24, deno, bun)
+//   npm test -- --only node,deno  a subset of runtimes (node, node22, node24, deno, bun)
 //   npm test -- --no-lint         skip formatter and linter
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -19,9 +19,13 @@ const only = (() => {
   return i >= 0 ? new Set(args[i + 1].split(",")) : null;
 })();
 const wanted = (name) => only === null || only.has(name);
-const NODE24_VERSION = "24.21.0";
-const node24Dir = join(root, ".cache", `node-${NODE24_VERSION}`);
-const node24 = join(node24Dir, "node_modules", "node", "bin", "node");
+/** Node releases the suite also runs on, each installed from npm into its own folder. */
+const OTHER_NODES = [
+  { name: "node22", version: "22.23.3" },
+  { name: "node24", version: "24.21.0" },
+];
+const nodeDir = (version) => join(root, ".cache", `node-${version}`);
+const nodeBin = (version) => join(nodeDir(version), "node_modules", "node", "bin", "node");
 
 function step(title) {
   console.log(`\n== ${title}`);
@@ -101,20 +105,21 @@ async function bunSuite() {
   record("bun", pass, fail, code);
 }
 
-async function ensureNode24() {
-  if (existsSync(node24)) return true;
-  step(`installing Node ${NODE24_VERSION} into ${node24Dir}`);
+async function ensureNode(version) {
+  const binary = nodeBin(version);
+  if (existsSync(binary)) return true;
+  step(`installing Node ${version} into ${nodeDir(version)}`);
   // Its own prefix: as a dependency of the project it would replace `node` in npm scripts.
   const { code } = await run("npm", [
     "install",
     "--prefix",
-    node24Dir,
+    nodeDir(version),
     "--no-save",
     "--no-audit",
     "--no-fund",
-    `node@${NODE24_VERSION}`,
+    `node@${version}`,
   ]);
-  return code === 0 && existsSync(node24);
+  return code === 0 && existsSync(binary);
 }
 
 /** The proxy test wants Debian's nginx; install it when missing (the test skips if this fails). */
@@ -166,9 +171,10 @@ async function main() {
 
   await ensureNginx();
   if (wanted("node")) await nodeSuite("node", process.execPath);
-  if (wanted("node24")) {
-    if (await ensureNode24()) await nodeSuite("node24", node24);
-    else record("node24", 0, 1, 1);
+  for (const { name, version } of OTHER_NODES) {
+    if (!wanted(name)) continue;
+    if (await ensureNode(version)) await nodeSuite(name, nodeBin(version));
+    else record(name, 0, 1, 1);
   }
   if (wanted("deno")) await denoSuite();
   if (wanted("bun")) await bunSuite();
