@@ -10,6 +10,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { nodeBin, nodeDir, OTHER_NODES } from "./node-releases.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -19,13 +20,6 @@ const only = (() => {
   return i >= 0 ? new Set(args[i + 1].split(",")) : null;
 })();
 const wanted = (name) => only === null || only.has(name);
-/** Node releases the suite also runs on, each installed from npm into its own folder. */
-const OTHER_NODES = [
-  { name: "node22", version: "22.23.3" },
-  { name: "node24", version: "24.21.0" },
-];
-const nodeDir = (version) => join(root, ".cache", `node-${version}`);
-const nodeBin = (version) => join(nodeDir(version), "node_modules", "node", "bin", "node");
 
 function step(title) {
   console.log(`\n== ${title}`);
@@ -68,12 +62,12 @@ function record(name, passed, failed, code) {
   console.log(`-- ${name}: ${passed} passed, ${failed} failed`);
 }
 
-async function nodeSuite(name, nodeBin) {
-  step(`tests on ${name} (${spawnSync(nodeBin, ["--version"]).stdout.toString().trim()})`);
+async function nodeSuite(name, binary) {
+  step(`tests on ${name} (${spawnSync(binary, ["--version"]).stdout.toString().trim()})`);
   const files = readdirSync(join(root, "dist", "test"))
     .filter((f) => f.endsWith(".test.js"))
     .map((f) => join("dist", "test", f));
-  const { code, output } = await run(nodeBin, ["--test", "--test-reporter=spec", ...files]);
+  const { code, output } = await run(binary, ["--test", "--test-reporter=spec", ...files]);
   const pass = Number(last(/^ℹ pass (\d+)/gm, output)?.[1] ?? 0);
   const fail = Number(last(/^ℹ fail (\d+)/gm, output)?.[1] ?? 0);
   record(name, pass, fail, code);
@@ -106,14 +100,14 @@ async function bunSuite() {
 }
 
 async function ensureNode(version) {
-  const binary = nodeBin(version);
+  const binary = nodeBin(root, version);
   if (existsSync(binary)) return true;
-  step(`installing Node ${version} into ${nodeDir(version)}`);
+  step(`installing Node ${version} into ${nodeDir(root, version)}`);
   // Its own prefix: as a dependency of the project it would replace `node` in npm scripts.
   const { code } = await run("npm", [
     "install",
     "--prefix",
-    nodeDir(version),
+    nodeDir(root, version),
     "--no-save",
     "--no-audit",
     "--no-fund",
@@ -173,7 +167,7 @@ async function main() {
   if (wanted("node")) await nodeSuite("node", process.execPath);
   for (const { name, version } of OTHER_NODES) {
     if (!wanted(name)) continue;
-    if (await ensureNode(version)) await nodeSuite(name, nodeBin(version));
+    if (await ensureNode(version)) await nodeSuite(name, nodeBin(root, version));
     else record(name, 0, 1, 1);
   }
   if (wanted("deno")) await denoSuite();

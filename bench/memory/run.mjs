@@ -23,10 +23,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { killAll, start, stop, tree } from "../shootout/proc.mjs";
+import { nodeBinNamed } from "../../scripts/node-releases.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
-const NODE24 = join(root, ".cache", "node-24.21.0", "node_modules", "node", "bin", "node");
+const NODE24 = nodeBinNamed(root, "node24");
 const HOST = "127.0.0.1";
 /** Idle timeouts off for binks; the connection cap above the count. */
 const BINKS_FLAGS = ["--keep-alive-timeout", "3600000", "--max-connections", "100000"];
