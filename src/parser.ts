@@ -336,8 +336,9 @@ function parseRequestLine(buf: Uint8Array, start: number, end: number, head: Req
   const minor = buf[p + 7]! - 0x30;
   if (major < 0 || major > 9 || minor < 0 || minor > 9) return -400;
   if (buf[p + 8] !== CR || buf[p + 9] !== LF) return -400;
-  if (major !== 1 || minor > 1) return -505;
-  head.minor = minor;
+  if (major !== 1) return -505;
+  // A later HTTP/1.x is read as the highest 1.x we implement (RFC 9110 §2.5).
+  head.minor = minor > 1 ? 1 : minor;
   return p + 10;
 }
 
@@ -453,8 +454,9 @@ function noteLength(buf: Uint8Array, start: number, end: number, f: Framing): vo
 
 /**
  * Transfer-Encoding: a comma list of codings, possibly over several fields.
- * Only `chunked` is implemented; any other coding is a 501, and a list that is
- * not plain tokens is a 400.
+ * Only `chunked` is implemented: a list that is not plain tokens, or does not end
+ * in `chunked`, is a 400 (no length can be read from it); another coding before
+ * `chunked` is a 501.
  */
 function noteCodings(buf: Uint8Array, start: number, end: number, f: Framing): void {
   f.teSeen = true;
@@ -512,7 +514,10 @@ function decideFraming(head: RequestHead, f: Framing, limits: Limits): number {
     if (f.contentLength >= 0) return 400;
     if (head.minor === 0) return 400;
     if (f.teBad || f.teChunkedCount > 1) return 400;
-    if (f.teUnknown || !f.teLastChunked) return 501;
+    // RFC 9112 §6.3: without chunked last the body's length cannot be known.
+    if (!f.teLastChunked) return 400;
+    // RFC 9112 §6.1: a coding the server does not understand.
+    if (f.teUnknown) return 501;
     head.chunked = true;
   } else if (f.contentLength >= 0) {
     if (f.contentLength > limits.maxBodyBytes) return 413;

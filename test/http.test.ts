@@ -248,6 +248,18 @@ describe("connections", () => {
     k.close();
   });
 
+  it("reads HTTP/1.2 as HTTP/1.1 (RFC 9110 §2.5): answered as 1.1, kept alive", async () => {
+    const c = await RawClient.connect(port);
+    await c.send("GET /inspect HTTP/1.2\r\nHost: x\r\n\r\nGET / HTTP/1.9\r\nHost: x\r\n\r\n");
+    const [a, b] = await c.responses(2);
+    assert.match(a!.rawHead, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(JSON.parse(text(a!.body)).version, "1.1");
+    assert.match(b!.rawHead, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(header(b!, "connection"), undefined);
+    assert.equal(c.closed || c.ended, false);
+    c.close();
+  });
+
   it("closes after a response to Connection: close", async () => {
     const c = await RawClient.connect(port);
     await c.send(
@@ -329,9 +341,14 @@ describe("refused requests", () => {
     [
       "a final coding other than chunked",
       `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked, gzip\r\n\r\n`,
+      400,
+    ],
+    ["a single unknown coding", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n`, 400],
+    [
+      "an unknown coding before chunked",
+      `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n`,
       501,
     ],
-    ["an unknown coding", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n`, 501],
     [
       "chunked twice",
       `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
@@ -345,7 +362,7 @@ describe("refused requests", () => {
     ["HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400],
     ["two Host fields", `GET / HTTP/1.1\r\n${H}${H}\r\n`, 400],
     ["HTTP/2.0 in an HTTP/1 request line", `GET / HTTP/2.0\r\n${H}\r\n`, 505],
-    ["HTTP/1.2", `GET / HTTP/1.2\r\n${H}\r\n`, 505],
+    ["HTTP/0.9", `GET / HTTP/0.9\r\n${H}\r\n`, 505],
     ["an unmet expectation", `GET / HTTP/1.1\r\n${H}Expect: teapot\r\n\r\n`, 417],
     ["a target of 9000 bytes", `GET /${"a".repeat(9000)} HTTP/1.1\r\n${H}\r\n`, 414],
     ["a 20000-byte header", `GET / HTTP/1.1\r\n${H}X: ${"v".repeat(20000)}\r\n\r\n`, 431],

@@ -123,6 +123,9 @@ function headRule(head: string): string | null {
     const codings = te.join(",").split(",").map((x) => x.replace(/^[ \t]+|[ \t]+$/g, ""));
     if (codings.some((x) => !TOKEN.test(x))) return "coding list that is not plain tokens";
     if (codings.filter((x) => x.toLowerCase() === "chunked").length > 1) return "chunked twice";
+    if (codings.at(-1)!.toLowerCase() !== "chunked") {
+      return "chunked not the final coding (RFC 9112 §6.3)";
+    }
   }
   const hostValues = fields.filter(([n]) => n === "host").map(([, v]) => v);
   if (hostValues.some((v) => authorityHost(v) === null)) {
@@ -180,9 +183,9 @@ function chunkRule(body: string): string | null {
 export function refusalRule(wire: string, status: number): string | null {
   switch (status) {
     case 501:
-      return "a coding other than chunked (501)";
+      return "a coding binks does not implement, before chunked (501)";
     case 505:
-      return "a version other than HTTP/1.0 or HTTP/1.1 (505)";
+      return "an HTTP major version other than 1 (505)";
     case 417:
       return "Expect other than 100-continue (417)";
     case 413:
@@ -214,6 +217,9 @@ function peerRule(code: string, wire: string): [Class, string] | null {
   }
   if (code === "HPE_INVALID_VERSION" && /^PRI /m.test(wire)) {
     return ["d", "method PRI: llhttp keeps it for the HTTP/2 preface; binks takes any token"];
+  }
+  if (code === "HPE_INVALID_VERSION" && /^[^\r\n]* HTTP\/1\.[2-9]\r\n/m.test(wire)) {
+    return ["d", "HTTP/1.x with x over 1: binks reads it as HTTP/1.1 (RFC 9110 §2.5)"];
   }
   if (code === "HPE_UNEXPECTED_CONTENT_LENGTH") {
     return ["d", "repeated equal Content-Length: RFC 9112 §6.3 lets binks accept it"];
