@@ -28,8 +28,14 @@ export const FIELD_VALUE: Uint8Array = /* @__PURE__ */ makeTable((c) =>
   c === SP || c === HT || (c > 0x20 && c !== 0x7f)
 );
 
-/** Bytes allowed in a request-target: visible ASCII (RFC 9112 §3.2, RFC 3986 with some slack). */
-export const TARGET: Uint8Array = /* @__PURE__ */ makeTable((c) => c > 0x20 && c < 0x7f);
+/**
+ * Bytes allowed in a request-target: visible ASCII (RFC 9112 §3.2, RFC 3986 with some slack),
+ * but not `#`: a fragment is the client's and never part of a request-target, and a target
+ * holding one would route by one path and make a `Request` URL with another.
+ */
+export const TARGET: Uint8Array = /* @__PURE__ */ makeTable((c) =>
+  c > 0x20 && c < 0x7f && c !== 0x23
+);
 
 /**
  * reg-name bytes of an authority (RFC 3986 §3.2.2): unreserved and sub-delims; `%` comes only

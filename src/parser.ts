@@ -397,8 +397,7 @@ function noteFraming(
   switch (nameEnd - nameStart) {
     case 6:
       if (equalsIgnoreCase(buf, nameStart, nameEnd, H_EXPECT)) {
-        if (equalsIgnoreCase(buf, valueStart, valueEnd, V_100_CONTINUE)) f.expectContinue = true;
-        else f.expectOther = true;
+        noteExpect(buf, valueStart, valueEnd, f);
       }
       return;
     case 10:
@@ -453,15 +452,17 @@ function noteLength(buf: Uint8Array, start: number, end: number, f: Framing): vo
 }
 
 /**
- * Transfer-Encoding: a comma list of codings, possibly over several fields.
- * Only `chunked` is implemented: a list that is not plain tokens, or does not end
- * in `chunked`, is a 400 (no length can be read from it); another coding before
- * `chunked` is a 501.
+ * Transfer-Encoding: a comma list of codings, possibly over several fields, empty
+ * elements skipped (RFC 9110 §5.6.1.2). Only `chunked` is implemented: a list that is
+ * not plain tokens, or does not end in `chunked`, is a 400 (no length can be read from
+ * it); another coding before `chunked` is a 501.
  */
 function noteCodings(buf: Uint8Array, start: number, end: number, f: Framing): void {
   f.teSeen = true;
   let p = start;
   for (;;) {
+    while (p < end && (buf[p] === SP || buf[p] === HT || buf[p] === COMMA)) p++;
+    if (p === end) return;
     const tokenStart = p;
     while (p < end && TOKEN[buf[p]!] === 1) p++;
     if (p === tokenStart) {
@@ -473,14 +474,30 @@ function noteCodings(buf: Uint8Array, start: number, end: number, f: Framing): v
     else f.teUnknown = true;
     f.teLastChunked = chunked;
     while (p < end && (buf[p] === SP || buf[p] === HT)) p++;
-    if (p === end) return;
-    if (buf[p] !== COMMA) {
+    if (p < end && buf[p] !== COMMA) {
       // e.g. parameters (`;q=1`) or stray bytes: nothing we could decode.
       f.teBad = true;
       return;
     }
-    p++;
-    while (p < end && (buf[p] === SP || buf[p] === HT)) p++;
+  }
+}
+
+/**
+ * Expect: a comma list of expectations, empty elements skipped (RFC 9110 §5.6.1.2); any
+ * member but `100-continue` is one binks cannot meet (§10.1.1).
+ */
+function noteExpect(buf: Uint8Array, start: number, end: number, f: Framing): void {
+  let p = start;
+  while (p < end) {
+    let elementEnd = p;
+    while (elementEnd < end && buf[elementEnd] !== COMMA) elementEnd++;
+    let s = p;
+    let e = elementEnd;
+    while (s < e && (buf[s] === SP || buf[s] === HT)) s++;
+    while (e > s && (buf[e - 1] === SP || buf[e - 1] === HT)) e--;
+    if (equalsIgnoreCase(buf, s, e, V_100_CONTINUE)) f.expectContinue = true;
+    else if (e > s) f.expectOther = true;
+    p = elementEnd + 1;
   }
 }
 

@@ -188,12 +188,14 @@ export class Out {
 const MANAGED = new Set(["content-length", "transfer-encoding", "connection", "date"]);
 
 /**
- * Append `name: value\r\n` for each field. A name that is not a token or a
- * value holding CR, LF or NUL would let a handler split the response: throw.
+ * Append `name: value\r\n` for each field. A name that is not a token, or a value
+ * holding a control byte other than HTAB (CR and LF would let a handler split the
+ * response), is not sent: throw.
  * Returns true when a `Connection` field among them holds `close`: the handler
  * wants the connection ended after this response (the server writes that field).
  */
 export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): boolean {
+  statedLength = -1;
   if (headers === undefined) return false;
   let close = false;
   if (Array.isArray(headers)) {
@@ -207,15 +209,22 @@ export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): bo
   return close;
 }
 
+/**
+ * The `Content-Length` the last headers written stated (plain digits), or -1: binks frames
+ * messages itself, but an answer to HEAD without a body may pass on the length a GET would have.
+ */
+let statedLength = -1;
+
 /** Write one field; true when it is a `Connection` that asks to close. */
 function writeField(out: Out, name: string, value: string): boolean {
   const prefix = namePrefix(name);
-  if (prefix === MANAGED_NAME) return asksClose(name, value);
+  if (prefix === MANAGED_NAME) return managedField(name, value);
   value = String(value);
   let wide = false;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c === 0x0d || c === 0x0a || c === 0) {
+    // No control byte but HTAB (RFC 9110 §5.5): CR and LF would split the response.
+    if (c < 0x20 ? c !== 0x09 : c === 0x7f) {
       throw new TypeError(`invalid value for header ${name}`);
     }
     if (c > 0x7f) wide = true;
@@ -225,6 +234,15 @@ function writeField(out: Out, name: string, value: string): boolean {
   if (wide) out.put(encoder.encode(value));
   else out.ascii(value);
   out.ascii("\r\n");
+  return false;
+}
+
+/** A field binks writes itself: see {@link asksClose} and {@link statedLength}. */
+function managedField(name: string, value: string): boolean {
+  // Of the managed names only Content-Length has 14 characters.
+  if (name.length !== 14) return asksClose(name, value);
+  const text = String(value).trim();
+  statedLength = text.length > 0 && text.length <= 15 && /^[0-9]+$/.test(text) ? Number(text) : -1;
   return false;
 }
 
@@ -318,7 +336,7 @@ export interface Tail {
   closeDelimited: boolean;
   /** The stream's length was announced: send its pieces as they are, exactly that many bytes. */
   sized: number;
-  /** The reply's own `Connection: close`: the connection ends after it. */
+  /** The reply said `Connection: close` (the handler's, or a close-delimited body's): the connection ends after it. */
   close: boolean;
 }
 
@@ -366,7 +384,14 @@ export function writeReply(
     return;
   }
   if (body === null || body === undefined) {
-    out.ascii("Content-Length: 0\r\n");
+    // Without a body an answer to HEAD cannot tell what a GET would send, so it states a
+    // length only when the handler did (RFC 9110 §8.6, §9.3.2); a 205 is empty either way.
+    if (!headOnly || status === RESET_CONTENT) out.ascii("Content-Length: 0\r\n");
+    else if (statedLength >= 0) {
+      out.ascii("Content-Length: ");
+      out.decimal(statedLength);
+      out.put(CRLF);
+    }
     connectionField(out, mode);
     out.put(CRLF);
     return;
@@ -399,6 +424,9 @@ export function writeReply(
   } else if (minor === 0) {
     connectionField(out, CLOSE);
     tail.closeDelimited = true;
+    // Said, so done: the connection ends after this answer, also when it answers HEAD and no
+    // body follows to be ended by the close (RFC 9112 §9.6).
+    tail.close = true;
   } else {
     out.put(TRANSFER_CHUNKED);
     connectionField(out, mode);

@@ -154,6 +154,9 @@ describe("fetch handlers (Hono on binks)", () => {
     const h = await request(port, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", true);
     assert.equal(h.status, 200);
     assert.equal(h.body.length, 0);
+    // Hono answers HEAD with `new Response(null, …)`: no length a GET would have (RFC 9110 §8.6).
+    assert.equal(header(h, "content-length"), undefined);
+    assert.equal(header(h, "content-type"), "application/json");
     const nf = await request(port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.equal(nf.status, 404);
   });

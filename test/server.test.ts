@@ -218,6 +218,90 @@ describe("connection: handlers", () => {
     assert.equal(parseResponses(t.bytes()).responses.length, 4);
   });
 
+  it("a header value with a control byte other than HTAB becomes a 500", () => {
+    const values = ["a\x01b", "a\x7fb", "a\x1bb", "a\0b"];
+    let i = 0;
+    const { connect, errors } = setup({
+      handler: () => ({ headers: { "X-V": values[i++] ?? "a\tb" }, body: "x" }),
+    });
+    const t = connect();
+    t.send(values.map(() => GET("/")).join("") + GET("/"));
+    const got = parseResponses(t.bytes()).responses;
+    assert.deepEqual(got.map((r) => r.status), [500, 500, 500, 500, 200]);
+    assert.equal(errors.length, 4);
+    assert.match(t.text(), /\r\nX-V: a\tb\r\n/);
+    assert.equal(t.text().split("X-V").length, 2);
+  });
+
+  it("an answer to HEAD without a body states no length, unless the handler's own does", () => {
+    const { connect } = setup({
+      handler: (req): Reply =>
+        req.path === "/stated"
+          ? { headers: { "Content-Length": " 11 ", "X-A": "1" } }
+          : req.path === "/odd"
+          ? { headers: { "Content-Length": "1,1" } }
+          : req.path === "/205"
+          ? { status: 205 }
+          : { headers: { "X-A": "1" } },
+    });
+    const HEAD = (path: string) => `HEAD ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const t = connect();
+    t.send(HEAD("/none") + HEAD("/stated") + HEAD("/odd") + HEAD("/205") + GET("/none"));
+    const heads = t.text().split(/(?=HTTP\/1\.1 )/);
+    assert.equal(heads.length, 5);
+    assert.match(heads[0]!, /^HTTP\/1\.1 200 OK\r\nX-A: 1\r\nDate: [^\r]+\r\n\r\n$/);
+    assert.match(
+      heads[1]!,
+      /^HTTP\/1\.1 200 OK\r\nX-A: 1\r\nDate: [^\r]+\r\nContent-Length: 11\r\n\r\n$/,
+    );
+    assert.match(heads[2]!, /^HTTP\/1\.1 200 OK\r\nDate: [^\r]+\r\n\r\n$/);
+    assert.match(
+      heads[3]!,
+      /^HTTP\/1\.1 205 Reset Content\r\nDate: [^\r]+\r\nContent-Length: 0\r\n\r\n$/,
+    );
+    assert.match(
+      heads[4]!,
+      /^HTTP\/1\.1 200 OK\r\nX-A: 1\r\nDate: [^\r]+\r\nContent-Length: 0\r\n\r\n$/,
+    );
+    assert.equal(t.ended, false);
+  });
+
+  it("an HTTP/1.0 answer to HEAD that would be close-delimited says close and closes", async () => {
+    // One piece, then done: a connection that went on would answer GET /never in full.
+    const stream = () => {
+      let given = false;
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () =>
+            Promise.resolve(
+              given
+                ? { done: true as const, value: undefined }
+                : (given = true, { done: false, value: enc.encode("never") }),
+            ),
+          return: () => Promise.resolve({ done: true as const, value: undefined }),
+        }),
+      };
+    };
+    const { connect } = setup({
+      handler: (req): Reply | Promise<Reply> =>
+        req.path === "/later" ? Promise.resolve({ body: stream() }) : { body: stream() },
+    });
+    for (const path of ["/now", "/later"]) {
+      const t = connect();
+      t.send(
+        `HEAD ${path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n` +
+          "GET /never HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+      );
+      await tick();
+      assert.match(
+        t.text(),
+        /^HTTP\/1\.1 200 OK\r\nDate: [^\r]+\r\nConnection: close\r\n\r\n$/,
+        path,
+      );
+      assert.equal(t.ended, true, path);
+    }
+  });
+
   it("a 2xx to CONNECT (a tunnel binks does not provide) becomes a 500; other answers pass", async () => {
     const { connect, errors } = setup({
       handler: (req): Reply | Promise<Reply> =>

@@ -92,6 +92,7 @@ function headRule(head: string): string | null {
     return "malformed request line (token, SP, visible-ASCII target, SP, HTTP/d.d)";
   }
   const [, method, target] = m;
+  if (target!.includes("#")) return "a `#` in the target: a fragment is never part of one (400)";
   const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?]*)/.exec(target!);
   const form = target![0] === "/"
     ? method !== "CONNECT"
@@ -120,8 +121,10 @@ function headRule(head: string): string | null {
   if (te.length > 0) {
     if (cl.length > 0) return "Transfer-Encoding with Content-Length";
     if (minor === 0) return "Transfer-Encoding in HTTP/1.0";
-    const codings = te.join(",").split(",").map((x) => x.replace(/^[ \t]+|[ \t]+$/g, ""));
+    const codings = te.join(",").split(",").map((x) => x.replace(/^[ \t]+|[ \t]+$/g, ""))
+      .filter((x) => x !== "");
     if (codings.some((x) => !TOKEN.test(x))) return "coding list that is not plain tokens";
+    if (codings.length === 0) return "chunked not the final coding (RFC 9112 §6.3)";
     if (codings.filter((x) => x.toLowerCase() === "chunked").length > 1) return "chunked twice";
     if (codings.at(-1)!.toLowerCase() !== "chunked") {
       return "chunked not the final coding (RFC 9112 §6.3)";
@@ -231,6 +234,12 @@ function peerRule(code: string, wire: string): [Class, string] | null {
     if (/\r\n0[^\r]*\r\n[^\r]/.test(wire)) {
       return ["d", "framing field in the trailer section: binks drops trailer fields (§7.1.2)"];
     }
+    if (
+      code === "HPE_INVALID_TRANSFER_ENCODING" &&
+      /^transfer-encoding:[^\r]*,[ \t]*(,|\r)/im.test(wire)
+    ) {
+      return ["d", "empty element in a Transfer-Encoding list: binks skips it (RFC 9110 §5.6.1.2)"];
+    }
     const name = code === "HPE_INVALID_CONTENT_LENGTH" ? "Content-Length" : "Transfer-Encoding";
     return ["d", `OWS after a ${name} value: binks trims it (RFC 9110 §5.5)`];
   }
@@ -239,6 +248,12 @@ function peerRule(code: string, wire: string): [Class, string] | null {
       "d",
       "target llhttp's URL parser refuses; binks takes visible ASCII, and RFC 3986 schemes in " +
       "absolute-form",
+    ];
+  }
+  if (code === "Expect (node answers 417)") {
+    return [
+      "d",
+      "Expect with no member but 100-continue: binks skips empty ones (RFC 9110 §5.6.1.2)",
     ];
   }
   if (code === "CONNECT (not served)") {

@@ -18,8 +18,10 @@ function charsIn(from: number, to: number): string[] {
   return out;
 }
 
-/** Visible ASCII: what a request-target may hold. */
+/** Visible ASCII. */
 const VCHAR = charsIn(0x21, 0x7e);
+/** What a request-target may hold: visible ASCII but `#` (a fragment is never sent). */
+const TARGET_CHAR = VCHAR.filter((c) => c !== "#");
 /** Bytes a field value may hold besides whitespace: VCHAR and obs-text. */
 const VALUE_CHAR = [...VCHAR, ...charsIn(0x80, 0xff)];
 /** reg-name bytes (RFC 3986 unreserved and sub-delims); `%` comes only as pct-encoded. */
@@ -222,7 +224,7 @@ const methodTargetArb: fc.Arbitrary<[string, string]> = fc.oneof(
         tokenArb(1, 10).filter((m) => m !== "CONNECT"),
       ),
       fc.oneof(
-        fc.string({ unit: fc.constantFrom(...VCHAR), maxLength: 40 }).map((p) => `/${p}`),
+        fc.string({ unit: fc.constantFrom(...TARGET_CHAR), maxLength: 40 }).map((p) => `/${p}`),
         fc
           .tuple(
             fc.constantFrom(...ALPHA),
@@ -231,7 +233,7 @@ const methodTargetArb: fc.Arbitrary<[string, string]> = fc.oneof(
             fc.option(
               fc.tuple(
                 fc.constantFrom("/", "?"),
-                fc.string({ unit: fc.constantFrom(...VCHAR), maxLength: 30 }),
+                fc.string({ unit: fc.constantFrom(...TARGET_CHAR), maxLength: 30 }),
               ),
             ),
           )
