@@ -40,9 +40,8 @@ export interface FetchHandlerOptions {
 export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions = {}): Handler {
   if (options.globalResponse !== false) installReadyResponse(options.ready);
   return (req) => {
-    // CONNECT, TRACE and TRACK are methods no `Request` may have (the Fetch standard forbids
-    // them): a fetch handler does not implement them.
-    if (forbiddenMethod(req.method)) return errorReply(501);
+    // A method no `Request` can carry as sent: a fetch handler does not implement it.
+    if (unfetchableMethod(req.method)) return errorReply(501);
     let request: Request;
     try {
       request = webRequest(req);
@@ -61,12 +60,41 @@ export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions =
   };
 }
 
-/** CONNECT, TRACE or TRACK in any case, as `new Request` compares them. */
-function forbiddenMethod(method: string): boolean {
-  const n = method.length;
-  if (n !== 5 && n !== 7) return false;
-  const upper = method.toUpperCase();
-  return upper === "TRACE" || upper === "TRACK" || upper === "CONNECT";
+/**
+ * Methods with lower-case letters, and whether this runtime's `Request` carries each as sent:
+ * the Fetch standard upper-cases `get`, `post` and four more, Bun `patch` too, and refuses
+ * `connect`, `trace` and `track` in any case.
+ */
+const keptAsSent = new Map<string, boolean>();
+/** Methods remembered at most: beyond that, made-up ones are tried each time. */
+const KEPT_AS_SENT_MAX = 64;
+
+/**
+ * A method no `Request` can carry as sent: CONNECT, TRACE or TRACK, or one it would change
+ * (`get` into `GET`): methods are case-sensitive (RFC 9110 §9.1), so the handler would be
+ * told another one.
+ */
+function unfetchableMethod(method: string): boolean {
+  // The parser interns the registered methods: the usual ones are settled by identity.
+  if (method === "GET" || method === "POST" || method === "HEAD" || method === "PUT") return false;
+  if (method === "CONNECT" || method === "TRACE" || method === "TRACK") return true;
+  let lower = false;
+  for (let i = 0; i < method.length && !lower; i++) {
+    const c = method.charCodeAt(i);
+    lower = c >= 0x61 && c <= 0x7a;
+  }
+  // Upper-case methods are carried as they are.
+  if (!lower) return false;
+  let kept = keptAsSent.get(method);
+  if (kept === undefined) {
+    try {
+      kept = new Request("http://binks.invalid/", { method }).method === method;
+    } catch {
+      kept = false;
+    }
+    if (keptAsSent.size < KEPT_AS_SENT_MAX) keptAsSent.set(method, kept);
+  }
+  return !kept;
 }
 
 /** The standard `Request` for an incoming request, as fetch handlers get it. */

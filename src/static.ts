@@ -1,7 +1,8 @@
 /**
  * Serving files from a directory: content types, validators (`ETag`,
- * `Last-Modified`, `304`), single byte ranges (`206`, `416`), `HEAD`, index
- * files, and no way out of the root (encoded `..`, NUL, symlinks).
+ * `Last-Modified`) and the conditions on them (`304`, `412`, in RFC 9110 §13.2.2's
+ * order), single byte ranges for GET (`206`, `416`), `HEAD`, index files, and no way
+ * out of the root (encoded `..`, NUL, symlinks).
  *
  * The file system is passed in ({@link FileSystem}), so this stays free of
  * any runtime's modules; `adapters/fs.ts` has the implementation.
@@ -10,7 +11,7 @@
  */
 import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
-import { imfDate } from "./date.ts";
+import { imfDate, parseHttpDate } from "./date.ts";
 import type { IncomingRequest } from "./request.ts";
 import type { Reply } from "./response.ts";
 
@@ -154,16 +155,21 @@ async function respondWithFile(
   info: FileInfo,
 ): Promise<Reply> {
   const etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
-  const lastModified = imfDate(info.mtimeMs);
+  // Never later than the response's Date (RFC 9110 §8.8.2.1): a file dated in the future.
+  const modified = Math.floor(Math.min(info.mtimeMs, Date.now()) / 1000) * 1000;
+  const lastModified = imfDate(modified);
+  const validators: [string, string][] = [["ETag", etag], ["Last-Modified", lastModified]];
+  if (preconditionFailed(req, etag, modified)) return plain(412);
+  // A 304 carries the validators, not the metadata of a body it does not have (§15.4.5).
+  if (notModified(req, etag, modified)) return { status: 304, headers: validators };
   const headers: [string, string][] = [
     ["Content-Type", contentType(file)],
-    ["ETag", etag],
-    ["Last-Modified", lastModified],
+    ...validators,
     ["Accept-Ranges", "bytes"],
   ];
-  if (notModified(req, etag, info.mtimeMs)) return { status: 304, headers };
   const size = info.size;
-  const range = req.header("range");
+  // Range is defined for GET only; any other method ignores it (RFC 9110 §14.2).
+  const range = req.method === "GET" ? req.header("range") : undefined;
   let start = 0;
   let end = size;
   let status = 200;
@@ -198,18 +204,64 @@ async function readWhole(pieces: AsyncIterable<Uint8Array>, length: number): Pro
   return out;
 }
 
-/** RFC 9110 §13.1.2 and §13.1.3: If-None-Match wins over If-Modified-Since. */
-function notModified(req: IncomingRequest, etag: string, mtimeMs: number): boolean {
+/** `*`, the entity-tags of a list (empty elements skipped), or null for one that is malformed. */
+function entityTags(value: string): "*" | string[] | null {
+  if (value.trim() === "*") return "*";
+  const tags: string[] = [];
+  const tag = /[ \t,]*((?:W\/)?"[\x21\x23-\x7e\x80-\xff]*")[ \t]*(?=,|$)/y;
+  const rest = /[ \t,]*$/y;
+  let at = 0;
+  for (;;) {
+    tag.lastIndex = at;
+    const m = tag.exec(value);
+    if (m === null) break;
+    tags.push(m[1]!);
+    at = tag.lastIndex;
+  }
+  rest.lastIndex = at;
+  return rest.test(value) ? tags : null;
+}
+
+/** Strong comparison (RFC 9110 §8.8.3.2): both tags strong and the same. */
+function strongMatch(a: string, b: string): boolean {
+  return !a.startsWith("W/") && !b.startsWith("W/") && a === b;
+}
+
+/** Weak comparison: the same opaque tag, weak or not. */
+function weakMatch(a: string, b: string): boolean {
+  return (a.startsWith("W/") ? a.slice(2) : a) === (b.startsWith("W/") ? b.slice(2) : b);
+}
+
+/**
+ * The first two steps of RFC 9110 §13.2.2: If-Match (strong comparison; a malformed list
+ * matches nothing), else If-Unmodified-Since (ignored unless a valid HTTP-date). True: 412.
+ */
+function preconditionFailed(req: IncomingRequest, etag: string, modified: number): boolean {
+  const ifMatch = req.header("if-match");
+  if (ifMatch !== undefined) {
+    const tags = entityTags(ifMatch);
+    return tags !== "*" && (tags === null || !tags.some((t) => strongMatch(t, etag)));
+  }
+  const ius = req.header("if-unmodified-since");
+  if (ius === undefined) return false;
+  const since = parseHttpDate(ius.trim());
+  return !Number.isNaN(since) && modified > since;
+}
+
+/**
+ * Steps 3 and 4 of RFC 9110 §13.2.2 for GET and HEAD: If-None-Match (weak comparison) wins
+ * over If-Modified-Since, which counts only as a valid HTTP-date (§13.1.3).
+ */
+function notModified(req: IncomingRequest, etag: string, modified: number): boolean {
   const inm = req.header("if-none-match");
   if (inm !== undefined) {
-    if (inm.trim() === "*") return true;
-    const weak = (t: string) => t.trim().replace(/^W\//, "");
-    return inm.split(",").some((t) => weak(t) === weak(etag));
+    const tags = entityTags(inm);
+    return tags === "*" || (tags !== null && tags.some((t) => weakMatch(t, etag)));
   }
   const ims = req.header("if-modified-since");
   if (ims === undefined) return false;
-  const since = Date.parse(ims);
-  return !Number.isNaN(since) && Math.floor(mtimeMs / 1000) * 1000 <= since;
+  const since = parseHttpDate(ims.trim());
+  return !Number.isNaN(since) && modified <= since;
 }
 
 /** If-Range: the range applies only while the validator still matches (a weak ETag never does). */
@@ -217,8 +269,7 @@ function ifRangeHolds(req: IncomingRequest, etag: string, lastModified: string):
   const ifRange = req.header("if-range");
   if (ifRange === undefined) return true;
   const v = ifRange.trim();
-  if (v.startsWith('"')) return !etag.startsWith("W/") && v === etag;
-  if (v.startsWith("W/")) return false;
+  if (v.startsWith('"') || v.startsWith("W/")) return strongMatch(v, etag);
   return v === lastModified;
 }
 

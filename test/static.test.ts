@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve, type Server } from "../serve.ts";
@@ -30,6 +30,9 @@ describe("static files", () => {
     writeFileSync(join(dir, "a.txt"), "hello world");
     writeFileSync(join(dir, "my file.json"), "{}");
     writeFileSync(join(dir, "big.bin"), big);
+    writeFileSync(join(dir, "future.txt"), "later");
+    const y2099 = new Date(Date.UTC(2099, 0, 1));
+    utimesSync(join(dir, "future.txt"), y2099, y2099);
     mkdirSync(join(dir, "sub"));
     writeFileSync(join(dir, "sub", "index.html"), "<p>sub</p>");
     symlinkSync(join(outside, "secret.txt"), join(dir, "escape.txt"));
@@ -104,6 +107,56 @@ describe("static files", () => {
     );
   });
 
+  it("sends a 304 with the validators only (RFC 9110 §15.4.5)", async () => {
+    const etag = header(await get("/a.txt"), "etag")!;
+    const r = await get("/a.txt", `If-None-Match: ${etag}\r\n`);
+    assert.equal(r.status, 304);
+    assert.deepEqual(r.headers.map(([n]) => n), ["ETag", "Last-Modified", "Date"]);
+  });
+
+  it("answers 412 when If-Match or If-Unmodified-Since fails (RFC 9110 §13.2.2)", async () => {
+    const first = await get("/a.txt");
+    const etag = header(first, "etag")!;
+    const lm = header(first, "last-modified")!;
+    const status = async (fields: string) => (await get("/a.txt", fields)).status;
+    assert.equal(await status('If-Match: "nope"\r\n'), 412);
+    // binks's ETag is weak, and If-Match compares strongly: it never matches.
+    assert.equal(await status(`If-Match: ${etag}\r\n`), 412);
+    assert.equal(await status("If-Match: nope\r\n"), 412);
+    assert.equal(await status("If-Match: *\r\n"), 200);
+    assert.equal(await status("If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"), 412);
+    assert.equal(await status(`If-Unmodified-Since: ${lm}\r\n`), 200);
+    assert.equal(await status("If-Unmodified-Since: 1970\r\n"), 200);
+    // If-Match decides alone when it is there; 412 comes before 304.
+    assert.equal(
+      await status("If-Match: *\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"),
+      200,
+    );
+    assert.equal(await status(`If-Match: "nope"\r\nIf-None-Match: ${etag}\r\n`), 412);
+    const r = await get("/a.txt", 'If-Match: "nope"\r\n');
+    assert.equal(text(r.body), "412\n");
+  });
+
+  it("reads If-Modified-Since only as a valid HTTP-date, in any of its forms", async () => {
+    const status = async (value: string) =>
+      (await get("/a.txt", `If-Modified-Since: ${value}\r\n`)).status;
+    for (const late of ["2099", "3000-01-01", "Fri, 01 Jan 2099 00:00:00 PST"]) {
+      assert.equal(await status(late), 200, late);
+    }
+    assert.equal(await status("Thu, 01 Jan 2099 00:00:00 GMT"), 304);
+    assert.equal(await status("Thursday, 01-Jan-60 00:00:00 GMT"), 304);
+    assert.equal(await status("Thu Jan  1 00:00:00 2099"), 304);
+    assert.equal(await status("Tuesday, 01-Jan-80 00:00:00 GMT"), 200);
+  });
+
+  it("never dates a file later than the response (RFC 9110 §8.8.2.1)", async () => {
+    const r = await get("/future.txt");
+    assert.equal(r.status, 200);
+    const lm = Date.parse(header(r, "last-modified")!);
+    assert.ok(lm <= Date.parse(header(r, "date")!) + 1000, header(r, "last-modified"));
+    assert.ok(lm >= Date.now() - 60_000);
+  });
+
   it("serves byte ranges with 206 and Content-Range", async () => {
     const r = await get("/a.txt", "Range: bytes=0-4\r\n");
     assert.equal(r.status, 206);
@@ -113,6 +166,17 @@ describe("static files", () => {
     assert.equal(text((await get("/a.txt", "Range: bytes=-3\r\n")).body), "rld");
     const tail = await get("/big.bin", "Range: bytes=100000-\r\n");
     assert.deepEqual(tail.body, big.subarray(100000));
+  });
+
+  it("ignores Range on HEAD: ranges are defined for GET only (RFC 9110 §14.2)", async () => {
+    const r = await request(
+      port,
+      "HEAD /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\n\r\n",
+      true,
+    );
+    assert.equal(r.status, 200);
+    assert.equal(header(r, "content-length"), "11");
+    assert.equal(header(r, "content-range"), undefined);
   });
 
   it("answers 416 for a range past the end, and ignores ranges it does not do", async () => {
