@@ -150,6 +150,14 @@ class BunTransport implements Transport {
     this.socket.close();
   }
 
+  reset(): void {
+    if (this.closed) return;
+    this.closeCalled = true;
+    this.release();
+    // SO_LINGER 0, then close: a RST.
+    this.socket.terminate();
+  }
+
   /** `drain` handler: the kernel takes bytes again. */
   flush(): void {
     if (this.closed) return;

@@ -86,6 +86,10 @@ class NodeTransport implements Transport {
   close(): void {
     this.socket.destroy();
   }
+
+  reset(): void {
+    this.socket.resetAndDestroy();
+  }
 }
 
 /** Each socket carries its transport, so one set of listeners serves every socket. */

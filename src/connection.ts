@@ -261,6 +261,13 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private timer: Timer | null = null;
   private deadline = Infinity;
   private waiting = WAIT_NONE;
+  /**
+   * While waiting on a client to take what is sent (WAIT_SEND, or lingering after the last
+   * answer): the transport's unsent bytes at the last look (-1: not looked yet while lingering).
+   */
+  private sentMark = -1;
+  /** When the client was last seen taking some of it. */
+  private sentAt = 0;
   /** @internal Links in the host's list of open connections (see {@link HttpServer}). */
   openPrev: Connection | null = null;
   /** @internal */
@@ -722,8 +729,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** Hand `buf[start, end)` to the body of `ex`, as a copy or a view that stays valid. */
   private deliver(ex: Exchange, buf: Uint8Array, start: number, end: number): void {
-    // Nobody will read the body of an answered request: drop it rather than copy it.
-    if (ex.written || ex.abandoned || start === end) return;
+    // Nobody will read the body of an answered request, unless its answer is being streamed:
+    // drop it rather than copy it.
+    if ((ex.written && !this.streaming) || ex.abandoned || start === end) return;
     ex.body!.push(keepBytes(buf, start, end, inputFresh));
   }
 
@@ -731,7 +739,10 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private endBody(ex: Exchange): void {
     ex.body!.end();
     this.bodyEx = null;
-    if (this.phase === BODY) this.phase = this.host.draining || !ex.keepAlive ? DISCARD : HEAD;
+    // A body that ends under its streamed answer: that answer closes the connection.
+    if (this.phase === BODY) {
+      this.phase = this.host.draining || !ex.keepAlive || ex.written ? DISCARD : HEAD;
+    }
   }
 
   /** Read no further request: what was read is still answered, the rest of the input dropped. */
@@ -842,6 +853,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         if (this.queued > 0) {
           this.abandonQueue(new Canceled("connection closing"), new Error("connection closing"));
         }
+        // A streamed answer may go on reading its request's body (an echo, a proxy): the body
+        // is still taken in while it is sent, and the connection closes after it (pump).
+        if (this.streaming && this.bodyEx === ex) return;
         this.closeAfterResponse();
         return;
       }
@@ -973,9 +987,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         }
       }
     } catch (err) {
-      // The status line went out long ago: the only honest signal left is to cut the connection.
+      // The status line went out long ago: the only honest signal left is to cut the connection,
+      // with a reset where a FIN would say that a close-delimited body is complete.
       this.host.reportError(err);
-      this.t.close();
+      if (closeDelimited && this.t.reset !== undefined) this.t.reset();
+      else this.t.close();
       return;
     }
     if (this.phase === CLOSED) return;
@@ -1044,6 +1060,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (this.phase === CLOSED || this.waiting === WAIT_LINGER) return;
     this.phase = DISCARD;
     // The connection's own timer bounds the linger: no closure or second timer per connection.
+    this.sentMark = -1;
     this.wait(WAIT_LINGER, this.host.lingerMs);
     this.flushNow();
     this.t.end(quiet);
@@ -1057,6 +1074,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** Guard `what` with a deadline `ms` from now. */
   private wait(what: number, ms: number): void {
+    if (what === WAIT_SEND && this.waiting !== WAIT_SEND) this.sentMark = this.t.pending;
     this.waiting = what;
     const deadline = now() + ms;
     this.deadline = deadline;
@@ -1102,6 +1120,21 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     }
   }
 
+  /**
+   * At the end of a linger: is the last answer still going out (or did it just finish)? Then the
+   * linger starts again, so that it counts from when all is sent: a long answer that ends the
+   * connection is not cut. A client that takes nothing of it for the send timeout is let go.
+   */
+  private lingerGoesOn(): boolean {
+    const pending = this.t.pending;
+    const mark = this.sentMark;
+    if (pending === 0 && mark <= 0) return false;
+    const t = now();
+    if (mark < 0 || pending < mark) this.sentAt = t;
+    this.sentMark = pending;
+    return t - this.sentAt < this.host.timeouts.sendMs;
+  }
+
   /** @internal The connection's deadline timer fired (it is its own {@link TimerTarget}). */
   onTimer(): void {
     this.timer = null;
@@ -1114,11 +1147,22 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     }
     this.deadline = Infinity;
     if (what === WAIT_LINGER) {
+      if (this.lingerGoesOn()) {
+        this.wait(WAIT_LINGER, this.host.lingerMs);
+        return;
+      }
       // Still lingering as far as finish() is concerned, until onClose.
       this.t.close();
       return;
     }
     if (what === WAIT_SEND) {
+      // A client that took some since the last look is still reading, if slowly.
+      const pending = this.t.pending;
+      if (pending < this.sentMark) {
+        this.sentMark = pending;
+        this.wait(WAIT_SEND, this.host.timeouts.sendMs);
+        return;
+      }
       // Nothing more can be said to a client that does not read: let it go.
       this.waiting = WAIT_NONE;
       this.t.close();

@@ -131,7 +131,7 @@ async function streamReply(response: Response, headOnly: boolean): Promise<Reply
       return { status, headers, body: rest(reader, pieces, next) };
     }
     if (step.done) return { status, headers, body: joined(pieces, size) };
-    pieces.push(step.value);
+    pieces.push(bytesOf(step.value));
     size += step.value.length;
     if (size >= GATHER_LIMIT) {
       if (headOnly) return { status, headers, body: cancelled(reader) };
@@ -215,6 +215,20 @@ const NOTHING_STREAMED: StreamBody = {
   }),
 };
 
+/**
+ * A chunk of a `Response` body, which must be a `Uint8Array` (the Fetch standard: anything
+ * else is a TypeError): other values, written as bytes, would send altered data as a success.
+ */
+function bytesOf(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  throw new TypeError(`a Response body chunk must be a Uint8Array, not ${describe(chunk)}`);
+}
+
+function describe(value: unknown): string {
+  if (value === null || typeof value !== "object") return typeof value;
+  return (value as { constructor?: { name?: string } }).constructor?.name ?? "an object";
+}
+
 function joined(pieces: Uint8Array[], size: number): Uint8Array {
   return pieces.length === 0 ? EMPTY : concatBytes(pieces, size);
 }
@@ -230,7 +244,7 @@ async function* rest(
     for (let next = pending ?? reader.read();; next = reader.read()) {
       const step = await next;
       if (step.done) break;
-      yield step.value;
+      yield bytesOf(step.value);
     }
     finished = true;
   } finally {

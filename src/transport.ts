@@ -46,6 +46,12 @@ export interface Transport {
   end(quiet?: boolean): void;
   /** Tear the connection down now; queued bytes may be lost. */
   close(): void;
+  /**
+   * Tear the connection down with a reset (RST) rather than a FIN, where the runtime can: the
+   * one way to tell a client that a body delimited by the close is not complete. Left out
+   * (Deno has no way to send one), the core calls {@link close}.
+   */
+  reset?(): void;
   /** Bytes accepted by {@link write} and not yet handed to the kernel. */
   readonly pending: number;
   /** The peer's IP address as text (`127.0.0.1`, `::1`), or "" when unknown. */

@@ -46,7 +46,9 @@ function bodyStream(source: RequestBody): ReadableStream<Uint8Array> {
     async cancel() {
       await iterator.return?.();
     },
-  });
+    // Nothing is pulled before the handler reads: asking for the body is what sends a
+    // `100 Continue` (RFC 9110 §10.1.1), and a handler that answers without it must not.
+  }, { highWaterMark: 0 });
 }
 
 /**

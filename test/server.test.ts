@@ -51,6 +51,12 @@ class FakeTransport implements Transport {
     this.closed = true;
     queueMicrotask(() => this.events.onClose());
   }
+  /** reset() was called (and closed the transport). */
+  wasReset = false;
+  reset(): void {
+    this.wasReset = !this.closed;
+    this.close();
+  }
   text(): string {
     return this.chunks.map((c) => dec.decode(c)).join("");
   }
@@ -300,6 +306,67 @@ describe("connection: handlers", () => {
       );
       assert.equal(t.ended, true, path);
     }
+  });
+
+  it("a streamed answer may read its own request's body as it comes, then closes", async () => {
+    const { connect } = setup({
+      limits: { maxBodyBytes: 100 },
+      handler: (req): Reply => ({ body: req.body! }),
+    });
+    // A Content-Length body, the rest of it after the answer has started.
+    const t = connect();
+    t.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    await tick(5);
+    t.send("defghij");
+    await tick(5);
+    assert.match(
+      t.text(),
+      /^HTTP\/1\.1 200 OK\r\nDate: [^\r]+\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n7\r\ndefghij\r\n0\r\n\r\n$/,
+    );
+    assert.equal(t.ended, true);
+    // A chunked body that came with its head, and a request pipelined behind it: never read.
+    const c = connect();
+    c.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" +
+        GET("/never"),
+    );
+    await tick(5);
+    assert.match(c.text(), /\r\n\r\n5\r\nhello\r\n0\r\n\r\n$/);
+    assert.equal(parseResponses(c.bytes()).responses.length, 1);
+    assert.equal(c.ended, true);
+    // A body past the limit: the answer cannot end well, so the connection is cut.
+    const big = connect();
+    big.send(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n",
+    );
+    await tick(5);
+    big.send("64\r\n" + "x".repeat(100) + "\r\n");
+    await tick(5);
+    assert.equal(big.closed, true);
+    assert.doesNotMatch(big.text(), /\r\n0\r\n\r\n$/);
+  });
+
+  it("a stream that fails cuts the connection: with a reset where the close delimits the body", async () => {
+    const failing = {
+      async *[Symbol.asyncIterator]() {
+        yield enc.encode("part;");
+        await tick(1);
+        throw new Error("producer failed");
+      },
+    };
+    const { connect, errors } = setup({ handler: (): Reply => ({ body: failing }) });
+    const old = connect();
+    old.send("GET / HTTP/1.0\r\n\r\n");
+    await tick(10);
+    assert.match(old.text(), /\r\nConnection: close\r\n\r\npart;$/);
+    assert.equal(old.wasReset, true);
+    const chunked = connect();
+    chunked.send(GET("/"));
+    await tick(10);
+    assert.match(chunked.text(), /\r\n\r\n5\r\npart;\r\n$/);
+    assert.equal(chunked.closed, true);
+    assert.equal(chunked.wasReset, false);
+    assert.equal(errors.length, 2);
   });
 
   it("a 2xx to CONNECT (a tunnel binks does not provide) becomes a 500; other answers pass", async () => {
@@ -944,6 +1011,54 @@ describe("connection: cancellation and deadlines", () => {
     await tick(60);
     assert.equal(ok.closed, false);
     assert.equal(ok.ended, false);
+  });
+
+  it("gives a client that keeps taking one large answer past sendMs all the time it needs", async () => {
+    const big = new Uint8Array(1 << 20);
+    const { connect } = setup({ handler: () => ({ body: big }), timeouts: { sendMs: 40 } });
+    const t = connect();
+    t.writeOk = false;
+    t.pending = 1 << 20;
+    t.send(GET("/a"));
+    // The kernel takes a little every 25 ms, 150 ms in all: never a drain, never cut.
+    for (let i = 0; i < 6; i++) {
+      await tick(25);
+      assert.equal(t.closed, false, `closed after ${(i + 1) * 25} ms`);
+      t.pending -= 1000;
+    }
+    // Then it stops taking: cut within two send timeouts.
+    await tick(100);
+    assert.equal(t.closed, true);
+  });
+
+  it("lingers after a closing answer only once it is sent, while the client takes it", async () => {
+    const big = new Uint8Array(1 << 20);
+    const { connect } = setup({ handler: () => ({ body: big }), timeouts: { sendMs: 120 } });
+    const t = connect();
+    t.writeOk = false;
+    t.pending = 1 << 20;
+    t.send(GET("/a", "Connection: close\r\n"));
+    assert.equal(t.ended, true);
+    // lingerMs is 50: the answer takes 200 ms to go out, a bit every 40 ms.
+    for (let i = 0; i < 5; i++) {
+      await tick(40);
+      assert.equal(t.closed, false, `closed after ${(i + 1) * 40} ms, still sending`);
+      t.pending = i === 4 ? 0 : t.pending - 1000;
+    }
+    // All sent: a full linger more, then closed.
+    await tick(20);
+    assert.equal(t.closed, false);
+    await tick(120);
+    assert.equal(t.closed, true);
+    // A client that takes nothing of it is let go after the send timeout, not kept forever.
+    const stuck = connect();
+    stuck.writeOk = false;
+    stuck.pending = 1 << 20;
+    stuck.send(GET("/a", "Connection: close\r\n"));
+    await tick(60);
+    assert.equal(stuck.closed, false);
+    await tick(200);
+    assert.equal(stuck.closed, true);
   });
 
   it("gives a streamed answer sendMs from each drain, and a slow producer all the time it needs", async () => {
