@@ -401,11 +401,18 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private endInput(): void {
     const ex = this.bodyEx;
     this.bodyEx = null;
-    if (ex !== null && ex.body !== null) {
-      ex.body.fail(new Error("client closed before the body ended"));
-    }
     this.phase = DISCARD;
     this.inLen = 0;
+    if (ex !== null && ex.body !== null) {
+      ex.body.fail(new Error("client closed before the body ended"));
+      // An incomplete request (RFC 9112 §8) is the client's error, not its handler's.
+      if (!ex.written && ex.reply === null) {
+        ex.reply = errorReply(400);
+        ex.forced = true;
+        ex.req.release();
+        this.drainQueue();
+      }
+    }
     if (this.queued === 0 && !this.streaming) this.finish();
   }
 
@@ -816,6 +823,10 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (ex.body !== null && ex.body.complete) return;
     this.host.out.put(CONTINUE_100);
     this.flush();
+    // Invited: from now on the body's silence is the client's.
+    if (this.bodyEx === ex && this.phase === BODY && this.waiting === WAIT_NONE) {
+      this.wait(WAIT_BODY, this.host.timeouts.bodyMs);
+    }
   }
 
   // ---- output ----
@@ -1106,8 +1117,15 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       this.waiting = WAIT_NONE;
       this.deadline = Infinity;
     } else if (this.phase === BODY) {
-      // Reset on every read: what is limited is the silence between body bytes.
-      this.wait(WAIT_BODY, t.bodyMs);
+      const state = this.bodyEx?.continueState;
+      if (state === EXPECTING || state === WANTED) {
+        // The client waits for a 100 Continue before it sends the body: the silence is ours.
+        this.waiting = WAIT_NONE;
+        this.deadline = Infinity;
+      } else {
+        // Reset on every read: what is limited is the silence between body bytes.
+        this.wait(WAIT_BODY, t.bodyMs);
+      }
     } else if (this.inLen > 0) {
       if (this.waiting !== WAIT_HEAD) this.wait(WAIT_HEAD, t.headMs);
     } else if (this.queued === 0 && !this.streaming) {

@@ -13,6 +13,7 @@
 import { equalsIgnoreCase, latin1, QUESTION, SLASH } from "./bytes.ts";
 import type { RequestBody } from "./body.ts";
 import type { RequestHead } from "./parser.ts";
+import { canonicalAddress } from "./address.ts";
 
 const NO_BODY_BYTES = new Uint8Array(0);
 
@@ -64,11 +65,16 @@ export class IncomingRequest {
     if (this.proxies.size === 0 || !this.proxies.has(peer)) return peer;
     const chain = forwardedChain(this.header("forwarded")) ??
       xffChain(this.header("x-forwarded-for"));
-    if (chain.length === 0) return peer;
+    // Each trusted hop names the one before it; a name that is no IP address (`unknown`, an
+    // obfuscated node, garbage) ends the chain at the last hop that could be named.
+    let named = peer;
     for (let i = chain.length - 1; i >= 0; i--) {
-      if (!this.proxies.has(chain[i]!)) return chain[i]!;
+      const address = canonicalAddress(chain[i]!);
+      if (address === null) return named;
+      if (!this.proxies.has(address)) return address;
+      named = address;
     }
-    return chain[0]!;
+    return named;
   }
 
   /** The head, while it is still this request's: after the handler has returned, throw. */
@@ -162,7 +168,9 @@ export class IncomingRequest {
 
   /**
    * The value of a header field (case-insensitive name), or undefined. Repeated
-   * fields are joined with `, ` as RFC 9110 §5.3 allows.
+   * fields are joined with `, ` as RFC 9110 §5.3 allows; `Cookie` fields with `; `, the
+   * separator of the cookie list (RFC 6265 §4.2.1). `Set-Cookie` cannot be joined at all
+   * (§5.3): {@link headerList} has each field on its own.
    */
   header(name: string): string | undefined {
     const h = this.view();
@@ -172,7 +180,7 @@ export class IncomingRequest {
     for (let i = 0, n = h.headerCount * 4; i < n; i += 4) {
       if (equalsIgnoreCase(h.buf, offs[i]!, offs[i + 1]!, lower)) {
         const v = latin1(h.buf, offs[i + 2]!, offs[i + 3]!);
-        value = value === undefined ? v : `${value}, ${v}`;
+        value = value === undefined ? v : `${value}${separatorFor(name)}${v}`;
       }
     }
     return value;
@@ -279,18 +287,23 @@ function forwardedChain(value: string | undefined): string[] | null {
     for (const pair of element.split(";")) {
       const eq = pair.indexOf("=");
       if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== "for") continue;
-      let node = pair.slice(eq + 1).trim().replace(/^"|"$/g, "");
-      if (node.startsWith("[")) node = node.slice(1, node.indexOf("]"));
-      else if (node.indexOf(":") === node.lastIndexOf(":")) node = node.split(":")[0]!;
-      out.push(plainAddress(node));
+      out.push(withoutPort(pair.slice(eq + 1).trim().replace(/^"|"$/g, "")));
     }
   }
   return out;
 }
 
+/** Addresses from X-Forwarded-For, nearest proxy last. */
 function xffChain(value: string | undefined): string[] {
   if (value === undefined) return [];
-  return value.split(",").map((s) => plainAddress(s.trim())).filter((s) => s !== "");
+  return value.split(",").map((s) => withoutPort(s.trim())).filter((s) => s !== "");
+}
+
+/** A node as proxies write it (`192.0.2.1:8080`, `[2001:db8::1]:8080`, bare) without its port. */
+function withoutPort(node: string): string {
+  if (node.startsWith("[")) return node.slice(1, node.indexOf("]"));
+  // One colon: IPv4 with a port; more: an IPv6 address without brackets.
+  return node.indexOf(":") === node.lastIndexOf(":") ? node.split(":")[0]! : node;
 }
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -307,4 +320,9 @@ function lowerBytes(name: string): Uint8Array {
     if (lowerCache.size < 1024) lowerCache.set(name, bytes);
   }
   return bytes;
+}
+
+/** What joins repeated fields named `name` into one value. */
+function separatorFor(name: string): string {
+  return name.length === 6 && name.toLowerCase() === "cookie" ? "; " : ", ";
 }

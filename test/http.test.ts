@@ -628,6 +628,18 @@ describe("operations", () => {
       );
       assert.equal(await ask(trusting.port, ""), "127.0.0.1");
       assert.equal(await ask(wary.port, "X-Forwarded-For: 203.0.113.9\r\n"), "127.0.0.1");
+      // Ports dropped, addresses written as sockets write them; no address: the hop that said so.
+      const ips = {
+        "203.0.113.9:5678": "203.0.113.9",
+        "[2001:DB8:0::7]:80": "2001:db8::7",
+        "::ffff:198.51.100.1": "198.51.100.1",
+        "unknown": "127.0.0.1",
+        "garbage<script>": "127.0.0.1",
+        "203.0.113.9, _hidden": "127.0.0.1",
+      };
+      for (const [xff, ip] of Object.entries(ips)) {
+        assert.equal(await ask(trusting.port, `X-Forwarded-For: ${xff}\r\n`), ip, xff);
+      }
     } finally {
       await trusting.stop();
       await wary.stop();

@@ -308,6 +308,21 @@ describe("connection: handlers", () => {
     }
   });
 
+  it("a body the client ends short (FIN) is a 400, not the handler's failure", async () => {
+    const { connect, errors } = setup({
+      handler: async (req): Promise<Reply> => ({ body: await req.text() }),
+    });
+    const t = connect();
+    t.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    await tick(2);
+    t.events.onEnd();
+    await tick(2);
+    assert.deepEqual(parseResponses(t.bytes()).responses.map((r) => r.status), [400]);
+    assert.match(t.text(), /\r\nConnection: close\r\n/);
+    assert.equal(t.ended, true);
+    assert.equal(errors.length, 0);
+  });
+
   it("a streamed answer may read its own request's body as it comes, then closes", async () => {
     const { connect } = setup({
       limits: { maxBodyBytes: 100 },
@@ -525,6 +540,22 @@ describe("connection: the request-line limit at its edge", () => {
     assert.equal(trickled.chunks.length, 0);
     trickled.send("x");
     assert.equal(parseResponses(trickled.bytes()).responses[0]?.status, 414);
+  });
+});
+
+describe("request: header fields", () => {
+  it("joins repeated fields with a comma, Cookie fields with a semicolon", () => {
+    const seen: (string | undefined)[] = [];
+    const { connect } = setup({
+      handler: (req) => {
+        seen.push(req.header("x-list"), req.header("COOKIE"), req.header("x-none"));
+        return { body: "" };
+      },
+    });
+    connect().send(
+      "GET / HTTP/1.1\r\nHost: x\r\nX-List: a\r\nCookie: a=1\r\nx-list: b, c\r\ncookie: b=2\r\n\r\n",
+    );
+    assert.deepEqual(seen, ["a, b, c", "a=1; b=2", undefined]);
   });
 });
 
@@ -1011,6 +1042,31 @@ describe("connection: cancellation and deadlines", () => {
     await tick(60);
     assert.equal(ok.closed, false);
     assert.equal(ok.ended, false);
+  });
+
+  it("counts a body's silence from the 100 Continue when the client waits for one", async () => {
+    const { connect } = setup({
+      timeouts: { bodyMs: 30 },
+      handler: async (req): Promise<Reply> => {
+        // The handler asks for the body only after longer than the body timeout.
+        await tick(60);
+        return { body: await req.text() };
+      },
+    });
+    const t = connect();
+    t.send("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    await tick(75);
+    assert.equal(t.text(), "HTTP/1.1 100 Continue\r\n\r\n");
+    t.send("hello");
+    await tick(5);
+    const rs = parseResponses(t.bytes()).responses;
+    assert.deepEqual(rs.map((r) => r.status), [100, 200]);
+    assert.equal(dec.decode(rs[1]!.body), "hello");
+    // Invited and then silent: that is the client's, and gets the 408.
+    const slow = connect();
+    slow.send("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    await tick(130);
+    assert.deepEqual(parseResponses(slow.bytes()).responses.map((r) => r.status), [100, 408]);
   });
 
   it("gives a client that keeps taking one large answer past sendMs all the time it needs", async () => {
