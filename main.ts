@@ -120,16 +120,21 @@ async function main(): Promise<void> {
     app.get("/*", files);
   }
   const workers = options.workers === "auto" ? await availableCores() : options.workers;
-  let draining = false;
+  const state: RunState = { draining: false, signalled: false };
   if (options.health !== undefined) {
-    app.get(options.health, () => draining ? HEALTH_DRAINING : HEALTH_OK);
+    app.get(options.health, () => state.draining ? HEALTH_DRAINING : HEALTH_OK);
   }
-  h.onSignal("SIGTERM", () => (draining = true));
+  // Listening on a signal turns its default exit off: one that comes while the server is still
+  // starting is remembered, and the server stops as soon as it is up.
+  h.onSignal("SIGTERM", () => {
+    state.draining = true;
+    state.signalled = true;
+  });
   const role = workerSharing(h.env);
   try {
-    if (role !== null) await runWorker(h, options, app.handler, role);
-    else if (workers > 1) await runPrimary(h, options, workers);
-    else await runSingle(h, options, app.handler);
+    if (role !== null) await runWorker(h, options, app.handler, role, state);
+    else if (workers > 1) await runPrimary(h, options, workers, state);
+    else await runSingle(h, options, app.handler, state);
   } catch (err) {
     console.error(`binks: ${err instanceof Error ? err.message : String(err)}`);
     h.exit(1);
@@ -137,6 +142,14 @@ async function main(): Promise<void> {
 }
 
 type Options = ReturnType<typeof parseCli>;
+
+/** What the signal handlers and the health route share. */
+interface RunState {
+  /** Shutting down: the health route answers 503. */
+  draining: boolean;
+  /** A SIGTERM came (maybe before the server was up). */
+  signalled: boolean;
+}
 
 /** `http://host:port`, an IPv6 address in brackets (RFC 3986 §3.2.2). */
 function origin(hostname: string, port: number): string {
@@ -163,7 +176,12 @@ function serveOptions(
 }
 
 /** One process serves. */
-async function runSingle(h: Host, options: Options, handler: Handler): Promise<void> {
+async function runSingle(
+  h: Host,
+  options: Options,
+  handler: Handler,
+  state: RunState,
+): Promise<void> {
   const server = await serve(serveOptions(h, options, handler, false));
   console.log(
     `binks ${VERSION} listening on ${
@@ -175,10 +193,12 @@ async function runSingle(h: Host, options: Options, handler: Handler): Promise<v
     // A second signal means "now".
     if (stopping) h.exit(1);
     stopping = true;
+    state.draining = true;
     server.shutdown(options.graceMs).then(() => h.exit(0), () => h.exit(1));
   };
   h.onSignal("SIGTERM", stop);
   h.onSignal("SIGINT", stop);
+  if (state.signalled) stop();
 }
 
 /** A worker: serve the shared port, report to the primary, drain when told. */
@@ -187,6 +207,7 @@ async function runWorker(
   options: Options,
   handler: Handler,
   role: Sharing,
+  state: RunState,
 ): Promise<void> {
   const control = (await loadCluster()).primaryControl();
   // Ctrl-C reaches the whole process group; only the primary decides.
@@ -196,9 +217,11 @@ async function runWorker(
   const stop = (graceMs: number): void => {
     if (stopping) return;
     stopping = true;
+    state.draining = true;
     server.shutdown(graceMs).then(() => h.exit(0), () => h.exit(1));
   };
   h.onSignal("SIGTERM", () => stop(options.graceMs));
+  if (state.signalled) stop(options.graceMs);
   await control.send({ type: "ready", pid: pid(), port: server.port });
   for await (const message of control) {
     if (message.type === "shutdown") stop(message.graceMs);
@@ -217,7 +240,12 @@ async function runWorker(
 }
 
 /** The primary: start the workers, keep them alive, stop them on a signal. */
-async function runPrimary(h: Host, options: Options, workers: number): Promise<void> {
+async function runPrimary(
+  h: Host,
+  options: Options,
+  workers: number,
+  state: RunState,
+): Promise<void> {
   const { cannotSpawn, freePort, sharing, spawnWorker } = await loadCluster();
   const runtime = options.runtime ?? detectRuntime();
   const refusal = cannotSpawn(runtime);
@@ -238,6 +266,8 @@ async function runPrimary(h: Host, options: Options, workers: number): Promise<v
   const stop = (): void => {
     if (stopping) h.exit(1);
     stopping = true;
+    // The signal may have reached the workers too (a process group's): none is replaced now.
+    supervisor.stopReplacing();
     supervisor.collect(200)
       .then((stats) =>
         console.log(`binks: served ${stats.requests} requests on ${stats.workers} workers`)
@@ -247,6 +277,10 @@ async function runPrimary(h: Host, options: Options, workers: number): Promise<v
   };
   h.onSignal("SIGTERM", stop);
   h.onSignal("SIGINT", stop);
+  if (state.signalled) {
+    stop();
+    return;
+  }
   void supervisor.gaveUp.then(() => {
     console.error(`binks: giving up: ${supervisor.failureReason}`);
     h.exit(1);

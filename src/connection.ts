@@ -266,6 +266,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
    * answer): the transport's unsent bytes at the last look (-1: not looked yet while lingering).
    */
   private sentMark = -1;
+  /** While an answer is streamed: its request (aborted if the client goes) and its producer. */
+  private streamReq: IncomingRequest | null = null;
+  private streamIterator: AsyncIterator<Uint8Array | string> | null = null;
   /** When the client was last seen taking some of it. */
   private sentAt = 0;
   /** @internal Links in the host's list of open connections (see {@link HttpServer}). */
@@ -322,10 +325,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.updateWait();
   }
 
-  /** A handler slot may be free: go on reading. */
-  admitted(): void {
-    if (this.phase >= DISCARD) return;
+  /** A handler slot may be free: go on reading. False when this connection no longer wants one. */
+  admitted(): boolean {
+    if (this.phase >= DISCARD) return false;
     this.step(BLOCK_ADMIT);
+    return true;
   }
 
   /**
@@ -334,7 +338,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
    */
   drain(): void {
     if (this.phase === CLOSED) return;
-    if (this.phase === HEAD) {
+    // A whole head held back for a handler slot or its turn was received: it is answered in
+    // the grace, as the connection's last request. Anything short of a request is dropped.
+    if (this.phase === HEAD && (this.blocked & (BLOCK_ADMIT | BLOCK_ORDER)) === 0) {
       this.phase = DISCARD;
       this.inLen = 0;
     }
@@ -435,6 +441,14 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const wake = this.drainWaiter;
     this.drainWaiter = null;
     if (wake !== null) wake();
+    // A streamed answer's producer may be waiting for something else than the socket (the
+    // next event, the request's signal): tell it now, not at its next piece.
+    const streamReq = this.streamReq;
+    const iterator = this.streamIterator;
+    this.streamReq = null;
+    this.streamIterator = null;
+    streamReq?.abort(new Canceled("client went away"));
+    if (iterator !== null) void iterator.return?.()?.catch(() => {});
     this.host.forget(this);
     this.release();
   }
@@ -670,7 +684,14 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     req.release();
     const close = !keepAlive || this.host.draining || this.phase === DISCARD;
     const mode = close ? CLOSE : minor === 0 ? KEEP_10 : KEEP;
-    const asked = this.writeResponse(this.noTunnel(req.method, result), headOnly, minor, mode, log);
+    const asked = this.writeResponse(
+      this.noTunnel(req.method, result),
+      headOnly,
+      minor,
+      mode,
+      log,
+      req,
+    );
     // The client asked to close and sent nothing after: it has nothing more to say.
     if (close) this.closeAfterResponse(!keepAlive && nothingAfter && this.phase !== DISCARD);
     else if (asked) this.closeAfterResponse();
@@ -859,6 +880,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         ex.minor,
         close ? CLOSE : ex.minor === 0 ? KEEP_10 : KEEP,
         ex.log,
+        ex.req,
       );
       if (close || asked) {
         if (this.queued > 0) {
@@ -923,6 +945,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     minor: number,
     mode: number,
     log: LogInfo | null,
+    req: IncomingRequest,
   ): boolean {
     const out = this.host.out;
     const tail = this.host.tail;
@@ -959,6 +982,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       tail.stream = null;
       this.flushNow();
       this.streaming = true;
+      this.streamReq = req;
       void this.pump(stream, tail.closeDelimited, tail.sized, mode === CLOSE);
     }
     return asked;
@@ -972,6 +996,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     closeAfter: boolean,
   ): Promise<void> {
     const iterator = stream[Symbol.asyncIterator]();
+    this.streamIterator = iterator;
     const raw = closeDelimited || sized >= 0;
     let left = sized;
     try {
@@ -1013,6 +1038,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     }
     if (!raw) this.send(LAST_CHUNK, false);
     this.streaming = false;
+    this.streamReq = null;
+    this.streamIterator = null;
     if (closeDelimited || closeAfter) {
       this.closeAfterResponse();
       return;

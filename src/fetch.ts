@@ -55,8 +55,8 @@ export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions =
     const headOnly = request.method === "HEAD";
     const response = fetch(request);
     return response instanceof Response
-      ? readyReply(response) ?? streamReply(response, headOnly)
-      : response.then((r) => readyReply(r) ?? streamReply(r, headOnly));
+      ? readyReply(response) ?? streamReply(response, headOnly, req)
+      : response.then((r) => readyReply(r) ?? streamReply(r, headOnly, req));
   };
 }
 
@@ -110,8 +110,15 @@ export async function toReply(response: Response, headOnly: boolean = false): Pr
   return readyReply(response) ?? await streamReply(response, headOnly);
 }
 
-/** The reply for a `Response` whose body is to be read through its stream. */
-async function streamReply(response: Response, headOnly: boolean): Promise<Reply> {
+/**
+ * The reply for a `Response` whose body is to be read through its stream; a streamed one is
+ * cancelled when `req` is aborted (its client gone, the server stopping).
+ */
+async function streamReply(
+  response: Response,
+  headOnly: boolean,
+  req?: IncomingRequest,
+): Promise<Reply> {
   const headers = headerList(response);
   const status = response.status;
   const body = response.body;
@@ -128,14 +135,14 @@ async function streamReply(response: Response, headOnly: boolean): Promise<Reply
     const step = await readyNow(next);
     if (step === NOT_READY) {
       if (headOnly) return { status, headers, body: cancelled(reader) };
-      return { status, headers, body: rest(reader, pieces, next) };
+      return { status, headers, body: rest(reader, pieces, next, req?.signal) };
     }
     if (step.done) return { status, headers, body: joined(pieces, size) };
     pieces.push(bytesOf(step.value));
     size += step.value.length;
     if (size >= GATHER_LIMIT) {
       if (headOnly) return { status, headers, body: cancelled(reader) };
-      return { status, headers, body: rest(reader, pieces, null) };
+      return { status, headers, body: rest(reader, pieces, null, req?.signal) };
     }
   }
 }
@@ -237,8 +244,13 @@ async function* rest(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   ready: Uint8Array[],
   pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]> | null,
+  signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   let finished = false;
+  // The producer may wait on something else than our reads: cancel it as soon as its client
+  // is gone, which also ends a read it has not answered.
+  const cancel = () => void reader.cancel(signal!.reason).catch(() => {});
+  signal?.addEventListener("abort", cancel, { once: true });
   try {
     for (const piece of ready) yield piece;
     for (let next = pending ?? reader.read();; next = reader.read()) {
@@ -248,6 +260,7 @@ async function* rest(
     }
     finished = true;
   } finally {
+    signal?.removeEventListener("abort", cancel);
     // The client left mid-stream: let the producer know.
     if (!finished) await reader.cancel().catch(() => {});
   }

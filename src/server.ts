@@ -128,8 +128,10 @@ export class HttpServer implements ConnectionHost {
 
   release(): void {
     this.inflight--;
-    const next = this.waiting.shift();
-    if (next !== undefined) next.admitted();
+    // The slot goes to the first waiting connection that still wants it.
+    for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
+      if (next.admitted()) return;
+    }
   }
 
   waitForSlot(conn: Connection): void {

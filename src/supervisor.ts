@@ -70,6 +70,8 @@ export class Supervisor {
   private readonly stats = new Map<number, { connections: number; requests: number }>();
   private readonly restarts: number[] = [];
   private failure: unknown = null;
+  /** No worker that exits is replaced any more. */
+  private replacing = true;
   private failed: (() => void) | null = null;
   /** Resolves when the supervisor gave up (too many restarts). */
   readonly gaveUp: Promise<void>;
@@ -121,8 +123,17 @@ export class Supervisor {
     return { workers: this.current.size, connections, requests };
   }
 
+  /**
+   * Replace no worker that exits from now on: the primary is stopping, and a signal to the
+   * whole process group may stop the workers before {@link shutdown} tells them to.
+   */
+  stopReplacing(): void {
+    this.replacing = false;
+  }
+
   /** Tell every worker to drain, wait for them (killing stragglers after the grace period). */
   async shutdown(): Promise<void> {
+    this.replacing = false;
     try {
       await this.scope.close(now() + this.options.graceMs + 2_000);
     } catch (err) {
@@ -168,7 +179,7 @@ export class Supervisor {
       }
       this.current.delete(index);
       this.stats.delete(worker.pid);
-      if (cx.canceled) return;
+      if (cx.canceled || !this.replacing) return;
       if (!started) {
         throw new Error(
           `worker ${worker.pid} exited (${exitCode ?? "killed"}) before it was ready`,

@@ -526,6 +526,8 @@ async function bodyFacts(): Promise<Response> {
 }
 
 /** Answers made the ways a handler makes them: from a string, from bytes, read first. */
+let endlessCancelled = false;
+
 async function answers(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
   if (path === "/spied-text") return spied(new Response("spied"));
@@ -543,6 +545,20 @@ async function answers(request: Request): Promise<Response> {
     return made;
   }
   if (path === "/empty") return new Response(null, { status: 204, headers: { "x-b": "2" } });
+  if (path === "/endless") {
+    // One event, then nothing until cancelled.
+    return new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("data: 1\n\n"));
+        },
+        cancel() {
+          endlessCancelled = true;
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  }
   if (path === "/fail-late") {
     return new Response(
       new ReadableStream({
@@ -603,6 +619,22 @@ describe("fetch handlers: the Response they give", () => {
   const get = (path: string, method = "GET") =>
     request(answerPort, `${method} ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, method === "HEAD");
   const fields = (r: Parsed) => r.headers.filter(([name]) => name.toLowerCase() !== "date");
+
+  it("cancels a streamed body as soon as its client goes, not at its next piece", async () => {
+    endlessCancelled = false;
+    const c = await RawClient.connect(answerPort);
+    await c.send("GET /endless HTTP/1.1\r\nHost: x\r\n\r\n");
+    await c.until(
+      () => new TextDecoder().decode(c.received()).includes("data: 1"),
+      2000,
+      "an event",
+    );
+    assert.equal(endlessCancelled, false);
+    c.socket.resetAndDestroy();
+    const deadline = Date.now() + 2000;
+    while (!endlessCancelled && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(endlessCancelled, true);
+  });
 
   it("resets an HTTP/1.0 connection whose close-delimited body failed (Deno: a FIN)", async () => {
     const c = await RawClient.connect(answerPort);

@@ -576,6 +576,30 @@ describe("graceful shutdown", () => {
     idle.close();
     assert.equal(await exited, 0);
   });
+
+  it("stops on a SIGTERM that comes while it is still starting", async () => {
+    const { spawn } = await import("node:child_process");
+    const { mainCommand } = await import("./client.ts");
+    const { cmd, args } = mainCommand();
+    // However early the signal lands, the process ends: by the signal, or as soon as it is up.
+    for (const delay of [0, 40, 80, 120, 200]) {
+      const child = spawn(cmd, [...args, "--port", "0", "--host", "127.0.0.1"], {
+        stdio: "ignore",
+      });
+      const exited = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 5_000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill("SIGTERM");
+      const gone = await exited;
+      if (!gone) child.kill("SIGKILL");
+      assert.ok(gone, `still running 5 s after a SIGTERM ${delay} ms into its start`);
+    }
+  });
 });
 
 describe("operations", () => {

@@ -361,6 +361,41 @@ describe("connection: handlers", () => {
     assert.doesNotMatch(big.text(), /\r\n0\r\n\r\n$/);
   });
 
+  it("tells a streamed answer's producer at once when its client goes", async () => {
+    let live = 0;
+    let aborted = false;
+    const { connect } = setup({
+      handler: (req): Reply => ({
+        body: (async function* () {
+          live++;
+          try {
+            yield enc.encode("event;");
+            // Waits on the signal, not on the socket: only an abort wakes it.
+            await new Promise<void>((resolve) =>
+              req.signal.addEventListener("abort", () => {
+                aborted = true;
+                resolve();
+              })
+            );
+            yield enc.encode("never;");
+          } finally {
+            live--;
+          }
+        })(),
+      }),
+    });
+    const t = connect();
+    t.send(GET("/"));
+    await tick(5);
+    assert.equal(live, 1);
+    // The client resets.
+    t.close();
+    await tick(5);
+    assert.equal(aborted, true);
+    assert.equal(live, 0);
+    assert.doesNotMatch(t.text(), /never/);
+  });
+
   it("a stream that fails cuts the connection: with a reset where the close delimits the body", async () => {
     const failing = {
       async *[Symbol.asyncIterator]() {
@@ -1153,6 +1188,35 @@ describe("connection: cancellation and deadlines", () => {
 });
 
 describe("server: graceful shutdown through its scope", () => {
+  it("answers a request already received but waiting for a handler slot, as the last one", async () => {
+    const gate = deferred<void>();
+    const { connect, server } = setup({
+      limits: { maxInflight: 1 },
+      handler: async (req) => {
+        if (req.path === "/slow") await gate.promise;
+        return { body: req.path };
+      },
+    });
+    const a = connect();
+    a.send(GET("/slow"));
+    const b = connect();
+    b.send(POST("/waiting", "hello") + GET("/never"));
+    await tick();
+    assert.equal(b.text(), "");
+    const done = server.shutdown(5_000);
+    gate.resolve();
+    await tick(5);
+    for (const [t, body] of [[a, "/slow"], [b, "/waiting"]] as const) {
+      const rs = parseResponses(t.bytes()).responses;
+      assert.equal(rs.length, 1, body);
+      assert.equal(dec.decode(rs[0]!.body), body);
+      assert.match(t.text(), /\r\nConnection: close\r\n/);
+    }
+    b.events.onClose();
+    a.events.onClose();
+    await done;
+  });
+
   it("closes idle connections at once, answers busy ones with Connection: close, then ends", async () => {
     const gate = deferred<void>();
     const { connect, server } = setup({

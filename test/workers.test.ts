@@ -62,6 +62,20 @@ describe("workers", () => {
     assert.match(s.output(), /served \d+ requests on 2 workers/);
   });
 
+  it("replaces no worker once a SIGTERM reached the primary and its workers together", async () => {
+    const s = await startMain(["--workers", "2", "--grace", "2000"]);
+    const pids = readyPids(s.output());
+    assert.equal(pids.length, 2);
+    // As systemd stops a service: the whole group at once, workers first here.
+    for (const p of pids) proc.kill(p, "SIGTERM");
+    proc.kill(s.child.pid!, "SIGTERM");
+    const code = await new Promise<number | null>((resolve) => s.child.once("exit", resolve));
+    assert.equal(code, 0);
+    assert.doesNotMatch(s.output(), /starting another/);
+    assert.equal(readyPids(s.output()).length, 2);
+    await until(() => pids.every((p) => !alive(p)), 5_000, "the workers to exit");
+  });
+
   it("gives up at once, exit 1, when its workers cannot start (the port is taken)", async () => {
     const taken = await startMain([]);
     try {
