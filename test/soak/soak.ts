@@ -235,7 +235,10 @@ const REFUSED: [string, number][] = [
     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n",
     400,
   ],
-  ["POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501],
+  // No chunked last: no length can be read (RFC 9112 §6.3); chunked last after a coding binks
+  // does not implement: 501 (§6.1).
+  ["POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400],
+  ["POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501],
   ["GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505],
   ["GET / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", 417],
   [`GET /${"a".repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
