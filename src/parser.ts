@@ -482,22 +482,35 @@ function noteCodings(buf: Uint8Array, start: number, end: number, f: Framing): v
   }
 }
 
+/** The element {@link listElement} found last, without the whitespace around it. */
+const element = { start: 0, end: 0 };
+
+/**
+ * One element of a comma-separated list (RFC 9110 §5.6.1) starting at `p`: its bounds, OWS
+ * trimmed, go to {@link element}; returns where it stops (its comma, or `end`).
+ */
+function listElement(buf: Uint8Array, p: number, end: number): number {
+  let stop = p;
+  while (stop < end && buf[stop] !== COMMA) stop++;
+  let s = p;
+  let e = stop;
+  while (s < e && (buf[s] === SP || buf[s] === HT)) s++;
+  while (e > s && (buf[e - 1] === SP || buf[e - 1] === HT)) e--;
+  element.start = s;
+  element.end = e;
+  return stop;
+}
+
 /**
  * Expect: a comma list of expectations, empty elements skipped (RFC 9110 §5.6.1.2); any
  * member but `100-continue` is one binks cannot meet (§10.1.1).
  */
 function noteExpect(buf: Uint8Array, start: number, end: number, f: Framing): void {
-  let p = start;
-  while (p < end) {
-    let elementEnd = p;
-    while (elementEnd < end && buf[elementEnd] !== COMMA) elementEnd++;
-    let s = p;
-    let e = elementEnd;
-    while (s < e && (buf[s] === SP || buf[s] === HT)) s++;
-    while (e > s && (buf[e - 1] === SP || buf[e - 1] === HT)) e--;
+  for (let p = start; p < end;) {
+    p = listElement(buf, p, end) + 1;
+    const { start: s, end: e } = element;
     if (equalsIgnoreCase(buf, s, e, V_100_CONTINUE)) f.expectContinue = true;
     else if (e > s) f.expectOther = true;
-    p = elementEnd + 1;
   }
 }
 
@@ -507,17 +520,11 @@ function noteExpect(buf: Uint8Array, start: number, end: number, f: Framing): vo
  * neither `keep-alive` nor anything else.
  */
 function noteConnection(buf: Uint8Array, start: number, end: number, f: Framing): void {
-  let p = start;
-  while (p <= end) {
-    let elementEnd = p;
-    while (elementEnd < end && buf[elementEnd] !== COMMA) elementEnd++;
-    let s = p;
-    let e = elementEnd;
-    while (s < e && (buf[s] === SP || buf[s] === HT)) s++;
-    while (e > s && (buf[e - 1] === SP || buf[e - 1] === HT)) e--;
+  for (let p = start; p < end;) {
+    p = listElement(buf, p, end) + 1;
+    const { start: s, end: e } = element;
     if (equalsIgnoreCase(buf, s, e, V_CLOSE)) f.close = true;
     else if (equalsIgnoreCase(buf, s, e, V_KEEP_ALIVE)) f.keepAlive = true;
-    p = elementEnd + 1;
   }
 }
 
