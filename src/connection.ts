@@ -266,11 +266,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
    * answer): the transport's unsent bytes at the last look (-1: not looked yet while lingering).
    */
   private sentMark = -1;
+  /** When the client was last seen taking some of it. */
+  private sentAt = 0;
   /** While an answer is streamed: its request (aborted if the client goes) and its producer. */
   private streamReq: IncomingRequest | null = null;
   private streamIterator: AsyncIterator<Uint8Array | string> | null = null;
-  /** When the client was last seen taking some of it. */
-  private sentAt = 0;
   /** @internal Links in the host's list of open connections (see {@link HttpServer}). */
   openPrev: Connection | null = null;
   /** @internal */

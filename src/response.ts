@@ -336,7 +336,10 @@ export interface Tail {
   closeDelimited: boolean;
   /** The stream's length was announced: send its pieces as they are, exactly that many bytes. */
   sized: number;
-  /** The reply said `Connection: close` (the handler's, or a close-delimited body's): the connection ends after it. */
+  /**
+   * The reply said `Connection: close` (the handler's own, or for a close-delimited body): the
+   * connection ends after it.
+   */
   close: boolean;
 }
 

@@ -204,22 +204,25 @@ async function readWhole(pieces: AsyncIterable<Uint8Array>, length: number): Pro
   return out;
 }
 
+/** One entity-tag of a list (RFC 9110 §8.8.3), with the commas and OWS before it. */
+const ENTITY_TAG = /[ \t,]*((?:W\/)?"[\x21\x23-\x7e\x80-\xff]*")[ \t]*(?=,|$)/y;
+/** What may follow the last entity-tag: empty elements. */
+const LIST_END = /[ \t,]*$/y;
+
 /** `*`, the entity-tags of a list (empty elements skipped), or null for one that is malformed. */
 function entityTags(value: string): "*" | string[] | null {
   if (value.trim() === "*") return "*";
   const tags: string[] = [];
-  const tag = /[ \t,]*((?:W\/)?"[\x21\x23-\x7e\x80-\xff]*")[ \t]*(?=,|$)/y;
-  const rest = /[ \t,]*$/y;
   let at = 0;
   for (;;) {
-    tag.lastIndex = at;
-    const m = tag.exec(value);
+    ENTITY_TAG.lastIndex = at;
+    const m = ENTITY_TAG.exec(value);
     if (m === null) break;
     tags.push(m[1]!);
-    at = tag.lastIndex;
+    at = ENTITY_TAG.lastIndex;
   }
-  rest.lastIndex = at;
-  return rest.test(value) ? tags : null;
+  LIST_END.lastIndex = at;
+  return LIST_END.test(value) ? tags : null;
 }
 
 /** Strong comparison (RFC 9110 §8.8.3.2): both tags strong and the same. */
