@@ -48,7 +48,8 @@ export interface Server {
   close(): Promise<void>;
   /**
    * Stop accepting, answer what was already received (no new requests are
-   * read), close idle connections, and cut what is left after `graceMs`.
+   * read), close idle connections, and cut what is left after `graceMs`
+   * (a `RangeError` for a grace that is not a number ≥ 0, before anything stops).
    */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -91,6 +92,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
     http,
     close: () => listener.close(),
     shutdown: async (graceMs = 10_000) => {
+      // Refused before anything stops, so a bad grace leaves the server serving.
+      if (typeof graceMs !== "number" || Number.isNaN(graceMs) || graceMs < 0) {
+        throw new RangeError(`shutdown grace must be a number of ms >= 0, got ${graceMs}`);
+      }
       await listener.close();
       await http.shutdown(graceMs);
     },

@@ -36,7 +36,7 @@ export function deadlineError(deadline: number): Error | null {
 export interface Timer {
   /** The absolute deadline it was added with. */
   readonly deadline: number;
-  /** True until it fired or was cancelled. */
+  /** True until it fired or was cancelled; never for a deadline of `Infinity`, which never fires. */
   readonly pending: boolean;
   /** Prevents the callback from running. O(1); harmless after it fired. */
   cancel(): void;

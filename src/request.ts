@@ -156,7 +156,9 @@ export class IncomingRequest {
     if (this.cachedQuery === undefined) {
       const url = this.url;
       const q = url.indexOf("?", this.pathOffset);
-      this.cachedQuery = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
+      // From the `?` on: URLSearchParams drops one leading `?`, so a query that starts with
+      // another keeps it (`??a=1` has the name `?a`, as the URL standard reads it).
+      this.cachedQuery = new URLSearchParams(q < 0 ? "" : url.slice(q));
     }
     return this.cachedQuery;
   }

@@ -3,8 +3,16 @@
  *
  * Patterns are made of `/`-separated segments: static text, `:name` (one
  * segment, captured) and a final `*` (the rest of the path, captured as
- * `params["*"]`). Static segments win over params, params over the wildcard.
- * Routes without params are looked up in one hash map.
+ * `params["*"]`). Static segments win over params, params over the wildcard,
+ * and a route that takes the request's method over one that does not: when the
+ * best match of a path has no handler for the method, the next best is tried
+ * (`GET /users/me` and `POST /users/:id` both answer for `/users/me`). Routes
+ * without params are looked up in one hash map.
+ *
+ * A pattern is checked when it is added, before anything changes: one that
+ * could never match (bytes a request path cannot hold), a param without a name
+ * or twice in one pattern, a param named differently from one already at that
+ * place, and a method and pattern already routed are errors.
  *
  * `HEAD` falls back to the `GET` route (the server drops the body), `OPTIONS`
  * is answered with `Allow`, a path that exists under other methods gets `405`
@@ -19,6 +27,7 @@
 import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
 import { hashPath, type IncomingRequest } from "./request.ts";
+import { QUESTION, TARGET } from "./bytes.ts";
 import type { Reply, StaticReply } from "./response.ts";
 
 /** What a handler or middleware gives back: a reply, or a promise of one. */
@@ -57,10 +66,12 @@ class Methods {
   set(method: string, handler: Handler): void {
     if (method === "*") this.any = handler;
     else this.byMethod.set(method, handler);
-    const names = [...this.byMethod.keys()];
-    if (this.byMethod.has("GET") && !this.byMethod.has("HEAD")) names.push("HEAD");
-    if (!names.includes("OPTIONS")) names.push("OPTIONS");
-    this.allow = names.join(", ");
+    this.allow = allowOf([this]);
+  }
+
+  /** A handler for `method` was added here (`"*"`: an `all()` one). */
+  has(method: string): boolean {
+    return method === "*" ? this.any !== null : this.byMethod.has(method);
   }
 
   find(method: string): Handler | null {
@@ -68,6 +79,17 @@ class Methods {
       (method === "HEAD" ? this.byMethod.get("GET") : undefined) ??
       this.any;
   }
+}
+
+/** `Allow` for a resource the routes in `all` answer for: their methods, HEAD with GET, OPTIONS. */
+function allowOf(all: readonly Methods[]): string {
+  const names: string[] = [];
+  for (const methods of all) {
+    for (const name of methods.byMethod.keys()) if (!names.includes(name)) names.push(name);
+  }
+  if (names.includes("GET") && !names.includes("HEAD")) names.push("HEAD");
+  if (!names.includes("OPTIONS")) names.push("OPTIONS");
+  return names.join(", ");
 }
 
 class Node {
@@ -117,11 +139,11 @@ export class Router {
    * later are not seen.
    */
   mount(prefix: string, router: Router): this {
-    if (!prefix.startsWith("/") || prefix.endsWith("/")) {
+    if (!prefix.startsWith("/") || (prefix.endsWith("/") && prefix !== "/")) {
       throw new Error(`mount prefix must start with "/" and not end with it: ${prefix}`);
     }
     for (const r of router.routes) {
-      const pattern = r.pattern === "/" ? prefix : prefix + r.pattern;
+      const pattern = prefix === "/" ? r.pattern : r.pattern === "/" ? prefix : prefix + r.pattern;
       this.on(r.method, pattern, chain(router.middleware, r.handler));
     }
     return this;
@@ -136,13 +158,10 @@ export class Router {
       handlers.slice(0, -1) as Middleware[],
       handlers[handlers.length - 1] as Handler,
     );
-    this.routes.push({ method, pattern, handler });
-    this.serverAllow = null;
-    this.implemented = undefined;
-    if (!pattern.startsWith("/")) throw new Error(`route pattern must start with "/": ${pattern}`);
-    const segments = pattern.split("/").slice(1);
+    const segments = checkPattern(pattern);
     if (!segments.some((s) => s.startsWith(":") || s === "*")) {
       let methods = this.exact.get(pattern);
+      if (methods?.has(method)) throw taken(method, pattern);
       if (methods === undefined) {
         this.exact.set(pattern, methods = new Methods());
         const bytes = encoder.encode(pattern);
@@ -152,26 +171,45 @@ export class Router {
         else bucket.push([bytes, methods]);
       }
       methods.set(method, handler);
-      return this;
+    } else {
+      this.placeFor(method, pattern, segments).set(method, handler);
     }
-    let node = this.root;
-    for (let i = 0; i < segments.length; i++) {
-      const seg = segments[i]!;
-      if (seg === "*") {
-        if (i !== segments.length - 1) throw new Error(`"*" must end the pattern: ${pattern}`);
-        node.wildcard ??= new Methods();
-        node.wildcard.set(method, handler);
-        return this;
-      }
+    this.routes.push({ method, pattern, handler });
+    this.serverAllow = null;
+    this.implemented = undefined;
+    return this;
+  }
+
+  /**
+   * The handlers of a tree pattern, nodes made as needed; checked all the way first, so a
+   * pattern refused leaves the tree as it was.
+   */
+  private placeFor(method: string, pattern: string, segments: readonly string[]): Methods {
+    let node: Node | null = this.root;
+    // A dry walk: the clash of param names, or the route itself, may be there already.
+    for (const seg of segments) {
+      if (node === null || seg === "*") break;
       if (seg.startsWith(":")) {
         const name = seg.slice(1);
-        if (node.param === null) {
-          node.param = new Node();
-          node.paramName = name;
-        } else if (node.paramName !== name) {
+        if (node.param !== null && node.paramName !== name) {
           throw new Error(
             `conflicting parameter names :${node.paramName} and :${name} in ${pattern}`,
           );
+        }
+        node = node.param;
+      } else node = node.children.get(seg) ?? null;
+    }
+    if (node !== null) {
+      const last = segments[segments.length - 1] === "*" ? node.wildcard : node.methods;
+      if (last?.has(method)) throw taken(method, pattern);
+    }
+    node = this.root;
+    for (const seg of segments) {
+      if (seg === "*") return node.wildcard ??= new Methods();
+      if (seg.startsWith(":")) {
+        if (node.param === null) {
+          node.param = new Node();
+          node.paramName = seg.slice(1);
         }
         node = node.param;
       } else {
@@ -180,9 +218,7 @@ export class Router {
         node = next;
       }
     }
-    node.methods ??= new Methods();
-    node.methods.set(method, handler);
-    return this;
+    return node.methods ??= new Methods();
   }
 
   /** Add a `GET` route (it answers `HEAD` too). */
@@ -210,24 +246,49 @@ export class Router {
     return this.on("*", pattern, ...handlers);
   }
 
-  /** Find the route of `req` (static paths first, by hash) and run it; 404 when there is none. */
+  /**
+   * Find the route of `req` and run it: the best match whose handlers take its method
+   * (static paths first, by hash); when none does, `OPTIONS`, `405` or `404` for the path.
+   */
   private route(req: IncomingRequest): RouteResult {
+    const method = req.method;
+    let exact: Methods | null = null;
     const bucket = this.exactBytes.get(req.pathHash());
     if (bucket !== undefined) {
       for (let i = 0; i < bucket.length; i++) {
         const entry = bucket[i]!;
-        if (req.pathEquals(entry[0])) return this.dispatch(entry[1], req);
+        if (req.pathEquals(entry[0])) {
+          exact = entry[1];
+          const handler = exact.find(method);
+          if (handler !== null) return handler(req);
+          break;
+        }
       }
     }
     const path = req.path;
     // Only OPTIONS may have the asterisk-form target (the parser sees to it).
     if (path === "*") return { status: 204, headers: { Allow: this.allowAll() } };
-    const params: Record<string, string> = {};
-    const methods = this.match(path, params);
-    if (methods === null) return this.implements(req.method) ? errorReply(404) : errorReply(501);
-    if (methods === BAD_ENCODING) return errorReply(400);
-    req.params = params;
-    return this.dispatch(methods, req);
+    captured.length = 0;
+    pathSeen = exact !== null;
+    const methods = walk(this.root, path, 1, method);
+    if (methods !== null) {
+      const params = decodeParams(captured);
+      if (params === null) return errorReply(400);
+      req.params = params;
+      return methods.find(method)!(req);
+    }
+    if (!pathSeen) return this.implements(method) ? errorReply(404) : errorReply(501);
+    // Nothing here takes the method: the routes that answer for the path say what it allows.
+    const all: Methods[] = exact === null ? [] : [exact];
+    collect(this.root, path, 1, all);
+    const allow = all.length === 1 ? all[0]!.allow : allowOf(all);
+    if (method === "OPTIONS") return { status: 204, headers: { Allow: allow } };
+    if (!this.implements(method)) return errorReply(501);
+    return {
+      status: 405,
+      headers: { Allow: allow, "Content-Type": "text/plain" },
+      body: "405\n",
+    };
   }
 
   /** Whether some route, somewhere, takes `method`. */
@@ -255,77 +316,119 @@ export class Router {
     }
     return this.serverAllow;
   }
-
-  /** Run the handler for the request's method, or answer `OPTIONS` and `405` with `Allow`. */
-  private dispatch(methods: Methods, req: IncomingRequest): RouteResult {
-    const handler = methods.find(req.method);
-    if (handler !== null) return handler(req);
-    if (req.method === "OPTIONS") {
-      return { status: 204, headers: { Allow: methods.allow } };
-    }
-    if (!this.implements(req.method)) return errorReply(501);
-    return {
-      status: 405,
-      headers: { Allow: methods.allow, "Content-Type": "text/plain" },
-      body: "405\n",
-    };
-  }
-
-  /**
-   * Walk the tree for `path`, filling `params`; the deepest wildcard catches
-   * what nothing else does. `BAD_ENCODING` for a param that does not decode.
-   */
-  private match(path: string, params: Record<string, string>): Methods | null {
-    let node = this.root;
-    let start = 1;
-    let fallback: Methods | null = null;
-    let fallbackNode: Node | null = null;
-    let fallbackStart = 0;
-    for (;;) {
-      if (node.wildcard !== null) {
-        fallback = node.wildcard;
-        fallbackNode = node;
-        fallbackStart = start;
-      }
-      if (start > path.length) break;
-      let end = path.indexOf("/", start);
-      if (end < 0) end = path.length;
-      const seg = path.slice(start, end);
-      const next = node.children.get(seg);
-      if (next !== undefined) {
-        node = next;
-      } else if (node.param !== null && seg.length > 0) {
-        const value = decodeParam(seg);
-        if (value === null) return BAD_ENCODING;
-        params[node.paramName] = value;
-        node = node.param;
-      } else {
-        node = NO_NODE;
-        break;
-      }
-      start = end + 1;
-      if (end === path.length) break;
-    }
-    if (node !== NO_NODE && node.methods !== null) return node.methods;
-    if (fallback !== null && fallbackNode !== null) {
-      const rest = decodeParam(path.slice(Math.min(fallbackStart, path.length)));
-      if (rest === null) return BAD_ENCODING;
-      params["*"] = rest;
-      return fallback;
-    }
-    return null;
-  }
 }
 
-const NO_NODE = new Node();
 const encoder = new TextEncoder();
-const BAD_ENCODING = new Methods();
 
-function decodeParam(text: string): string | null {
-  if (!text.includes("%")) return text;
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return null;
+/**
+ * What the last walk captured, as name, raw value pairs, innermost first (routing is
+ * synchronous, so one array serves every request).
+ */
+const captured: string[] = [];
+/** The last walk passed a route for the path, whatever its methods. */
+let pathSeen = false;
+
+/**
+ * The route under `node` for `path` from `start` (just after a `/`; past the end once the path
+ * is used up) that takes `method`: static child first, then the param, then this node's
+ * wildcard, going back when a branch has none. Params are captured on the way back, so a
+ * branch given up leaves none behind.
+ */
+function walk(node: Node, path: string, start: number, method: string): Methods | null {
+  if (start > path.length) {
+    const methods = node.methods;
+    if (methods === null) return null;
+    pathSeen = true;
+    return methods.find(method) === null ? null : methods;
   }
+  let end = path.indexOf("/", start);
+  if (end < 0) end = path.length;
+  const child = node.children.get(path.slice(start, end));
+  if (child !== undefined) {
+    const found = walk(child, path, end + 1, method);
+    if (found !== null) return found;
+  }
+  if (node.param !== null && end > start) {
+    const found = walk(node.param, path, end + 1, method);
+    if (found !== null) {
+      captured.push(node.paramName, path.slice(start, end));
+      return found;
+    }
+  }
+  const wildcard = node.wildcard;
+  if (wildcard === null) return null;
+  pathSeen = true;
+  if (wildcard.find(method) === null) return null;
+  captured.push("*", path.slice(start));
+  return wildcard;
+}
+
+/** Every route whose pattern matches `path` from `start`, whatever its methods. */
+function collect(node: Node, path: string, start: number, out: Methods[]): void {
+  if (start > path.length) {
+    if (node.methods !== null && !out.includes(node.methods)) out.push(node.methods);
+    return;
+  }
+  let end = path.indexOf("/", start);
+  if (end < 0) end = path.length;
+  const child = node.children.get(path.slice(start, end));
+  if (child !== undefined) collect(child, path, end + 1, out);
+  if (node.param !== null && end > start) collect(node.param, path, end + 1, out);
+  if (node.wildcard !== null && !out.includes(node.wildcard)) out.push(node.wildcard);
+}
+
+/** The captured params, percent-decoded; null when one does not decode. */
+function decodeParams(pairs: readonly string[]): Record<string, string> | null {
+  const params: Record<string, string> = {};
+  for (let i = pairs.length - 2; i >= 0; i -= 2) {
+    const text = pairs[i + 1]!;
+    if (!text.includes("%")) {
+      params[pairs[i]!] = text;
+      continue;
+    }
+    try {
+      params[pairs[i]!] = decodeURIComponent(text);
+    } catch {
+      return null;
+    }
+  }
+  return params;
+}
+
+function taken(method: string, pattern: string): Error {
+  return new Error(`route ${method === "*" ? "all()" : method} ${pattern} is already routed`);
+}
+
+/**
+ * The segments of `pattern`, or an error for one that cannot be routed: not starting with
+ * `/`; holding what a request path cannot (requests carry their paths percent-encoded:
+ * `/caf%C3%A9`, not `/café`); a `*` that does not end it; a param with no name, or one name
+ * twice.
+ */
+function checkPattern(pattern: string): string[] {
+  if (!pattern.startsWith("/")) throw new Error(`route pattern must start with "/": ${pattern}`);
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern.charCodeAt(i);
+    if (c > 0xff || TARGET[c] !== 1 || c === QUESTION) {
+      throw new Error(
+        `route pattern holds ${
+          JSON.stringify(pattern[i])
+        }, which a request path cannot (percent-encode it): ${pattern}`,
+      );
+    }
+  }
+  const segments = pattern.split("/").slice(1);
+  const names: string[] = [];
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i]!;
+    if (seg === "*" && i !== segments.length - 1) {
+      throw new Error(`"*" must end the pattern: ${pattern}`);
+    }
+    if (!seg.startsWith(":")) continue;
+    const name = seg.slice(1);
+    if (name === "") throw new Error(`a parameter needs a name: ${pattern}`);
+    if (names.includes(name)) throw new Error(`parameter :${name} is named twice in ${pattern}`);
+    names.push(name);
+  }
+  return segments;
 }

@@ -232,7 +232,10 @@ class TaskCore<T> implements TaskContext, Member {
   cancel(): void {
     if (this.canceled || this.state !== RUNNING) return;
     this.canceled = true;
-    for (let l = this.takeListeners(); l !== null; l = l.next) {
+    // One at a time from the head: a callback may unregister a later listener (e.g. finish an
+    // operation that listened too), and that listener must then not run.
+    for (let l = this.head; l !== null; l = this.head) {
+      this.removeListener(l);
       try {
         l.callback();
       } catch (err) {
@@ -378,7 +381,14 @@ export class ScopeCore implements Member {
     // Snapshot: cancelling may unlink members (an empty child scope closes at once).
     const members: Member[] = [];
     for (let m = this.head; m !== null; m = m.next) members.push(m);
-    for (const member of members) member.cancelMember();
+    for (const member of members) {
+      // One member failing to cancel must not keep the others from it.
+      try {
+        member.cancelMember();
+      } catch (err) {
+        this.report(err);
+      }
+    }
     this.finishIfDrained();
   }
 

@@ -190,6 +190,8 @@ export class HttpServer implements ConnectionHost {
    * whatever is left when `graceMs` runs out is cut. Resolves when all are gone.
    */
   async shutdown(graceMs: number): Promise<void> {
+    // Checked before anything stops: a bad grace must not leave the server half shut down.
+    if (Number.isNaN(graceMs)) throw new RangeError("shutdown grace is NaN");
     this.draining = true;
     // Draining may close a connection, which unlinks it: take the next one first.
     for (let conn = this.openHead; conn !== null;) {

@@ -29,10 +29,19 @@ function bodyAllowed(method: string): boolean {
 function absoluteUrl(req: IncomingRequest): string {
   const target = req.url;
   const first = target.charCodeAt(0);
-  if (first !== SLASH && first !== ASTERISK && req.method !== "CONNECT") return target;
-  const authority = req.host || "localhost";
-  return first === SLASH ? `http://${authority}${target}` : `http://${authority}`;
+  const url = first !== SLASH && first !== ASTERISK && req.method !== "CONNECT"
+    ? target
+    : `http://${req.host || "localhost"}${first === SLASH ? target : ""}`;
+  // Bun's `Request` takes a host with a Punycode label the URL standard refuses (`xn--a`),
+  // and `new URL(request.url)` in the handler would then throw: such a host is checked here.
+  if (url.includes("--") && PUNYCODE.test(url) && !URL.canParse(url)) {
+    throw new TypeError(`invalid URL: ${url}`);
+  }
+  return url;
 }
+
+/** A Punycode label (`xn--`) in a URL's authority. */
+const PUNYCODE = /^[^:]*:\/\/[^/?]*xn--/i;
 
 /** A `ReadableStream` over a request body, pulled piece by piece as the handler reads. */
 function bodyStream(source: RequestBody): ReadableStream<Uint8Array> {

@@ -410,8 +410,9 @@ describe("fetch handlers: the Request they get", () => {
   });
 
   it("answers 400 and closes when the URL standard refuses the target URI", async () => {
-    // `uri-host [ ":" port ]` as HTTP has it, yet no URL: a port past 65535, a space escaped.
-    for (const host of ["probe.test:99999", "a%20b"]) {
+    // `uri-host [ ":" port ]` as HTTP has it, yet no URL: a space escaped, a Punycode label
+    // that does not decode (Bun's Request takes it; the URL parser would throw in the handler).
+    for (const host of ["a%20b", "xn--a.com", "a.XN--zz.com:8080"]) {
       const c = await RawClient.connect(probePort);
       try {
         await c.send(

@@ -96,6 +96,13 @@ describe("router: matching", () => {
     assert.equal(new IncomingRequest(head, null, { remoteAddress: "" }).host, "");
   });
 
+  it("reads the query as the URL standard does, a second `?` included", () => {
+    assert.deepEqual([...req("GET", "/u??a=1").query], [["?a", "1"]]);
+    assert.deepEqual([...req("GET", "/u?a=1&b=%20+c").query], [["a", "1"], ["b", "  c"]]);
+    assert.deepEqual([...req("GET", "/u?").query], []);
+    assert.deepEqual([...req("GET", "/u").query], []);
+  });
+
   it("ignores the query string", () => {
     assert.equal(call(router, "GET", "/users?id=3")[1], "users");
     assert.equal(call(router, "GET", "/users/3?x=1")[1], "user");
@@ -169,6 +176,80 @@ describe("router: matching", () => {
     assert.throws(() => new Router().get("/a/*/b", tag("")), /must end/);
     assert.throws(() => new Router().get("a", tag("")), /must start/);
   });
+
+  it("refuses a route twice, a nameless or repeated param, and paths no request can have", () => {
+    const r = new Router().get("/a", tag("1")).get("/p/:id", tag("1")).get("/w/*", tag("1"));
+    assert.throws(() => r.get("/a", tag("2")), /GET \/a is already routed/);
+    assert.throws(() => r.get("/p/:id", tag("2")), /already routed/);
+    assert.throws(() => r.get("/w/*", tag("2")), /already routed/);
+    assert.throws(() => r.all("/x", tag("1")).all("/x", tag("2")), /all\(\) \/x is already/);
+    assert.throws(() => r.get("/e/:", tag("")), /needs a name/);
+    assert.throws(() => r.get("/d/:id/:id", tag("")), /named twice/);
+    for (const bad of ["/café", "/a b", "/a?b", "/a#b", "/a\tb"]) {
+      assert.throws(() => r.get(bad, tag("")), /a request path cannot/, bad);
+    }
+    // The first routes still answer as they did, and nothing refused was half added.
+    assert.equal(call(r, "GET", "/a")[1], "1");
+    assert.equal(call(r, "GET", "/p/3")[1], "1");
+    assert.equal(call(r, "GET", "/e/")[0], 404);
+    assert.equal(call(r, "GET", "/d/1/2")[0], 404);
+    assert.equal(call(r, "GET", "/caf%C3%A9")[0], 404);
+    r.get("/caf%C3%A9", tag("café"));
+    assert.equal(call(r, "GET", "/caf%C3%A9")[1], "café");
+  });
+
+  it("leaves the router as it was when a route is refused", () => {
+    const r = new Router().on("FOO", "/a/:x", tag("foo"));
+    assert.throws(() => r.on("BAR", "/a/:y", tag("bar")), /conflicting/);
+    assert.throws(() => r.on("BAR", "bad", tag("bar")), /must start/);
+    // BAR was never routed: a method no route takes is a 501, and OPTIONS * does not list it.
+    assert.equal(call(r, "BAR", "/a/1")[0], 501);
+    assert.equal(call(r, "BAR", "/nope")[0], 501);
+    assert.deepEqual((r.handler(req("OPTIONS", "*")) as Reply).headers, { Allow: "FOO, OPTIONS" });
+    assert.doesNotThrow(() => new Router().mount("/p", r));
+  });
+
+  it("tries the next best route when the best match does not take the method", () => {
+    const r = new Router()
+      .get("/users/me", tag("me"))
+      .post("/users/:id", tag("update"))
+      .get("/s/readme", tag("readme"))
+      .post("/s/*", tag("upload"))
+      .post("/f/:id", tag("f-post"))
+      .get("/f/*", tag("f-get"))
+      .get("/a/b/:x", tag("abx"))
+      .get("/a/:id/y/z", tag("aidyz"))
+      .delete("/gone", tag("gone"));
+    assert.deepEqual(call(r, "POST", "/users/me"), [200, "update", { id: "me" }]);
+    assert.equal(call(r, "GET", "/users/me")[1], "me");
+    assert.deepEqual(call(r, "POST", "/s/readme"), [200, "upload", { "*": "readme" }]);
+    assert.deepEqual(call(r, "GET", "/f/abc"), [200, "f-get", { "*": "abc" }]);
+    assert.equal(call(r, "HEAD", "/f/abc")[1], "f-get");
+    assert.equal(call(r, "POST", "/f/abc")[1], "f-post");
+    // A static segment that leads nowhere gives way to the param beside it.
+    assert.deepEqual(call(r, "GET", "/a/b/y/z"), [200, "aidyz", { id: "b" }]);
+    assert.deepEqual(call(r, "GET", "/a/b/q"), [200, "abx", { x: "q" }]);
+    // Allow names every method some route takes for the path (RFC 9110 §10.2.1).
+    const out = r.handler(req("DELETE", "/users/me")) as Reply;
+    assert.equal(out.status, 405);
+    assert.deepEqual(out.headers, {
+      Allow: "GET, POST, HEAD, OPTIONS",
+      "Content-Type": "text/plain",
+    });
+    assert.deepEqual((r.handler(req("OPTIONS", "/s/readme")) as Reply).headers, {
+      Allow: "GET, POST, HEAD, OPTIONS",
+    });
+  });
+
+  it("keeps no params from a branch it gave up", () => {
+    const r = new Router().get("/w/*", tag("rest")).get("/w/:id/x", tag("x"));
+    assert.deepEqual(call(r, "GET", "/w/5/q"), [200, "rest", { "*": "5/q" }]);
+    assert.deepEqual(call(r, "GET", "/w/5/x"), [200, "x", { id: "5" }]);
+    // A param that does not decode is a 400 only on the route chosen.
+    const s = new Router().get("/v/:id/x", tag("x")).get("/v/*", tag("rest"));
+    assert.equal(call(s, "GET", "/v/%zz/y")[0], 400);
+    assert.equal(call(s, "GET", "/v/%zz/x")[0], 400);
+  });
 });
 
 describe("router: middleware and mounting", () => {
@@ -201,6 +282,14 @@ describe("router: middleware and mounting", () => {
     });
     call(logging, "GET", "/missing");
     assert.deepEqual(seen, [404]);
+  });
+
+  it("mounts a router at the root", () => {
+    const inner = new Router().get("/", tag("root")).get("/a/:id", tag("a"));
+    const outer = new Router().mount("/", inner);
+    assert.equal(call(outer, "GET", "/")[1], "root");
+    assert.deepEqual(call(outer, "GET", "/a/1")[2], { id: "1" });
+    assert.throws(() => new Router().mount("/p/", inner), /not end with it/);
   });
 
   it("mounts a router under a prefix with its middleware", () => {

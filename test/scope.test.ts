@@ -118,6 +118,49 @@ describe("Scope: tasks", () => {
   });
 });
 
+describe("Scope: cancel listeners", () => {
+  it("a listener unregistered by an earlier one during the cancel does not run", async () => {
+    const scope = new Scope();
+    const ran: string[] = [];
+    const task = scope.go(async (cx) => {
+      let second = (): void => {};
+      cx.onCancel(() => {
+        ran.push("first");
+        second();
+      });
+      second = cx.onCancel(() => ran.push("second"));
+      await sleep(Infinity, cx);
+    });
+    task.cancel();
+    await assert.rejects(task.result, Canceled);
+    assert.deepEqual(ran, ["first"]);
+    await scope.close();
+  });
+
+  it("a send started while its task is cancelled waits for a receiver, however it was pooled", async () => {
+    // The common shape: on cancel, close the input and report on another channel. The recv
+    // that listened for the cancel is finished by the close, and its pooled operation may be
+    // the one the send gets: that send must not hear the cancel meant for the recv.
+    const scope = new Scope();
+    const jobs = new Channel<string>();
+    const log = new Channel<string>();
+    let sent: Promise<void> | null = null;
+    const worker = scope.go(async (cx) => {
+      cx.onCancel(() => {
+        jobs.close();
+        sent = log.send("worker stopping", Infinity);
+      });
+      await jobs.recv(Infinity, cx).catch(() => {});
+    });
+    await settle();
+    worker.cancel();
+    await scope.close(deadlineIn(1000));
+    assert.equal(log.pendingSenders, 1);
+    assert.equal(await log.recv(deadlineIn(1000)), "worker stopping");
+    await sent;
+  });
+});
+
 describe("Scope: close", () => {
   it("cancels every task and waits for them to finish", async () => {
     const scope = new Scope();
@@ -300,6 +343,30 @@ describe("Scope: owned resources", () => {
     assert.equal(b.taskCount, 1);
     await b.close();
     assert.equal(r.cancels, 2);
+  });
+
+  it("one that fails to cancel is reported, and the others are still cancelled", async () => {
+    class Failing extends Owned {
+      cancel(): void {
+        this.release();
+        throw new Error("teardown failed");
+      }
+    }
+    const errors: string[] = [];
+    const parent = new Scope({ onError: (e) => errors.push((e as Error).message) });
+    const scope = parent.scope();
+    scope.own(new Failing());
+    const good = new Resource(true);
+    scope.own(good);
+    const task = scope.go((cx) => sleep(Infinity, cx));
+    const sibling = new Resource(true);
+    parent.own(sibling);
+    await parent.close(deadlineIn(1000));
+    assert.deepEqual(errors, ["teardown failed"]);
+    assert.equal(good.cancels, 1);
+    assert.equal(sibling.cancels, 1);
+    assert.equal(task.canceled, true);
+    assert.equal(scope.closed, true);
   });
 
   it("closing a parent reaches resources owned by its children", async () => {

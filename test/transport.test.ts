@@ -13,6 +13,7 @@ import process from "node:process";
 import { detectRuntime, loadAdapter } from "../adapters/detect.ts";
 import { serve } from "../serve.ts";
 import { ListenError } from "../src/transport.ts";
+import { request, text } from "./client.ts";
 import type {
   AcceptFn,
   ConnectionEvents,
@@ -323,6 +324,32 @@ describe("serve(): a port out of range", () => {
           name: "RangeError",
           message: `serve(): port must be a whole number from 0 to 65535, not ${port}`,
         });
+      }
+    }),
+  );
+});
+
+describe("serve(): shutdown with a grace that is no number of ms", () => {
+  it(
+    "is a RangeError before anything stops: the server goes on serving",
+    guarded(async () => {
+      const server = await serve({
+        port: 0,
+        hostname: "127.0.0.1",
+        handler: () => ({ body: "up" }),
+      });
+      try {
+        for (const grace of [NaN, -1, "5" as unknown as number]) {
+          await assert.rejects(server.shutdown(grace), {
+            name: "RangeError",
+            message: `shutdown grace must be a number of ms >= 0, got ${grace}`,
+          });
+        }
+        const r = await request(server.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert.equal(r.status, 200);
+        assert.equal(text(r.body), "up");
+      } finally {
+        await server.shutdown(100);
       }
     }),
   );
