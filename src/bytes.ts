@@ -28,13 +28,18 @@ export const FIELD_VALUE: Uint8Array = /* @__PURE__ */ makeTable((c) =>
   c === SP || c === HT || (c > 0x20 && c !== 0x7f)
 );
 
+export const DOT = 0x2e;
+export const BACKSLASH = 0x5c;
+
 /**
  * Bytes allowed in a request-target: visible ASCII (RFC 9112 §3.2, RFC 3986 with some slack),
  * but not `#`: a fragment is the client's and never part of a request-target, and a target
- * holding one would route by one path and make a `Request` URL with another.
+ * holding one would route by one path and make a `Request` URL with another. 0: not allowed;
+ * 1: allowed; 2: allowed, but the path holding it needs a second look (`.`, `%`, `\`: see
+ * `parser.ts`, dot-segments).
  */
 export const TARGET: Uint8Array = /* @__PURE__ */ makeTable((c) =>
-  c > 0x20 && c < 0x7f && c !== 0x23
+  c > 0x20 && c < 0x7f && c !== 0x23 ? (c === DOT || c === PERCENT || c === BACKSLASH ? 2 : 1) : 0
 );
 
 /**
@@ -57,9 +62,9 @@ export const HEX: Uint8Array = /* @__PURE__ */ (() => {
   return t;
 })();
 
-function makeTable(accept: (c: number) => boolean): Uint8Array {
+function makeTable(accept: (c: number) => boolean | number): Uint8Array {
   const t = new Uint8Array(256);
-  for (let c = 0; c < 256; c++) t[c] = accept(c) ? 1 : 0;
+  for (let c = 0; c < 256; c++) t[c] = Number(accept(c));
   return t;
 }
 

@@ -17,13 +17,16 @@
  */
 import {
   ASTERISK,
+  BACKSLASH,
   COLON,
   COMMA,
   CR,
+  DOT,
   equalsIgnoreCase,
   FIELD_VALUE,
   HT,
   LF,
+  PERCENT,
   QUESTION,
   REG_NAME,
   SLASH,
@@ -317,13 +320,18 @@ function parseRequestLine(buf: Uint8Array, start: number, end: number, head: Req
   if (p === start || buf[p] !== SP) return -400;
   head.method = internMethod(buf, start, p);
   const targetStart = ++p;
-  while (TARGET[buf[p]!] === 1) p++;
+  let marks = 0;
+  for (let t = TARGET[buf[p]!]!; t !== 0; t = TARGET[buf[p]!]!) {
+    marks |= t;
+    p++;
+  }
   if (p >= end) return NEED_MORE;
   if (p === targetStart || buf[p] !== SP) return -400;
   head.targetStart = targetStart;
   head.targetEnd = p;
   const pathStart = pathStartOf(buf, targetStart, p, head.method);
   if (pathStart < 0) return -400;
+  if (marks > 1 && head.method !== "CONNECT" && pathMisleads(buf, pathStart, p)) return -400;
   head.pathStart = pathStart;
   p++;
   // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, then CRLF.
@@ -340,6 +348,43 @@ function parseRequestLine(buf: Uint8Array, start: number, end: number, head: Req
   // A later HTTP/1.x is read as the highest 1.x we implement (RFC 9110 §2.5).
   head.minor = minor > 1 ? 1 : minor;
   return p + 10;
+}
+
+/**
+ * The path of `buf[p, end)` (up to its query) holds a `\` or a dot-segment (`.`, `..`, or
+ * either with a dot as `%2e`). Both are read as another path by URL parsers (WHATWG URL turns
+ * `\` into `/` and removes dot-segments, RFC 3986 §5.2.4 too): a fetch handler's
+ * `Request.url` would then name another resource than the one routed and logged, and a proxy
+ * in front that matched on the raw path another still. Clients remove dot-segments before
+ * sending (RFC 3986 §5.2), so a request with one is refused (400), not guessed at.
+ */
+function pathMisleads(buf: Uint8Array, p: number, end: number): boolean {
+  let segment = -1;
+  for (; p < end; p++) {
+    const c = buf[p]!;
+    if (c === QUESTION) break;
+    if (c === BACKSLASH) return true;
+    if (c === SLASH) {
+      if (segment >= 0 && isDotSegment(buf, segment, p)) return true;
+      segment = p + 1;
+    }
+  }
+  return segment >= 0 && isDotSegment(buf, segment, p);
+}
+
+/** `buf[p, end)` is `.` or `..`, each dot possibly written `%2e` or `%2E`. */
+function isDotSegment(buf: Uint8Array, p: number, end: number): boolean {
+  let dots = 0;
+  while (p < end) {
+    if (buf[p] === DOT) p++;
+    else if (
+      buf[p] === PERCENT && p + 2 < end && buf[p + 1] === 0x32 && (buf[p + 2]! | 0x20) === 0x65
+    ) {
+      p += 3;
+    } else return false;
+    if (++dots > 2) return false;
+  }
+  return dots > 0;
 }
 
 /**
@@ -425,10 +470,14 @@ function noteFraming(
 function plainAuthorityEnd(buf: Uint8Array, p: number): number {
   while (REG_NAME[buf[p]!] === 1) p++;
   if (buf[p] !== COLON) return p;
+  let port = 0;
   for (p++;; p++) {
     // Past the bytes at hand a read gives undefined, which is no digit.
     const d = buf[p]! - 0x30;
     if (!(d >= 0 && d <= 9)) return p;
+    // A port past 65535 stops the plain form here: the full grammar refuses it.
+    port = port * 10 + d;
+    if (port > 65535) return p;
   }
 }
 

@@ -27,7 +27,7 @@
 import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
 import { hashPath, type IncomingRequest } from "./request.ts";
-import { QUESTION, TARGET } from "./bytes.ts";
+import { BACKSLASH, QUESTION, TARGET } from "./bytes.ts";
 import type { Reply, StaticReply } from "./response.ts";
 
 /** What a handler or middleware gives back: a reply, or a promise of one. */
@@ -268,14 +268,18 @@ export class Router {
     const path = req.path;
     // Only OPTIONS may have the asterisk-form target (the parser sees to it).
     if (path === "*") return { status: 204, headers: { Allow: this.allowAll() } };
-    captured.length = 0;
+    captureCount = 0;
     pathSeen = exact !== null;
-    const methods = walk(this.root, path, 1, method);
+    let methods = straight(this.root, path, method);
+    if (methods === UNSETTLED) {
+      captureCount = 0;
+      methods = walk(this.root, path, 1, method);
+    }
     if (methods !== null) {
-      const params = decodeParams(captured);
+      const params = decodeParams();
       if (params === null) return errorReply(400);
       req.params = params;
-      return methods.find(method)!(req);
+      return foundHandler!(req);
     }
     if (!pathSeen) return this.implements(method) ? errorReply(404) : errorReply(501);
     // Nothing here takes the method: the routes that answer for the path say what it allows.
@@ -319,14 +323,82 @@ export class Router {
 }
 
 const encoder = new TextEncoder();
+const NO_NODE = new Node();
 
 /**
- * What the last walk captured, as name, raw value pairs, innermost first (routing is
+ * What the last walk captured: name, raw value pairs in `captured[0, captureCount)` (routing is
  * synchronous, so one array serves every request).
  */
 const captured: string[] = [];
+let captureCount = 0;
 /** The last walk passed a route for the path, whatever its methods. */
 let pathSeen = false;
+/** The handler of the route the last walk found. */
+let foundHandler: Handler | null = null;
+/** {@link straight} could not settle the route: only the full {@link walk} can. */
+const UNSETTLED = new Methods();
+
+/**
+ * The route for `path` that takes `method` when the way to it is straight: static child over
+ * param at each step, as {@link walk} tries them first. Settled when that leads to a route that
+ * takes the method, or when no step had a param beside the static child it took (then the only
+ * way back is to the deepest wildcard); {@link UNSETTLED} otherwise.
+ */
+function straight(root: Node, path: string, method: string): Methods | null {
+  let node = root;
+  let start = 1;
+  let branched = false;
+  let wildcard: Methods | null = null;
+  let wildcardHandler: Handler | null = null;
+  let wildcardStart = 0;
+  let wildcardCaptures = 0;
+  for (;;) {
+    if (start > path.length) break;
+    const w = node.wildcard;
+    if (w !== null) {
+      pathSeen = true;
+      const handler = w.find(method);
+      if (handler !== null) {
+        wildcardHandler = handler;
+        wildcard = w;
+        wildcardStart = start;
+        wildcardCaptures = captureCount;
+      }
+    }
+    let end = path.indexOf("/", start);
+    if (end < 0) end = path.length;
+    const child = node.children.get(path.slice(start, end));
+    const param = end > start ? node.param : null;
+    if (child !== undefined) {
+      if (param !== null) branched = true;
+      node = child;
+    } else if (param !== null) {
+      captured[captureCount++] = node.paramName;
+      captured[captureCount++] = path.slice(start, end);
+      node = param;
+    } else {
+      node = NO_NODE;
+      break;
+    }
+    start = end + 1;
+  }
+  const methods = node.methods;
+  if (methods !== null) {
+    pathSeen = true;
+    const handler = methods.find(method);
+    if (handler !== null) {
+      foundHandler = handler;
+      return methods;
+    }
+  }
+  if (branched) return UNSETTLED;
+  if (wildcard === null) return null;
+  foundHandler = wildcardHandler;
+  captureCount = wildcardCaptures;
+  captured[captureCount++] = "*";
+  captured[captureCount++] = path.slice(wildcardStart);
+  return wildcard;
+}
 
 /**
  * The route under `node` for `path` from `start` (just after a `/`; past the end once the path
@@ -339,7 +411,8 @@ function walk(node: Node, path: string, start: number, method: string): Methods 
     const methods = node.methods;
     if (methods === null) return null;
     pathSeen = true;
-    return methods.find(method) === null ? null : methods;
+    foundHandler = methods.find(method);
+    return foundHandler === null ? null : methods;
   }
   let end = path.indexOf("/", start);
   if (end < 0) end = path.length;
@@ -351,15 +424,18 @@ function walk(node: Node, path: string, start: number, method: string): Methods 
   if (node.param !== null && end > start) {
     const found = walk(node.param, path, end + 1, method);
     if (found !== null) {
-      captured.push(node.paramName, path.slice(start, end));
+      captured[captureCount++] = node.paramName;
+      captured[captureCount++] = path.slice(start, end);
       return found;
     }
   }
   const wildcard = node.wildcard;
   if (wildcard === null) return null;
   pathSeen = true;
-  if (wildcard.find(method) === null) return null;
-  captured.push("*", path.slice(start));
+  foundHandler = wildcard.find(method);
+  if (foundHandler === null) return null;
+  captured[captureCount++] = "*";
+  captured[captureCount++] = path.slice(start);
   return wildcard;
 }
 
@@ -378,16 +454,16 @@ function collect(node: Node, path: string, start: number, out: Methods[]): void 
 }
 
 /** The captured params, percent-decoded; null when one does not decode. */
-function decodeParams(pairs: readonly string[]): Record<string, string> | null {
+function decodeParams(): Record<string, string> | null {
   const params: Record<string, string> = {};
-  for (let i = pairs.length - 2; i >= 0; i -= 2) {
-    const text = pairs[i + 1]!;
+  for (let i = 0; i < captureCount; i += 2) {
+    const text = captured[i + 1]!;
     if (!text.includes("%")) {
-      params[pairs[i]!] = text;
+      params[captured[i]!] = text;
       continue;
     }
     try {
-      params[pairs[i]!] = decodeURIComponent(text);
+      params[captured[i]!] = decodeURIComponent(text);
     } catch {
       return null;
     }
@@ -409,7 +485,7 @@ function checkPattern(pattern: string): string[] {
   if (!pattern.startsWith("/")) throw new Error(`route pattern must start with "/": ${pattern}`);
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern.charCodeAt(i);
-    if (c > 0xff || TARGET[c] !== 1 || c === QUESTION) {
+    if (c > 0xff || TARGET[c] === 0 || c === QUESTION || c === BACKSLASH) {
       throw new Error(
         `route pattern holds ${
           JSON.stringify(pattern[i])

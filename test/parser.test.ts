@@ -218,7 +218,10 @@ describe("parseHead: authorities", () => {
     "[::1]",
     "[::1]:8080",
     "[v1.x]",
-    "[fe80::1%25eth0]",
+    "[1:2:3:4:5:6:7:8]",
+    "[::ffff:192.0.2.1]:443",
+    "[1::]",
+    "a:0080",
     "a%20b",
     "a%20b:8",
     "a:80 \t",
@@ -237,6 +240,17 @@ describe("parseHead: authorities", () => {
     assert.equal(parseHead(bytes, 0, bytes.length, head, limits), 0);
     return latin1(bytes, head.pathStart, head.targetEnd);
   }
+
+  it("takes dots that make no dot-segment, and any in the query", () => {
+    for (
+      const target of ["/a.b", "/.well-known/x", "/a/...", "/a/.b/", "/a..", "/%2ex", "/a%2E%2Eb"]
+    ) {
+      assert.equal(pathOf("GET", target), target);
+    }
+    assert.equal(pathOf("GET", "/a?x=/../\\"), "/a?x=/../\\");
+    assert.equal(pathOf("GET", "http://a?/./"), "?/./");
+    assert.equal(pathOf("CONNECT", "a.example:443"), "a.example:443");
+  });
 
   it("finds the path after the authority of an absolute-form target", () => {
     assert.equal(pathOf("GET", "http://a.example:8080/x/y?q=/z"), "/x/y?q=/z");
@@ -353,6 +367,26 @@ describe("parseHead: refused requests", () => {
     ["Host with an empty IP-literal", `GET / HTTP/1.1\r\nHost: []\r\n\r\n`, 400],
     ["Host with bytes after an IP-literal", `GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n`, 400],
     ["Host with obs-text", `GET / HTTP/1.1\r\nHost: caf\xe9\r\n\r\n`, 400],
+    // RFC 3986 §3.2.2: between brackets, an IPv6address or an IPvFuture and nothing else.
+    ["Host with an IP-literal that is no address", `GET / HTTP/1.1\r\nHost: [zz]\r\n\r\n`, 400],
+    ["Host with :: twice", `GET / HTTP/1.1\r\nHost: [::1::2]\r\n\r\n`, 400],
+    ["Host with nine IPv6 pieces", `GET / HTTP/1.1\r\nHost: [1:2:3:4:5:6:7:8:9]\r\n\r\n`, 400],
+    ["Host with an IPv6 piece of 5 digits", `GET / HTTP/1.1\r\nHost: [12345::]\r\n\r\n`, 400],
+    ["Host with an embedded IPv4 past 255", `GET / HTTP/1.1\r\nHost: [::1.2.3.256]\r\n\r\n`, 400],
+    ["Host with a zone id", `GET / HTTP/1.1\r\nHost: [fe80::1%25eth0]\r\n\r\n`, 400],
+    ["Host with a port past 65535", `GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n`, 400],
+    ["Host with an 11-digit port", `GET / HTTP/1.1\r\nHost: a:99999999999\r\n\r\n`, 400],
+    ["absolute-form with a bad IP-literal", `GET http://[zz]/a HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form with a port past 65535", `GET http://a:99999/ HTTP/1.1\r\n${H}\r\n`, 400],
+    // Paths a URL parser reads as other paths (RFC 3986 §5.2.4, WHATWG URL): refused.
+    ["a dot-segment", `GET /a/../b HTTP/1.1\r\n${H}\r\n`, 400],
+    ["a single-dot segment", `GET /a/./b HTTP/1.1\r\n${H}\r\n`, 400],
+    ["a dot-segment at the end", `GET /a/.. HTTP/1.1\r\n${H}\r\n`, 400],
+    ["a dot-segment before the query", `GET /a/.?q HTTP/1.1\r\n${H}\r\n`, 400],
+    ["a dot-segment written %2e%2E", `GET /a/%2e%2E/b HTTP/1.1\r\n${H}\r\n`, 400],
+    ["a dot-segment written .%2e", `GET /.%2e HTTP/1.1\r\n${H}\r\n`, 400],
+    ["a dot-segment in an absolute-form path", `GET http://a/x/../y HTTP/1.1\r\n${H}\r\n`, 400],
+    ["a backslash in the path", `GET /public/..\\admin HTTP/1.1\r\n${H}\r\n`, 400],
     ["HTTP/1.0 Host that is not an authority", `GET / HTTP/1.0\r\nHost: a|b\r\n\r\n`, 400],
     // Absolute-form and authority-form carry an authority of the same grammar.
     ["absolute-form with userinfo", `GET http://u@a/ HTTP/1.1\r\n${H}\r\n`, 400],

@@ -18,6 +18,7 @@
  * the rules (on the bytes, independently of src/); the request in question is
  * located with the parser model of test/fuzz/harness.ts.
  */
+import { isIPv6 } from "node:net";
 import { bytesOf, replay, type Where } from "../fuzz/harness.ts";
 import type { Case } from "./cases.ts";
 import type { Item, Parting, Trace } from "./engine.ts";
@@ -76,8 +77,22 @@ const URI_HOST =
 
 /** The host of `uri-host [ ":" port ]` (the port may be empty), or null when it is not one. */
 function authorityHost(authority: string): string | null {
-  const m = /^(\[[^\]]*\]|[^:]*)(?::[0-9]*)?$/.exec(authority);
-  return m !== null && URI_HOST.test(m[1]!) ? m[1]! : null;
+  const m = /^(\[[^\]]*\]|[^:]*)(?::([0-9]*))?$/.exec(authority);
+  if (m === null || !URI_HOST.test(m[1]!) || Number(m[2] ?? "0") > 65535) return null;
+  const host = m[1]!;
+  if (!host.startsWith("[")) return host;
+  // IP-literal: an IPv6address (no zone id) or an IPvFuture.
+  const inside = host.slice(1, -1);
+  return /^v[0-9a-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$/i.test(inside) ||
+      (!inside.includes("%") && isIPv6(inside))
+    ? host
+    : null;
+}
+
+/** A path (before its query) a URL parser reads as another: a backslash or a dot-segment. */
+function misleadingPath(path: string): boolean {
+  const p = path.split("?")[0]!;
+  return p.includes("\\") || /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i.test(p);
 }
 
 /** Why binks refused a head with 400, by README's rules; null when no rule applies. */
@@ -102,6 +117,14 @@ function headRule(head: string): string | null {
     ? /:[0-9]+$/.test(target!) && (authorityHost(target!) ?? "") !== ""
     : absolute !== null && (authorityHost(absolute[1]!) ?? "") !== "";
   if (!form) return "request-target form does not fit the method (RFC 9112 §3.2)";
+  const path = target![0] === "/"
+    ? target!
+    : absolute !== null
+    ? target!.slice(absolute[0].length)
+    : "";
+  if (method !== "CONNECT" && misleadingPath(path)) {
+    return "a backslash or dot-segment in the path: a URL parser reads another path (400)";
+  }
   for (const l of lines.slice(1)) {
     if (/^[ \t]/.test(l)) return "obs-fold, or whitespace before a field (400)";
     const c = l.indexOf(":");
