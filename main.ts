@@ -108,6 +108,14 @@ async function main(): Promise<void> {
     console.log(usage());
     h.exit(0);
   }
+  // A runtime that cannot be had here is a bad flag, found before anything starts (workers too).
+  const running = detectRuntime();
+  if (options.runtime !== undefined && options.runtime !== "node" && options.runtime !== running) {
+    console.error(
+      `binks: --runtime ${options.runtime} cannot run on ${running} (only node can be forced)`,
+    );
+    h.exit(2);
+  }
   const app = demoApp();
   if (options.staticDir !== undefined) {
     // A directory that is not there would make every file request a 500: refuse it up front.

@@ -54,17 +54,28 @@ export function freePort(host: string): Promise<number> {
 }
 
 interface IpcProcess {
-  send?(message: unknown): boolean;
+  send?(message: unknown, callback?: (error: Error | null) => void): boolean;
+  connected?: boolean;
   on(event: "message", fn: (message: unknown) => void): unknown;
   on(event: "disconnect", fn: () => void): unknown;
   off?(event: string, fn: (...args: never[]) => void): unknown;
   disconnect?(): void;
 }
 
+function ignoreSendError(): void {}
+
 function ipcEndpoint(proc: IpcProcess): Endpoint<ControlMessage> {
   return {
     post: (message) => {
-      proc.send?.(message);
+      // A peer already gone (a process-group SIGTERM reaches the workers first) is told
+      // nothing: its disconnect is how the supervisor hears of it. A send that fails later
+      // (EPIPE) would otherwise be an uncaught error that ends the primary.
+      if (proc.connected === false) return;
+      try {
+        proc.send?.(message, ignoreSendError);
+      } catch {
+        // Gone between the check and the send: as above.
+      }
     },
     listen: (onMessage, onClose) => {
       proc.on("message", (m) => onMessage(m as ControlMessage));

@@ -34,7 +34,7 @@ export async function loadAdapter(name?: RuntimeName): Promise<ListenFn> {
     throw new Error(`unknown runtime "${String(wanted)}" (expected node, deno or bun)`);
   }
   if (wanted !== running && wanted !== "node") {
-    throw new Error(`--runtime ${wanted} was asked for, but this is ${running}`);
+    throw new Error(`runtime ${wanted} was asked for, but this is ${running}`);
   }
   if (wanted === "deno") return (await import("./deno.ts")).listen;
   if (wanted === "bun") return (await import("./bun.ts")).listen;

@@ -321,7 +321,10 @@ function parseRequestLine(buf: Uint8Array, start: number, end: number, head: Req
   head.method = internMethod(buf, start, p);
   const targetStart = ++p;
   let marks = 0;
-  for (let t = TARGET[buf[p]!]!; t !== 0; t = TARGET[buf[p]!]!) {
+  for (;;) {
+    // Past the bytes at hand a read gives undefined, which is no target byte (`> 0` is false).
+    const t = TARGET[buf[p]!]!;
+    if (!(t > 0)) break;
     marks |= t;
     p++;
   }

@@ -24,6 +24,8 @@ import type { AcceptFn, ConnectionEvents, Transport } from "./transport.ts";
 
 /** After cutting connections, how long to wait for the sockets to report closed. */
 const CLOSE_WAIT_MS = 2_000;
+/** The longest linger a timer can take (2^31 - 1 ms, as every runtime's setTimeout). */
+const MAX_LINGER_MS = 2_147_483_647;
 
 /** How the HTTP side of a server behaves. */
 export interface HttpOptions {
@@ -104,6 +106,11 @@ export class HttpServer implements ConnectionHost {
     this.handler = options.handler;
     this.head = new RequestHead(this.limits.maxHeaders);
     this.lingerMs = options.lingerMs ?? 2000;
+    if (!Number.isInteger(this.lingerMs) || this.lingerMs < 0 || this.lingerMs > MAX_LINGER_MS) {
+      throw new RangeError(
+        `lingerMs must be whole ms from 0 to ${MAX_LINGER_MS}, not ${options.lingerMs}`,
+      );
+    }
     this.accessLog = options.accessLog === undefined ? null : new AccessLog(options.accessLog);
     this.trustedProxies = new Set((options.trustProxy ?? []).map(trustedAddress));
     this.onError = options.onError ?? ((error) => console.error("binks: handler failed:", error));

@@ -411,8 +411,13 @@ describe("fetch handlers: the Request they get", () => {
 
   it("answers 400 and closes when the URL standard refuses the target URI", async () => {
     // `uri-host [ ":" port ]` as HTTP has it, yet no URL: a space escaped, a Punycode label
-    // that does not decode (Bun's Request takes it; the URL parser would throw in the handler).
-    for (const host of ["a%20b", "xn--a.com", "a.XN--zz.com:8080"]) {
+    // that does not decode (Bun's Request takes it, and `new URL(request.url)` in the handler
+    // would throw; whether it decodes depends on the runtime's IDNA tables, so only a host this
+    // runtime's URL refuses is asked about).
+    const hosts = ["a%20b", "xn--a.com", "a.XN--zz.com:8080"]
+      .filter((host) => !URL.canParse(`http://${host}/get`));
+    assert.ok(hosts.includes("a%20b"));
+    for (const host of hosts) {
       const c = await RawClient.connect(probePort);
       try {
         await c.send(

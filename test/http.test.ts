@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { detectRuntime } from "../adapters/detect.ts";
 import {
   header,
   type Parsed,
@@ -428,6 +429,20 @@ describe("command line", () => {
     assert.equal(r.code, 2);
     assert.equal(r.stderr.trim().split("\n").length, 1);
     assert.match(r.stderr, /unknown option --bogus/);
+  });
+
+  it("prints one line and exits 2 for a --runtime this runtime cannot be, with --workers too", async () => {
+    const running = detectRuntime();
+    const other = running === "deno" ? "bun" : "deno";
+    for (const extra of [[], ["--workers", "2"]]) {
+      const r = await runMain(["--port", "0", "--runtime", other, ...extra]);
+      assert.equal(r.code, 2, extra.join(" "));
+      assert.equal(
+        r.stderr,
+        `binks: --runtime ${other} cannot run on ${running} (only node can be forced)\n`,
+      );
+      assert.equal(r.stdout, "");
+    }
   });
 
   it("prints one line and exits 2 for a bad port", async () => {

@@ -241,6 +241,15 @@ describe("parseHead: authorities", () => {
     return latin1(bytes, head.pathStart, head.targetEnd);
   }
 
+  it("waits for more when the bytes at hand end inside the target", () => {
+    // The scan reads one past the end: that must stop it (an infinite loop on 6eb3ff6).
+    for (const cut of ["GET /abc", "GET /a.b", "GET http://a/%2", "OPTIONS *"]) {
+      const bytes = enc.encode(cut);
+      const head = new RequestHead(limits.maxHeaders);
+      assert.equal(parseHead(bytes, 0, bytes.length, head, limits), NEED_MORE, cut);
+    }
+  });
+
   it("takes dots that make no dot-segment, and any in the query", () => {
     for (
       const target of ["/a.b", "/.well-known/x", "/a/...", "/a/.b/", "/a..", "/%2ex", "/a%2E%2Eb"]

@@ -1187,6 +1187,18 @@ describe("connection: cancellation and deadlines", () => {
   });
 });
 
+describe("server: options", () => {
+  it("refuses a lingerMs that is not whole ms from 0 to 2^31 - 1", () => {
+    for (const lingerMs of [NaN, -5, 1.5, 2 ** 31, "abc" as unknown as number]) {
+      assert.throws(() => new HttpServer({ handler: () => ({}), lingerMs }), {
+        name: "RangeError",
+        message: `lingerMs must be whole ms from 0 to 2147483647, not ${lingerMs}`,
+      });
+    }
+    assert.equal(new HttpServer({ handler: () => ({}), lingerMs: 0 }).lingerMs, 0);
+  });
+});
+
 describe("server: graceful shutdown through its scope", () => {
   it("answers a request already received but waiting for a handler slot, as the last one", async () => {
     const gate = deferred<void>();

@@ -278,7 +278,7 @@ describe(`runtime detection (running on ${running})`, () => {
       for (const other of ["deno", "bun"] as const) {
         if (other === running) continue;
         await assert.rejects(loadAdapter(other), {
-          message: `--runtime ${other} was asked for, but this is ${running}`,
+          message: `runtime ${other} was asked for, but this is ${running}`,
         });
       }
       assert.equal(typeof (await loadAdapter("node")), "function");
