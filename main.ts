@@ -18,7 +18,7 @@ import { nodeFileSystem } from "./adapters/fs.ts";
 import type { Handler } from "./src/connection.ts";
 import { Supervisor } from "./src/supervisor.ts";
 import { type Sharing, workerSharing } from "./adapters/worker-role.ts";
-import { detectRuntime } from "./adapters/detect.ts";
+import { canRunAs, detectRuntime } from "./adapters/detect.ts";
 
 /**
  * Worker plumbing, loaded only by workers and their primary: its `node:`
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   }
   // A runtime that cannot be had here is a bad flag, found before anything starts (workers too).
   const running = detectRuntime();
-  if (options.runtime !== undefined && options.runtime !== "node" && options.runtime !== running) {
+  if (options.runtime !== undefined && !canRunAs(options.runtime, running)) {
     console.error(
       `binks: --runtime ${options.runtime} cannot run on ${running} (only node can be forced)`,
     );

@@ -4,7 +4,7 @@
  * @module
  */
 import { detectRuntime, loadAdapter } from "./adapters/detect.ts";
-import { type HttpOptions, HttpServer } from "./src/server.ts";
+import { checkGrace, type HttpOptions, HttpServer } from "./src/server.ts";
 import { type FetchHandler, fetchHandler } from "./src/fetch.ts";
 import type { Handler } from "./src/connection.ts";
 import type { Listener, RuntimeName } from "./src/transport.ts";
@@ -92,10 +92,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     http,
     close: () => listener.close(),
     shutdown: async (graceMs = 10_000) => {
-      // Refused before anything stops, so a bad grace leaves the server serving.
-      if (typeof graceMs !== "number" || Number.isNaN(graceMs) || graceMs < 0) {
-        throw new RangeError(`shutdown grace must be a number of ms >= 0, got ${graceMs}`);
-      }
+      // Refused before the listener closes, so a bad grace leaves the server serving.
+      checkGrace(graceMs);
       await listener.close();
       await http.shutdown(graceMs);
     },

@@ -22,6 +22,14 @@ export function detectRuntime(): RuntimeName {
 }
 
 /**
+ * Whether the adapter of `wanted` runs on `running`: its own, or `node` anywhere (Deno and Bun
+ * run it through their `node:net`).
+ */
+export function canRunAs(wanted: RuntimeName, running: RuntimeName): boolean {
+  return wanted === running || wanted === "node";
+}
+
+/**
  * Loads the adapter for `name` (the running runtime by default). Only that module is imported,
  * so no other runtime's global is touched. The `node` adapter may be forced under Deno and Bun,
  * whose `node:net` compat runs it; any other mismatch throws.
@@ -33,7 +41,7 @@ export async function loadAdapter(name?: RuntimeName): Promise<ListenFn> {
     // An unchecked string (a CLI flag, say) slipped past the type.
     throw new Error(`unknown runtime "${String(wanted)}" (expected node, deno or bun)`);
   }
-  if (wanted !== running && wanted !== "node") {
+  if (!canRunAs(wanted, running)) {
     throw new Error(`runtime ${wanted} was asked for, but this is ${running}`);
   }
   if (wanted === "deno") return (await import("./deno.ts")).listen;

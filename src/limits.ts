@@ -79,12 +79,16 @@ export function checkLimits(limits: Readonly<Limits>): void {
 
 /** Throws a RangeError naming the first timeout out of {@link timeoutRange}. */
 export function checkTimeouts(timeouts: Readonly<Timeouts>): void {
-  const [min, max] = timeoutRange;
   for (const key of Object.keys(defaultTimeouts) as (keyof Timeouts)[]) {
-    const value = timeouts[key];
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw new RangeError(`timeouts.${key} must be whole ms from ${min} to ${max}, not ${value}`);
-    }
+    checkMs(`timeouts.${key}`, timeouts[key], timeoutRange[0]);
+  }
+}
+
+/** Throws a RangeError unless `value` is whole ms from `min` up to what a timer can wait. */
+export function checkMs(name: string, value: unknown, min: number): void {
+  const max = timeoutRange[1];
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new RangeError(`${name} must be whole ms from ${min} to ${max}, not ${value}`);
   }
 }
 

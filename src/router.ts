@@ -268,21 +268,26 @@ export class Router {
     const path = req.path;
     // Only OPTIONS may have the asterisk-form target (the parser sees to it).
     if (path === "*") return { status: 204, headers: { Allow: this.allowAll() } };
-    captureCount = 0;
     pathSeen = exact !== null;
-    let methods = straight(this.root, path, method);
-    if (methods === UNSETTLED) {
-      captureCount = 0;
-      methods = walk(this.root, path, 1, method);
-    }
-    if (methods !== null) {
-      const params = decodeParams();
-      if (params === null) return errorReply(400);
+    badParam = false;
+    const params: Record<string, string> = {};
+    const handler = walk(this.root, path, 1, method, params);
+    if (handler !== null) {
+      if (badParam) return errorReply(400);
       req.params = params;
-      return foundHandler!(req);
+      return handler(req);
     }
+    return this.unrouted(method, path, exact);
+  }
+
+  /**
+   * The answer when no route for `path` takes `method`: `404` (or `501`) when none matches it
+   * at all, else `OPTIONS` or `405` with what the routes that match allow. (`exact`: the static
+   * route of the path, if any.)
+   */
+  private unrouted(method: string, path: string, exact: Methods | null): RouteResult {
     if (!pathSeen) return this.implements(method) ? errorReply(404) : errorReply(501);
-    // Nothing here takes the method: the routes that answer for the path say what it allows.
+    // The routes that answer for the path say what it allows.
     const all: Methods[] = exact === null ? [] : [exact];
     collect(this.root, path, 1, all);
     const allow = all.length === 1 ? all[0]!.allow : allowOf(all);
@@ -323,120 +328,54 @@ export class Router {
 }
 
 const encoder = new TextEncoder();
-const NO_NODE = new Node();
 
 /**
- * What the last walk captured: name, raw value pairs in `captured[0, captureCount)` (routing is
- * synchronous, so one array serves every request).
+ * What the last walk saw besides its result (routing is synchronous, so these serve every
+ * request): it passed a route for the path, whatever its methods; a param of the route it
+ * found does not decode.
  */
-const captured: string[] = [];
-let captureCount = 0;
-/** The last walk passed a route for the path, whatever its methods. */
 let pathSeen = false;
-/** The handler of the route the last walk found. */
-let foundHandler: Handler | null = null;
-/** {@link straight} could not settle the route: only the full {@link walk} can. */
-const UNSETTLED = new Methods();
-
+let badParam = false;
 /**
- * The route for `path` that takes `method` when the way to it is straight: static child over
- * param at each step, as {@link walk} tries them first. Settled when that leads to a route that
- * takes the method, or when no step had a param beside the static child it took (then the only
- * way back is to the deepest wildcard); {@link UNSETTLED} otherwise.
+ * The handler of the route under `node` for `path` from `start` (just after a `/`; past the
+ * end once the path is used up) that takes `method`: static child first, then the param, then
+ * this node's wildcard, going back when a branch has none. Params are captured on the way back,
+ * so a branch given up leaves none behind.
  */
-function straight(root: Node, path: string, method: string): Methods | null {
-  let node = root;
-  let start = 1;
-  let branched = false;
-  let wildcard: Methods | null = null;
-  let wildcardHandler: Handler | null = null;
-  let wildcardStart = 0;
-  let wildcardCaptures = 0;
-  for (;;) {
-    if (start > path.length) break;
-    const w = node.wildcard;
-    if (w !== null) {
-      pathSeen = true;
-      const handler = w.find(method);
-      if (handler !== null) {
-        wildcardHandler = handler;
-        wildcard = w;
-        wildcardStart = start;
-        wildcardCaptures = captureCount;
-      }
-    }
-    let end = path.indexOf("/", start);
-    if (end < 0) end = path.length;
-    const child = node.children.get(path.slice(start, end));
-    const param = end > start ? node.param : null;
-    if (child !== undefined) {
-      if (param !== null) branched = true;
-      node = child;
-    } else if (param !== null) {
-      captured[captureCount++] = node.paramName;
-      captured[captureCount++] = path.slice(start, end);
-      node = param;
-    } else {
-      node = NO_NODE;
-      break;
-    }
-    start = end + 1;
-  }
-  const methods = node.methods;
-  if (methods !== null) {
-    pathSeen = true;
-    const handler = methods.find(method);
-    if (handler !== null) {
-      foundHandler = handler;
-      return methods;
-    }
-  }
-  if (branched) return UNSETTLED;
-  if (wildcard === null) return null;
-  foundHandler = wildcardHandler;
-  captureCount = wildcardCaptures;
-  captured[captureCount++] = "*";
-  captured[captureCount++] = path.slice(wildcardStart);
-  return wildcard;
-}
-
-/**
- * The route under `node` for `path` from `start` (just after a `/`; past the end once the path
- * is used up) that takes `method`: static child first, then the param, then this node's
- * wildcard, going back when a branch has none. Params are captured on the way back, so a
- * branch given up leaves none behind.
- */
-function walk(node: Node, path: string, start: number, method: string): Methods | null {
+function walk(
+  node: Node,
+  path: string,
+  start: number,
+  method: string,
+  params: Record<string, string>,
+): Handler | null {
   if (start > path.length) {
     const methods = node.methods;
     if (methods === null) return null;
     pathSeen = true;
-    foundHandler = methods.find(method);
-    return foundHandler === null ? null : methods;
+    return methods.find(method);
   }
-  let end = path.indexOf("/", start);
-  if (end < 0) end = path.length;
-  const child = node.children.get(path.slice(start, end));
+  const end = segmentEnd(path, start);
+  const segment = path.slice(start, end);
+  const child = node.children.get(segment);
   if (child !== undefined) {
-    const found = walk(child, path, end + 1, method);
+    const found = walk(child, path, end + 1, method, params);
     if (found !== null) return found;
   }
   if (node.param !== null && end > start) {
-    const found = walk(node.param, path, end + 1, method);
+    const found = walk(node.param, path, end + 1, method, params);
     if (found !== null) {
-      captured[captureCount++] = node.paramName;
-      captured[captureCount++] = path.slice(start, end);
+      params[node.paramName] = decodeParam(segment);
       return found;
     }
   }
   const wildcard = node.wildcard;
   if (wildcard === null) return null;
   pathSeen = true;
-  foundHandler = wildcard.find(method);
-  if (foundHandler === null) return null;
-  captured[captureCount++] = "*";
-  captured[captureCount++] = path.slice(start);
-  return wildcard;
+  const handler = wildcard.find(method);
+  if (handler === null) return null;
+  params["*"] = decodeParam(path.slice(start));
+  return handler;
 }
 
 /** Every route whose pattern matches `path` from `start`, whatever its methods. */
@@ -445,30 +384,28 @@ function collect(node: Node, path: string, start: number, out: Methods[]): void 
     if (node.methods !== null && !out.includes(node.methods)) out.push(node.methods);
     return;
   }
-  let end = path.indexOf("/", start);
-  if (end < 0) end = path.length;
+  const end = segmentEnd(path, start);
   const child = node.children.get(path.slice(start, end));
   if (child !== undefined) collect(child, path, end + 1, out);
   if (node.param !== null && end > start) collect(node.param, path, end + 1, out);
   if (node.wildcard !== null && !out.includes(node.wildcard)) out.push(node.wildcard);
 }
 
-/** The captured params, percent-decoded; null when one does not decode. */
-function decodeParams(): Record<string, string> | null {
-  const params: Record<string, string> = {};
-  for (let i = 0; i < captureCount; i += 2) {
-    const text = captured[i + 1]!;
-    if (!text.includes("%")) {
-      params[captured[i]!] = text;
-      continue;
-    }
-    try {
-      params[captured[i]!] = decodeURIComponent(text);
-    } catch {
-      return null;
-    }
+/** Where the path segment starting at `start` ends: the next `/`, or the end of the path. */
+function segmentEnd(path: string, start: number): number {
+  const end = path.indexOf("/", start);
+  return end < 0 ? path.length : end;
+}
+
+/** A param percent-decoded; one that does not decode sets {@link badParam}. */
+function decodeParam(text: string): string {
+  if (!text.includes("%")) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    badParam = true;
+    return text;
   }
-  return params;
 }
 
 function taken(method: string, pattern: string): Error {

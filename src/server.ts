@@ -7,6 +7,7 @@
 import { Connection, type ConnectionHost, type Handler } from "./connection.ts";
 import {
   checkLimits,
+  checkMs,
   checkTimeouts,
   defaultLimits,
   defaultTimeouts,
@@ -24,8 +25,16 @@ import type { AcceptFn, ConnectionEvents, Transport } from "./transport.ts";
 
 /** After cutting connections, how long to wait for the sockets to report closed. */
 const CLOSE_WAIT_MS = 2_000;
-/** The longest linger a timer can take (2^31 - 1 ms, as every runtime's setTimeout). */
-const MAX_LINGER_MS = 2_147_483_647;
+
+/**
+ * Throws a RangeError unless `graceMs` is a shutdown grace: a number of ms ≥ 0 (`Infinity`
+ * waits for every connection).
+ */
+export function checkGrace(graceMs: unknown): void {
+  if (typeof graceMs !== "number" || Number.isNaN(graceMs) || graceMs < 0) {
+    throw new RangeError(`shutdown grace must be a number of ms >= 0, got ${graceMs}`);
+  }
+}
 
 /** How the HTTP side of a server behaves. */
 export interface HttpOptions {
@@ -106,11 +115,7 @@ export class HttpServer implements ConnectionHost {
     this.handler = options.handler;
     this.head = new RequestHead(this.limits.maxHeaders);
     this.lingerMs = options.lingerMs ?? 2000;
-    if (!Number.isInteger(this.lingerMs) || this.lingerMs < 0 || this.lingerMs > MAX_LINGER_MS) {
-      throw new RangeError(
-        `lingerMs must be whole ms from 0 to ${MAX_LINGER_MS}, not ${options.lingerMs}`,
-      );
-    }
+    checkMs("lingerMs", this.lingerMs, 0);
     this.accessLog = options.accessLog === undefined ? null : new AccessLog(options.accessLog);
     this.trustedProxies = new Set((options.trustProxy ?? []).map(trustedAddress));
     this.onError = options.onError ?? ((error) => console.error("binks: handler failed:", error));
@@ -198,7 +203,7 @@ export class HttpServer implements ConnectionHost {
    */
   async shutdown(graceMs: number): Promise<void> {
     // Checked before anything stops: a bad grace must not leave the server half shut down.
-    if (Number.isNaN(graceMs)) throw new RangeError("shutdown grace is NaN");
+    checkGrace(graceMs);
     this.draining = true;
     // Draining may close a connection, which unlinks it: take the next one first.
     for (let conn = this.openHead; conn !== null;) {
