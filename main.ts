@@ -17,7 +17,7 @@ import { serveStatic } from "./src/static.ts";
 import { nodeFileSystem } from "./adapters/fs.ts";
 import type { Handler } from "./src/connection.ts";
 import { Supervisor } from "./src/supervisor.ts";
-import { type Sharing, workerSharing } from "./adapters/worker-role.ts";
+import { type Sharing, WORKER_ENV, workerSharing } from "./adapters/worker-role.ts";
 import { canRunAs, detectRuntime } from "./adapters/detect.ts";
 
 /**
@@ -37,7 +37,14 @@ interface Host {
   write(text: string): void;
   /** The runtime and its version, for the banner. */
   runtime: string;
+  /** Why `path` cannot be read, or null when it may be (Deno's permissions). */
+  cannotRead(path: string): string | null;
 }
+
+/** The environment variables binks reads. */
+const ENV_NAMES = ["PORT", "HOST", WORKER_ENV];
+
+type DenoPermission = { name: "env"; variable: string } | { name: "read"; path: string };
 
 /** The only place outside adapters/ that touches runtime globals. */
 function host(): Host {
@@ -45,7 +52,8 @@ function host(): Host {
     Deno?: {
       args: string[];
       exit(code: number): never;
-      env: { toObject(): Record<string, string> };
+      env: { get(name: string): string | undefined };
+      permissions: { querySync(p: DenoPermission): { state: string } };
       addSignalListener(signal: string, handler: () => void): void;
       stdout: { writeSync(bytes: Uint8Array): number };
       version: { deno: string };
@@ -60,13 +68,19 @@ function host(): Host {
     };
   };
   if (g.Deno !== undefined) {
-    let env: Record<string, string | undefined> = {};
-    try {
-      env = g.Deno.env.toObject();
-    } catch {
-      // Without --allow-env the defaults apply.
-    }
     const deno = g.Deno;
+    // Each variable on its own (`--allow-env=PORT,HOST` allows no more), and only when allowed:
+    // asking for one that is not would prompt on a terminal.
+    const env: Record<string, string | undefined> = {};
+    const unread: string[] = [];
+    for (const name of ENV_NAMES) {
+      if (deno.permissions.querySync({ name: "env", variable: name }).state === "granted") {
+        env[name] = deno.env.get(name);
+      } else unread.push(name);
+    }
+    if (unread.includes("PORT") || unread.includes("HOST")) {
+      console.error("binks: without --allow-env, $PORT and $HOST are not read (defaults apply)");
+    }
     return {
       args: deno.args,
       env,
@@ -77,6 +91,10 @@ function host(): Host {
         for (let at = 0; at < bytes.length;) at += deno.stdout.writeSync(bytes.subarray(at));
       },
       runtime: `deno ${deno.version.deno}`,
+      cannotRead: (path) =>
+        deno.permissions.querySync({ name: "read", path }).state === "granted"
+          ? null
+          : "cannot be read without --allow-read",
     };
   }
   const p = g.process!;
@@ -89,6 +107,7 @@ function host(): Host {
       p.stdout.write(text);
     },
     runtime: p.versions.bun !== undefined ? `bun ${p.versions.bun}` : `node ${p.versions.node}`,
+    cannotRead: () => null,
   };
 }
 
@@ -103,6 +122,10 @@ async function main(): Promise<void> {
       h.exit(2);
     }
     throw err;
+  }
+  if (options.version) {
+    console.log(`binks ${VERSION}`);
+    h.exit(0);
   }
   if (options.help) {
     console.log(usage());
@@ -119,9 +142,10 @@ async function main(): Promise<void> {
   const app = demoApp();
   if (options.staticDir !== undefined) {
     // A directory that is not there would make every file request a 500: refuse it up front.
-    const info = await nodeFileSystem.stat(options.staticDir);
+    const unreadable = h.cannotRead(options.staticDir);
+    const info = unreadable === null ? await nodeFileSystem.stat(options.staticDir) : null;
     if (info === null || !info.isDirectory) {
-      console.error(`binks: --static: ${options.staticDir} is not a directory`);
+      console.error(`binks: --static: ${options.staticDir} ${unreadable ?? "is not a directory"}`);
       h.exit(2);
     }
     const files = serveStatic(options.staticDir, nodeFileSystem);
@@ -221,27 +245,30 @@ async function runWorker(
   // Ctrl-C reaches the whole process group; only the primary decides.
   h.onSignal("SIGINT", () => {});
   const server = await serve(serveOptions(h, options, handler, role === "reuseport"));
+  const report = (): Promise<void> =>
+    control.send({
+      type: "stats",
+      pid: pid(),
+      connections: server.http.connections,
+      requests: server.http.requests,
+    });
   let stopping = false;
   const stop = (graceMs: number): void => {
     if (stopping) return;
     stopping = true;
     state.draining = true;
-    server.shutdown(graceMs).then(() => h.exit(0), () => h.exit(1));
+    // The last counts go to the primary before exiting: a signal to the whole process group
+    // stops the workers before the primary can ask.
+    server.shutdown(graceMs)
+      .then(() => report().catch(() => {}))
+      .then(() => h.exit(0), () => h.exit(1));
   };
   h.onSignal("SIGTERM", () => stop(options.graceMs));
   if (state.signalled) stop(options.graceMs);
   await control.send({ type: "ready", pid: pid(), port: server.port });
   for await (const message of control) {
     if (message.type === "shutdown") stop(message.graceMs);
-    else if (message.type === "stats?") {
-      const http = server.http;
-      await control.send({
-        type: "stats",
-        pid: pid(),
-        connections: http.connections,
-        requests: http.requests,
-      });
-    }
+    else if (message.type === "stats?") await report();
   }
   // The primary is gone: nobody will restart us or route to us.
   stop(options.graceMs);
@@ -261,7 +288,8 @@ async function runPrimary(
     console.error(`binks: ${refusal}`);
     h.exit(2);
   }
-  const port = options.port === 0 ? await freePort(options.hostname) : options.port;
+  // Bound once here, alone: a port taken is one line and exit 1 before any worker starts.
+  const port = await freePort(options.hostname, options.port);
   const main = (await import("node:url")).fileURLToPath(import.meta.url);
   const args = [...h.args, "--port", String(port)];
   const supervisor = new Supervisor({
@@ -278,7 +306,7 @@ async function runPrimary(
     supervisor.stopReplacing();
     supervisor.collect(200)
       .then((stats) =>
-        console.log(`binks: served ${stats.requests} requests on ${stats.workers} workers`)
+        console.log(`binks: served ${stats.requests} requests on ${workers} workers`)
       )
       .then(() => supervisor.shutdown())
       .then(() => h.exit(0), () => h.exit(1));

@@ -54,8 +54,86 @@ export interface Server {
   shutdown(graceMs?: number): Promise<void>;
 }
 
+/** Every option `serve()` knows: anything else is a mistake (`host` for `hostname`, say). */
+const KNOWN_OPTIONS: Readonly<Record<keyof ServeOptions, true>> = {
+  handler: true,
+  fetch: true,
+  globalResponse: true,
+  port: true,
+  hostname: true,
+  runtime: true,
+  reusePort: true,
+  limits: true,
+  timeouts: true,
+  onError: true,
+  lingerMs: true,
+  accessLog: true,
+  trustProxy: true,
+};
+
+/**
+ * Refuse options that would be ignored or fail only later (at the first request, or at
+ * shutdown): unknown names, and values of the wrong type. Values out of range are for the
+ * parts that use them (`HttpServer`, the adapters).
+ */
+function checkOptions(options: ServeOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("serve() takes an options object");
+  }
+  for (const key of Object.keys(options)) {
+    if (!Object.hasOwn(KNOWN_OPTIONS, key)) throw new TypeError(`serve(): unknown option "${key}"`);
+  }
+  const kinds: [keyof ServeOptions, string][] = [
+    ["handler", "a function"],
+    ["fetch", "a function"],
+    ["onError", "a function"],
+    ["accessLog", "a function"],
+    ["hostname", "a string"],
+    ["runtime", "a string"],
+    ["globalResponse", "a boolean"],
+    ["reusePort", "a boolean"],
+    ["limits", "an object"],
+    ["timeouts", "an object"],
+  ];
+  for (const [key, kind] of kinds) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== kind.split(" ")[1] || value === null)) {
+      throw new TypeError(`serve(): ${key} must be ${kind}, not ${describe(value)}`);
+    }
+  }
+  const proxies = options.trustProxy;
+  if (
+    proxies !== undefined &&
+    !(Array.isArray(proxies) && proxies.every((p) => typeof p === "string"))
+  ) {
+    throw new TypeError(
+      `serve(): trustProxy must be an array of addresses, not ${describe(proxies)}`,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * The address to bind: an IPv6 literal may come in brackets, as in a URL (`[::1]`), and is
+ * passed on without them; an empty one is refused (Node would bind every interface, Deno and
+ * Bun refuse it, each in its own words).
+ */
+function bindAddress(hostname: string | undefined): string {
+  if (hostname === undefined) return "0.0.0.0";
+  const bare = hostname.startsWith("[") && hostname.endsWith("]")
+    ? hostname.slice(1, -1)
+    : hostname;
+  if (bare === "") throw new TypeError("serve(): hostname must not be empty");
+  return bare;
+}
+
 /** Listen and serve. Resolves once the socket is bound. */
 export async function serve(options: ServeOptions): Promise<Server> {
+  checkOptions(options);
+  const hostname = bindAddress(options.hostname);
   let handler = options.handler;
   if (handler === undefined) {
     if (options.fetch === undefined) {
@@ -82,7 +160,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const http = new HttpServer({ ...options, handler });
   const listener: Listener = await listen({
     port,
-    hostname: options.hostname ?? "0.0.0.0",
+    hostname,
     reusePort: options.reusePort,
   }, http.accept);
   return {

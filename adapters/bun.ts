@@ -317,6 +317,19 @@ function handlers(accept: AcceptFn): BunSocketHandler<BunTransport> {
   };
 }
 
+/**
+ * An IPv6 address as the other runtimes report the one bound (RFC 5952: `0:0::1` is `::1`);
+ * Bun hands back the text it was given.
+ */
+function ipv6Text(hostname: string): string {
+  if (!hostname.includes(":")) return hostname;
+  try {
+    return new URL(`http://[${hostname}]/`).hostname.slice(1, -1);
+  } catch {
+    return hostname;
+  }
+}
+
 /** Listen with `Bun.listen`. The accept backlog is Bun's own (512 on Linux). */
 export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Promise<Listener> => {
   const bun = (globalThis as unknown as { Bun: BunNamespace }).Bun;
@@ -337,7 +350,7 @@ export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Prom
   let closed = false;
   return Promise.resolve<Listener>({
     port: server.port,
-    hostname: server.hostname,
+    hostname: ipv6Text(server.hostname),
     runtime: "bun",
     close: (): Promise<void> => {
       if (!closed) {

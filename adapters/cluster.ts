@@ -14,7 +14,7 @@ import cluster from "node:cluster";
 import * as net from "node:net";
 import { type Endpoint, PortChannel } from "../src/port.ts";
 import type { ControlMessage, WorkerProcess } from "../src/supervisor.ts";
-import type { RuntimeName } from "../src/transport.ts";
+import { ListenError, type RuntimeName } from "../src/transport.ts";
 import { nodeHasReusePort } from "./node.ts";
 
 import { type Sharing, WORKER_ENV } from "./worker-role.ts";
@@ -41,14 +41,19 @@ export function cannotSpawn(runtime: RuntimeName): string | null {
   return null;
 }
 
-/** A free TCP port on `host`, for workers that must all bind the same one. */
-export function freePort(host: string): Promise<number> {
+/**
+ * Bind `host`:`port` alone (no SO_REUSEPORT) and let it go: the port workers will all bind, and
+ * a check that nothing holds it yet, another server sharing it through SO_REUSEPORT included
+ * (the workers' own binds would join that one silently). Port 0 picks a free one. Rejects with
+ * a {@link ListenError}.
+ */
+export function freePort(host: string, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen({ port: 0, host }, () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
+    probe.once("error", (error) => reject(new ListenError({ hostname: host, port }, error)));
+    probe.listen({ port, host }, () => {
+      const bound = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(bound));
     });
   });
 }

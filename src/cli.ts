@@ -39,6 +39,8 @@ export interface CliOptions {
   /** Path answering 200 while serving and 503 once draining. */
   health: string | undefined;
   help: boolean;
+  /** Print the version and exit. */
+  version: boolean;
 }
 
 /** Default shutdown grace period, in ms. */
@@ -62,7 +64,7 @@ function limitFlag(name: string, key: keyof Limits, help: string): Flag {
   return {
     name,
     value: "N",
-    help: `${help} (default ${defaultLimits[key]})`,
+    help: `${help} (default ${defaultLimits[key] === Infinity ? "unlimited" : defaultLimits[key]})`,
     apply: (o, v) => {
       o.limits[key] = integer(name, v, limitRanges[key][0], limitRanges[key][1]);
     },
@@ -94,8 +96,10 @@ const FLAGS: readonly Flag[] = [
     value: "ADDR",
     help: `address to bind (default ${DEFAULT_HOST}, or $HOST)`,
     apply: (o, v) => {
-      if (v === "") throw new CliError("--host needs an address");
-      o.hostname = v;
+      // An IPv6 address may come in brackets, as in a URL.
+      const bare = v.startsWith("[") && v.endsWith("]") ? v.slice(1, -1) : v;
+      if (bare === "") throw new CliError("--host needs an address");
+      o.hostname = bare;
     },
   },
   {
@@ -132,15 +136,17 @@ const FLAGS: readonly Flag[] = [
   {
     name: "--trust-proxy",
     value: "ADDRS",
-    help: "comma-separated proxy addresses whose X-Forwarded-For/Forwarded count (default none)",
+    help:
+      "comma-separated proxy addresses whose X-Forwarded-For/Forwarded count; may be repeated (default none)",
     apply: (o, v) => {
-      o.trustProxy = v.split(",").map((a) => a.trim()).filter((a) => a !== "");
-      if (o.trustProxy.length === 0) throw new CliError("--trust-proxy needs addresses");
-      for (const a of o.trustProxy) {
+      const addresses = v.split(",").map((a) => a.trim()).filter((a) => a !== "");
+      if (addresses.length === 0) throw new CliError("--trust-proxy needs addresses");
+      for (const a of addresses) {
         if (canonicalAddress(a) === null) {
           throw new CliError(`--trust-proxy takes IP addresses, not ${JSON.stringify(a)}`);
         }
       }
+      o.trustProxy.push(...addresses);
     },
   },
   {
@@ -197,6 +203,7 @@ export function usage(): string {
     "Options:",
   ];
   for (const f of FLAGS) lines.push(`  ${`${f.name} ${f.value}`.padEnd(24)} ${f.help}`);
+  lines.push(`  ${"--version".padEnd(24)} print the version`);
   lines.push(`  ${"--help".padEnd(24)} show this text`);
   return lines.join("\n");
 }
@@ -219,8 +226,9 @@ export function parseCli(
     trustProxy: [],
     health: undefined,
     help: false,
+    version: false,
   };
-  if (env.PORT) options.port = integer("PORT", env.PORT, 0, 65535);
+  let portGiven = false;
   let positional = 0;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -228,10 +236,19 @@ export function parseCli(
       options.help = true;
       continue;
     }
+    if (arg === "--version" || arg === "-v") {
+      options.version = true;
+      continue;
+    }
+    if (arg.startsWith("--help=") || arg.startsWith("--version=")) {
+      throw new CliError(`${arg.slice(0, arg.indexOf("="))} takes no value`);
+    }
     if (!arg.startsWith("-")) {
       // As the original `dsock-n-server 5555 10`: the port, then how many clients at once.
-      if (positional === 0) options.port = integer("port", arg, 0, 65535);
-      else if (positional === 1) {
+      if (positional === 0) {
+        options.port = integer("port", arg, 0, 65535);
+        portGiven = true;
+      } else if (positional === 1) {
         options.limits.maxConnections = integer("max-connections", arg, 1, 1 << 24);
       } else throw new CliError(`unexpected argument "${arg}"`);
       positional++;
@@ -252,6 +269,9 @@ export function parseCli(
       value = argv[++i]!;
     }
     flag.apply(options, value);
+    if (flag.name === "--port") portGiven = true;
   }
+  // Flags win over the environment: $PORT is read (and can be wrong) only when no flag set one.
+  if (!portGiven && env.PORT) options.port = integer("PORT", env.PORT, 0, 65535);
   return options;
 }

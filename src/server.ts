@@ -57,6 +57,28 @@ export interface HttpOptions {
   trustProxy?: readonly string[];
 }
 
+/**
+ * `given` over `defaults`: a key left undefined takes its default (as `Partial` says it may),
+ * and a key that is not one of them is refused (`maxBody` for `maxBodyBytes` would be ignored).
+ */
+function withDefaults<T extends object>(
+  name: string,
+  defaults: T,
+  given: Partial<T> | undefined,
+): T {
+  const out = { ...defaults };
+  if (given === undefined) return out;
+  for (const [key, value] of Object.entries(given)) {
+    if (!Object.hasOwn(defaults, key)) {
+      throw new TypeError(
+        `${name}: unknown key "${key}" (known: ${Object.keys(defaults).join(", ")})`,
+      );
+    }
+    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}
+
 /** A trusted proxy's address, written as sockets report peers; a TypeError for anything else. */
 function trustedAddress(text: string): string {
   const address = canonicalAddress(text);
@@ -108,8 +130,8 @@ export class HttpServer implements ConnectionHost {
 
   /** A server with no connections yet: they arrive through {@link HttpServer.accept}. */
   constructor(options: HttpOptions) {
-    this.limits = { ...defaultLimits, ...options.limits };
-    this.timeouts = { ...defaultTimeouts, ...options.timeouts };
+    this.limits = withDefaults("limits", defaultLimits, options.limits);
+    this.timeouts = withDefaults("timeouts", defaultTimeouts, options.timeouts);
     checkLimits(this.limits);
     checkTimeouts(this.timeouts);
     this.handler = options.handler;

@@ -58,7 +58,7 @@ export interface ClusterStats {
   workers: number;
   /** Open connections, summed over the workers. */
   connections: number;
-  /** Requests received, summed over the workers. */
+  /** Requests received, summed over the workers, those that have exited included. */
   requests: number;
 }
 
@@ -67,6 +67,10 @@ export class Supervisor {
   private readonly options: SupervisorOptions;
   private readonly scope: Scope;
   private readonly current = new Map<number, WorkerProcess>();
+  /**
+   * Each worker's last report, by pid, kept after it exits (its requests still count; its last
+   * report may even come after its exit is seen).
+   */
   private readonly stats = new Map<number, { connections: number; requests: number }>();
   private readonly restarts: number[] = [];
   private failure: unknown = null;
@@ -142,6 +146,12 @@ export class Supervisor {
     }
   }
 
+  /** A worker exited: its requests stay in the totals, its connections are gone. */
+  private retire(pid: number): void {
+    const last = this.stats.get(pid);
+    if (last !== undefined) last.connections = 0;
+  }
+
   /** A worker slot failed for good: keep the first reason and give up. */
   private fail(err: unknown): void {
     this.failure ??= err;
@@ -178,7 +188,7 @@ export class Supervisor {
         return;
       }
       this.current.delete(index);
-      this.stats.delete(worker.pid);
+      this.retire(worker.pid);
       if (cx.canceled || !this.replacing) return;
       if (!started) {
         throw new Error(

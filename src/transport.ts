@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { canonicalAddress } from "./address.ts";
 
 /** One accepted TCP connection, as the core sees it. */
 export interface Transport {
@@ -121,12 +122,14 @@ export class ListenError extends Error {
     const code = (cause as { code?: unknown } | null)?.code;
     const known = typeof code === "string" ? code : undefined;
     const host = options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname;
-    super(`cannot listen on ${host}:${options.port}: ${reason(known, cause)}`, { cause });
+    super(`cannot listen on ${host}:${options.port}: ${reason(known, cause, options.hostname)}`, {
+      cause,
+    });
     this.code = known;
   }
 }
 
-function reason(code: string | undefined, cause: unknown): string {
+function reason(code: string | undefined, cause: unknown, hostname: string): string {
   switch (code) {
     case "EADDRINUSE":
       return "address already in use";
@@ -141,7 +144,11 @@ function reason(code: string | undefined, cause: unknown): string {
   const message = cause instanceof Error ? cause.message : String(cause);
   // Deno gives a failed name lookup no code; Bun gives it, and whatever else has none, no reason.
   if (/failed to lookup address/i.test(message)) return "no such host";
-  if (/^Failed to listen at/.test(message)) return "no such host or address";
+  // Bun says only that it failed: an address it could not bind is not this machine's, and
+  // anything else was a name that did not resolve (as the other runtimes word them).
+  if (/^Failed to listen at/.test(message)) {
+    return canonicalAddress(hostname) === null ? "no such host" : "no such address on this machine";
+  }
   return message;
 }
 

@@ -33,6 +33,21 @@ describe("command-line flags", () => {
     assert.equal(parseCli([], { PORT: "8080", HOST: "::1" }).port, 8080);
     assert.equal(parseCli([], { PORT: "8080", HOST: "::1" }).hostname, "::1");
     assert.equal(parseCli(["--port", "9"], { PORT: "8080" }).port, 9);
+    // A flag wins so far that a $PORT it overrides is not even read.
+    assert.equal(parseCli(["--port", "9"], { PORT: "abc" }).port, 9);
+    assert.equal(parseCli(["7"], { PORT: "abc" }).port, 7);
+    assert.throws(() => parseCli([], { PORT: "abc" }), /PORT takes a whole number, not "abc"/);
+  });
+
+  it("takes an IPv6 --host in brackets too, and --version", () => {
+    assert.equal(parseCli(["--host", "[::1]"]).hostname, "::1");
+    assert.equal(parseCli(["--host=::1"]).hostname, "::1");
+    assert.throws(() => parseCli(["--host", "[]"]), /--host needs an address/);
+    assert.equal(parseCli(["--version"]).version, true);
+    assert.equal(parseCli(["-v"]).version, true);
+    assert.equal(parseCli([]).version, false);
+    assert.throws(() => parseCli(["--help=1"]), /--help takes no value/);
+    assert.throws(() => parseCli(["--version=x"]), /--version takes no value/);
   });
 
   it("reads `PORT MAX_CONNECTIONS` positionally, like dsock-n-server 5555 10", () => {
@@ -61,6 +76,8 @@ describe("command-line flags", () => {
     const o = parseCli(["--access-log", "--trust-proxy", "10.0.0.1, ::1", "--health", "/healthz"]);
     assert.equal(o.accessLog, true);
     assert.deepEqual(o.trustProxy, ["10.0.0.1", "::1"]);
+    const repeated = parseCli(["--trust-proxy", "10.0.0.1", "--trust-proxy=10.0.0.2,10.0.0.3"]);
+    assert.deepEqual(repeated.trustProxy, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
     assert.equal(o.health, "/healthz");
     assert.throws(() => parseCli(["--access-log=yes"]), /takes no value/);
   });
@@ -109,6 +126,9 @@ describe("command-line flags", () => {
     ) {
       assert.ok(text.includes(flag), `${flag} missing from --help`);
     }
+    assert.match(text, /--max-inflight N .*\(default unlimited\)\n/);
+    assert.doesNotMatch(text, /Infinity/);
+    assert.match(text, /--version +print the version/);
   });
 });
 

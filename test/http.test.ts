@@ -5,8 +5,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { detectRuntime } from "../adapters/detect.ts";
+import { spawn } from "node:child_process";
+import { VERSION } from "../src/version.ts";
 import {
   header,
+  mainCommand,
   type Parsed,
   RawClient,
   request,
@@ -459,6 +462,34 @@ describe("command line", () => {
       assert.equal(r.stdout, "");
     }
   });
+
+  it("prints the version with --version and exits 0", async () => {
+    const r = await runMain(["--version"]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `binks ${VERSION}\n`);
+    assert.equal(r.stderr, "");
+  });
+
+  it(
+    "on Deno, says which permission is missing: --allow-read for --static, --allow-env for $PORT",
+    { skip: detectRuntime() !== "deno" },
+    async () => {
+      const { cmd, args } = mainCommand();
+      const main = args[args.length - 1]!;
+      const child = spawn(cmd, ["run", "--allow-net", main, "--port", "0", "--static", "."], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
+      const code = await new Promise((resolve) => child.once("exit", resolve));
+      assert.equal(code, 2);
+      assert.equal(
+        stderr,
+        "binks: without --allow-env, $PORT and $HOST are not read (defaults apply)\n" +
+          "binks: --static: . cannot be read without --allow-read\n",
+      );
+    },
+  );
 
   it("prints usage with --help and exits 0", async () => {
     const r = await runMain(["--help"]);

@@ -11,7 +11,8 @@ import { Buffer } from "node:buffer";
 import * as net from "node:net";
 import process from "node:process";
 import { detectRuntime, loadAdapter } from "../adapters/detect.ts";
-import { serve } from "../serve.ts";
+import { serve, type ServeOptions } from "../serve.ts";
+import { defaultLimits } from "../src/limits.ts";
 import { ListenError } from "../src/transport.ts";
 import { request, text } from "./client.ts";
 import type {
@@ -324,6 +325,59 @@ describe("serve(): a port out of range", () => {
           name: "RangeError",
           message: `serve(): port must be a whole number from 0 to 65535, not ${port}`,
         });
+      }
+    }),
+  );
+});
+
+describe("serve(): options it would otherwise ignore or fail on later", () => {
+  it(
+    "refuses unknown names and wrong types at once, the same on every runtime",
+    guarded(async () => {
+      const handler = () => ({});
+      const cases: [Record<string, unknown>, string, string][] = [
+        [{ handler, host: "127.0.0.1" }, "TypeError", 'serve(): unknown option "host"'],
+        [{ handler: "x" }, "TypeError", 'serve(): handler must be a function, not "x"'],
+        [{ fetch: 1 }, "TypeError", "serve(): fetch must be a function, not 1"],
+        [
+          { handler, accessLog: "x" },
+          "TypeError",
+          'serve(): accessLog must be a function, not "x"',
+        ],
+        [{ handler, hostname: 123 }, "TypeError", "serve(): hostname must be a string, not 123"],
+        [{ handler, hostname: "" }, "TypeError", "serve(): hostname must not be empty"],
+        [{ handler, limits: null }, "TypeError", "serve(): limits must be an object, not null"],
+        [
+          { handler, trustProxy: "10.0.0.1" },
+          "TypeError",
+          'serve(): trustProxy must be an array of addresses, not "10.0.0.1"',
+        ],
+        [
+          { handler, port: 0, hostname: "127.0.0.1", limits: { maxBody: 5 } },
+          "TypeError",
+          'limits: unknown key "maxBody" (known: ' + Object.keys(defaultLimits).join(", ") + ")",
+        ],
+      ];
+      for (const [options, name, message] of cases) {
+        await assert.rejects(serve(options as ServeOptions), { name, message }, message);
+      }
+    }),
+  );
+
+  it(
+    "takes a limit left undefined as its default, and an IPv6 hostname in brackets",
+    guarded(async () => {
+      const server = await serve({
+        port: 0,
+        hostname: "[::1]",
+        handler: () => ({ body: "up" }),
+        limits: { maxBodyBytes: undefined },
+      });
+      try {
+        assert.equal(server.hostname, "::1");
+        assert.equal(server.http.limits.maxBodyBytes, defaultLimits.maxBodyBytes);
+      } finally {
+        await server.shutdown(100);
       }
     }),
   );
