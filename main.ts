@@ -10,6 +10,7 @@
  */
 import { CliError, parseCli, usage } from "./src/cli.ts";
 import { demoApp } from "./src/demo.ts";
+import { Router } from "./src/router.ts";
 import { serve, type ServeOptions } from "./serve.ts";
 import { StaticReply } from "./src/response.ts";
 import { VERSION } from "./src/version.ts";
@@ -139,7 +140,9 @@ async function main(): Promise<void> {
     );
     h.exit(2);
   }
-  const app = demoApp();
+  // Files instead of the demo: its /inspect would echo a visitor's cookies to any page of the
+  // site, and its / and /echo would stand in front of the files.
+  const app = options.staticDir === undefined ? demoApp() : new Router();
   if (options.staticDir !== undefined) {
     // A directory that is not there would make every file request a 500: refuse it up front.
     const unreadable = h.cannotRead(options.staticDir);
@@ -197,6 +200,7 @@ function serveOptions(
   return {
     accessLog: options.accessLog ? h.write : undefined,
     trustProxy: options.trustProxy,
+    proxyHeader: options.proxyHeader,
     port: options.port,
     hostname: options.hostname,
     runtime: options.runtime,

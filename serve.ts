@@ -69,6 +69,7 @@ const KNOWN_OPTIONS: Readonly<Record<keyof ServeOptions, true>> = {
   lingerMs: true,
   accessLog: true,
   trustProxy: true,
+  proxyHeader: true,
 };
 
 /**
@@ -90,6 +91,7 @@ function checkOptions(options: ServeOptions): void {
     ["accessLog", "a function"],
     ["hostname", "a string"],
     ["runtime", "a string"],
+    ["proxyHeader", "a string"],
     ["globalResponse", "a boolean"],
     ["reusePort", "a boolean"],
     ["limits", "an object"],

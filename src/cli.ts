@@ -13,6 +13,7 @@ import {
   type Timeouts,
 } from "./limits.ts";
 import type { RuntimeName } from "./transport.ts";
+import type { ProxyHeader } from "./request.ts";
 import { canonicalAddress } from "./address.ts";
 
 /** The port the original binks listened on. */
@@ -34,8 +35,10 @@ export interface CliOptions {
   workers: number | "auto";
   /** Log each response as a JSON line on stdout. */
   accessLog: boolean;
-  /** Proxy addresses whose X-Forwarded-For / Forwarded are believed. */
+  /** Proxy addresses whose forwarding field is believed. */
   trustProxy: string[];
+  /** The field those proxies set. */
+  proxyHeader: ProxyHeader;
   /** Path answering 200 while serving and 503 once draining. */
   health: string | undefined;
   help: boolean;
@@ -150,6 +153,19 @@ const FLAGS: readonly Flag[] = [
     },
   },
   {
+    name: "--proxy-header",
+    value: "NAME",
+    help:
+      "the field the trusted proxies set: x-forwarded-for or forwarded (default x-forwarded-for)",
+    apply: (o, v) => {
+      const name = v.toLowerCase();
+      if (name !== "x-forwarded-for" && name !== "forwarded") {
+        throw new CliError(`--proxy-header must be x-forwarded-for or forwarded, not "${v}"`);
+      }
+      o.proxyHeader = name;
+    },
+  },
+  {
     name: "--health",
     value: "PATH",
     help: "answer PATH with 200, and 503 once shutting down (default off)",
@@ -224,6 +240,7 @@ export function parseCli(
     workers: 1,
     accessLog: false,
     trustProxy: [],
+    proxyHeader: "x-forwarded-for",
     health: undefined,
     help: false,
     version: false,

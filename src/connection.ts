@@ -23,7 +23,7 @@ import { CR, keepBytes, LF } from "./bytes.ts";
 import { type BodySource, RequestBody } from "./body.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { findHeadEnd, NEED_MORE, parseHead, type RequestHead } from "./parser.ts";
-import { IncomingRequest, type Peer } from "./request.ts";
+import { IncomingRequest, type Peer, type ProxyTrust } from "./request.ts";
 import {
   chunkFrame,
   chunkSizeLine,
@@ -75,8 +75,8 @@ export interface ConnectionHost {
   requests: number;
   /** Where responses are logged, if anywhere. */
   readonly accessLog: AccessLog | null;
-  /** Proxies whose forwarding headers `IncomingRequest.ip` believes. */
-  readonly trustedProxies: ReadonlySet<string>;
+  /** Proxies whose forwarding field `IncomingRequest.ip` believes, and which field. */
+  readonly proxies: ProxyTrust;
   /** How long to keep reading (and dropping) after a final response before closing, in ms. */
   readonly lingerMs: number;
   /** A handler failed or produced an invalid response. */
@@ -284,8 +284,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   }
 
   /** @internal For the requests of this connection. */
-  get proxies(): ReadonlySet<string> {
-    return this.host.trustedProxies;
+  get proxies(): ProxyTrust {
+    return this.host.proxies;
   }
 
   /** Requests read and not yet answered. */
@@ -664,7 +664,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** No body, nothing queued: answer at once if the handler does, with no Exchange. */
   private fastRequest(head: RequestHead): void {
-    const req = new IncomingRequest(head, null, this.t, this.host.trustedProxies);
+    const req = new IncomingRequest(head, null, this.t, this.host.proxies);
     const headOnly = head.method === "HEAD";
     const minor = head.minor;
     const keepAlive = head.keepAlive;
@@ -951,24 +951,30 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const tail = this.host.tail;
     const before = out.len;
     let asked: boolean;
+    // The status that goes out, for the access log: a reply refused is logged as its 500.
+    let status: number;
     if (reply instanceof StaticReply) {
       tail.bytes = writeStatic(out, reply, headOnly, mode);
       tail.stream = null;
       asked = reply.close;
+      status = reply.status;
     } else {
       try {
         writeReply(out, reply, headOnly, mode, minor, tail);
         asked = tail.close;
+        status = reply.status ?? 200;
       } catch (err) {
         this.host.reportError(err);
+        // Whatever of the head was written before the failure goes: the 500 replaces it.
+        out.len = before;
         tail.bytes = writeStatic(out, errorReply(500), headOnly, mode);
         tail.stream = null;
         asked = false;
+        status = 500;
       }
     }
     if (asked) mode = CLOSE;
     if (log !== null) {
-      const status = reply instanceof StaticReply ? reply.status : reply.status ?? 200;
       const streamed = tail.stream === null ? 0 : tail.sized >= 0 ? tail.sized : -1;
       const bytes = out.len - before + (tail.bytes?.length ?? 0);
       this.host.accessLog!.record(log, status, streamed < 0 ? null : bytes + streamed);
@@ -995,11 +1001,12 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     sized: number,
     closeAfter: boolean,
   ): Promise<void> {
-    const iterator = stream[Symbol.asyncIterator]();
-    this.streamIterator = iterator;
     const raw = closeDelimited || sized >= 0;
     let left = sized;
     try {
+      // Inside the try: an iterable whose iterator cannot be made fails like one that breaks.
+      const iterator = stream[Symbol.asyncIterator]();
+      this.streamIterator = iterator;
       for (;;) {
         const step = await iterator.next();
         if (this.phase === CLOSED) {

@@ -45,7 +45,7 @@ export {
   type WorkerProcess,
 } from "./supervisor.ts";
 export { VERSION } from "./version.ts";
-export { IncomingRequest } from "./request.ts";
+export { IncomingRequest, type ProxyHeader, type ProxyTrust } from "./request.ts";
 export { RequestBody } from "./body.ts";
 export {
   type HeaderInit,

@@ -33,14 +33,14 @@ export class IncomingRequest {
   private controller: AbortController | null = null;
   private abortReason: unknown = undefined;
 
-  private readonly proxies: ReadonlySet<string>;
+  private readonly proxies: ProxyTrust;
 
-  /** A view over a parsed `head`; `proxies` are the addresses {@link IncomingRequest.ip} trusts. */
+  /** A view over a parsed `head`; `proxies` are what {@link IncomingRequest.ip} trusts. */
   constructor(
     head: RequestHead,
     body: RequestBody | null,
     peer: Peer,
-    proxies: ReadonlySet<string> = NO_PROXIES,
+    proxies: ProxyTrust = NO_PROXIES,
   ) {
     this.head = head;
     this.method = head.method;
@@ -56,22 +56,26 @@ export class IncomingRequest {
   }
 
   /**
-   * The client's address: the peer's, unless the peer is a trusted proxy
-   * (`trustProxy`), in which case the nearest address in `Forwarded` (or
-   * else `X-Forwarded-For`) that is not itself a trusted proxy.
+   * The client's address: the peer's, unless the peer is a trusted proxy (`trustProxy`), in
+   * which case the nearest address in the field the proxies set (`proxyHeader`:
+   * `X-Forwarded-For` by default, or `Forwarded`) that is not itself a trusted proxy. The other
+   * field is the client's own words and is never read.
    */
   get ip(): string {
     const peer = plainAddress(this.remoteAddress);
-    if (this.proxies.size === 0 || !this.proxies.has(peer)) return peer;
-    const chain = forwardedChain(this.header("forwarded")) ??
-      xffChain(this.header("x-forwarded-for"));
+    const trusted = this.proxies.addresses;
+    if (trusted.size === 0 || !trusted.has(peer)) return peer;
+    const chain = this.proxies.header === "forwarded"
+      ? forwardedChain(this.header("forwarded"))
+      : xffChain(this.header("x-forwarded-for"));
     // Each trusted hop names the one before it; a name that is no IP address (`unknown`, an
-    // obfuscated node, garbage) ends the chain at the last hop that could be named.
+    // obfuscated node, garbage) ends the chain at the last hop that could be named, and so does
+    // a chain longer than any real one (its cost is the client's to choose).
     let named = peer;
     for (let i = chain.length - 1; i >= 0; i--) {
       const address = canonicalAddress(chain[i]!);
       if (address === null) return named;
-      if (!this.proxies.has(address)) return address;
+      if (!trusted.has(address)) return address;
       named = address;
     }
     return named;
@@ -263,7 +267,34 @@ export interface Peer {
   readonly remoteAddress: string;
 }
 
-const NO_PROXIES: ReadonlySet<string> = new Set();
+/** Which peers are proxies to believe, and the one field they set. */
+export interface ProxyTrust {
+  /** Trusted proxy addresses, written as sockets report peers. */
+  readonly addresses: ReadonlySet<string>;
+  /** The field they set: its chain is read, the other one never. */
+  readonly header: ProxyHeader;
+}
+
+/** The forwarding fields a proxy may set. */
+export type ProxyHeader = "x-forwarded-for" | "forwarded";
+
+const NO_PROXIES: ProxyTrust = { addresses: new Set(), header: "x-forwarded-for" };
+
+/** Hops of a forwarding chain looked at, from the nearest: no real chain is longer. */
+const MAX_PROXY_HOPS = 16;
+
+/** The last `n` elements of a comma-separated list, in order, without reading the rest. */
+function lastElements(value: string, n: number): string[] {
+  const out: string[] = [];
+  let end = value.length;
+  while (out.length < n && end >= 0) {
+    const comma = value.lastIndexOf(",", end - 1);
+    out.push(value.slice(comma + 1, end));
+    if (comma < 0) break;
+    end = comma;
+  }
+  return out.reverse();
+}
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
@@ -281,11 +312,11 @@ function plainAddress(address: string): string {
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 
-/** Addresses from `for=` in a Forwarded field (RFC 7239), nearest proxy last; null without one. */
-function forwardedChain(value: string | undefined): string[] | null {
-  if (value === undefined) return null;
+/** Addresses from `for=` in a Forwarded field (RFC 7239), nearest proxy last. */
+function forwardedChain(value: string | undefined): string[] {
+  if (value === undefined) return [];
   const out: string[] = [];
-  for (const element of value.split(",")) {
+  for (const element of lastElements(value, MAX_PROXY_HOPS)) {
     for (const pair of element.split(";")) {
       const eq = pair.indexOf("=");
       if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== "for") continue;
@@ -298,12 +329,15 @@ function forwardedChain(value: string | undefined): string[] | null {
 /** Addresses from X-Forwarded-For, nearest proxy last. */
 function xffChain(value: string | undefined): string[] {
   if (value === undefined) return [];
-  return value.split(",").map((s) => withoutPort(s.trim())).filter((s) => s !== "");
+  return lastElements(value, MAX_PROXY_HOPS).map((s) => withoutPort(s.trim())).filter((s) =>
+    s !== ""
+  );
 }
 
 /** A node as proxies write it (`192.0.2.1:8080`, `[2001:db8::1]:8080`, bare) without its port. */
 function withoutPort(node: string): string {
-  if (node.startsWith("[")) return node.slice(1, node.indexOf("]"));
+  // An opening bracket without its closing one is no address at all.
+  if (node.startsWith("[")) return node.includes("]") ? node.slice(1, node.indexOf("]")) : "";
   // One colon: IPv4 with a port; more: an IPv6 address without brackets.
   return node.indexOf(":") === node.lastIndexOf(":") ? node.split(":")[0]! : node;
 }

@@ -414,6 +414,13 @@ export function writeReply(
     else out.put(body);
     return;
   }
+  if (!isStream(body)) {
+    // A number, an ArrayBuffer, a plain object (`{ body: json.message }`): a handler's bug, a
+    // 500 like any other failure, not a stream that breaks once its head has gone out.
+    throw new TypeError(
+      `reply body must be a string, a Uint8Array or an async iterable, not ${kindOf(body)}`,
+    );
+  }
   const length = reply.length;
   if (length !== undefined) {
     if (!Number.isSafeInteger(length) || length < 0) {
@@ -437,6 +444,16 @@ export function writeReply(
   out.put(CRLF);
   if (!headOnly) tail.stream = body;
   else discardStream(body);
+}
+
+function isStream(body: unknown): body is StreamBody {
+  return typeof body === "object" && body !== null &&
+    typeof (body as Partial<StreamBody>)[Symbol.asyncIterator] === "function";
+}
+
+function kindOf(value: unknown): string {
+  if (value === null || typeof value !== "object") return typeof value;
+  return value.constructor?.name ?? "object";
 }
 
 /**

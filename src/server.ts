@@ -15,6 +15,7 @@ import {
   type Timeouts,
 } from "./limits.ts";
 import { RequestHead } from "./parser.ts";
+import type { ProxyHeader, ProxyTrust } from "./request.ts";
 import { Out, type Tail } from "./response.ts";
 import { now } from "./clock.ts";
 import { Scope } from "./scope.ts";
@@ -55,6 +56,12 @@ export interface HttpOptions {
    * (see `IncomingRequest.ip`). Empty by default: the peer address is the client.
    */
   trustProxy?: readonly string[];
+  /**
+   * The field those proxies set, the one `ip` reads: `"x-forwarded-for"` (the default; nginx's
+   * `$proxy_add_x_forwarded_for`, most load balancers) or `"forwarded"` (RFC 7239). The other is
+   * passed on by proxies as the client wrote it, so it is never believed.
+   */
+  proxyHeader?: ProxyHeader;
 }
 
 /**
@@ -111,7 +118,7 @@ export class HttpServer implements ConnectionHost {
   /** Requests received so far. */
   requests = 0;
   readonly accessLog: AccessLog | null;
-  readonly trustedProxies: ReadonlySet<string>;
+  readonly proxies: ProxyTrust;
   /** Owns every connection: closing it tears them all down. */
   readonly scope: Scope;
   private readonly onError: (error: unknown) => void;
@@ -139,7 +146,11 @@ export class HttpServer implements ConnectionHost {
     this.lingerMs = options.lingerMs ?? 2000;
     checkMs("lingerMs", this.lingerMs, 0);
     this.accessLog = options.accessLog === undefined ? null : new AccessLog(options.accessLog);
-    this.trustedProxies = new Set((options.trustProxy ?? []).map(trustedAddress));
+    const header = options.proxyHeader ?? "x-forwarded-for";
+    if (header !== "x-forwarded-for" && header !== "forwarded") {
+      throw new RangeError(`proxyHeader must be "x-forwarded-for" or "forwarded", not ${header}`);
+    }
+    this.proxies = { addresses: new Set((options.trustProxy ?? []).map(trustedAddress)), header };
     this.onError = options.onError ?? ((error) => console.error("binks: handler failed:", error));
     this.scope = new Scope({ onError: (error) => this.reportError(error) });
     this.accept = (transport: Transport): ConnectionEvents => {

@@ -155,7 +155,7 @@ describe("trusted proxy addresses", () => {
 
   it("are matched however they were written, and a server refuses what is no address", () => {
     const server = new HttpServer({ handler: () => ({}), trustProxy: ["0:0:0:0:0:0:0:1"] });
-    assert.deepEqual([...server.trustedProxies], ["::1"]);
+    assert.deepEqual([...server.proxies.addresses], ["::1"]);
     assert.throws(
       () => new HttpServer({ handler: () => ({}), trustProxy: ["proxy.local"] }),
       /not an IP address: "proxy\.local"/,

@@ -6,6 +6,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { detectRuntime } from "../adapters/detect.ts";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { VERSION } from "../src/version.ts";
 import {
   header,
@@ -463,6 +466,28 @@ describe("command line", () => {
     }
   });
 
+  it("with --static serves the directory's files instead of the demo app", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "binks-static-"));
+    writeFileSync(join(dir, "index.html"), "<p>home</p>");
+    writeFileSync(join(dir, "a.txt"), "file a");
+    const s = await startMain(["--static", dir, "--health", "/healthz"]);
+    try {
+      const get = (path: string) => request(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const home = await get("/");
+      assert.equal(home.status, 200);
+      assert.equal(text(home.body), "<p>home</p>");
+      assert.equal(text((await get("/a.txt")).body), "file a");
+      // No demo route answers: /inspect would echo a visitor's cookies to the site's pages.
+      for (const path of ["/inspect", "/echo", "/sleep"]) {
+        assert.equal((await get(path)).status, 404);
+      }
+      assert.equal((await get("/healthz")).status, 200);
+    } finally {
+      await s.stop();
+      rmSync(dir, { recursive: true });
+    }
+  });
+
   it("prints the version with --version and exits 0", async () => {
     const r = await runMain(["--version"]);
     assert.equal(r.code, 0);
@@ -682,6 +707,7 @@ describe("operations", () => {
 
   it("believes X-Forwarded-For only from --trust-proxy addresses", async () => {
     const trusting = await startMain(["--trust-proxy", "127.0.0.1"]);
+    const rfc7239 = await startMain(["--trust-proxy", "127.0.0.1", "--proxy-header", "forwarded"]);
     const wary = await startMain([]);
     try {
       const ask = async (port: number, extra: string) =>
@@ -692,9 +718,25 @@ describe("operations", () => {
         await ask(trusting.port, "X-Forwarded-For: 203.0.113.9, 127.0.0.1\r\n"),
         "203.0.113.9",
       );
+      // Only the field the proxies set is read: the other is the client's own (a proxy that
+      // manages X-Forwarded-For passes Forwarded on as the client wrote it).
+      const forwarded = 'Forwarded: for="[2001:db8::7]:4711";proto=http\r\n';
+      assert.equal(await ask(trusting.port, forwarded), "127.0.0.1");
+      assert.equal(await ask(rfc7239.port, forwarded), "2001:db8::7");
       assert.equal(
-        await ask(trusting.port, 'Forwarded: for="[2001:db8::7]:4711";proto=http\r\n'),
-        "2001:db8::7",
+        await ask(rfc7239.port, "X-Forwarded-For: 203.0.113.9\r\n"),
+        "127.0.0.1",
+      );
+      assert.equal(await ask(rfc7239.port, 'Forwarded: for="[::1"\r\n'), "127.0.0.1");
+      // A chain is looked at 16 hops deep, no further: past that, the last proxy named.
+      const hops = (n: number) => Array.from({ length: n }, () => "127.0.0.1").join(", ");
+      assert.equal(
+        await ask(trusting.port, `X-Forwarded-For: 203.0.113.9, ${hops(15)}\r\n`),
+        "203.0.113.9",
+      );
+      assert.equal(
+        await ask(trusting.port, `X-Forwarded-For: 203.0.113.9, ${hops(16)}\r\n`),
+        "127.0.0.1",
       );
       assert.equal(await ask(trusting.port, ""), "127.0.0.1");
       assert.equal(await ask(wary.port, "X-Forwarded-For: 203.0.113.9\r\n"), "127.0.0.1");
@@ -712,6 +754,7 @@ describe("operations", () => {
       }
     } finally {
       await trusting.stop();
+      await rfc7239.stop();
       await wary.stop();
     }
   });

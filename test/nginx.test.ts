@@ -93,11 +93,11 @@ describe("behind nginx", { skip }, () => {
   });
 
   it("sees the client's address through --trust-proxy, and ignores a spoofed one", async () => {
-    const r = await through(
-      "GET /inspect HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.66\r\n\r\n",
-      "127.0.0.3",
-    );
-    assert.equal(JSON.parse(text(r.body)).ip, "127.0.0.3");
+    // A client's own X-Forwarded-For (replaced by nginx) and Forwarded (passed on as it is).
+    for (const spoof of ["X-Forwarded-For: 203.0.113.66", "Forwarded: for=203.0.113.66"]) {
+      const r = await through(`GET /inspect HTTP/1.1\r\nHost: x\r\n${spoof}\r\n\r\n`, "127.0.0.3");
+      assert.equal(JSON.parse(text(r.body)).ip, "127.0.0.3", spoof);
+    }
   });
 
   it("keeps upstream connections alive across requests", async () => {

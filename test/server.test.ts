@@ -189,6 +189,51 @@ describe("connection: handlers", () => {
     assert.equal(new StaticReply(599, {}, "").status, 599);
   });
 
+  it("a body of no kind it can send becomes a 500, head and all, and the server goes on", async () => {
+    // `{ body: (await req.json()).message }` with a number in the JSON: no stream, a handler bug.
+    const bodies: unknown[] = [
+      5,
+      new ArrayBuffer(3),
+      ["a", "b"],
+      {},
+      new DataView(new ArrayBuffer(2)),
+    ];
+    let i = 0;
+    const logged: string[] = [];
+    const { connect, errors } = setup({
+      handler: () => (i < bodies.length ? { body: bodies[i++] as string } : { body: "ok" }),
+      accessLog: (text) => logged.push(text),
+    });
+    const t = connect();
+    t.send(bodies.map(() => GET("/")).join("") + GET("/"));
+    await tick(5);
+    const got = parseResponses(t.bytes()).responses;
+    assert.deepEqual(got.map((r) => r.status), [500, 500, 500, 500, 500, 200]);
+    // No stray head before the 500s: each response is whole (the parser above would fail).
+    assert.equal(dec.decode(got[5]!.body), "ok");
+    assert.equal(errors.length, bodies.length);
+    assert.match(
+      String(errors[0]),
+      /reply body must be a string, a Uint8Array or an async iterable, not number/,
+    );
+    assert.match(String(errors[1]), /not ArrayBuffer/);
+  });
+
+  it("logs the status that went out, not the one the handler asked for", () => {
+    const statuses: unknown[] = [0, 101, "200", NaN, 201];
+    let i = 0;
+    const lines: string[] = [];
+    const { server, connect } = setup({
+      handler: () => ({ status: statuses[i++] as number, body: "x" }),
+      accessLog: (text) => lines.push(text),
+    });
+    const t = connect();
+    t.send(statuses.map(() => GET("/")).join(""));
+    server.accessLog!.flush();
+    const logged = lines.join("").trim().split("\n").map((l) => JSON.parse(l).status);
+    assert.deepEqual(logged, [500, 500, 500, 500, 201]);
+  });
+
   it("a 205 goes out with no content and Content-Length: 0, whatever the handler gave", async () => {
     let streamClosed = false;
     const stream = {
