@@ -799,6 +799,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       err.running = false;
       err.reply = errorReply(status);
       err.forced = true;
+      // Refused before it was a request: logged all the same (attacks are what a log is for),
+      // with no method or target, which may be anything, and the peer's own address.
+      if (this.host.accessLog !== null) {
+        err.log = { method: null, url: null, remote: this.t.remoteAddress, started: now() };
+      }
       this.enqueue(err);
     }
     this.drainQueue();

@@ -9,10 +9,10 @@ import { now, type Timer, timers } from "./clock.ts";
 
 /** What the log needs to know about a request when its response goes out. */
 export interface LogInfo {
-  /** The method, as sent. */
-  method: string;
-  /** The request-target, as sent. */
-  url: string;
+  /** The method, as sent; null for a request refused before it was read (a 400, a 431…). */
+  method: string | null;
+  /** The request-target, as sent; null as `method`. */
+  url: string | null;
   /** The client's address (see `IncomingRequest.ip`). */
   remote: string;
   /** When the request was dispatched (see `now()`). */

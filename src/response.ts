@@ -220,19 +220,19 @@ function writeField(out: Out, name: string, value: string): boolean {
   const prefix = namePrefix(name);
   if (prefix === MANAGED_NAME) return managedField(name, value);
   value = String(value);
-  let wide = false;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     // No control byte but HTAB (RFC 9110 §5.5): CR and LF would split the response.
     if (c < 0x20 ? c !== 0x09 : c === 0x7f) {
       throw new TypeError(`invalid value for header ${name}`);
     }
-    if (c > 0x7f) wide = true;
+    // A value is octets, one per character as `req.header()` reads them (obs-text above 0x7f),
+    // as the Fetch standard's `Headers` and Node's `setHeader` hold them: a character past 0xff
+    // is no octet (encode it, e.g. RFC 8187 for a filename).
+    if (c > 0xff) throw new TypeError(`header ${name}: a character past U+00FF is no octet`);
   }
   out.put(prefix);
-  // Non-ASCII text goes out as UTF-8 octets (obs-text to the recipient).
-  if (wide) out.put(encoder.encode(value));
-  else out.ascii(value);
+  out.ascii(value);
   out.ascii("\r\n");
   return false;
 }

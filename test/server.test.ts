@@ -219,6 +219,36 @@ describe("connection: handlers", () => {
     assert.match(String(errors[1]), /not ArrayBuffer/);
   });
 
+  it("sends a request's header value back byte for byte (obs-text included)", () => {
+    const { connect } = setup({
+      handler: (req) => ({ headers: { "X-Back": req.header("x-a")! }, body: "" }),
+    });
+    const t = connect();
+    t.events.onData(
+      Uint8Array.from([...enc.encode(GET("/", "X-A: caf")).slice(0, -2), 0xe9, 13, 10, 13, 10]),
+    );
+    const head = t.bytes();
+    const at = dec.decode(head).indexOf("X-Back: caf");
+    assert.ok(at > 0);
+    assert.deepEqual([...head.subarray(at + 11, at + 14)], [0xe9, 13, 10]);
+  });
+
+  it("logs a request refused before it was read, with no method or target", () => {
+    const lines: string[] = [];
+    const { server, connect } = setup({
+      handler: () => ({ body: "x" }),
+      accessLog: (t) => lines.push(t),
+    });
+    connect().send("GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n");
+    connect().send(GET("/ok"));
+    server.accessLog!.flush();
+    const logged = lines.join("").trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(
+      logged.map((e) => [e.method, e.path, e.status, e.remote]),
+      [[null, null, 400, "192.0.2.1"], ["GET", "/ok", 200, "192.0.2.1"]],
+    );
+  });
+
   it("logs the status that went out, not the one the handler asked for", () => {
     const statuses: unknown[] = [0, 101, "200", NaN, 201];
     let i = 0;
@@ -749,7 +779,10 @@ describe("header fields from a handler", () => {
       assert.throws(() => fields({ "": "x" }), /empty header name/);
       assert.throws(() => fields({ "X-Trace": "a\nb" }), /invalid value/);
     }
-    assert.equal(fields([["X-A", "é"]]), "X-A: \u00c3\u00a9\r\n");
+    // Values are octets, as requests' are read: é is the one byte 0xe9, as Node and the Fetch
+    // standard's Headers write it, and what is past U+00FF is refused.
+    assert.equal(fields([["X-A", "é"]]), "X-A: \u00e9\r\n");
+    assert.throws(() => fields([["X-A", "\u2603"]]), /past U\+00FF is no octet/);
   });
 
   it("stays right for names past the ones it remembers", () => {
