@@ -30,7 +30,10 @@ export interface ServeOptions extends Omit<HttpOptions, "handler"> {
   hostname?: string;
   /** Force a transport; by default the running runtime's own. */
   runtime?: RuntimeName;
-  /** Share the port with other processes (SO_REUSEPORT) where the runtime can. */
+  /**
+   * Share the port with other processes (SO_REUSEPORT): Node from 22.12, Bun, and Deno run with
+   * `--unstable-net`; elsewhere `serve()` rejects, saying what is missing.
+   */
   reusePort?: boolean;
 }
 

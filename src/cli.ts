@@ -187,7 +187,7 @@ const FLAGS: readonly Flag[] = [
   {
     name: "--static",
     value: "DIR",
-    help: "also serve the files of DIR (GET/HEAD, ranges, ETags)",
+    help: "serve the files of DIR instead of the demo app (GET/HEAD, ranges, ETags)",
     apply: (o, v) => {
       if (v === "") throw new CliError("--static needs a directory");
       o.staticDir = v;

@@ -115,6 +115,7 @@ export class Router {
   /** The server-facing handler; bound, so it can be passed around. */
   readonly handler: Handler;
 
+  /** An empty router: add routes with {@link Router.get} and the like, or {@link Router.on}. */
   constructor() {
     this.handler = (req) => this.middleware.length === 0 ? this.route(req) : this.guarded(req);
   }
