@@ -28,6 +28,38 @@ export type ChooseClause<T> =
   | { readonly op: "recv"; readonly ch: Channel<T> }
   | { readonly op: "send"; readonly ch: Channel<T>; readonly value: T };
 
+/** The shape every clause has; {@link choose} checks each against its own channel's type. */
+export interface ClauseShape {
+  /** Receive from `ch`, or send `value` to it. */
+  readonly op: "recv" | "send";
+  /** The channel. */
+  readonly ch: object;
+  /** For a send: the value. */
+  readonly value?: unknown;
+}
+
+/**
+ * A clause as its channel allows it: a send's value of the channel's own type (a
+ * `Channel<number>` is no `Channel<number | string>`, so one union cannot stand for both).
+ */
+export type CheckedClause<E> = E extends { readonly op: "send"; readonly ch: Channel<infer V> }
+  ? { readonly op: "send"; readonly ch: Channel<V>; readonly value: V }
+  : E extends { readonly op: "recv"; readonly ch: Channel<infer V> }
+    ? { readonly op: "recv"; readonly ch: Channel<V> }
+  : never;
+
+/** Each clause of `C` as its channel allows it. */
+export type CheckedClauses<C extends readonly ClauseShape[]> = {
+  readonly [K in keyof C]: CheckedClause<C[K]>;
+};
+
+/** What a receive among the clauses `C` may give: the union of their channels' types. */
+export type Received<C extends readonly ClauseShape[]> = ReceivedBy<C[number]>;
+
+/** The value type of a receiving clause; never for a send. */
+export type ReceivedBy<E> = E extends { readonly op: "recv"; readonly ch: Channel<infer V> } ? V
+  : never;
+
 /** Which clause of {@link choose} completed, and for a receive, the value received. */
 export interface ChooseResult<T> {
   /** The position of the completed clause in the list given to `choose()`. */
@@ -225,7 +257,9 @@ let chooseImpl: <T>(
  * scope.go(async () => { await ch.send(1); ch.close(); });
  * for await (const v of ch) console.log(v); // 1, then the loop ends
  */
-export class Channel<T> implements AsyncIterable<T> {
+// Invariant: a channel both takes and gives values, so a `Channel<number>` may stand neither
+// for a `Channel<number | string>` (it would be sent a string) nor the other way round.
+export class Channel<in out T> implements AsyncIterable<T> {
   static {
     chooseImpl = <T>(
       clauses: readonly ChooseClause<T>[],
@@ -479,12 +513,17 @@ class ChannelIterator<T> implements AsyncIterableIterator<T> {
  * Rejects with `Timeout` at `deadline`, `Canceled` if `cancel` fires, and
  * `Closed` (its `index` naming the clause) if a clause's channel is closed.
  *
- * Over channels of different types, name the union: `choose<number | string>([...])`.
+ * Channels of different types mix: a receive's value is typed as the union of the receiving
+ * channels' types, and each send clause's value is checked against its own channel.
  */
-export function choose<T = unknown>(
-  clauses: readonly ChooseClause<T>[],
+export function choose<const C extends readonly ClauseShape[]>(
+  clauses: C & CheckedClauses<C>,
   deadline: number = Infinity,
   cancel?: CancelSource,
-): Promise<ChooseResult<T>> {
-  return chooseImpl(clauses, deadline, cancel);
+): Promise<ChooseResult<Received<C>>> {
+  return chooseImpl(
+    clauses as unknown as readonly ChooseClause<Received<C>>[],
+    deadline,
+    cancel,
+  );
 }

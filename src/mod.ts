@@ -19,11 +19,16 @@ export type { ReadyResponseOptions } from "./web-response.ts";
 export { Owned, Scope, type ScopeOptions, Task, type TaskContext } from "./scope.ts";
 export {
   Channel,
+  type CheckedClause,
+  type CheckedClauses,
   choose,
   type ChooseClause,
   type ChooseResult,
+  type ClauseShape,
   EMPTY,
   type Empty,
+  type Received,
+  type ReceivedBy,
 } from "./channel.ts";
 export {
   deadlineIn,

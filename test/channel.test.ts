@@ -361,6 +361,30 @@ describe("Channel: close", () => {
 });
 
 describe("choose", () => {
+  it("types a receive as the union of its channels, and each send by its own channel", async () => {
+    const nums = new Channel<number>(1);
+    const strs = new Channel<string>(1);
+    strs.trySend("s");
+    const got = await choose([{ op: "recv", ch: nums }, { op: "recv", ch: strs }]);
+    const value: number | string | undefined = got.value;
+    assert.deepEqual([got.index, value], [1, "s"]);
+    const sent = await choose([{ op: "send", ch: nums, value: 1 }, { op: "recv", ch: strs }]);
+    // A send gives no value: the result's type has only the receiving channels'.
+    const none: string | undefined = sent.value;
+    assert.deepEqual([sent.index, none], [0, undefined]);
+    assert.equal(nums.tryRecv(), 1);
+    // Compile-time only, checked by tsc and deno check (never run): the two lines below fail
+    // to type-check, which is what the directives assert.
+    const refused = () => {
+      // @ts-expect-error a Channel<number> is sent no string
+      void choose([{ op: "send", ch: nums, value: "not a number" }, { op: "recv", ch: strs }]);
+      // @ts-expect-error a Channel<number> is no Channel<number | string>
+      const mixed: Channel<number | string> = nums;
+      return mixed;
+    };
+    assert.equal(typeof refused, "function");
+  });
+
   it("takes ready clauses in array order", async () => {
     const a = new Channel<string>(1);
     const b = new Channel<string>(1);
@@ -399,7 +423,7 @@ describe("choose", () => {
     const a = new Channel<number>();
     const b = new Channel<number>();
     const out = new Channel<number>();
-    const pending = choose<number>([
+    const pending = choose([
       { op: "recv", ch: a },
       { op: "recv", ch: b },
       { op: "send", ch: out, value: 99 },
@@ -490,7 +514,7 @@ describe("choose", () => {
     const a = new Channel<number>();
     const b = new Channel<number>();
     for (let i = 0; i < 200; i++) {
-      const pending = choose<number>([{ op: "recv", ch: a }, { op: "recv", ch: b }]);
+      const pending = choose([{ op: "recv", ch: a }, { op: "recv", ch: b }]);
       const target = i % 2 === 0 ? a : b;
       assert.equal(target.trySend(i), true);
       assert.deepEqual(await pending, { index: i % 2, value: i });
