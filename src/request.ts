@@ -30,6 +30,7 @@ export class IncomingRequest {
   /** Where the path starts in {@link IncomingRequest.url}: past `scheme://authority` in absolute-form. */
   private readonly pathOffset: number;
   private cachedQuery: URLSearchParams | undefined = undefined;
+  private cachedIp: string | undefined = undefined;
   private controller: AbortController | null = null;
   private abortReason: unknown = undefined;
 
@@ -62,6 +63,11 @@ export class IncomingRequest {
    * field is the client's own words and is never read.
    */
   get ip(): string {
+    // Read by the access log and often by the app: walked once.
+    return this.cachedIp ??= this.clientAddress();
+  }
+
+  private clientAddress(): string {
     const peer = plainAddress(this.remoteAddress);
     const trusted = this.proxies.addresses;
     if (trusted.size === 0 || !trusted.has(peer)) return peer;
