@@ -67,6 +67,7 @@ export class IncomingRequest {
     return this.cachedIp ??= this.clientAddress();
   }
 
+  /** What {@link IncomingRequest.ip} is: walked through the proxies' chain. */
   private clientAddress(): string {
     const peer = plainAddress(this.remoteAddress);
     const trusted = this.proxies.addresses;
