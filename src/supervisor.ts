@@ -195,7 +195,6 @@ export class Supervisor {
           `worker ${worker.pid} exited (${exitCode ?? "killed"}) before it was ready`,
         );
       }
-      options.log(`worker ${worker.pid} exited (${exitCode ?? "killed"}); starting another`);
       const t = now();
       this.restarts.push(t);
       while (this.restarts.length > 0 && this.restarts[0]! < t - RESTART_WINDOW_MS) {
@@ -207,6 +206,10 @@ export class Supervisor {
         );
       }
       await sleep(now() + RESTART_DELAY_MS, cx).catch(() => {});
+      // A signal to the whole process group reaches the workers and the primary in no set order:
+      // a worker that stopped just before the primary heard of it is not replaced either.
+      if (cx.canceled || !this.replacing) return;
+      options.log(`worker ${worker.pid} exited (${exitCode ?? "killed"}); starting another`);
     }
   }
 

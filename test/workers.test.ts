@@ -67,8 +67,10 @@ describe("workers", () => {
     const pids = readyPids(s.output());
     assert.equal(pids.length, 2);
     for (let i = 0; i < 3; i++) assert.ok(await hello(s.port));
-    // As systemd stops a service: the whole group at once, workers first here.
+    // As systemd stops a service: the whole group, the workers a little before the primary
+    // here (it hears of their exits first).
     for (const p of pids) proc.kill(p, "SIGTERM");
+    await new Promise((r) => setTimeout(r, 30));
     proc.kill(s.child.pid!, "SIGTERM");
     const code = await new Promise<number | null>((resolve) => s.child.once("exit", resolve));
     assert.equal(code, 0);
