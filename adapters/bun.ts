@@ -14,6 +14,8 @@
  * - Each `data` event brings a new array, which Bun never writes into again.
  * - An exception thrown by a handler goes to the `error` handler, after which Bun closes the
  *   socket; rethrowing from `error` would skip the `close` handler.
+ * - The listener's `hostname` is the text it was given (`localhost`, `0:0::1`); its
+ *   undocumented `getsockname(out)` fills `out` with the address bound (`127.0.0.1`, `::1`).
  *
  * @module
  */
@@ -31,6 +33,7 @@ import type {
   BunListenOptions,
   BunNamespace,
   BunSocket,
+  BunSocketAddress,
   BunSocketHandler,
   BunTCPListener,
 } from "./types/bun.ts";
@@ -318,9 +321,26 @@ function handlers(accept: AcceptFn): BunSocketHandler<BunTransport> {
 }
 
 /**
- * An IPv6 address as the other runtimes report the one bound (RFC 5952: `0:0::1` is `::1`);
- * Bun hands back the text it was given.
+ * The address the listener is bound to, as Node's `server.address()` and Deno's
+ * `listener.addr` report it: a name such as `localhost` resolved to the IP address taken
+ * (`127.0.0.1` or `::1`), IPv6 in RFC 5952 form. Bun's `hostname` is the text it was given, so
+ * the kernel is asked; a Bun without `getsockname` gets the given text, IPv6 written as
+ * the others would.
  */
+function boundAddress(server: BunTCPListener): string {
+  if (typeof server.getsockname === "function") {
+    const out: BunSocketAddress = {};
+    try {
+      const address = (server.getsockname(out) ?? out).address;
+      if (typeof address === "string" && address !== "") return address;
+    } catch {
+      // A Bun whose getsockname has another shape: fall back to the given text.
+    }
+  }
+  return ipv6Text(server.hostname);
+}
+
+/** An IPv6 address as the other runtimes report it (RFC 5952: `0:0::1` is `::1`). */
 function ipv6Text(hostname: string): string {
   if (!hostname.includes(":")) return hostname;
   try {
@@ -350,7 +370,7 @@ export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Prom
   let closed = false;
   return Promise.resolve<Listener>({
     port: server.port,
-    hostname: ipv6Text(server.hostname),
+    hostname: boundAddress(server),
     runtime: "bun",
     close: (): Promise<void> => {
       if (!closed) {

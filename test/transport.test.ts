@@ -8,13 +8,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { lookup } from "node:dns/promises";
 import * as net from "node:net";
 import process from "node:process";
 import { detectRuntime, loadAdapter } from "../adapters/detect.ts";
 import { serve, type ServeOptions } from "../serve.ts";
 import { defaultLimits } from "../src/limits.ts";
 import { ListenError } from "../src/transport.ts";
-import { request, text } from "./client.ts";
+import { RawClient, request, text } from "./client.ts";
 import type {
   AcceptFn,
   ConnectionEvents,
@@ -376,6 +377,41 @@ describe("serve(): options it would otherwise ignore or fail on later", () => {
       try {
         assert.equal(server.hostname, "::1");
         assert.equal(server.http.limits.maxBodyBytes, defaultLimits.maxBodyBytes);
+      } finally {
+        await server.shutdown(100);
+      }
+    }),
+  );
+});
+
+describe("serve(): the address it reports", () => {
+  it(
+    "is the IP address bound for a name such as localhost, as on every runtime",
+    guarded(async () => {
+      // Node and Deno resolve the name and report the address they bound; Bun reported the
+      // name. Which of the machine's addresses for localhost is bound differs by runtime
+      // (Bun tries IPv6 first), so the check is that it is one of them, and that it answers.
+      const server = await serve({
+        port: 0,
+        hostname: "localhost",
+        handler: () => ({ body: "up" }),
+      });
+      try {
+        const addresses = (await lookup("localhost", { all: true })).map((a) => a.address);
+        assert.ok(
+          addresses.includes(server.hostname),
+          `${server.hostname} is not one of localhost's addresses ${addresses.join(", ")}`,
+        );
+        assert.notEqual(net.isIP(server.hostname), 0);
+        const c = await RawClient.connect(server.port, server.hostname);
+        try {
+          await c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+          const [r] = await c.responses(1);
+          assert.equal(r!.status, 200);
+          assert.equal(text(r!.body), "up");
+        } finally {
+          c.close();
+        }
       } finally {
         await server.shutdown(100);
       }

@@ -50,10 +50,24 @@ export interface BunListenOptions<Data> {
   reusePort?: boolean;
 }
 
+/** The address a listener is bound to, as `getsockname` fills it in. */
+export interface BunSocketAddress {
+  family?: string;
+  address?: string;
+  port?: number;
+}
+
 /** What `Bun.listen` returns. */
 export interface BunTCPListener {
   readonly port: number;
+  /** The hostname as given to `Bun.listen` (`localhost` stays `localhost`). */
   readonly hostname: string;
+  /**
+   * Fills `out` with the bound address, from getsockname(2). Not in bun-types: it is what
+   * Bun's own `node:net` `Server.address()` calls. In 1.4.5 it needs the object and returns
+   * undefined; some versions return the address as well, so both are read.
+   */
+  getsockname?(out: BunSocketAddress): BunSocketAddress | undefined;
   /** Without `true`, open connections are left alone. */
   stop(closeActiveConnections?: boolean): void;
 }
