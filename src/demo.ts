@@ -3,7 +3,8 @@
  * endpoints the tests and benchmarks drive.
  *
  * - `GET /` → `{"hello":"world"}` as application/json
- * - `/echo` (any method) → the request body, with its Content-Type
+ * - `/echo` (any method) → the request body, with its Content-Type and
+ *   `X-Content-Type-Options: nosniff`
  * - `/inspect` (any method) → what the server parsed, as JSON (plus the client `ip`)
  * - `/sleep?ms=N` → answers after N ms (at most 10 s)
  *
@@ -21,7 +22,10 @@ const HELLO = new StaticReply(200, { "Content-Type": "application/json" }, '{"he
 async function echo(req: IncomingRequest): Promise<Reply> {
   const type = req.header("content-type") ?? "application/octet-stream";
   const body = await req.bytes();
-  return { status: 200, headers: { "Content-Type": type }, body };
+  // Type and body are both the client's: nosniff keeps a browser to the type as given, so a
+  // reflected body is never sniffed into HTML or a script on this origin.
+  const headers = { "Content-Type": type, "X-Content-Type-Options": "nosniff" };
+  return { status: 200, headers, body };
 }
 
 async function inspect(req: IncomingRequest): Promise<Reply> {
