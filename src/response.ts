@@ -218,6 +218,11 @@ let statedLength = -1;
 /** Write one field; true when it is a `Connection` that asks to close. */
 function writeField(out: Out, name: string, value: string): boolean {
   const prefix = namePrefix(name);
+  // `{ "X-Request-Id": req.header("x-request-id")! }` with no such field: String() would send
+  // the text `undefined`, which no one meant. A handler's bug, refused like a bad value.
+  if (value === undefined || value === null) {
+    throw new TypeError(`header ${name}: the value is ${value}, not a string`);
+  }
   if (prefix === MANAGED_NAME) return managedField(name, value);
   value = String(value);
   for (let i = 0; i < value.length; i++) {

@@ -783,6 +783,14 @@ describe("header fields from a handler", () => {
     // standard's Headers write it, and what is past U+00FF is refused.
     assert.equal(fields([["X-A", "é"]]), "X-A: \u00e9\r\n");
     assert.throws(() => fields([["X-A", "\u2603"]]), /past U\+00FF is no octet/);
+    // No value is no text: not `undefined` or `null` on the wire, and not for a managed name.
+    for (const value of [undefined, null]) {
+      const given = value as unknown as string;
+      assert.throws(() => fields([["X-A", given]]), { name: "TypeError" });
+      assert.throws(() => fields({ "X-A": given }), /header X-A: the value is (undefined|null)/);
+      assert.throws(() => fields({ "Content-Length": given }), { name: "TypeError" });
+    }
+    assert.equal(fields([["X-A", 5 as unknown as string]]), "X-A: 5\r\n");
   });
 
   it("stays right for names past the ones it remembers", () => {

@@ -14,6 +14,7 @@ import process from "node:process";
 import { detectRuntime, loadAdapter } from "../adapters/detect.ts";
 import { serve, type ServeOptions } from "../serve.ts";
 import { defaultLimits } from "../src/limits.ts";
+import type { HeaderInit } from "../src/response.ts";
 import { ListenError } from "../src/transport.ts";
 import { RawClient, request, text } from "./client.ts";
 import type {
@@ -413,6 +414,50 @@ describe("serve(): the address it reports", () => {
           c.close();
         }
       } finally {
+        await server.shutdown(100);
+      }
+    }),
+  );
+});
+
+describe("serve(): a reply header with no value", () => {
+  it(
+    "is a 500 on the wire, with nothing of the handler's head, and the connection goes on",
+    guarded(async () => {
+      const errors: unknown[] = [];
+      const bad: Record<string, HeaderInit> = {
+        "/undefined": [["X-Before", "sent?"], ["X-Id", undefined as unknown as string]],
+        "/null": { "X-Before": "sent?", "X-Id": null as unknown as string },
+      };
+      const server = await serve({
+        port: 0,
+        hostname: "127.0.0.1",
+        handler: (req) => ({ headers: bad[req.path] ?? { "X-Id": "7" }, body: req.path }),
+        onError: (error) => errors.push(error),
+      });
+      const c = await RawClient.connect(server.port);
+      try {
+        await c.send(
+          "GET /undefined HTTP/1.1\r\nHost: x\r\n\r\nGET /null HTTP/1.1\r\nHost: x\r\n\r\n" +
+            "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        await c.responses(3);
+        const date = /Date: [^\r]*\r\n/g;
+        const failed = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n" +
+          "Content-Length: 4\r\n\r\n500\n";
+        assert.equal(
+          Buffer.from(c.received()).toString("latin1").replace(date, ""),
+          failed + failed + "HTTP/1.1 200 OK\r\nX-Id: 7\r\nContent-Length: 3\r\n\r\n/ok",
+        );
+        assert.deepEqual(
+          errors.map((e) => [(e as Error).name, (e as Error).message]),
+          [
+            ["TypeError", "header X-Id: the value is undefined, not a string"],
+            ["TypeError", "header X-Id: the value is null, not a string"],
+          ],
+        );
+      } finally {
+        c.close();
         await server.shutdown(100);
       }
     }),
