@@ -393,8 +393,8 @@ function isDotSegment(buf: Uint8Array, p: number, end: number): boolean {
 /**
  * The four request-target forms (RFC 9112 §3.2): origin-form `/…` for any
  * method, asterisk-form only for OPTIONS, authority-form `host:port` only for
- * CONNECT, absolute-form `scheme://authority…`. Returns where the target's path
- * starts, or -1 when the target has no form that fits the method.
+ * CONNECT, absolute-form `http://authority…` or `https://…`. Returns where the
+ * target's path starts, or -1 when the target has no form that fits the method.
  */
 function pathStartOf(buf: Uint8Array, start: number, end: number, method: string): number {
   const first = buf[start]!;
@@ -405,25 +405,10 @@ function pathStartOf(buf: Uint8Array, start: number, end: number, method: string
     return hostEnd > start && hostEnd < end - 1 ? start : -1;
   }
   if (first === ASTERISK) return end - start === 1 && method === "OPTIONS" ? start : -1;
-  // absolute-form: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://" authority.
-  if (!((first | 0x20) >= 0x61 && (first | 0x20) <= 0x7a)) return -1;
-  let p = start + 1;
-  while (p < end) {
-    const c = buf[p]!;
-    const lower = c | 0x20;
-    if (
-      (lower >= 0x61 && lower <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d ||
-      c === 0x2e
-    ) {
-      p++;
-      continue;
-    }
-    break;
-  }
-  if (!(p + 3 <= end && buf[p] === COLON && buf[p + 1] === SLASH && buf[p + 2] === SLASH)) {
-    return -1;
-  }
-  const authorityStart = p + 3;
+  // absolute-form, whose scheme must be http or https: a target in another (`ftp://x/a`)
+  // names no resource of this server, and routing it by its path would answer for one.
+  const authorityStart = pastHttpScheme(buf, start, end);
+  if (authorityStart < 0) return -1;
   let authorityEnd = authorityStart;
   while (authorityEnd < end && buf[authorityEnd] !== SLASH && buf[authorityEnd] !== QUESTION) {
     authorityEnd++;
@@ -432,6 +417,22 @@ function pathStartOf(buf: Uint8Array, start: number, end: number, method: string
   // is refused with it, since it is there to disguise the authority (RFC 9110 §4.2.4).
   const hostEnd = authorityHostEnd(buf, authorityStart, authorityEnd);
   return hostEnd > authorityStart ? authorityEnd : -1;
+}
+
+/** Past `http://` or `https://` at `p`, the scheme in any case (RFC 3986 §3.1); else -1. */
+function pastHttpScheme(buf: Uint8Array, p: number, end: number): number {
+  // `| 0x20` lowers a letter, and turns no other byte into one: only `H` and `h` give `h`.
+  if (
+    p + 7 > end || (buf[p]! | 0x20) !== 0x68 || (buf[p + 1]! | 0x20) !== 0x74 ||
+    (buf[p + 2]! | 0x20) !== 0x74 || (buf[p + 3]! | 0x20) !== 0x70
+  ) {
+    return -1;
+  }
+  p += 4;
+  if ((buf[p]! | 0x20) === 0x73) p++;
+  return p + 3 <= end && buf[p] === COLON && buf[p + 1] === SLASH && buf[p + 2] === SLASH
+    ? p + 3
+    : -1;
 }
 
 function noteFraming(

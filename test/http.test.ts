@@ -14,6 +14,7 @@ import {
   header,
   mainCommand,
   type Parsed,
+  parseResponses,
   RawClient,
   request,
   runMain,
@@ -413,6 +414,11 @@ describe("refused requests", () => {
     ],
     ["a method that is not a token", `GE(T / HTTP/1.1\r\n${H}\r\n`, 400],
     ["a target that is not origin-form", `GET example HTTP/1.1\r\n${H}\r\n`, 400],
+    [
+      "an absolute-form target in the ftp scheme",
+      `GET ftp://example.com/ HTTP/1.1\r\n${H}\r\n`,
+      400,
+    ],
   ];
   for (const [what, raw, status] of cases) {
     it(`answers ${status} and closes for ${what}`, async () => {
@@ -422,6 +428,30 @@ describe("refused requests", () => {
       await stillServes();
     });
   }
+
+  it("routes an absolute-form target in http or https (any case), refuses another scheme", async () => {
+    const c = await RawClient.connect(port);
+    try {
+      // Before, `ftp://x/inspect` was routed by its path and answered as `/inspect`.
+      await c.send(
+        `GET HTTPS://x/inspect HTTP/1.1\r\n${H}\r\nGET ftp://x/inspect HTTP/1.1\r\n${H}\r\n` +
+          `GET /inspect HTTP/1.1\r\n${H}\r\n`,
+      );
+      const [ok, bad] = await c.responses(2);
+      await c.closedByServer();
+      assert.equal(ok!.status, 200);
+      assert.equal(JSON.parse(text(ok!.body)).url, "HTTPS://x/inspect");
+      assert.equal(
+        withoutDate(bad!.rawHead) + text(bad!.body),
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n" +
+          "Connection: close\r\n\r\n400\n",
+      );
+      // Nothing after the refusal was read: the two answers are all that came.
+      assert.equal(parseResponses(c.received()).responses.length, 2);
+    } finally {
+      c.close();
+    }
+  });
 
   it("answers earlier pipelined requests before refusing a bad one", async () => {
     const c = await RawClient.connect(port);

@@ -264,6 +264,10 @@ describe("parseHead: authorities", () => {
   it("finds the path after the authority of an absolute-form target", () => {
     assert.equal(pathOf("GET", "http://a.example:8080/x/y?q=/z"), "/x/y?q=/z");
     assert.equal(pathOf("GET", "HTTPS://[::1]:8/"), "/");
+    // The scheme is http or https, in any case (RFC 3986 §3.1).
+    for (const scheme of ["http", "HTTP", "Http", "hTtP", "https", "HTTPS", "httpS"]) {
+      assert.equal(pathOf("GET", `${scheme}://a/b?c`), "/b?c", scheme);
+    }
     assert.equal(pathOf("GET", "http://a?q"), "?q");
     assert.equal(pathOf("GET", "http://a"), "");
     assert.equal(pathOf("GET", "/x?q"), "/x?q");
@@ -403,6 +407,14 @@ describe("parseHead: refused requests", () => {
     ["absolute-form with only a port", `GET http://:80/ HTTP/1.1\r\n${H}\r\n`, 400],
     ["absolute-form with a bad byte in the host", `GET http://a|b/ HTTP/1.1\r\n${H}\r\n`, 400],
     ["absolute-form with a fragment in the host", `GET http://a#x HTTP/1.1\r\n${H}\r\n`, 400],
+    // A scheme other than http or https names no resource of this server (not routed by path).
+    ["absolute-form in the ftp scheme", `GET ftp://example.com/a HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form in the ws scheme", `GET ws://a/ HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form in a scheme that starts http", `GET httpx://a/ HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form in a scheme that ends http", `GET xhttp://a/ HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form in the https+x scheme", `GET https+x://a/ HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form with http: but no //", `GET http:/a/ HTTP/1.1\r\n${H}\r\n`, 400],
+    ["absolute-form cut after the scheme", `GET https: HTTP/1.1\r\n${H}\r\n`, 400],
     ["CONNECT without a port", `CONNECT a HTTP/1.1\r\n${H}\r\n`, 400],
     ["CONNECT with an empty port", `CONNECT a: HTTP/1.1\r\n${H}\r\n`, 400],
     ["CONNECT without a host", `CONNECT :443 HTTP/1.1\r\n${H}\r\n`, 400],

@@ -331,6 +331,7 @@ const FAMILIES: Record<string, (r: Rng) => [string, string]> = {
       "GET HTTP://x/inspect HTTP/1.1",
       "GET http://x HTTP/1.1",
       "GET https://y:443/inspect?a=1 HTTP/1.1",
+      "GET ftp://x/inspect HTTP/1.1",
       "GET //inspect HTTP/1.1",
       "GET * HTTP/1.1",
       "OPTIONS * HTTP/1.1",

@@ -108,7 +108,11 @@ function headRule(head: string): string | null {
   }
   const [, method, target] = m;
   if (target!.includes("#")) return "a `#` in the target: a fragment is never part of one (400)";
-  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?]*)/.exec(target!);
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(target!);
+  if (scheme !== null && method !== "CONNECT" && !/^https?$/i.test(scheme[1]!)) {
+    return "absolute-form in a scheme other than http or https (400)";
+  }
+  const absolute = /^https?:\/\/([^/?]*)/i.exec(target!);
   const form = target![0] === "/"
     ? method !== "CONNECT"
     : target === "*"
@@ -269,8 +273,8 @@ function peerRule(code: string, wire: string): [Class, string] | null {
   if (code === "HPE_INVALID_URL") {
     return [
       "d",
-      "target llhttp's URL parser refuses; binks takes visible ASCII, and RFC 3986 schemes in " +
-      "absolute-form",
+      "target llhttp's URL parser refuses; binks takes visible ASCII (in absolute-form after " +
+      "http:// or https://, in any case)",
     ];
   }
   if (code === "Expect (node answers 417)") {
