@@ -3,7 +3,10 @@
  *
  * Patterns are made of `/`-separated segments: static text, `:name` (one
  * segment, captured) and a final `*` (the rest of the path, captured as
- * `params["*"]`). Static segments win over params, params over the wildcard,
+ * `params["*"]`). The `*` stands for what follows the slash before it, even
+ * nothing: `/files/*` matches `/files/` (`*` is `""`) and `/files/a/b` (`"a/b"`),
+ * but not `/files`; route `/files` as well to answer for it.
+ * Static segments win over params, params over the wildcard,
  * and a route that takes the request's method over one that does not: when the
  * best match of a path has no handler for the method, the next best is tried
  * (`GET /users/me` and `POST /users/:id` both answer for `/users/me`). Routes

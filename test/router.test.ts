@@ -53,6 +53,15 @@ describe("router: matching", () => {
     assert.equal(call(router, "GET", "/files/a/b")[1], "files");
   });
 
+  it("matches a trailing `*` from the slash before it: `/files/` and below, not `/files`", () => {
+    // As in Fastify: `/files` is another path, which a route of its own would answer.
+    assert.deepEqual(call(router, "GET", "/files"), [404, "404", {}]);
+    assert.deepEqual(call(router, "GET", "/files/"), [200, "files", { "*": "" }]);
+    assert.deepEqual(call(router, "GET", "/files/a/b"), [200, "files", { "*": "a/b" }]);
+    assert.deepEqual(call(router, "GET", "/files?x=1"), [404, "404", {}]);
+    assert.deepEqual(call(router, "GET", "/files/?x=1"), [200, "files", { "*": "" }]);
+  });
+
   it("captures params and the wildcard rest, percent-decoded", () => {
     assert.deepEqual(call(router, "GET", "/users/a%20b/posts/9")[2], { id: "a b", post: "9" });
     assert.deepEqual(call(router, "GET", "/files/dir/x%2Fy.txt")[2], { "*": "dir/x/y.txt" });
