@@ -1166,7 +1166,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         this.wait(WAIT_BODY, t.bodyMs);
       }
     } else if (this.inLen > 0) {
-      if (this.waiting !== WAIT_HEAD) this.wait(WAIT_HEAD, t.headMs);
+      // A lone CR is half an empty line, not the start of a head: were the head deadline to
+      // replace the keep-alive one, the LF after it would start the keep-alive time anew.
+      if (this.waiting !== WAIT_HEAD && !(this.waiting === WAIT_IDLE && this.loneCR())) {
+        this.wait(WAIT_HEAD, t.headMs);
+      }
     } else if (this.queued === 0 && !this.streaming) {
       // Re-armed only after a request (startRequest clears `waiting`): bare empty
       // lines must not keep a connection open.
@@ -1175,6 +1179,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       this.waiting = WAIT_NONE;
       this.deadline = Infinity;
     }
+  }
+
+  /** All the input held is one CR, which may begin an empty line (see {@link process}). */
+  private loneCR(): boolean {
+    return this.inLen === 1 && this.inBuf![0] === CR;
   }
 
   /**

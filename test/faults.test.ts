@@ -355,6 +355,33 @@ describe("slow clients (--head-timeout 500 --keep-alive-timeout 1000)", () => {
       c.close();
     }
   });
+
+  /**
+   * Found by an audit: the same with the CR and the LF in separate writes. A lone CR waited in
+   * the buffer as the start of a head, so the head deadline replaced the keep-alive one, and
+   * when the LF ended the empty line the keep-alive deadline started again from then.
+   */
+  it("closes a client that sends empty lines a CR and an LF at a time, by the keep-alive timeout", async () => {
+    const c = await RawClient.connect(server.port);
+    const started = Date.now();
+    let n = 0;
+    const trickle = setInterval(() => {
+      if (!c.ended && !c.closed) c.socket.write(n++ % 2 === 0 ? "\r" : "\n");
+    }, 150);
+    try {
+      await c.until(() => c.ended || c.closed, 3500, "the server to close").catch(() => {});
+      const took = Date.now() - started;
+      assert.ok(
+        c.ended || c.closed,
+        `still open after ${took} ms of split CRLFs (keep-alive timeout 1000)`,
+      );
+      assert.ok(took < 2500, `closed only after ${took} ms`);
+      assert.equal(c.received().length, 0, "nothing is sent to a client that never asked anything");
+    } finally {
+      clearInterval(trickle);
+      c.close();
+    }
+  });
 });
 
 describe("a client that never reads its answers (--send-timeout 500)", () => {
