@@ -271,6 +271,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /** While an answer is streamed: its request (aborted if the client goes) and its producer. */
   private streamReq: IncomingRequest | null = null;
   private streamIterator: AsyncIterator<Uint8Array | string> | null = null;
+  /** A streamed answer's access-log entry, written when the stream ends, whole or cut. */
+  private streamLog: LogInfo | null = null;
+  private streamStatus = 0;
+  /** Bytes of the streamed answer handed to the transport: head, framing and body. */
+  private streamBytes = 0;
   /** @internal Links in the host's list of open connections (see {@link HttpServer}). */
   openPrev: Connection | null = null;
   /** @internal */
@@ -435,6 +440,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (this.bodyEx !== null && this.bodyEx.body !== null) {
       this.bodyEx.body.fail(new Error("connection closed"));
     }
+    this.logStream(false);
     this.bodyEx = null;
     this.inBuf = null;
     this.inLen = 0;
@@ -932,6 +938,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       const next = ex.next;
       ex.next = null;
       ex.abandoned = true;
+      // Received and never answered: a log that left it out would hide it.
+      if (ex.log !== null) this.host.accessLog!.record(ex.log, null, 0, false);
       this.handlerDone(ex);
       ex.req.abort(reason);
       if (ex.body !== null) ex.body.fail(bodyError);
@@ -980,9 +988,14 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     }
     if (asked) mode = CLOSE;
     if (log !== null) {
-      const streamed = tail.stream === null ? 0 : tail.sized >= 0 ? tail.sized : -1;
       const bytes = out.len - before + (tail.bytes?.length ?? 0);
-      this.host.accessLog!.record(log, status, streamed < 0 ? null : bytes + streamed);
+      if (tail.stream === null) this.host.accessLog!.record(log, status, bytes, true);
+      else {
+        // A stream may yet fail or lose its client: logged when it ends, as it went.
+        this.streamLog = log;
+        this.streamStatus = status;
+        this.streamBytes = bytes;
+      }
     }
     if (tail.bytes !== null) {
       this.flushNow();
@@ -1038,6 +1051,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       // The status line went out long ago: the only honest signal left is to cut the connection,
       // with a reset where a FIN would say that a close-delimited body is complete.
       this.host.reportError(err);
+      this.logStream(false);
       if (closeDelimited && this.t.reset !== undefined) this.t.reset();
       else this.t.close();
       return;
@@ -1045,10 +1059,15 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (this.phase === CLOSED) return;
     if (left > 0) {
       this.host.reportError(new RangeError("stream shorter than its length"));
+      this.logStream(false);
       this.t.close();
       return;
     }
-    if (!raw) this.send(LAST_CHUNK, false);
+    if (!raw) {
+      this.send(LAST_CHUNK, false);
+      this.streamBytes += LAST_CHUNK.length;
+    }
+    this.logStream(true);
     this.streaming = false;
     this.streamReq = null;
     this.streamIterator = null;
@@ -1061,11 +1080,28 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** One piece of a streamed body: as is, or framed as a chunk (large pieces are not copied). */
   private sendPiece(bytes: Uint8Array, raw: boolean): boolean {
-    if (raw) return this.send(bytes, true);
-    if (bytes.length <= FRAME_COPY_MAX) return this.send(chunkFrame(bytes), true);
-    this.send(chunkSizeLine(bytes.length), true);
+    if (raw) {
+      this.streamBytes += bytes.length;
+      return this.send(bytes, true);
+    }
+    if (bytes.length <= FRAME_COPY_MAX) {
+      const frame = chunkFrame(bytes);
+      this.streamBytes += frame.length;
+      return this.send(frame, true);
+    }
+    const sizeLine = chunkSizeLine(bytes.length);
+    this.streamBytes += sizeLine.length + bytes.length + CRLF_BYTES.length;
+    this.send(sizeLine, true);
     this.send(bytes, true);
     return this.send(CRLF_BYTES, false);
+  }
+
+  /** Write the streamed answer's log entry, if it has one not yet written. */
+  private logStream(complete: boolean): void {
+    const log = this.streamLog;
+    if (log === null) return;
+    this.streamLog = null;
+    this.host.accessLog!.record(log, this.streamStatus, this.streamBytes, complete);
   }
 
   /** Write `bytes` to the transport; false (and input blocked) once its buffer is full. */

@@ -35,14 +35,20 @@ export class AccessLog {
     this.write = write;
   }
 
-  /** Record one response. `bytes` is null when the body length is not known up front (streams). */
-  record(info: LogInfo, status: number, bytes: number | null): void {
+  /**
+   * Record one request and its response: `status` is the one sent (null when none was),
+   * `bytes` what was handed to the socket (head, framing and body), `complete` whether that
+   * was the whole response (false: a stream that failed or was cut short by the client,
+   * or a request the connection gave up on before answering it).
+   */
+  record(info: LogInfo, status: number | null, bytes: number, complete: boolean): void {
     const line = JSON.stringify({
       time: new Date().toISOString(),
       method: info.method,
       path: info.url,
       status,
       bytes,
+      complete,
       ms: Math.round((now() - info.started) * 1000) / 1000,
       remote: info.remote,
     });

@@ -49,7 +49,10 @@ export interface HttpOptions {
   onError?: (error: unknown) => void;
   /** After a final response, how long to read and drop input before closing (ms). Default 2000. */
   lingerMs?: number;
-  /** Log every response as a JSON line to this writer (batched). Off by default. */
+  /**
+   * Log every request and what answered it as a JSON line to this writer (batched; the
+   * fields are {@link AccessLog.record}'s). Off by default.
+   */
   accessLog?: (text: string) => void;
   /**
    * Addresses of proxies whose `X-Forwarded-For` / `Forwarded` to believe

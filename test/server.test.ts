@@ -264,6 +264,113 @@ describe("connection: handlers", () => {
     assert.deepEqual(logged, [500, 500, 500, 500, 201]);
   });
 
+  it("logs a streamed answer when it ends: the bytes sent, and whether it went out whole", async () => {
+    /** Pieces "ab", "cd", then a throw after `failAt` pieces (never, when null). */
+    const pieces = (failAt: number | null) => ({
+      async *[Symbol.asyncIterator]() {
+        for (const piece of ["ab", "cd", "ef"]) {
+          if (failAt !== null && failAt-- === 0) throw new Error("producer failed");
+          yield piece;
+        }
+      },
+    });
+    const lines: string[] = [];
+    const { server, connect, errors } = setup({
+      handler: (req): Reply => {
+        if (req.path === "/ok") return { body: pieces(null) };
+        if (req.path === "/fails") return { body: pieces(2) };
+        if (req.path === "/short") return { body: pieces(null), length: 10 };
+        return { body: "x" };
+      },
+      accessLog: (text) => lines.push(text),
+    });
+    const logged = () => {
+      server.accessLog!.flush();
+      return lines.join("").trim().split("\n").map((l) => JSON.parse(l));
+    };
+    const ok = connect();
+    ok.send(GET("/ok") + GET("/after"));
+    await tick(5);
+    const fails = connect();
+    fails.send(GET("/fails"));
+    await tick(5);
+    const short = connect();
+    short.send(GET("/short"));
+    await tick(5);
+    assert.equal(errors.length, 2);
+    const okBytes = ok.text().indexOf("HTTP/1.1", 1);
+    assert.ok(ok.text().slice(0, okBytes).endsWith("2\r\nab\r\n2\r\ncd\r\n2\r\nef\r\n0\r\n\r\n"));
+    assert.ok(fails.text().endsWith("2\r\nab\r\n2\r\ncd\r\n") && fails.closed);
+    assert.ok(short.text().endsWith("abcdef") && short.closed);
+    assert.deepEqual(
+      logged().map((e) => [e.path, e.status, e.bytes, e.complete]),
+      [
+        // In the order they went out: the stream's line before the answer behind it.
+        ["/ok", 200, okBytes, true],
+        ["/after", 200, ok.bytes().length - okBytes, true],
+        ["/fails", 200, fails.bytes().length, false],
+        ["/short", 200, short.bytes().length, false],
+      ],
+    );
+  });
+
+  it("logs a stream the client left, and requests that were never answered", async () => {
+    const slow = deferred<void>();
+    let returned = false;
+    const lines: string[] = [];
+    const { server, connect } = setup({
+      handler: async (req): Promise<Reply> => {
+        if (req.path === "/stream") {
+          return {
+            body: {
+              async *[Symbol.asyncIterator]() {
+                try {
+                  yield "ab";
+                  await slow.promise;
+                  yield "cd";
+                } finally {
+                  returned = true;
+                }
+              },
+            },
+          };
+        }
+        await slow.promise;
+        // The handler's wish to close: what was read behind it is given up.
+        if (req.path === "/close") return { headers: { Connection: "close" }, body: "x" };
+        return { body: "late" };
+      },
+      accessLog: (text) => lines.push(text),
+    });
+    const gone = connect();
+    gone.send(GET("/stream"));
+    await tick(5);
+    const sent = gone.bytes().length;
+    gone.events.onClose();
+    const waiting = connect();
+    waiting.send(GET("/slow") + GET("/behind"));
+    await tick(5);
+    waiting.events.onClose();
+    const closing = connect();
+    closing.send(GET("/close") + GET("/dropped"));
+    await tick(5);
+    slow.resolve();
+    await tick(5);
+    assert.ok(returned);
+    server.accessLog!.flush();
+    const logged = lines.join("").trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(
+      logged.map((e) => [e.method, e.path, e.status, e.bytes, e.complete]),
+      [
+        ["GET", "/stream", 200, sent, false],
+        ["GET", "/slow", null, 0, false],
+        ["GET", "/behind", null, 0, false],
+        ["GET", "/close", 200, closing.bytes().length, true],
+        ["GET", "/dropped", null, 0, false],
+      ],
+    );
+  });
+
   it("a 205 goes out with no content and Content-Length: 0, whatever the handler gave", async () => {
     let streamClosed = false;
     const stream = {
