@@ -403,9 +403,24 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (this.blocked !== 0 && this.inLen > 0) {
       // Whole requests may wait in the buffer behind a block: read them first.
       this.peerEnded = true;
+      this.peerLeft();
       return;
     }
     this.endInput();
+  }
+
+  /**
+   * The peer's FIN: how most clients leave (a tab closed, an aborted fetch, curl stopped), and
+   * what node:http, Deno.serve, Bun.serve and nginx take for a client gone. The signals of
+   * the requests being handled and of a streamed answer abort, so that work nobody waits for
+   * can stop; answers that still come are sent, for a client that only half-closed.
+   */
+  private peerLeft(): void {
+    let reason: Canceled | null = null;
+    for (let ex = this.first; ex !== null; ex = ex.next) {
+      if (ex.reply === null) ex.req.abort(reason ??= new Canceled("client closed the connection"));
+    }
+    this.streamReq?.abort(reason ?? new Canceled("client closed the connection"));
   }
 
   /** No more input will come: whatever was half-read can never be completed; what was read is answered. */
@@ -424,6 +439,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         this.drainQueue();
       }
     }
+    this.peerLeft();
     if (this.queued === 0 && !this.streaming) this.finish();
   }
 

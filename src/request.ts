@@ -236,8 +236,9 @@ export class IncomingRequest {
   }
 
   /**
-   * Aborts when the client goes away, the handler runs out of time, or the
-   * server is forced to stop. Made on first use: requests that never ask cost nothing.
+   * Aborts when the client goes away (a reset, or its FIN while the request is
+   * handled or its answer streamed), the handler runs out of time, or the server
+   * is forced to stop. Made on first use: requests that never ask cost nothing.
    */
   get signal(): AbortSignal {
     let controller = this.controller;

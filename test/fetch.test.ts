@@ -161,9 +161,23 @@ describe("fetch handlers (Hono on binks)", () => {
     assert.equal(nf.status, 404);
   });
 
-  // A FIN alone is a half-close (the client may still read its answer), so the
-  // disconnect that aborts is a reset.
+  // Found by an audit: only a reset aborted it, and most clients leave with a FIN (a tab
+  // closed, an aborted fetch), as node:http, Deno.serve and Bun.serve take it.
+  it("aborts request.signal when the client closes its side (FIN)", async () => {
+    aborted = false;
+    const c = await RawClient.connect(port);
+    await c.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(aborted, false);
+    c.socket.end();
+    const deadline = Date.now() + 3000;
+    while (!aborted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(aborted, true);
+    c.close();
+  });
+
   it("aborts request.signal when the client disconnects", async () => {
+    aborted = false;
     const c = await RawClient.connect(port);
     await c.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
     await new Promise((r) => setTimeout(r, 50));
@@ -210,6 +224,7 @@ async function probe(request: Request): Promise<Response> {
   await new Promise((r) => setTimeout(r, 5));
   seen.type = request.headers.get("content-type");
   seen.names = [...request.headers.keys()];
+  seen.cookie = request.headers.get("cookie");
   if (path === "/get") {
     seen.fields = [request.cache, request.credentials, request.mode, request.redirect].every(
       (v) => typeof v === "string",
@@ -278,6 +293,23 @@ describe("fetch handlers: the Request they get", () => {
     assert.equal(seen.fields, true);
     assert.equal(seen.signal, true);
     assert.equal(seen.body, null);
+  });
+
+  // Found by an audit: Deno's Headers joined two Cookie fields with ", ", which cookie parsers
+  // read as part of the first value.
+  it("gets several Cookie fields as one, joined by '; ', with and without a body", async () => {
+    const cookies = "Cookie: a=1\r\nX-A: 1\r\nCookie: b=2; c=3\r\n";
+    for (
+      const head of [
+        `GET /get HTTP/1.1\r\nHost: probe.test:8\r\n${cookies}\r\n`,
+        `POST /text HTTP/1.1\r\nHost: probe.test:8\r\n${cookies}Content-Length: 2\r\n\r\nhi`,
+      ]
+    ) {
+      const r = await request(probePort, head);
+      assert.equal(r.status, 200, text(r.body));
+      const seen = JSON.parse(text(r.body)) as Seen;
+      assert.equal(seen.cookie, "a=1; b=2; c=3");
+    }
   });
 
   it("reads the body as text once; a second read fails with TypeError", async () => {

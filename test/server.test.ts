@@ -9,7 +9,7 @@ import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { IncomingRequest } from "../src/request.ts";
 import { Out, type Reply, StaticReply, writeHeaderFields } from "../src/response.ts";
 import { Router } from "../src/router.ts";
-import { Timeout } from "../src/errors.ts";
+import { Canceled, Timeout } from "../src/errors.ts";
 import { parseResponses } from "./client.ts";
 
 const enc = new TextEncoder();
@@ -1571,5 +1571,49 @@ describe("connection: half-close", () => {
     assert.equal(parseResponses(t.bytes()).responses.length, 5);
     assert.equal(t.ended, true);
     assert.match(t.text(), /Connection: close\r\n\r\nok$/);
+  });
+
+  it("aborts the signals of the requests being handled and of a streamed answer at the FIN, and still sends what comes", async () => {
+    const gates: (() => void)[] = [];
+    const reasons: Record<string, unknown> = {};
+    const { connect } = setup({
+      handler: (req) => {
+        const path = req.path;
+        req.signal.addEventListener("abort", () => reasons[path] = req.signal.reason);
+        if (path === "/stream") {
+          return {
+            body: (async function* () {
+              yield "a";
+              await new Promise<void>((resolve) => gates.push(resolve));
+              yield "b";
+            })(),
+          };
+        }
+        return new Promise<Reply>((resolve) => gates.push(() => resolve({ body: path })));
+      },
+    });
+    // A streamed answer going out when the FIN comes.
+    const streaming = connect();
+    streaming.send(GET("/stream"));
+    await tick();
+    // Two handlers running, the second held behind the first.
+    const running = connect();
+    running.send(GET("/1") + GET("/2"));
+    await tick();
+    assert.deepEqual(reasons, {});
+    streaming.events.onEnd();
+    running.events.onEnd();
+    assert.deepEqual(Object.keys(reasons).sort(), ["/1", "/2", "/stream"]);
+    assert.ok(reasons["/1"] instanceof Canceled);
+    assert.match(String(reasons["/1"]), /client closed the connection/);
+    while (gates.length > 0) {
+      gates.shift()!();
+      await tick();
+    }
+    await tick();
+    assert.match(streaming.text(), /\r\n1\r\na\r\n1\r\nb\r\n0\r\n\r\n$/);
+    const answers = parseResponses(running.bytes()).responses;
+    assert.deepEqual(answers.map((r) => dec.decode(r.body)), ["/1", "/2"]);
+    assert.equal(running.ended, true);
   });
 });
