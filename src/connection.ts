@@ -632,6 +632,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         // A handler that failed because its request was refused or its client
         // left is no handler failure: nothing to report.
         if (ex.reply !== null || ex.abandoned || this.phase === CLOSED) this.handlerDone(ex);
+        else if (ex.req.abortedWith(err)) this.settle(ex, errorReply(500));
         else this.settle(ex, this.internalError(err));
       },
     );
@@ -1023,7 +1024,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       this.flushNow();
       this.streaming = true;
       this.streamReq = req;
-      void this.pump(stream, tail.closeDelimited, tail.sized, mode === CLOSE);
+      void this.pump(stream, req, tail.closeDelimited, tail.sized, mode === CLOSE);
     }
     return asked;
   }
@@ -1031,6 +1032,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /** Send a streamed body, chunk by chunk, waiting for the socket to drain. */
   private async pump(
     stream: StreamBody,
+    req: IncomingRequest,
     closeDelimited: boolean,
     sized: number,
     closeAfter: boolean,
@@ -1066,7 +1068,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     } catch (err) {
       // The status line went out long ago: the only honest signal left is to cut the connection,
       // with a reset where a FIN would say that a close-delimited body is complete.
-      this.host.reportError(err);
+      // A producer that stopped because its client left (the request's signal) did no wrong.
+      if (!req.abortedWith(err)) this.host.reportError(err);
       this.logStream(false);
       if (closeDelimited && this.t.reset !== undefined) this.t.reset();
       else this.t.close();

@@ -258,6 +258,8 @@ async function* rest(
       if (step.done) break;
       yield bytesOf(step.value);
     }
+    // Cancelled for a client gone, the stream ends as if done: it must not go out as whole.
+    if (signal?.aborted) throw signal.reason;
     finished = true;
   } finally {
     signal?.removeEventListener("abort", cancel);

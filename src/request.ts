@@ -256,6 +256,11 @@ export class IncomingRequest {
     this.controller?.abort(reason);
   }
 
+  /** Connection side: `error` is the reason this request was aborted with (a failure it caused). */
+  abortedWith(error: unknown): boolean {
+    return this.abortReason !== undefined && error === this.abortReason;
+  }
+
   /**
    * Connection side: the handler goes on past this turn; keep the head (a view of the input
    * only when `mayKeep` says it is never reused).

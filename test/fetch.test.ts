@@ -205,9 +205,14 @@ async function probe(request: Request): Promise<Response> {
     return new Response("no", { status: 401 });
   }
   if (path === "/forever") {
-    // A producer with nothing ready, ever: only a cancel ends it.
+    // A producer with one event ready, then nothing, ever: only a cancel ends it.
+    let first = true;
     const body = new ReadableStream<Uint8Array>({
-      pull: () => new Promise<void>(() => {}),
+      pull: (controller) => {
+        if (!first) return new Promise<void>(() => {});
+        first = false;
+        controller.enqueue(new TextEncoder().encode("data: first\n\n"));
+      },
       cancel() {
         foreverCancelled = true;
       },
@@ -343,6 +348,19 @@ describe("fetch handlers: the Request they get", () => {
     const deadline = Date.now() + 3000;
     while (!foreverCancelled && Date.now() < deadline) await new Promise((s) => setTimeout(s, 10));
     assert.equal(foreverCancelled, true);
+  });
+
+  it("cancels a streamed Response at the client's FIN, and cuts it rather than end it", async () => {
+    foreverCancelled = false;
+    const c = await RawClient.connect(probePort);
+    await c.send("GET /forever HTTP/1.1\r\nHost: x\r\n\r\n");
+    const got = () => new TextDecoder().decode(c.received());
+    await c.until(() => got().includes("data: first"), 3000, "the first event");
+    c.socket.end();
+    await c.until(() => foreverCancelled && c.ended, 3000, "the cancel and the server's close");
+    // A last chunk would tell the client the stream ended as its producer meant it to.
+    assert.ok(got().endsWith("data: first\n\n\r\n"), JSON.stringify(got().slice(-40)));
+    c.close();
   });
 
   it("can be copied with new Request(request, init), body and all", async () => {

@@ -1576,10 +1576,16 @@ describe("connection: half-close", () => {
   it("aborts the signals of the requests being handled and of a streamed answer at the FIN, and still sends what comes", async () => {
     const gates: (() => void)[] = [];
     const reasons: Record<string, unknown> = {};
-    const { connect } = setup({
+    const { connect, errors } = setup({
       handler: (req) => {
         const path = req.path;
         req.signal.addEventListener("abort", () => reasons[path] = req.signal.reason);
+        if (path === "/gives-up") {
+          // As a handler passing its signal on (to a fetch, say) fails: no failure of its own.
+          return new Promise<Reply>((_, reject) => {
+            req.signal.addEventListener("abort", () => reject(req.signal.reason));
+          });
+        }
         if (path === "/stream") {
           return {
             body: (async function* () {
@@ -1599,11 +1605,14 @@ describe("connection: half-close", () => {
     // Two handlers running, the second held behind the first.
     const running = connect();
     running.send(GET("/1") + GET("/2"));
+    const givesUp = connect();
+    givesUp.send(GET("/gives-up"));
     await tick();
     assert.deepEqual(reasons, {});
     streaming.events.onEnd();
     running.events.onEnd();
-    assert.deepEqual(Object.keys(reasons).sort(), ["/1", "/2", "/stream"]);
+    givesUp.events.onEnd();
+    assert.deepEqual(Object.keys(reasons).sort(), ["/1", "/2", "/gives-up", "/stream"]);
     assert.ok(reasons["/1"] instanceof Canceled);
     assert.match(String(reasons["/1"]), /client closed the connection/);
     while (gates.length > 0) {
@@ -1615,5 +1624,7 @@ describe("connection: half-close", () => {
     const answers = parseResponses(running.bytes()).responses;
     assert.deepEqual(answers.map((r) => dec.decode(r.body)), ["/1", "/2"]);
     assert.equal(running.ended, true);
+    assert.match(givesUp.text(), /^HTTP\/1\.1 500 /);
+    assert.deepEqual(errors, []);
   });
 });
