@@ -587,8 +587,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const ex = new Exchange(this, head, this.t, hasBody);
     if (this.host.accessLog !== null) ex.log = this.logInfo(ex.req);
     this.enqueue(ex);
-    // The last request of the connection (RFC 9112 §9.6): nothing after it is read.
-    if (!head.keepAlive && !hasBody) this.stopReading();
+    // The last request of the connection (RFC 9112 §9.6), or one held back when the server began
+    // to drain (see drain()): nothing after it is read.
+    if ((!head.keepAlive || this.host.draining) && !hasBody) this.stopReading();
     if (hasBody) {
       this.bodyEx = ex;
       this.phase = BODY;
@@ -699,7 +700,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       const ex = new Exchange(this, head, this.t, false, req);
       ex.log = log;
       this.enqueue(ex);
-      if (!keepAlive) this.stopReading();
+      if (!keepAlive || this.host.draining) this.stopReading();
       this.watchHandler(ex, result);
       return;
     }

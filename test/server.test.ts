@@ -1422,6 +1422,41 @@ describe("server: graceful shutdown through its scope", () => {
     await done;
   });
 
+  // Found by an audit: a GET held back (no body to end) was answered with keep-alive, and its
+  // connection went on reading and answering requests until the grace ran out.
+  it("answers a GET held for a slot or behind an unsafe request as the last one, then closes", async () => {
+    const gate = deferred<void>();
+    const { connect, server } = setup({
+      limits: { maxInflight: 2 },
+      handler: async (req) => {
+        if (req.path.startsWith("/slow")) await gate.promise;
+        return { body: req.path };
+      },
+    });
+    const a = connect();
+    a.send(GET("/slow-a"));
+    // Behind its own connection's unsafe POST (RFC 9110 §9.2.1 order), then behind the slots.
+    const b = connect();
+    b.send(POST("/slow-b", "x") + GET("/behind") + GET("/never"));
+    const c = connect();
+    c.send(GET("/held") + GET("/never"));
+    await tick();
+    assert.equal(c.text(), "");
+    const done = server.shutdown(5_000);
+    gate.resolve();
+    await tick(5);
+    for (
+      const [t, bodies] of [[a, ["/slow-a"]], [b, ["/slow-b", "/behind"]], [c, ["/held"]]] as const
+    ) {
+      const rs = parseResponses(t.bytes()).responses;
+      assert.deepEqual(rs.map((r) => dec.decode(r.body)), bodies);
+      assert.match(t.text(), /\r\nConnection: close\r\n\r\n[^\r]*$/);
+      assert.equal(t.ended, true, bodies.join());
+    }
+    for (const t of [a, b, c]) t.events.onClose();
+    await done;
+  });
+
   it("closes idle connections at once, answers busy ones with Connection: close, then ends", async () => {
     const gate = deferred<void>();
     const { connect, server } = setup({
