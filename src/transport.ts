@@ -142,8 +142,13 @@ function reason(code: string | undefined, cause: unknown, hostname: string): str
       return "no such host";
   }
   const message = cause instanceof Error ? cause.message : String(cause);
-  // Deno gives a failed name lookup no code; Bun gives it, and whatever else has none, no reason.
-  if (/failed to lookup address/i.test(message)) return "no such host";
+  // Deno's node:net (the port check of --workers) says EINVAL for an address not on the machine.
+  if (code === "EINVAL" && canonicalAddress(hostname) !== null) {
+    return "no such address on this machine";
+  }
+  // Deno gives a failed name lookup no code, and refuses a name no DNS could hold (`a b!`)
+  // before any lookup; Bun gives it, and whatever else has none, no reason.
+  if (/failed to lookup address|invalid char found in FQDN/i.test(message)) return "no such host";
   // Bun says only that it failed: an address it could not bind is not this machine's, and
   // anything else was a name that did not resolve (as the other runtimes word them).
   if (/^Failed to listen at/.test(message)) {

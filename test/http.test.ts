@@ -815,6 +815,17 @@ describe("operations", () => {
       far.stderr,
       "binks: cannot listen on 192.0.2.1:0: no such address on this machine\n",
     );
+    // Found by an audit: Deno said "listen EINVAL: invalid argument" for the first (the port
+    // check of --workers) and "invalid char found in FQDN" for the second.
+    const farWorkers = await runMain(["--port", "0", "--host", "192.0.2.1", "--workers", "2"]);
+    assert.equal(farWorkers.code, 1);
+    assert.equal(
+      farWorkers.stderr,
+      "binks: cannot listen on 192.0.2.1:0: no such address on this machine\n",
+    );
+    const badName = await runMain(["--port", "0", "--host", "not a host!"]);
+    assert.equal(badName.code, 1);
+    assert.equal(badName.stderr, "binks: cannot listen on not a host!:0: no such host\n");
   });
 
   it("writes an IPv6 address in brackets in its banner", async () => {
