@@ -67,6 +67,8 @@ export class Supervisor {
   private readonly options: SupervisorOptions;
   private readonly scope: Scope;
   private readonly current = new Map<number, WorkerProcess>();
+  /** Workers told to drain: one that reports ready after that is told again (see drain()). */
+  private readonly draining = new Set<WorkerProcess>();
   /**
    * Each worker's last report, by pid, kept after it exits (its requests still count; its last
    * report may even come after its exit is seen).
@@ -232,6 +234,10 @@ export class Supervisor {
       }
       if (message.type === "ready") {
         ready = true;
+        // Told to drain while it was starting, maybe before it listened: tell it again.
+        if (this.draining.has(worker)) {
+          void worker.control.send(this.shutdownMessage()).catch(() => {});
+        }
         this.options.log(`worker ${message.pid} ready`);
         signalReady(message.port);
       } else if (message.type === "stats") {
@@ -245,11 +251,22 @@ export class Supervisor {
 
   /** Tell `worker` to drain; kill it if it has not exited a second after the grace period. */
   private async drain(worker: WorkerProcess): Promise<void> {
-    await worker.control.send({ type: "shutdown", graceMs: this.options.graceMs }).catch(() => {});
-    const deadline = sleep(now() + this.options.graceMs + 1_000).then(() => "late" as const);
-    if (await Promise.race([worker.exited.then(() => "done" as const), deadline]) === "late") {
-      worker.kill("SIGKILL");
-      await worker.exited;
+    // A worker still starting may not listen to its control pipe yet (node:cluster on Node 20
+    // drops what comes before): `listen` says it again once the worker reports ready.
+    this.draining.add(worker);
+    try {
+      await worker.control.send(this.shutdownMessage()).catch(() => {});
+      const deadline = sleep(now() + this.options.graceMs + 1_000).then(() => "late" as const);
+      if (await Promise.race([worker.exited.then(() => "done" as const), deadline]) === "late") {
+        worker.kill("SIGKILL");
+        await worker.exited;
+      }
+    } finally {
+      this.draining.delete(worker);
     }
+  }
+
+  private shutdownMessage(): ControlMessage {
+    return { type: "shutdown", graceMs: this.options.graceMs };
   }
 }
