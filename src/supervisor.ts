@@ -266,6 +266,7 @@ export class Supervisor {
     }
   }
 
+  /** What tells a worker to drain, within the grace period. */
   private shutdownMessage(): ControlMessage {
     return { type: "shutdown", graceMs: this.options.graceMs };
   }
