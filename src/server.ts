@@ -51,7 +51,9 @@ export interface HttpOptions {
   lingerMs?: number;
   /**
    * Log every request and what answered it as a JSON line to this writer (batched; the
-   * fields are {@link AccessLog.record}'s). Off by default.
+   * fields are {@link AccessLog.record}'s). It gets whole lines, at most 4096 bytes at a time
+   * unless one line is longer: each written with one write, several processes may share a
+   * pipe. Off by default.
    */
   accessLog?: (text: string) => void;
   /**

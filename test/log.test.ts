@@ -1,0 +1,112 @@
+/**
+ * The access log's writes: whole lines in pieces of at most PIPE_BUF bytes, so that workers
+ * sharing a pipe never interleave inside a line.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { AccessLog, PIECE_BYTES, pieces } from "../src/log.ts";
+
+const utf8 = new TextEncoder();
+
+function bytes(text: string): number {
+  return utf8.encode(text).length;
+}
+
+/** Lines of the given lengths in characters, each made of `char` and ending with a newline. */
+function lines(lengths: number[], char = "x"): string {
+  return lengths.map((n) => char.repeat(n - 1) + "\n").join("");
+}
+
+/** What every split must keep: the text whole, whole lines, and no piece too long needlessly. */
+function checkPieces(text: string, max = PIECE_BYTES): string[] {
+  const got = pieces(text, max);
+  assert.equal(got.join(""), text);
+  for (const piece of got) {
+    assert.ok(piece.endsWith("\n"), `a piece ends inside a line: ${JSON.stringify(piece)}`);
+    // Longer than allowed only when it is one line.
+    if (bytes(piece) > max) assert.equal(piece.indexOf("\n"), piece.length - 1);
+  }
+  // Each piece is as long as it may be: the next one's first line would not have fitted.
+  for (let i = 0; i + 1 < got.length; i++) {
+    const next = got[i + 1]!.slice(0, got[i + 1]!.indexOf("\n") + 1);
+    assert.ok(bytes(got[i]!) + bytes(next) > max, `pieces ${i} and ${i + 1} could be one`);
+  }
+  return got;
+}
+
+describe("access log pieces", () => {
+  it("are PIPE_BUF, 4096 bytes at most", () => {
+    assert.equal(PIECE_BYTES, 4096);
+  });
+
+  it("keep text that fits as one piece, and split at line ends", () => {
+    assert.deepEqual(pieces(""), []);
+    assert.deepEqual(checkPieces(lines([10, 20])), [lines([10, 20])]);
+    // Exactly full, then one byte over.
+    assert.deepEqual(checkPieces(lines([4000, 96])), [lines([4000, 96])]);
+    assert.deepEqual(checkPieces(lines([4000, 97])), [lines([4000]), lines([97])]);
+    assert.equal(checkPieces(lines(Array(100).fill(300))).length, Math.ceil(100 / 13));
+  });
+
+  it("give a line longer than a piece a piece of its own", () => {
+    assert.deepEqual(checkPieces(lines([5000])), [lines([5000])]);
+    assert.deepEqual(
+      checkPieces(lines([100, 5000, 100, 9000, 4096, 1])),
+      [lines([100]), lines([5000]), lines([100]), lines([9000]), lines([4096]), lines([1])],
+    );
+  });
+
+  it("count bytes, not characters, for text beyond ASCII", () => {
+    // 2, 3 and 4 bytes a character (the last a surrogate pair: two UTF-16 units).
+    for (const char of ["é", "€", "😀"]) {
+      const size = bytes(char);
+      const perLine = Math.floor(1000 / size);
+      const text = lines(Array(30).fill(perLine), char);
+      const got = checkPieces(text);
+      assert.ok(got.length > 1);
+      for (const piece of got) assert.ok(bytes(piece) <= PIECE_BYTES);
+    }
+    // One wide character among ASCII lines moves the cut.
+    const text = "é".repeat(50) + "\n" + lines([4000]);
+    assert.deepEqual(checkPieces(text), ["é".repeat(50) + "\n", lines([4000])]);
+    // ... found however far into a long batch it comes.
+    const far = lines(Array(17).fill(4000)) + lines([2100]) + "é".repeat(1000) + "\n";
+    assert.deepEqual(checkPieces(far).slice(-2), [lines([2100]), "é".repeat(1000) + "\n"]);
+    assert.deepEqual(checkPieces("€".repeat(2000) + "\n" + "a\n"), [
+      "€".repeat(2000) + "\n",
+      "a\n",
+    ]);
+  });
+
+  it("hold for any mix of line lengths and piece sizes", () => {
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 200; round++) {
+      const count = 1 + random(40);
+      const text = Array.from({ length: count }, () => {
+        const chars = ["a", "é", "€", "😀"];
+        let line = "";
+        for (let n = random(600); n > 0; n--) line += chars[random(10) < 8 ? 0 : random(4)];
+        return line + "\n";
+      }).join("");
+      checkPieces(text, 64 + random(4096));
+    }
+  });
+
+  it("are what the log hands its writer", () => {
+    const writes: string[] = [];
+    const log = new AccessLog((text) => writes.push(text));
+    const info = { method: "GET", url: "/?" + "q".repeat(1000), remote: "127.0.0.1", started: 0 };
+    for (let i = 0; i < 20; i++) log.record(info, 200, 10, true);
+    log.flush();
+    assert.ok(writes.length > 1);
+    for (const text of writes) {
+      assert.ok(bytes(text) <= PIECE_BYTES && text.endsWith("\n"));
+      for (const line of text.slice(0, -1).split("\n")) assert.equal(JSON.parse(line).status, 200);
+    }
+    assert.equal(writes.join("").split("\n").length - 1, 20);
+  });
+});
