@@ -20,6 +20,7 @@ import type { Handler } from "./src/connection.ts";
 import { Supervisor } from "./src/supervisor.ts";
 import { type Sharing, WORKER_ENV, workerSharing } from "./adapters/worker-role.ts";
 import { canRunAs, detectRuntime } from "./adapters/detect.ts";
+import { EXIT_DRAIN_MS, Output } from "./src/output.ts";
 
 /**
  * Worker plumbing, loaded only by workers and their primary: its `node:`
@@ -34,8 +35,11 @@ interface Host {
   env: Record<string, string | undefined>;
   exit(code: number): never;
   onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
-  /** Write text to stdout as it is. */
-  write(text: string): void;
+  /**
+   * Write text to stdout as it is, with one write call; resolves once it is written, so a
+   * reader that lags holds up this write, not the server.
+   */
+  stdout(text: string): Promise<void>;
   /** The runtime and its version, for the banner. */
   runtime: string;
   /** Why `path` cannot be read, or null when it may be (Deno's permissions). */
@@ -56,7 +60,7 @@ function host(): Host {
       env: { get(name: string): string | undefined };
       permissions: { querySync(p: DenoPermission): { state: string } };
       addSignalListener(signal: string, handler: () => void): void;
-      stdout: { writeSync(bytes: Uint8Array): number };
+      stdout: { write(bytes: Uint8Array): Promise<number> };
       version: { deno: string };
     };
     process?: {
@@ -64,12 +68,16 @@ function host(): Host {
       env: Record<string, string | undefined>;
       exit(code: number): never;
       on(signal: string, handler: () => void): void;
-      stdout: { write(text: string): boolean };
+      stdout: {
+        write(text: string, done: (err?: Error | null) => void): boolean;
+        on(event: "error", handler: () => void): void;
+      };
       versions: { node: string; bun?: string };
     };
   };
   if (g.Deno !== undefined) {
     const deno = g.Deno;
+    const utf8 = new TextEncoder();
     // Each variable on its own (`--allow-env=PORT,HOST` allows no more), and only when allowed:
     // asking for one that is not would prompt on a terminal.
     const env: Record<string, string | undefined> = {};
@@ -87,9 +95,10 @@ function host(): Host {
       env,
       exit: (code) => deno.exit(code),
       onSignal: (signal, handler) => deno.addSignalListener(signal, handler),
-      write: (text) => {
-        const bytes = new TextEncoder().encode(text);
-        for (let at = 0; at < bytes.length;) at += deno.stdout.writeSync(bytes.subarray(at));
+      stdout: async (text) => {
+        // Not writeSync: that blocks the whole process while the reader is behind.
+        const bytes = utf8.encode(text);
+        for (let at = 0; at < bytes.length;) at += await deno.stdout.write(bytes.subarray(at));
       },
       runtime: `deno ${deno.version.deno}`,
       cannotRead: (path) =>
@@ -99,14 +108,18 @@ function host(): Host {
     };
   }
   const p = g.process!;
+  // A write that fails (EPIPE: the reader is gone) is reported through its callback; the
+  // stream's error event, unheard, would end the process.
+  p.stdout.on("error", () => {});
   return {
     args: p.argv.slice(2),
     env: p.env,
     exit: (code) => p.exit(code),
     onSignal: (signal, handler) => p.on(signal, handler),
-    write: (text) => {
-      p.stdout.write(text);
-    },
+    stdout: (text) =>
+      new Promise((resolve, reject) => {
+        p.stdout.write(text, (err) => err ? reject(err) : resolve());
+      }),
     runtime: p.versions.bun !== undefined ? `bun ${p.versions.bun}` : `node ${p.versions.node}`,
     cannotRead: () => null,
   };
@@ -166,14 +179,24 @@ async function main(): Promise<void> {
     state.signalled = true;
   });
   const role = workerSharing(h.env);
+  const out = new Output(h.stdout, (line) => console.error(line));
   try {
-    if (role !== null) await runWorker(h, options, app.handler, role, state);
-    else if (workers > 1) await runPrimary(h, options, workers, state);
-    else await runSingle(h, options, app.handler, state);
+    if (role !== null) await runWorker(h, out, options, app.handler, role, state);
+    else if (workers > 1) await runPrimary(h, out, options, workers, state);
+    else await runSingle(h, out, options, app.handler, state);
   } catch (err) {
     console.error(`binks: ${err instanceof Error ? err.message : String(err)}`);
-    h.exit(1);
+    await exitWhenWritten(h, out, 1);
   }
+}
+
+/**
+ * Exit once stdout has taken everything queued for it, the access log's last lines and the
+ * summary; a reader that has not taken it all within {@link EXIT_DRAIN_MS} holds it up no longer.
+ */
+async function exitWhenWritten(h: Host, out: Output, code: number): Promise<never> {
+  await out.finish(EXIT_DRAIN_MS);
+  return h.exit(code);
 }
 
 type Options = ReturnType<typeof parseCli>;
@@ -192,13 +215,13 @@ function origin(hostname: string, port: number): string {
 }
 
 function serveOptions(
-  h: Host,
+  out: Output,
   options: Options,
   handler: Handler,
   reusePort: boolean,
 ): ServeOptions {
   return {
-    accessLog: options.accessLog ? h.write : undefined,
+    accessLog: options.accessLog ? (text) => out.log(text) : undefined,
     trustProxy: options.trustProxy,
     proxyHeader: options.proxyHeader,
     port: options.port,
@@ -214,12 +237,13 @@ function serveOptions(
 /** One process serves. */
 async function runSingle(
   h: Host,
+  out: Output,
   options: Options,
   handler: Handler,
   state: RunState,
 ): Promise<void> {
-  const server = await serve(serveOptions(h, options, handler, false));
-  console.log(
+  const server = await serve(serveOptions(out, options, handler, false));
+  out.line(
     `binks ${VERSION} listening on ${
       origin(server.hostname, server.port)
     } (${server.runtime}; ${h.runtime}; 1 worker)`,
@@ -230,7 +254,9 @@ async function runSingle(
     if (stopping) h.exit(1);
     stopping = true;
     state.draining = true;
-    server.shutdown(options.graceMs).then(() => h.exit(0), () => h.exit(1));
+    server.shutdown(options.graceMs)
+      .then(() => 0, () => 1)
+      .then((code) => exitWhenWritten(h, out, code));
   };
   h.onSignal("SIGTERM", stop);
   h.onSignal("SIGINT", stop);
@@ -240,6 +266,7 @@ async function runSingle(
 /** A worker: serve the shared port, report to the primary, drain when told. */
 async function runWorker(
   h: Host,
+  out: Output,
   options: Options,
   handler: Handler,
   role: Sharing,
@@ -248,7 +275,7 @@ async function runWorker(
   const control = (await loadCluster()).primaryControl();
   // Ctrl-C reaches the whole process group; only the primary decides.
   h.onSignal("SIGINT", () => {});
-  const server = await serve(serveOptions(h, options, handler, role === "reuseport"));
+  const server = await serve(serveOptions(out, options, handler, role === "reuseport"));
   const report = (): Promise<void> =>
     control.send({
       type: "stats",
@@ -265,7 +292,8 @@ async function runWorker(
     // stops the workers before the primary can ask.
     server.shutdown(graceMs)
       .then(() => report().catch(() => {}))
-      .then(() => h.exit(0), () => h.exit(1));
+      .then(() => 0, () => 1)
+      .then((code) => exitWhenWritten(h, out, code));
   };
   h.onSignal("SIGTERM", () => stop(options.graceMs));
   if (state.signalled) stop(options.graceMs);
@@ -281,6 +309,7 @@ async function runWorker(
 /** The primary: start the workers, keep them alive, stop them on a signal. */
 async function runPrimary(
   h: Host,
+  out: Output,
   options: Options,
   workers: number,
   state: RunState,
@@ -300,7 +329,9 @@ async function runPrimary(
     workers,
     graceMs: options.graceMs,
     spawn: () => spawnWorker(runtime, main, args),
-    log: (line) => console.log(`binks: ${line}`),
+    log: (line) => out.line(`binks: ${line}`),
+    // A worker's stdout gets as long as the primary's to take its last lines.
+    exitMs: EXIT_DRAIN_MS + 1_000,
   });
   let stopping = false;
   const stop = (): void => {
@@ -309,11 +340,10 @@ async function runPrimary(
     // The signal may have reached the workers too (a process group's): none is replaced now.
     supervisor.stopReplacing();
     supervisor.collect(200)
-      .then((stats) =>
-        console.log(`binks: served ${stats.requests} requests on ${workers} workers`)
-      )
+      .then((stats) => out.line(`binks: served ${stats.requests} requests on ${workers} workers`))
       .then(() => supervisor.shutdown())
-      .then(() => h.exit(0), () => h.exit(1));
+      .then(() => 0, () => 1)
+      .then((code) => exitWhenWritten(h, out, code));
   };
   h.onSignal("SIGTERM", stop);
   h.onSignal("SIGINT", stop);
@@ -321,13 +351,14 @@ async function runPrimary(
     stop();
     return;
   }
-  void supervisor.gaveUp.then(() => {
+  const gaveUp = supervisor.gaveUp.then(() => {
     console.error(`binks: giving up: ${supervisor.failureReason}`);
-    h.exit(1);
+    return exitWhenWritten(h, out, 1);
   });
-  await supervisor.start();
+  // Giving up before every worker was ready is said once, above, before the exit.
+  await supervisor.start().catch(() => gaveUp);
   const how = sharing(runtime) === "cluster" ? "node:cluster" : "SO_REUSEPORT";
-  console.log(
+  out.line(
     `binks ${VERSION} listening on ${
       origin(options.hostname, port)
     } (${runtime}; ${h.runtime}; ${workers} workers, ${how})`,

@@ -40,6 +40,11 @@ export interface SupervisorOptions {
   spawn(index: number): WorkerProcess;
   /** How long a worker may take to drain on shutdown before it is killed. */
   graceMs: number;
+  /**
+   * How long a worker may take to exit once its grace period is over (to write out its last
+   * output) before it is killed. Default 1 s.
+   */
+  exitMs?: number;
   /** How long a new worker may take to say it is ready. Default 15 s. */
   readyMs?: number;
   /** One line per event (ready, died, restarted). */
@@ -141,7 +146,7 @@ export class Supervisor {
   async shutdown(): Promise<void> {
     this.replacing = false;
     try {
-      await this.scope.close(now() + this.options.graceMs + 2_000);
+      await this.scope.close(now() + this.options.graceMs + (this.options.exitMs ?? 1_000) + 1_000);
     } catch (err) {
       if (!(err instanceof Timeout)) throw err;
       for (const w of this.current.values()) w.kill("SIGKILL");
@@ -249,14 +254,15 @@ export class Supervisor {
     }
   }
 
-  /** Tell `worker` to drain; kill it if it has not exited a second after the grace period. */
+  /** Tell `worker` to drain; kill it if it has not exited `exitMs` after the grace period. */
   private async drain(worker: WorkerProcess): Promise<void> {
     // A worker still starting may not listen to its control pipe yet (node:cluster on Node 20
     // drops what comes before): `listen` says it again once the worker reports ready.
     this.draining.add(worker);
     try {
       await worker.control.send(this.shutdownMessage()).catch(() => {});
-      const deadline = sleep(now() + this.options.graceMs + 1_000).then(() => "late" as const);
+      const lateAt = now() + this.options.graceMs + (this.options.exitMs ?? 1_000);
+      const deadline = sleep(lateAt).then(() => "late" as const);
       if (await Promise.race([worker.exited.then(() => "done" as const), deadline]) === "late") {
         worker.kill("SIGKILL");
         await worker.exited;
