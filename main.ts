@@ -339,10 +339,17 @@ async function runPrimary(
     stopping = true;
     // The signal may have reached the workers too (a process group's): none is replaced now.
     supervisor.stopReplacing();
-    supervisor.collect(200)
-      .then((stats) => out.line(`binks: served ${stats.requests} requests on ${workers} workers`))
-      .then(() => supervisor.shutdown())
+    // The drain starts at once (asking for counts first held it back 200 ms, while the workers
+    // took new connections); each worker reports its last counts as it stops, and the counts
+    // asked for here stand in for one killed after the grace.
+    void supervisor.collect(0);
+    supervisor.shutdown()
       .then(() => 0, () => 1)
+      .then(async (code) => {
+        const stats = await supervisor.collect(0);
+        out.line(`binks: served ${stats.requests} requests on ${workers} workers`);
+        return code;
+      })
       .then((code) => exitWhenWritten(h, out, code));
   };
   h.onSignal("SIGTERM", stop);
