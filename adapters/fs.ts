@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { FileInfo, FileSystem } from "../src/static.ts";
+import type { FileInfo, FileSystem, OpenFile } from "../src/static.ts";
 
 type NodeFs = typeof import("node:fs/promises");
 let loaded: Promise<NodeFs> | null = null;
@@ -18,36 +18,23 @@ function nodeFs(): Promise<NodeFs> {
   return (loaded ??= import("node:fs/promises"));
 }
 
-/** Read size per piece of a streamed file. */
-const PIECE = 64 * 1024;
+/** What `stat` gives, of what binks reads. */
+interface NodeStats {
+  size: number;
+  mtimeMs: number;
+  isFile(): boolean;
+  isDirectory(): boolean;
+}
 
-async function* readRange(
-  path: string,
-  start: number,
-  end: number,
-): AsyncGenerator<Uint8Array, void, undefined> {
-  const handle = await (await nodeFs()).open(path, "r");
-  try {
-    let at = start;
-    while (at < end) {
-      // Each piece is handed over to the connection, so each gets its own memory.
-      const piece = new Uint8Array(Math.min(PIECE, end - at));
-      const { bytesRead } = await handle.read(piece, 0, piece.length, at);
-      if (bytesRead === 0) break;
-      at += bytesRead;
-      yield bytesRead === piece.length ? piece : piece.subarray(0, bytesRead);
-    }
-  } finally {
-    await handle.close();
-  }
+function fileInfo(s: NodeStats): FileInfo {
+  return { size: s.size, mtimeMs: s.mtimeMs, isFile: s.isFile(), isDirectory: s.isDirectory() };
 }
 
 /** A {@link FileSystem} over `node:fs/promises`. */
 export const nodeFileSystem: FileSystem = {
   async stat(path: string): Promise<FileInfo | null> {
     try {
-      const s = await (await nodeFs()).stat(path);
-      return { size: s.size, mtimeMs: s.mtimeMs, isFile: s.isFile(), isDirectory: s.isDirectory() };
+      return fileInfo(await (await nodeFs()).stat(path));
     } catch {
       return null;
     }
@@ -55,7 +42,20 @@ export const nodeFileSystem: FileSystem = {
   async realpath(path: string): Promise<string> {
     return (await nodeFs()).realpath(path);
   },
-  read(path: string, start: number, end: number): AsyncIterable<Uint8Array> {
-    return readRange(path, start, end);
+  async open(path: string): Promise<OpenFile> {
+    const handle = await (await nodeFs()).open(path, "r");
+    try {
+      // The metadata of what was opened: the path may have been given to another file since.
+      const info = fileInfo(await handle.stat());
+      return {
+        info,
+        read: async (into, position) =>
+          (await handle.read(into, 0, into.length, position)).bytesRead,
+        close: () => handle.close(),
+      };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
   },
 };

@@ -29,6 +29,7 @@ import {
   chunkSizeLine,
   CLOSE,
   CONTINUE_100,
+  discardStream,
   KEEP,
   KEEP_10,
   LAST_CHUNK,
@@ -151,6 +152,11 @@ export function errorReply(status: number): StaticReply {
     errorReplies.set(status, reply);
   }
   return reply;
+}
+
+/** A reply that will not be sent: its stream, if any, is closed (it may hold an open file). */
+function drop(reply: Reply | StaticReply): void {
+  if (!(reply instanceof StaticReply)) discardStream(reply.body);
 }
 
 /** One request on its way through the connection. */
@@ -616,6 +622,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.handlerDone(ex);
     ex.req.release();
     if (ex.reply === null) ex.reply = result;
+    else drop(result);
     this.drainQueue();
     return pos;
   }
@@ -732,6 +739,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.host.reportError(
       new Error("a 2xx answer to CONNECT opens a tunnel, which binks does not provide"),
     );
+    drop(reply);
     return errorReply(500);
   }
 
@@ -884,7 +892,10 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /** `reply` answers `ex` (unless it was answered or given up already): write what is ready. */
   private settle(ex: Exchange, reply: Reply | StaticReply): void {
     this.handlerDone(ex);
-    if (ex.reply !== null || ex.abandoned || this.phase === CLOSED) return;
+    if (ex.reply !== null || ex.abandoned || this.phase === CLOSED) {
+      drop(reply);
+      return;
+    }
     ex.reply = reply;
     ex.req.release();
     this.step(DRAIN);

@@ -70,6 +70,7 @@ export {
   contentType,
   type FileInfo,
   type FileSystem,
+  type OpenFile,
   serveStatic,
   type StaticOptions,
 } from "./static.ts";

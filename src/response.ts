@@ -462,10 +462,11 @@ function kindOf(value: unknown): string {
 }
 
 /**
- * A streamed body that will not be sent (an answer to HEAD, a 204 or 304) is closed, so that
- * its producer lets go of what it holds, as when a client leaves mid-stream.
+ * A streamed body that will not be sent (an answer to HEAD, a 204 or 304, one that came too
+ * late) is closed, so that its producer lets go of what it holds (an open file), as when a
+ * client leaves mid-stream.
  */
-function discardStream(body: ReplyBody): void {
+export function discardStream(body: ReplyBody): void {
   if (body === null || body === undefined || typeof body === "string") return;
   if (body instanceof Uint8Array) return;
   try {

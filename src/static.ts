@@ -2,7 +2,8 @@
  * Serving files from a directory: content types, validators (`ETag`,
  * `Last-Modified`) and the conditions on them (`304`, `412`, in RFC 9110 §13.2.2's
  * order), single byte ranges for GET (`206`, `416`), `HEAD`, index files, and no way
- * out of the root (encoded `..`, NUL, symlinks).
+ * out of the root (encoded `..`, NUL, symlinks). A file is opened before the status is
+ * chosen: one that cannot be is a `403` or `404`, not a `200` cut short.
  *
  * The file system is passed in ({@link FileSystem}), so this stays free of
  * any runtime's modules; `adapters/fs.ts` has the implementation.
@@ -27,14 +28,35 @@ export interface FileInfo {
   isDirectory: boolean;
 }
 
+/**
+ * A file opened for reading. What is served is what was opened: the path may name another
+ * file by the time the body is read (a deploy that renames a new file into place).
+ */
+export interface OpenFile {
+  /** The opened file's own metadata (not the path's). */
+  readonly info: FileInfo;
+  /**
+   * Read into `into` from byte `position` of the file: how many bytes were read, 0 at its
+   * end. One read at a time.
+   */
+  read(into: Uint8Array, position: number): Promise<number>;
+  /** Let go of the file: called once, after any read has settled. */
+  close(): Promise<void>;
+}
+
 /** The file operations static serving needs. */
 export interface FileSystem {
   /** Metadata of a path (following symlinks), or null when it does not exist. */
   stat(path: string): Promise<FileInfo | null>;
   /** The path with every symlink resolved. */
   realpath(path: string): Promise<string>;
-  /** Bytes `[start, end)` of a file, in pieces the reader may keep. */
-  read(path: string, start: number, end: number): AsyncIterable<Uint8Array>;
+  /**
+   * Open a file for reading. Fails as `node:fs` does: an error whose `code` is `ENOENT` or
+   * `ENOTDIR` for a file that is gone (`404`), `EACCES` or `EPERM` for one that may not be read
+   * (`403`); Deno's `NotFound`, `PermissionDenied` and `NotCapable` (by `name`) count the same.
+   * Any other failure is a `500`.
+   */
+  open(path: string): Promise<OpenFile>;
 }
 
 /** Options for {@link serveStatic}. */
@@ -85,6 +107,8 @@ export function contentType(name: string): string {
 
 /** Files up to this size are read whole and sent with the head; larger ones stream. */
 const WHOLE_FILE_MAX = 64 * 1024;
+/** Read size per piece of a streamed file. */
+const PIECE = 64 * 1024;
 
 /** A handler that serves the files under `root` (GET and HEAD). */
 export function serveStatic(root: string, fs: FileSystem, options: StaticOptions = {}): Handler {
@@ -109,13 +133,39 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
       info = await fs.stat(file);
     }
     if (info === null || !info.isFile) return plain(404);
-    // A symlink may point anywhere: what counts is where it lands.
-    const real = await fs.realpath(file);
-    if (real !== base && !real.startsWith(base.endsWith("/") ? base : base + "/")) {
-      return plain(403);
+    let real: string;
+    let opened: OpenFile;
+    try {
+      // A symlink may point anywhere: what counts is where it lands.
+      real = await fs.realpath(file);
+      if (real !== base && !real.startsWith(base.endsWith("/") ? base : base + "/")) {
+        return plain(403);
+      }
+      // Opened before anything is said: a file that cannot be read gets an honest status, not
+      // a 200 whose body never comes.
+      opened = await fs.open(real);
+    } catch (err) {
+      return openFailure(err);
     }
-    return respondWithFile(req, fs, real, info);
+    return respondWithFile(req, new OwnedFile(opened), real);
   };
+}
+
+/**
+ * The answer for a file that could not be resolved or opened: `404` when it is gone (removed
+ * since `stat`), `403` when it may not be read. Anything else is the server's failure, thrown
+ * on to be reported and answered with a 500.
+ */
+function openFailure(err: unknown): Reply {
+  const { code, name } = (typeof err === "object" && err !== null ? err : {}) as {
+    code?: unknown;
+    name?: unknown;
+  };
+  if (code === "ENOENT" || code === "ENOTDIR" || name === "NotFound") return plain(404);
+  if (
+    code === "EACCES" || code === "EPERM" || name === "PermissionDenied" || name === "NotCapable"
+  ) return plain(403);
+  throw err;
 }
 
 const TRAVERSAL: string[] = [];
@@ -150,58 +200,159 @@ function plain(status: number): Reply {
 
 async function respondWithFile(
   req: IncomingRequest,
-  fs: FileSystem,
-  file: string,
-  info: FileInfo,
+  file: OwnedFile,
+  name: string,
 ): Promise<Reply> {
-  const etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
-  // Never later than the response's Date (RFC 9110 §8.8.2.1): a file dated in the future.
-  const modified = Math.floor(Math.min(info.mtimeMs, Date.now()) / 1000) * 1000;
-  const lastModified = imfDate(modified);
-  const validators: [string, string][] = [["ETag", etag], ["Last-Modified", lastModified]];
-  if (preconditionFailed(req, etag, modified)) return plain(412);
-  // A 304 carries the validators, not the metadata of a body it does not have (§15.4.5).
-  if (notModified(req, etag, modified)) return { status: 304, headers: validators };
-  const headers: [string, string][] = [
-    ["Content-Type", contentType(file)],
-    ...validators,
-    ["Accept-Ranges", "bytes"],
-  ];
-  const size = info.size;
-  // Range is defined for GET only; any other method ignores it (RFC 9110 §14.2).
-  const range = req.method === "GET" ? req.header("range") : undefined;
-  let start = 0;
-  let end = size;
-  let status = 200;
-  if (range !== undefined && ifRangeHolds(req, etag, lastModified)) {
-    const parsed = parseRange(range, size);
-    if (parsed === UNSATISFIABLE) {
-      return { status: 416, headers: [["Content-Range", `bytes */${size}`], headers[0]!] };
+  // Closed here unless a stream takes it over (and closes it when it ends or is given up).
+  let streamed = false;
+  try {
+    const info = file.info;
+    // The path named a file when it was looked at; what was opened may be another by now.
+    if (!info.isFile) return plain(404);
+    const etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+    // Never later than the response's Date (RFC 9110 §8.8.2.1): a file dated in the future.
+    const modified = Math.floor(Math.min(info.mtimeMs, Date.now()) / 1000) * 1000;
+    const lastModified = imfDate(modified);
+    const validators: [string, string][] = [["ETag", etag], ["Last-Modified", lastModified]];
+    if (preconditionFailed(req, etag, modified)) return plain(412);
+    // A 304 carries the validators, not the metadata of a body it does not have (§15.4.5).
+    if (notModified(req, etag, modified)) return { status: 304, headers: validators };
+    const headers: [string, string][] = [
+      ["Content-Type", contentType(name)],
+      ...validators,
+      ["Accept-Ranges", "bytes"],
+    ];
+    const size = info.size;
+    // Range is defined for GET only; any other method ignores it (RFC 9110 §14.2).
+    const range = req.method === "GET" ? req.header("range") : undefined;
+    let start = 0;
+    let end = size;
+    let status = 200;
+    if (range !== undefined && ifRangeHolds(req, etag, lastModified)) {
+      const parsed = parseRange(range, size);
+      if (parsed === UNSATISFIABLE) {
+        return { status: 416, headers: [["Content-Range", `bytes */${size}`], headers[0]!] };
+      }
+      if (parsed !== null) {
+        [start, end] = parsed;
+        status = 206;
+        headers.push(["Content-Range", `bytes ${start}-${end - 1}/${size}`]);
+      }
     }
-    if (parsed !== null) {
-      [start, end] = parsed;
-      status = 206;
-      headers.push(["Content-Range", `bytes ${start}-${end - 1}/${size}`]);
+    const length = end - start;
+    if (req.method === "HEAD") {
+      // The length a GET would have, stated; nothing is read.
+      headers.push(["Content-Length", String(length)]);
+      return { status, headers };
     }
+    if (length <= WHOLE_FILE_MAX) {
+      return { status, headers, body: await file.readWhole(start, length) };
+    }
+    streamed = true;
+    return { status, headers, body: new FileStream(file, start, end), length };
+  } finally {
+    if (!streamed) await file.close();
   }
-  const length = end - start;
-  // HEAD: the writer announces the length and never pulls the (lazy) stream.
-  if (req.method === "HEAD" || length > WHOLE_FILE_MAX) {
-    return { status, headers, body: fs.read(file, start, end), length };
-  }
-  return { status, headers, body: await readWhole(fs.read(file, start, end), length) };
 }
 
-async function readWhole(pieces: AsyncIterable<Uint8Array>, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for await (const p of pieces) {
-    const take = Math.min(p.length, length - at);
-    out.set(p.subarray(0, take), at);
-    at += take;
+/**
+ * An opened file, closed once whatever happens: by the end of its stream, its failure, the
+ * client leaving (`return()`), or the handler when no stream takes it over.
+ */
+class OwnedFile {
+  readonly info: FileInfo;
+  private readonly file: OpenFile;
+  /** The read in flight: a close waits for it, so no read runs on a closed file. */
+  private reading: Promise<number> | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(file: OpenFile) {
+    this.file = file;
+    this.info = file.info;
   }
-  if (at !== length) throw new Error("file changed size while being read");
-  return out;
+
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  async read(into: Uint8Array, position: number): Promise<number> {
+    const reading = this.file.read(into, position);
+    this.reading = reading;
+    try {
+      return await reading;
+    } finally {
+      this.reading = null;
+    }
+  }
+
+  /** Bytes `[start, start + length)` in one piece. */
+  async readWhole(start: number, length: number): Promise<Uint8Array> {
+    const out = new Uint8Array(length);
+    for (let at = 0; at < length;) {
+      const n = await this.read(out.subarray(at), start + at);
+      // Still before the head: the client gets a 500, not a body shorter than its length.
+      if (n === 0) throw new Error("file shrank while being read");
+      at += n;
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeAfterRead();
+    return this.closing;
+  }
+
+  private async closeAfterRead(): Promise<void> {
+    // Its failure is the reader's to see; a close only waits for it.
+    await this.reading?.catch(() => {});
+    try {
+      await this.file.close();
+    } catch {
+      // Nothing was written through it: a file opened to be read loses nothing by a failed close.
+    }
+  }
+}
+
+const DONE: IteratorResult<Uint8Array> = { done: true, value: undefined };
+
+/** Bytes `[start, end)` of a file, piece by piece; the file is closed when it ends or is given up. */
+class FileStream implements AsyncIterableIterator<Uint8Array> {
+  private readonly file: OwnedFile;
+  private at: number;
+  private readonly end: number;
+
+  constructor(file: OwnedFile, start: number, end: number) {
+    this.file = file;
+    this.at = start;
+    this.end = end;
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.at >= this.end || this.file.closed) return this.return();
+    // Each piece is handed over to the connection, so each gets its own memory.
+    const piece = new Uint8Array(Math.min(PIECE, this.end - this.at));
+    let n: number;
+    try {
+      n = await this.file.read(piece, this.at);
+    } catch (err) {
+      await this.file.close();
+      throw err;
+    }
+    // A file cut short ends its stream short: the connection, which sent the length, closes.
+    if (n === 0) return this.return();
+    this.at += n;
+    return { done: false, value: n === piece.length ? piece : piece.subarray(0, n) };
+  }
+
+  /** Given up (the client left, or the body is not sent): the file is closed, even unread. */
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    await this.file.close();
+    return DONE;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this;
+  }
 }
 
 /** One entity-tag of a list (RFC 9110 §8.8.3), with the commas and OWS before it. */

@@ -4,22 +4,90 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve, type Server } from "../serve.ts";
-import { serveStatic } from "../src/static.ts";
+import { type FileSystem, serveStatic } from "../src/static.ts";
+import type { Handler } from "../src/connection.ts";
 import { nodeFileSystem } from "../adapters/fs.ts";
-import { header, RawClient, request, text } from "./client.ts";
+import { header, type Parsed, RawClient, request, text } from "./client.ts";
 
 let server: Server;
 let port = 0;
 let dir = "";
 let outside = "";
 const big = new Uint8Array(200 * 1024).map((_, i) => (i * 31 + (i >> 10)) & 0xff);
+/** Sparse, and far more than socket buffers take in: a client that stops reading stops it. */
+const HUGE_SIZE = 64 * 1024 * 1024;
+/** A second server, whose handler each test sets (over a file system of its own). */
+let fakeServer: Server;
+let fakeHandler: Handler;
+const errors: unknown[] = [];
 
 const get = (path: string, extra = "") =>
   request(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`);
+
+/** The header fields of `r` but Date, which changes. */
+const fields = (r: Parsed) => r.headers.filter(([name]) => name !== "Date");
+
+/** `nodeFileSystem` with another `open`. */
+function withOpen(open: FileSystem["open"]): FileSystem {
+  return { stat: nodeFileSystem.stat, realpath: nodeFileSystem.realpath, open };
+}
+
+/**
+ * An error as `open` from `node:fs` fails with on Node, Deno and Bun alike (seen on each
+ * as an unprivileged user opening a root-owned file of mode 0600, a missing one, one under a
+ * file): a plain Error with `code`, `errno` and `syscall`.
+ */
+function fsError(code: string, errno: number, what: string, path: string): Error {
+  return Object.assign(new Error(`${code}: ${what}, open '${path}'`), {
+    errno,
+    code,
+    syscall: "open",
+    path,
+  });
+}
+
+const FDS = "/proc/self/fd";
+/** Open descriptors can be listed (Linux): the tests that count them run. */
+const seesFds = existsSync(FDS);
+
+/** How many of this process's descriptors are open on `file`. */
+function fdsOn(file: string): number {
+  let n = 0;
+  for (const fd of readdirSync(FDS)) {
+    try {
+      if (readlinkSync(`${FDS}/${fd}`) === file) n++;
+    } catch {
+      // Closed while listed.
+    }
+  }
+  return n;
+}
+
+async function until(done: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 describe("static files", () => {
   before(async () => {
@@ -37,15 +105,25 @@ describe("static files", () => {
     writeFileSync(join(dir, "sub", "index.html"), "<p>sub</p>");
     symlinkSync(join(outside, "secret.txt"), join(dir, "escape.txt"));
     symlinkSync(join(dir, "a.txt"), join(dir, "inside.txt"));
+    const huge = openSync(join(dir, "huge.bin"), "w");
+    ftruncateSync(huge, HUGE_SIZE);
+    closeSync(huge);
     server = await serve({
       port: 0,
       hostname: "127.0.0.1",
       handler: serveStatic(dir, nodeFileSystem),
     });
     port = server.port;
+    fakeServer = await serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      handler: (req) => fakeHandler(req),
+      onError: (err) => errors.push(err),
+    });
   });
   after(async () => {
     await server.shutdown(100);
+    await fakeServer.shutdown(100);
     rmSync(dir, { recursive: true, force: true });
     rmSync(outside, { recursive: true, force: true });
   });
@@ -205,6 +283,211 @@ describe("static files", () => {
     assert.equal((await get("/escape.txt")).status, 403);
     assert.equal(text((await get("/inside.txt")).body), "hello world");
     assert.equal((await get("/missing.txt")).status, 404);
+  });
+
+  it("answers 403 or 404 for a file it cannot open, before any status line", async () => {
+    const cases: [Error, number][] = [
+      [fsError("EACCES", -13, "permission denied", "x"), 403],
+      [fsError("EPERM", -1, "operation not permitted", "x"), 403],
+      [fsError("ENOENT", -2, "no such file or directory", "x"), 404],
+      [fsError("ENOTDIR", -20, "not a directory", "x"), 404],
+      // Deno's own errors, by name: NotCapable is a path its --allow-read does not cover.
+      [Object.assign(new Error("Requires read access"), { name: "NotCapable" }), 403],
+      [Object.assign(new Error("Permission denied"), { name: "PermissionDenied" }), 403],
+      [Object.assign(new Error("No such file"), { name: "NotFound" }), 404],
+    ];
+    for (const [error, status] of cases) {
+      // Only the one file fails: the next request, on the same connection, still gets its file.
+      fakeHandler = serveStatic(
+        dir,
+        withOpen((path) =>
+          path.endsWith("/a.txt") ? Promise.reject(error) : nodeFileSystem.open(path)
+        ),
+      );
+      for (const target of ["/a.txt", "/inside.txt"]) {
+        for (const method of ["GET", "HEAD"]) {
+          const c = await RawClient.connect(fakeServer.port);
+          await c.send(
+            `${method} ${target} HTTP/1.1\r\nHost: x\r\n\r\nGET /my%20file.json HTTP/1.1\r\nHost: x\r\n\r\n`,
+          );
+          const [r, next] = await c.responses(2, [method === "HEAD"]);
+          c.close();
+          const what = `${error.name} ${(error as { code?: string }).code} ${method} ${target}`;
+          assert.equal(r!.status, status, what);
+          assert.deepEqual(fields(r!), [["Content-Type", "text/plain"], ["Content-Length", "4"]]);
+          assert.equal(text(r!.body), method === "HEAD" ? "" : `${status}\n`);
+          assert.equal(next!.status, 200, what);
+          assert.equal(text(next!.body), "{}");
+        }
+      }
+    }
+    assert.deepEqual(errors, []);
+  });
+
+  it("answers a large file it cannot open likewise, not a 200 cut short", async () => {
+    fakeHandler = serveStatic(
+      dir,
+      withOpen(() => Promise.reject(fsError("EACCES", -13, "permission denied", "x"))),
+    );
+    const r = await request(fakeServer.port, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.equal(r.status, 403);
+    assert.equal(text(r.body), "403\n");
+  });
+
+  it("answers 500 for any other failure to open, and reports it", async () => {
+    const failure = fsError("EIO", -5, "i/o error", "x");
+    fakeHandler = serveStatic(dir, withOpen(() => Promise.reject(failure)));
+    errors.length = 0;
+    const r = await request(fakeServer.port, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.equal(r.status, 500);
+    assert.deepEqual(fields(r), [["Content-Type", "text/plain"], ["Content-Length", "4"]]);
+    assert.equal(text(r.body), "500\n");
+    assert.deepEqual(errors, [failure]);
+    errors.length = 0;
+  });
+
+  it("answers 404 for a file removed between its stat and its open", async () => {
+    for (const name of ["gone.txt", "gone.bin"]) {
+      const path = join(dir, name);
+      writeFileSync(path, name === "gone.txt" ? "soon gone" : big);
+      // The real file system, with the file removed just after it was looked at.
+      fakeHandler = serveStatic(dir, {
+        ...nodeFileSystem,
+        stat: async (p) => {
+          const info = await nodeFileSystem.stat(p);
+          if (p.endsWith(`/${name}`)) rmSync(p);
+          return info;
+        },
+      });
+      const r = await request(fakeServer.port, `GET /${name} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal(r.status, 404, name);
+      assert.equal(text(r.body), "404\n");
+      assert.equal(existsSync(path), false);
+    }
+  });
+
+  it("describes the file it opened, not what its path names by then", async () => {
+    const path = join(dir, "swapped.txt");
+    writeFileSync(path, "old");
+    fakeHandler = serveStatic(dir, {
+      ...nodeFileSystem,
+      stat: async (p) => {
+        const info = await nodeFileSystem.stat(p);
+        // A deploy puts a new version in place between the look and the open.
+        if (p.endsWith("/swapped.txt")) {
+          rmSync(p);
+          writeFileSync(p, "new and longer");
+        }
+        return info;
+      },
+    });
+    const r = await request(fakeServer.port, "GET /swapped.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert.equal(r.status, 200);
+    assert.equal(header(r, "content-length"), "14");
+    assert.equal(text(r.body), "new and longer");
+    rmSync(path);
+  });
+
+  it("closes the file when the client leaves mid-stream", { skip: !seesFds }, async () => {
+    const huge = realpathSync(join(dir, "huge.bin"));
+    const c = await RawClient.connect(port);
+    await c.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    await c.until(() => c.received().length > 0, 5000, "the first bytes");
+    c.socket.pause();
+    // Open (Deno holds a second descriptor while a read is in flight).
+    assert.ok(fdsOn(huge) >= 1);
+    c.close();
+    await until(() => fdsOn(huge) === 0, "the file to be closed");
+  });
+
+  it(
+    "keeps no file open after HEAD, 304, 412, 416 or a whole answer",
+    { skip: !seesFds },
+    async () => {
+      const file = realpathSync(join(dir, "a.txt"));
+      const etag = header(await get("/a.txt"), "etag")!;
+      assert.equal(fdsOn(file), 0);
+      const head = await request(port, "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", true);
+      assert.equal(head.status, 200);
+      assert.equal(fdsOn(file), 0);
+      assert.equal((await get("/a.txt", `If-None-Match: ${etag}\r\n`)).status, 304);
+      assert.equal(fdsOn(file), 0);
+      assert.equal((await get("/a.txt", 'If-Match: "nope"\r\n')).status, 412);
+      assert.equal(fdsOn(file), 0);
+      assert.equal((await get("/a.txt", "Range: bytes=50-\r\n")).status, 416);
+      assert.equal(fdsOn(file), 0);
+      const bigFile = realpathSync(join(dir, "big.bin"));
+      const r = await get("/big.bin");
+      assert.deepEqual(r.body, big);
+      await until(() => fdsOn(bigFile) === 0, "the streamed file to be closed");
+    },
+  );
+
+  it("closes a file whose read is under way only once the read is done", async () => {
+    const events: string[] = [];
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    fakeHandler = serveStatic(
+      dir,
+      withOpen(async (path) => {
+        const file = await nodeFileSystem.open(path);
+        events.push("open");
+        return {
+          info: file.info,
+          read: async (into, position) => {
+            events.push("read");
+            await gate;
+            const n = await file.read(into, position);
+            events.push("read done");
+            return n;
+          },
+          close: () => {
+            events.push("close");
+            return file.close();
+          },
+        };
+      }),
+    );
+    const c = await RawClient.connect(fakeServer.port);
+    await c.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    await c.until(() => c.received().length > 0, 5000, "the head");
+    await until(() => events.includes("read"), "the first read");
+    // A reset: a FIN alone is a half-close, which a server that is not writing does not notice.
+    c.socket.resetAndDestroy();
+    // The server has seen the client leave (and given up the stream) while the read waits.
+    await until(() => fakeServer.http.connections === 0, "the connection to close");
+    release();
+    await until(() => events.includes("close"), "the file to be closed");
+    assert.deepEqual(events, ["open", "read", "read done", "close"]);
+  });
+
+  it("closes the file of an answer whose client left before it was ready", async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let closed = 0;
+    fakeHandler = serveStatic(
+      dir,
+      withOpen(async (path) => {
+        await gate;
+        const file = await nodeFileSystem.open(path);
+        return {
+          info: file.info,
+          read: (into, position) => file.read(into, position),
+          close: () => {
+            closed++;
+            return file.close();
+          },
+        };
+      }),
+    );
+    const c = await RawClient.connect(fakeServer.port);
+    await c.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    await until(() => fakeServer.http.running === 1, "the handler to start");
+    c.socket.resetAndDestroy();
+    await until(() => fakeServer.http.connections === 0, "the connection to close");
+    // The handler goes on, opens the file and answers with its stream: nobody will send it.
+    release();
+    await until(() => closed === 1, "the file to be closed");
   });
 
   it("answers 405 with Allow for other methods", async () => {
