@@ -129,8 +129,13 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     let file = joinPath(base, segments);
     let info = await fs.stat(file);
     if (info !== null && info.isDirectory) {
+      // Its page's relative links resolve against the URL: without the slash, next to it.
+      if (!path.endsWith("/")) return toDirectory(req);
       file = joinPath(file, [index]);
       info = await fs.stat(file);
+    } else if (path.endsWith("/")) {
+      // A file named as a directory.
+      return plain(404);
     }
     if (info === null || !info.isFile) return plain(404);
     let real: string;
@@ -192,6 +197,25 @@ function joinPath(base: string, segments: string[]): string {
   const head = base.endsWith("/") ? base.slice(0, -1) : base;
   return segments.length === 0 ? head : `${head}/${segments.join("/")}`;
 }
+
+/**
+ * `301` to the directory's URL with its slash: the path as the request wrote it (prefix and
+ * percent-encoding kept), then the query.
+ */
+function toDirectory(req: IncomingRequest): Reply {
+  const url = req.url;
+  const q = url.indexOf("?");
+  const query = q < 0 ? "" : url.slice(q);
+  // One leading slash: `//host/` would send the client to another site.
+  const location = `/${req.path.replace(LEADING_SLASHES, "")}/${query}`;
+  return {
+    status: 301,
+    headers: [["Location", location], ["Content-Type", "text/plain"]],
+    body: "301\n",
+  };
+}
+
+const LEADING_SLASHES = /^\/+/;
 
 function plain(status: number): Reply {
   const reply = errorReply(status);

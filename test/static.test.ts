@@ -102,6 +102,7 @@ describe("static files", () => {
     const y2099 = new Date(Date.UTC(2099, 0, 1));
     utimesSync(join(dir, "future.txt"), y2099, y2099);
     mkdirSync(join(dir, "sub"));
+    mkdirSync(join(dir, "evil.example"));
     writeFileSync(join(dir, "sub", "index.html"), "<p>sub</p>");
     symlinkSync(join(outside, "secret.txt"), join(dir, "escape.txt"));
     symlinkSync(join(dir, "a.txt"), join(dir, "inside.txt"));
@@ -144,6 +145,42 @@ describe("static files", () => {
     const sub = await get("/sub/");
     assert.equal(text(sub.body), "<p>sub</p>");
     assert.equal(header(sub, "content-type"), "text/html; charset=utf-8");
+  });
+
+  it("redirects a directory named without its slash, with the query, as it was written", async () => {
+    const r = await get("/sub?x=1&y=%20");
+    assert.equal(r.status, 301);
+    assert.deepEqual(fields(r), [
+      ["Location", "/sub/?x=1&y=%20"],
+      ["Content-Type", "text/plain"],
+      ["Content-Length", "4"],
+    ]);
+    assert.equal(text(r.body), "301\n");
+    assert.equal(header(await get("/s%75b"), "location"), "/s%75b/");
+    assert.equal(header(await get("http://x/sub?q"), "location"), "/sub/?q");
+    const head = await request(port, "HEAD /sub HTTP/1.1\r\nHost: x\r\n\r\n", true);
+    assert.equal(head.status, 301);
+    assert.equal(header(head, "location"), "/sub/");
+    // Not `//evil.example/`, which names another site.
+    assert.equal(header(await get("//evil.example"), "location"), "/evil.example/");
+  });
+
+  it("redirects under its prefix, the mount point itself too", async () => {
+    fakeHandler = serveStatic(dir, nodeFileSystem, { prefix: "/files" });
+    const at = (path: string) =>
+      request(fakeServer.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.equal(header(await at("/files/sub?a"), "location"), "/files/sub/?a");
+    assert.equal(header(await at("/files"), "location"), "/files/");
+    assert.equal(text((await at("/files/")).body), "<h1>home</h1>");
+    assert.equal(text((await at("/files/sub/")).body), "<p>sub</p>");
+  });
+
+  it("answers 404 for a file named with a trailing slash", async () => {
+    for (const path of ["/a.txt/", "/inside.txt/", "/sub/index.html/", "/big.bin//"]) {
+      const r = await get(path);
+      assert.equal(r.status, 404, path);
+      assert.equal(text(r.body), "404\n");
+    }
   });
 
   it("decodes percent-encoded names", async () => {
