@@ -20,7 +20,10 @@ import type { Reply } from "./response.ts";
 export interface FileInfo {
   /** Length in bytes: `Content-Length`, ranges and the `ETag`. */
   size: number;
-  /** Last change, in ms since the epoch: `Last-Modified` and the `ETag`. */
+  /**
+   * Last change, in ms since the epoch, with the fraction the file system keeps: `Last-Modified`
+   * (whole seconds) and the `ETag` (to the µs).
+   */
   mtimeMs: number;
   /** A regular file: only these are served. */
   isFile: boolean;
@@ -103,6 +106,18 @@ export function contentType(name: string): string {
   const dot = name.lastIndexOf(".");
   return (dot >= 0 ? TYPES[name.slice(dot + 1).toLowerCase()] : undefined) ??
     "application/octet-stream";
+}
+
+/** What an HTTP-date can tell apart. */
+const SECOND = 1000;
+
+/**
+ * A strong tag (RFC 9110 §8.8.3): the size and the mtime in µs, as finely as the file system
+ * gives it (Node and Bun to the µs, Deno to the ms). A file rewritten within a second gets
+ * another tag; one rewritten to the same size within the same µs would not.
+ */
+function entityTag(info: FileInfo): string {
+  return `"${info.size.toString(16)}-${Math.round(info.mtimeMs * 1000).toString(16)}"`;
 }
 
 /** Files up to this size are read whole and sent with the head; larger ones stream. */
@@ -233,14 +248,20 @@ async function respondWithFile(
     const info = file.info;
     // The path named a file when it was looked at; what was opened may be another by now.
     if (!info.isFile) return plain(404);
-    const etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+    const now = Date.now();
+    const etag = entityTag(info);
     // Never later than the response's Date (RFC 9110 §8.8.2.1): a file dated in the future.
-    const modified = Math.floor(Math.min(info.mtimeMs, Date.now()) / 1000) * 1000;
+    const modified = Math.floor(Math.min(info.mtimeMs, now) / SECOND) * SECOND;
     const lastModified = imfDate(modified);
+    // A date names a whole second, and a file changed less than a second ago may change again
+    // within the second its date names, after a client saw it: its date vouches for nothing
+    // (RFC 9110 §8.8.2.2). For the date conditions it counts as changed after that second.
+    const settled = info.mtimeMs <= now - SECOND;
+    const changed = settled ? modified : modified + SECOND;
     const validators: [string, string][] = [["ETag", etag], ["Last-Modified", lastModified]];
-    if (preconditionFailed(req, etag, modified)) return plain(412);
+    if (preconditionFailed(req, etag, changed)) return plain(412);
     // A 304 carries the validators, not the metadata of a body it does not have (§15.4.5).
-    if (notModified(req, etag, modified)) return { status: 304, headers: validators };
+    if (notModified(req, etag, changed)) return { status: 304, headers: validators };
     const headers: [string, string][] = [
       ["Content-Type", contentType(name)],
       ...validators,
@@ -252,7 +273,7 @@ async function respondWithFile(
     let start = 0;
     let end = size;
     let status = 200;
-    if (range !== undefined && ifRangeHolds(req, etag, lastModified)) {
+    if (range !== undefined && ifRangeHolds(req, etag, settled ? lastModified : null)) {
       const parsed = parseRange(range, size);
       if (parsed === UNSATISFIABLE) {
         return { status: 416, headers: [["Content-Range", `bytes */${size}`], headers[0]!] };
@@ -442,8 +463,11 @@ function notModified(req: IncomingRequest, etag: string, modified: number): bool
   return !Number.isNaN(since) && modified <= since;
 }
 
-/** If-Range: the range applies only while the validator still matches (a weak ETag never does). */
-function ifRangeHolds(req: IncomingRequest, etag: string, lastModified: string): boolean {
+/**
+ * If-Range (RFC 9110 §13.1.5): the range applies only while the validator still matches,
+ * strongly: the ETag, or the Last-Modified date when it is strong (null when it is not).
+ */
+function ifRangeHolds(req: IncomingRequest, etag: string, lastModified: string | null): boolean {
   const ifRange = req.header("if-range");
   if (ifRange === undefined) return true;
   const v = ifRange.trim();

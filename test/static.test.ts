@@ -32,6 +32,11 @@ let port = 0;
 let dir = "";
 let outside = "";
 const big = new Uint8Array(200 * 1024).map((_, i) => (i * 31 + (i >> 10)) & 0xff);
+/** a.txt's mtime, in s: long settled, and half a second in (exact in binary, and in ms). */
+const A_MTIME = 1_700_000_000.5;
+/** Its tags: the size, and the mtime in µs, in hex. */
+const A_ETAG = `"b-${(1_700_000_000_500_000).toString(16)}"`;
+const A_LAST_MODIFIED = "Tue, 14 Nov 2023 22:13:20 GMT";
 /** Sparse, and far more than socket buffers take in: a client that stops reading stops it. */
 const HUGE_SIZE = 64 * 1024 * 1024;
 /** A second server, whose handler each test sets (over a file system of its own). */
@@ -96,6 +101,7 @@ describe("static files", () => {
     writeFileSync(join(outside, "secret.txt"), "secret");
     writeFileSync(join(dir, "index.html"), "<h1>home</h1>");
     writeFileSync(join(dir, "a.txt"), "hello world");
+    utimesSync(join(dir, "a.txt"), A_MTIME, A_MTIME);
     writeFileSync(join(dir, "my file.json"), "{}");
     writeFileSync(join(dir, "big.bin"), big);
     writeFileSync(join(dir, "future.txt"), "later");
@@ -135,9 +141,31 @@ describe("static files", () => {
     assert.equal(text(r.body), "hello world");
     assert.equal(header(r, "content-type"), "text/plain; charset=utf-8");
     assert.equal(header(r, "content-length"), "11");
-    assert.equal(header(r, "accept-ranges"), "bytes");
-    assert.match(header(r, "etag")!, /^W\/"b-[0-9a-f]+"$/);
-    assert.match(header(r, "last-modified")!, /GMT$/);
+    assert.deepEqual(fields(r), [
+      ["Content-Type", "text/plain; charset=utf-8"],
+      ["ETag", A_ETAG],
+      ["Last-Modified", A_LAST_MODIFIED],
+      ["Accept-Ranges", "bytes"],
+      ["Content-Length", "11"],
+    ]);
+  });
+
+  it("tags a file strongly, by its size and its mtime to the ms or finer", async () => {
+    const path = join(dir, "tagged.txt");
+    writeFileSync(path, "v1");
+    const tagAt = async (seconds: number) => {
+      utimesSync(path, seconds, seconds);
+      const r = await get("/tagged.txt");
+      return [header(r, "etag"), header(r, "last-modified")];
+    };
+    // Two changes within one second: one date, two tags.
+    const [early, earlyDate] = await tagAt(1_600_000_000.25);
+    const [late, lateDate] = await tagAt(1_600_000_000.75);
+    assert.equal(early, `"2-${(1_600_000_000_250_000).toString(16)}"`);
+    assert.equal(late, `"2-${(1_600_000_000_750_000).toString(16)}"`);
+    assert.equal(earlyDate, "Sun, 13 Sep 2020 12:26:40 GMT");
+    assert.equal(lateDate, earlyDate);
+    rmSync(path);
   });
 
   it("serves index.html for the root and for directories", async () => {
@@ -214,6 +242,8 @@ describe("static files", () => {
     assert.equal(r.status, 304);
     assert.equal(r.body.length, 0);
     assert.equal(header(r, "etag"), etag);
+    // Compared weakly: the weak form of the tag matches too.
+    assert.equal((await get("/a.txt", `If-None-Match: W/${etag}\r\n`)).status, 304);
     const lm = header(first, "last-modified")!;
     assert.equal((await get("/a.txt", `If-Modified-Since: ${lm}\r\n`)).status, 304);
     assert.equal(
@@ -235,8 +265,10 @@ describe("static files", () => {
     const lm = header(first, "last-modified")!;
     const status = async (fields: string) => (await get("/a.txt", fields)).status;
     assert.equal(await status('If-Match: "nope"\r\n'), 412);
-    // binks's ETag is weak, and If-Match compares strongly: it never matches.
-    assert.equal(await status(`If-Match: ${etag}\r\n`), 412);
+    // Compared strongly: the tag matches, its weak form never does.
+    assert.equal(await status(`If-Match: ${etag}\r\n`), 200);
+    assert.equal(await status(`If-Match: "x", ${etag}\r\n`), 200);
+    assert.equal(await status(`If-Match: W/${etag}\r\n`), 412);
     assert.equal(await status("If-Match: nope\r\n"), 412);
     assert.equal(await status("If-Match: *\r\n"), 200);
     assert.equal(await status("If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"), 412);
@@ -306,6 +338,53 @@ describe("static files", () => {
     const r = await get("/a.txt", 'Range: bytes=0-4\r\nIf-Range: "stale"\r\n');
     assert.equal(r.status, 200);
     assert.equal(text(r.body), "hello world");
+  });
+
+  it("applies a Range while If-Range holds its ETag, or its date a second after", async () => {
+    const ranged = (ifRange: string) =>
+      get("/a.txt", `Range: bytes=0-4\r\nIf-Range: ${ifRange}\r\n`);
+    for (const holds of [A_ETAG, A_LAST_MODIFIED]) {
+      const r = await ranged(holds);
+      assert.equal(r.status, 206, holds);
+      assert.equal(text(r.body), "hello");
+    }
+    // A weak tag never holds (§13.1.5), nor another date.
+    for (const fails of [`W/${A_ETAG}`, "Tue, 14 Nov 2023 22:13:21 GMT"]) {
+      const r = await ranged(fails);
+      assert.equal(r.status, 200, fails);
+      assert.equal(text(r.body), "hello world");
+    }
+  });
+
+  it("takes no date as proof for a file changed less than a second ago", async () => {
+    // Every file opened was changed just now: it may change again within its second.
+    fakeHandler = serveStatic(
+      dir,
+      withOpen(async (path) => {
+        const file = await nodeFileSystem.open(path);
+        return {
+          info: { ...file.info, mtimeMs: Date.now() },
+          read: (into, position) => file.read(into, position),
+          close: () => file.close(),
+        };
+      }),
+    );
+    const at = (fields: string) =>
+      request(fakeServer.port, `GET /a.txt HTTP/1.1\r\nHost: x\r\n${fields}\r\n`);
+    // Asked with the date the file has as it is answered: both within one second (else again).
+    const withItsDate = async (field: (date: string) => string): Promise<Parsed> => {
+      for (;;) {
+        const second = Math.floor(Date.now() / 1000);
+        const date = header(await at(""), "last-modified")!;
+        const r = await at(field(date));
+        if (Math.floor(Date.now() / 1000) === second) return r;
+      }
+    };
+    const resumed = await withItsDate((date) => `Range: bytes=6-\r\nIf-Range: ${date}\r\n`);
+    assert.equal(resumed.status, 200);
+    assert.equal(text(resumed.body), "hello world");
+    assert.equal((await withItsDate((date) => `If-Modified-Since: ${date}\r\n`)).status, 200);
+    assert.equal((await withItsDate((date) => `If-Unmodified-Since: ${date}\r\n`)).status, 412);
   });
 
   it("never leaves the root: .., encoded .., backslashes, NUL, symlinks out", async () => {
