@@ -164,7 +164,9 @@ async function main(): Promise<void> {
       console.error(`binks: --static: ${options.staticDir} ${unreadable ?? "is not a directory"}`);
       h.exit(2);
     }
-    const files = serveStatic(options.staticDir, nodeFileSystem);
+    const files = serveStatic(options.staticDir, nodeFileSystem, {
+      dotfiles: options.staticDotfiles,
+    });
     app.get("/*", files);
   }
   const workers = options.workers === "auto" ? await availableCores() : options.workers;

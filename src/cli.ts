@@ -31,6 +31,8 @@ export interface CliOptions {
   graceMs: number;
   /** Serve the files of this directory for GET paths the demo app does not route. */
   staticDir: string | undefined;
+  /** With staticDir: serve its dotfiles (`.env`, `.git/`) too. */
+  staticDotfiles: boolean;
   /** Worker processes sharing the port; 1 serves from this process. "auto" is resolved by the caller. */
   workers: number | "auto";
   /** Log each response as a JSON line on stdout. */
@@ -194,6 +196,14 @@ const FLAGS: readonly Flag[] = [
     },
   },
   {
+    name: "--static-dotfiles",
+    value: "",
+    help: "with --static, serve dotfiles too (default off: 404 but for /.well-known/)",
+    apply: (o) => {
+      o.staticDotfiles = true;
+    },
+  },
+  {
     name: "--grace",
     value: "MS",
     help: `on SIGTERM/SIGINT, ms to finish requests in flight (default ${DEFAULT_GRACE_MS})`,
@@ -237,6 +247,7 @@ export function parseCli(
     timeouts: { ...defaultTimeouts },
     graceMs: DEFAULT_GRACE_MS,
     staticDir: undefined,
+    staticDotfiles: false,
     workers: 1,
     accessLog: false,
     trustProxy: [],
@@ -287,6 +298,10 @@ export function parseCli(
     }
     flag.apply(options, value);
     if (flag.name === "--port") portGiven = true;
+  }
+  // Alone it would do nothing, silently: --static was more likely forgotten.
+  if (options.staticDotfiles && options.staticDir === undefined) {
+    throw new CliError("--static-dotfiles needs --static DIR");
   }
   // Flags win over the environment: $PORT is read (and can be wrong) only when no flag set one.
   if (!portGiven && env.PORT) options.port = integer("PORT", env.PORT, 0, 65535);

@@ -2,7 +2,7 @@
  * Serving files from a directory: content types, validators (`ETag`,
  * `Last-Modified`) and the conditions on them (`304`, `412`, in RFC 9110 §13.2.2's
  * order), single byte ranges for GET (`206`, `416`), `HEAD`, index files, and no way
- * out of the root (encoded `..`, NUL, symlinks). A file is opened before the status is
+ * out of the root (encoded `..`, NUL, symlinks), no dotfiles unless asked for. A file is opened before the status is
  * chosen: one that cannot be is a `403` or `404`, not a `200` cut short.
  *
  * The file system is passed in ({@link FileSystem}), so this stays free of
@@ -68,6 +68,11 @@ export interface StaticOptions {
   index?: string;
   /** Strip this prefix from the request path first (for mounting under a route). */
   prefix?: string;
+  /**
+   * Serve dotfiles: paths with a segment that starts with `.` (`.env`, `.git/config`). Default
+   * false: they are a `404`, all but `/.well-known/` (RFC 8615).
+   */
+  dotfiles?: boolean;
 }
 
 const TYPES: Record<string, string> = {
@@ -129,6 +134,7 @@ const PIECE = 64 * 1024;
 export function serveStatic(root: string, fs: FileSystem, options: StaticOptions = {}): Handler {
   const index = options.index ?? "index.html";
   const prefix = options.prefix ?? "";
+  const dotfiles = options.dotfiles ?? false;
   let realRoot: Promise<string> | null = null;
   return async (req: IncomingRequest): Promise<Reply> => {
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -139,6 +145,8 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     const segments = safeSegments(path);
     if (segments === null) return plain(404);
     if (segments === TRAVERSAL) return plain(403);
+    // Secrets and repositories (`.env`, `.git/`) get left in a served directory by mistake.
+    if (!dotfiles && hidden(segments)) return plain(404);
     realRoot ??= fs.realpath(root);
     const base = await realRoot;
     let file = joinPath(base, segments);
@@ -206,6 +214,18 @@ function safeSegments(path: string): string[] | typeof TRAVERSAL | null {
     segments.push(seg);
   }
   return segments;
+}
+
+/** Where RFC 8615 puts site-wide metadata: a dot-named directory meant to be served. */
+const WELL_KNOWN = ".well-known";
+
+/** A segment names a dotfile (or dot-directory), other than `/.well-known/` at the root. */
+function hidden(segments: readonly string[]): boolean {
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i]!;
+    if (seg.startsWith(".") && (i > 0 || seg !== WELL_KNOWN)) return true;
+  }
+  return false;
 }
 
 function joinPath(base: string, segments: string[]): string {

@@ -82,6 +82,22 @@ describe("command-line flags", () => {
     assert.throws(() => parseCli(["--access-log=yes"]), /takes no value/);
   });
 
+  it("serves dotfiles only with --static-dotfiles, which needs --static", () => {
+    assert.equal(parseCli(["--static", "www"]).staticDotfiles, false);
+    const o = parseCli(["--static-dotfiles", "--static", "www"]);
+    assert.equal(o.staticDir, "www");
+    assert.equal(o.staticDotfiles, true);
+    assert.throws(
+      () => parseCli(["--static-dotfiles"]),
+      (err: unknown) =>
+        err instanceof CliError && err.message === "--static-dotfiles needs --static DIR",
+    );
+    assert.throws(
+      () => parseCli(["--static", "www", "--static-dotfiles=yes"]),
+      /--static-dotfiles takes no value/,
+    );
+  });
+
   it("refuses bad flags with one clear line", () => {
     const cases: [string[], RegExp][] = [
       [["--nope"], /unknown option --nope/],
@@ -119,6 +135,7 @@ describe("command-line flags", () => {
         "--grace",
         "--workers",
         "--static",
+        "--static-dotfiles",
         "--access-log",
         "--trust-proxy",
         "--health",

@@ -508,6 +508,7 @@ describe("command line", () => {
     const dir = mkdtempSync(join(tmpdir(), "binks-static-"));
     writeFileSync(join(dir, "index.html"), "<p>home</p>");
     writeFileSync(join(dir, "a.txt"), "file a");
+    writeFileSync(join(dir, ".env"), "SECRET=1");
     const s = await startMain(["--static", dir, "--health", "/healthz"]);
     try {
       const get = (path: string) => request(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
@@ -515,11 +516,26 @@ describe("command line", () => {
       assert.equal(home.status, 200);
       assert.equal(text(home.body), "<p>home</p>");
       assert.equal(text((await get("/a.txt")).body), "file a");
+      assert.equal((await get("/.env")).status, 404);
       // No demo route answers: /inspect would echo a visitor's cookies to the site's pages.
       for (const path of ["/inspect", "/echo", "/sleep"]) {
         assert.equal((await get(path)).status, 404);
       }
       assert.equal((await get("/healthz")).status, 200);
+    } finally {
+      await s.stop();
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("with --static-dotfiles serves dotfiles too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "binks-static-"));
+    writeFileSync(join(dir, ".env"), "SECRET=1");
+    const s = await startMain(["--static", dir, "--static-dotfiles"]);
+    try {
+      const r = await request(s.port, "GET /.env HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.equal(r.status, 200);
+      assert.equal(text(r.body), "SECRET=1");
     } finally {
       await s.stop();
       rmSync(dir, { recursive: true });

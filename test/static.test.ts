@@ -109,6 +109,13 @@ describe("static files", () => {
     utimesSync(join(dir, "future.txt"), y2099, y2099);
     mkdirSync(join(dir, "sub"));
     mkdirSync(join(dir, "evil.example"));
+    writeFileSync(join(dir, ".env"), "SECRET=1");
+    mkdirSync(join(dir, ".git"));
+    writeFileSync(join(dir, ".git", "config"), "[core]");
+    writeFileSync(join(dir, "sub", ".secret"), "s");
+    mkdirSync(join(dir, ".well-known"));
+    writeFileSync(join(dir, ".well-known", "security.txt"), "Contact: x");
+    writeFileSync(join(dir, ".well-known", ".hidden"), "h");
     writeFileSync(join(dir, "sub", "index.html"), "<p>sub</p>");
     symlinkSync(join(outside, "secret.txt"), join(dir, "escape.txt"));
     symlinkSync(join(dir, "a.txt"), join(dir, "inside.txt"));
@@ -604,6 +611,40 @@ describe("static files", () => {
     // The handler goes on, opens the file and answers with its stream: nobody will send it.
     release();
     await until(() => closed === 1, "the file to be closed");
+  });
+
+  it("answers 404 for dotfiles, as for a file that is not there, but /.well-known/", async () => {
+    const missing = await get("/missing.txt");
+    for (
+      const path of [
+        "/.env",
+        "/%2eenv",
+        "/.git",
+        "/.git/",
+        "/.git/config",
+        "/sub/.secret",
+        "/.well-known/.hidden",
+        "/sub/.well-known",
+      ]
+    ) {
+      const r = await get(path);
+      assert.equal(r.status, 404, path);
+      assert.deepEqual(fields(r), fields(missing));
+      assert.equal(text(r.body), "404\n");
+    }
+    const r = await get("/.well-known/security.txt");
+    assert.equal(r.status, 200);
+    assert.equal(text(r.body), "Contact: x");
+    assert.equal(header(await get("/.well-known"), "location"), "/.well-known/");
+  });
+
+  it("serves dotfiles when asked to", async () => {
+    fakeHandler = serveStatic(dir, nodeFileSystem, { dotfiles: true });
+    const at = (path: string) =>
+      request(fakeServer.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.equal(text((await at("/.env")).body), "SECRET=1");
+    assert.equal(text((await at("/.git/config")).body), "[core]");
+    assert.equal(text((await at("/.well-known/.hidden")).body), "h");
   });
 
   it("answers 405 with Allow for other methods", async () => {
