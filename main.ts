@@ -167,7 +167,11 @@ async function main(): Promise<void> {
     const files = serveStatic(options.staticDir, nodeFileSystem, {
       dotfiles: options.staticDotfiles,
     });
+    // Every method reaches the files, which answer 405 with their Allow: a method no route
+    // takes would get 501 from the router, as one the server does not implement. The GET route
+    // is what `OPTIONS *` lists (an all() route adds no method to it).
     app.get("/*", files);
+    app.all("/*", files);
   }
   const workers = options.workers === "auto" ? await availableCores() : options.workers;
   const state: RunState = { draining: false, signalled: false };

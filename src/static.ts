@@ -125,20 +125,32 @@ function entityTag(info: FileInfo): string {
   return `"${info.size.toString(16)}-${Math.round(info.mtimeMs * 1000).toString(16)}"`;
 }
 
+/** The methods files answer (RFC 9110 §10.2.1), for `OPTIONS` and `405`. */
+const ALLOW = "GET, HEAD, OPTIONS";
+
 /** Files up to this size are read whole and sent with the head; larger ones stream. */
 const WHOLE_FILE_MAX = 64 * 1024;
 /** Read size per piece of a streamed file. */
 const PIECE = 64 * 1024;
 
-/** A handler that serves the files under `root` (GET and HEAD). */
+/**
+ * A handler that serves the files under `root`: GET and HEAD; OPTIONS gets `204` and any other
+ * method `405`, both with `Allow: GET, HEAD, OPTIONS`.
+ */
 export function serveStatic(root: string, fs: FileSystem, options: StaticOptions = {}): Handler {
   const index = options.index ?? "index.html";
   const prefix = options.prefix ?? "";
   const dotfiles = options.dotfiles ?? false;
   let realRoot: Promise<string> | null = null;
   return async (req: IncomingRequest): Promise<Reply> => {
+    // Answered here, not by a router: mounted with all(), these files take every method.
+    if (req.method === "OPTIONS") return { status: 204, headers: { Allow: ALLOW } };
     if (req.method !== "GET" && req.method !== "HEAD") {
-      return { status: 405, headers: { Allow: "GET, HEAD" }, body: "405\n" };
+      return {
+        status: 405,
+        headers: { Allow: ALLOW, "Content-Type": "text/plain" },
+        body: "405\n",
+      };
     }
     let path = req.path;
     if (prefix !== "" && path.startsWith(prefix)) path = path.slice(prefix.length);

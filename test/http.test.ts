@@ -517,6 +517,23 @@ describe("command line", () => {
       assert.equal(text(home.body), "<p>home</p>");
       assert.equal(text((await get("/a.txt")).body), "file a");
       assert.equal((await get("/.env")).status, 404);
+      // Other methods: 405 from the files, on a connection kept open; OPTIONS says what they take.
+      const c = await RawClient.connect(s.port);
+      await c.send(
+        "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" +
+          "OPTIONS /a.txt HTTP/1.1\r\nHost: x\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n" +
+          "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+      );
+      const [post, options, server, next] = await c.responses(4);
+      c.close();
+      assert.equal(post!.status, 405);
+      assert.equal(header(post!, "allow"), "GET, HEAD, OPTIONS");
+      assert.equal(header(post!, "connection"), undefined);
+      for (const r of [options!, server!]) {
+        assert.equal(r.status, 204);
+        assert.equal(header(r, "allow"), "GET, HEAD, OPTIONS");
+      }
+      assert.equal(text(next!.body), "file a");
       // No demo route answers: /inspect would echo a visitor's cookies to the site's pages.
       for (const path of ["/inspect", "/echo", "/sleep"]) {
         assert.equal((await get(path)).status, 404);

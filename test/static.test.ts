@@ -647,9 +647,32 @@ describe("static files", () => {
     assert.equal(text((await at("/.well-known/.hidden")).body), "h");
   });
 
-  it("answers 405 with Allow for other methods", async () => {
-    const r = await request(port, "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
-    assert.equal(r.status, 405);
-    assert.equal(header(r, "allow"), "GET, HEAD");
+  it("answers 405 with Allow for other methods, and keeps the connection", async () => {
+    for (const method of ["POST", "PUT", "DELETE", "BREW"]) {
+      const c = await RawClient.connect(port);
+      await c.send(
+        `${method} /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi` +
+          "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+      );
+      const [r, next] = await c.responses(2);
+      c.close();
+      assert.equal(r!.status, 405, method);
+      assert.deepEqual(fields(r!), [
+        ["Allow", "GET, HEAD, OPTIONS"],
+        ["Content-Type", "text/plain"],
+        ["Content-Length", "4"],
+      ]);
+      assert.equal(text(r!.body), "405\n");
+      assert.equal(text(next!.body), "hello world");
+    }
+  });
+
+  it("answers OPTIONS with 204 and Allow, for a file and for the server", async () => {
+    for (const target of ["/a.txt", "/missing", "*"]) {
+      const r = await request(port, `OPTIONS ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal(r.status, 204, target);
+      assert.deepEqual(fields(r), [["Allow", "GET, HEAD, OPTIONS"]]);
+      assert.equal(r.body.length, 0);
+    }
   });
 });
