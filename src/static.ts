@@ -162,22 +162,24 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     realRoot ??= fs.realpath(root);
     const base = await realRoot;
     let file = joinPath(base, segments);
+    // The type is the name's that was asked for, not a symlink's target's (as nginx does).
+    let name = segments[segments.length - 1] ?? index;
     let info = await fs.stat(file);
     if (info !== null && info.isDirectory) {
       // Its page's relative links resolve against the URL: without the slash, next to it.
       if (!path.endsWith("/")) return toDirectory(req);
       file = joinPath(file, [index]);
+      name = index;
       info = await fs.stat(file);
     } else if (path.endsWith("/")) {
       // A file named as a directory.
       return plain(404);
     }
     if (info === null || !info.isFile) return plain(404);
-    let real: string;
     let opened: OpenFile;
     try {
       // A symlink may point anywhere: what counts is where it lands.
-      real = await fs.realpath(file);
+      const real = await fs.realpath(file);
       if (real !== base && !real.startsWith(base.endsWith("/") ? base : base + "/")) {
         return plain(403);
       }
@@ -187,7 +189,7 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     } catch (err) {
       return openFailure(err);
     }
-    return respondWithFile(req, new OwnedFile(opened), real);
+    return respondWithFile(req, new OwnedFile(opened), name);
   };
 }
 

@@ -119,6 +119,12 @@ describe("static files", () => {
     writeFileSync(join(dir, "sub", "index.html"), "<p>sub</p>");
     symlinkSync(join(outside, "secret.txt"), join(dir, "escape.txt"));
     symlinkSync(join(dir, "a.txt"), join(dir, "inside.txt"));
+    symlinkSync("a.txt", join(dir, "alias.html"));
+    symlinkSync("big.bin", join(dir, "latest.zip"));
+    symlinkSync("index.html", join(dir, "home"));
+    symlinkSync("sub", join(dir, "docs"));
+    mkdirSync(join(dir, "page"));
+    symlinkSync("../a.txt", join(dir, "page", "index.html"));
     const huge = openSync(join(dir, "huge.bin"), "w");
     ftruncateSync(huge, HUGE_SIZE);
     closeSync(huge);
@@ -215,6 +221,24 @@ describe("static files", () => {
       const r = await get(path);
       assert.equal(r.status, 404, path);
       assert.equal(text(r.body), "404\n");
+    }
+  });
+
+  it("types a file by the name asked for, not its symlink's target", async () => {
+    const cases: [string, string, string | Uint8Array][] = [
+      ["/alias.html", "text/html; charset=utf-8", "hello world"],
+      ["/latest.zip", "application/zip", big],
+      ["/home", "application/octet-stream", "<h1>home</h1>"],
+      ["/docs/", "text/html; charset=utf-8", "<p>sub</p>"],
+      // A directory's index file by its own name.
+      ["/page/", "text/html; charset=utf-8", "hello world"],
+    ];
+    for (const [path, type, body] of cases) {
+      const r = await get(path);
+      assert.equal(r.status, 200, path);
+      assert.equal(header(r, "content-type"), type, path);
+      if (typeof body === "string") assert.equal(text(r.body), body, path);
+      else assert.deepEqual(r.body, body, path);
     }
   });
 
