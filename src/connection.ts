@@ -156,7 +156,9 @@ export function errorReply(status: number): StaticReply {
 
 /** A reply that will not be sent: its stream, if any, is closed (it may hold an open file). */
 function drop(reply: Reply | StaticReply): void {
-  if (!(reply instanceof StaticReply)) discardStream(reply.body);
+  // What a handler gave is checked only when it is written: here it may be anything.
+  if (reply instanceof StaticReply || typeof reply !== "object" || reply === null) return;
+  discardStream(reply.body);
 }
 
 /** One request on its way through the connection. */
