@@ -969,6 +969,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       const next = ex.next;
       ex.next = null;
       ex.abandoned = true;
+      // An answer that was ready and waiting will never go out: its stream may hold a file.
+      if (ex.reply !== null && !ex.written) drop(ex.reply);
       // Received and never answered: a log that left it out would hide it.
       if (ex.log !== null) this.host.accessLog!.record(ex.log, null, 0, false);
       this.handlerDone(ex);

@@ -143,9 +143,15 @@ export class Output {
   /** Stdout cannot be written (EPIPE: its reader is gone): drop what it would have shown. */
   private fail(err: unknown): void {
     this.broken = true;
+    // It will not catch up: what was dropped while it was behind is said now, on its own.
+    const behind = this.dropping ? this.takeDropped() : 0;
+    this.dropping = false;
     for (let i = this.head; i < this.queue.length; i++) this.dropped += countLines(this.queue[i]!);
     const reason = err instanceof Error ? err.message : String(err);
-    this.warn(`binks: cannot write to stdout (${reason}); its lines are dropped from now on`);
+    const before = behind > 0 ? ` (${behind} were dropped before, while it was behind)` : "";
+    this.warn(
+      `binks: cannot write to stdout (${reason}); its lines are dropped from now on${before}`,
+    );
   }
 
   /** Lines dropped since the last time they were reported, to report now. */

@@ -90,6 +90,28 @@ describe("stdout queue", () => {
     assert.equal(warnings.length, 2);
   });
 
+  // Found by a review: stderr then said "stdout caught up" for a reader that was gone.
+  it("says what was dropped while behind when the reader goes away, and never that it caught up", async () => {
+    const { stdout, out, warnings } = setup();
+    const piece = "x".repeat(1023) + "\n";
+    const fits = MAX_QUEUED_CHARS / piece.length;
+    for (let i = 0; i < fits; i++) out.log(piece);
+    out.log(piece + piece + piece);
+    stdout.failWith = new Error("write EPIPE");
+    // The write in flight goes through; the next one fails.
+    stdout.flow();
+    await new Promise((r) => setTimeout(r, 0));
+    out.line("summary");
+    await out.finish(5_000);
+    assert.equal(stdout.written.length, 1);
+    assert.deepEqual(warnings, [
+      "binks: stdout is 8 MiB behind: access-log lines are dropped until it catches up",
+      "binks: cannot write to stdout (write EPIPE); its lines are dropped from now on " +
+      "(3 were dropped before, while it was behind)",
+      `binks: ${fits} lines were dropped, not written to stdout`,
+    ]);
+  });
+
   it("exits without what stdout would not take in time, saying how much", async () => {
     const { out, warnings } = setup();
     out.log("a\nb\n");

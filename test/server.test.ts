@@ -371,6 +371,40 @@ describe("connection: handlers", () => {
     );
   });
 
+  // Found by a review: a file stream ready behind a streamed answer stayed open when the client
+  // left (Node closed the file at GC with a warning, Deno never, Bun died of it).
+  it("closes the streams of answers still waiting in the queue when the client leaves", async () => {
+    const gate = deferred<void>();
+    const closed: string[] = [];
+    const stream = (name: string, wait: boolean) => ({
+      [Symbol.asyncIterator]: () => {
+        let sent = false;
+        return {
+          next: async () => {
+            if (sent && wait) await gate.promise;
+            sent = true;
+            return { done: false as const, value: enc.encode(name) };
+          },
+          return: () => {
+            closed.push(name);
+            return Promise.resolve({ done: true as const, value: undefined });
+          },
+        };
+      },
+    });
+    const { connect } = setup({
+      handler: (req): Reply => ({ body: stream(req.path, req.path === "/first") }),
+    });
+    const t = connect();
+    t.send(GET("/first") + GET("/second") + GET("/third"));
+    await tick();
+    assert.deepEqual(closed, []);
+    t.events.onClose();
+    gate.resolve();
+    await tick();
+    assert.deepEqual([...new Set(closed)].sort(), ["/first", "/second", "/third"]);
+  });
+
   it("a 205 goes out with no content and Content-Length: 0, whatever the handler gave", async () => {
     let streamClosed = false;
     const stream = {
