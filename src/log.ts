@@ -32,6 +32,16 @@ const FLUSH_CHARS = 64 * 1024;
  */
 export const PIECE_BYTES = 4096;
 
+/**
+ * Longest request-target logged, in characters; a longer one is cut (and the line says `cut`).
+ * Escaped for JSON a target at most doubles (`"` is `\"`), so with the method cut to
+ * {@link MAX_LOGGED_METHOD} every line fits in {@link PIECE_BYTES}: a client's long target never
+ * makes a line that another process's write could land inside.
+ */
+export const MAX_LOGGED_TARGET = 1024;
+/** Longest method logged, in characters (a method is a token: no escaping). */
+export const MAX_LOGGED_METHOD = 64;
+
 /** Reused to find out whether a batch is ASCII (made when first needed). */
 let scratch: Uint8Array | null = null;
 const UTF8 = new TextEncoder();
@@ -104,9 +114,9 @@ export class AccessLog {
   private timer: Timer | null = null;
 
   /**
-   * `write` receives whole lines, many at a time but at most {@link PIECE_BYTES} bytes (a line
-   * longer than that alone): written each with one write, lines from several processes sharing
-   * a pipe are never mixed.
+   * `write` receives whole lines, many at a time but at most {@link PIECE_BYTES} bytes (no
+   * line is longer: see {@link MAX_LOGGED_TARGET}): written each with one write, lines from
+   * several processes sharing a pipe are never mixed.
    */
   constructor(write: (text: string) => void) {
     this.write = write;
@@ -119,16 +129,25 @@ export class AccessLog {
    * or a request the connection gave up on before answering it).
    */
   record(info: LogInfo, status: number | null, bytes: number, complete: boolean): void {
-    const line = JSON.stringify({
+    let { method, url } = info;
+    const cut = (method !== null && method.length > MAX_LOGGED_METHOD) ||
+      (url !== null && url.length > MAX_LOGGED_TARGET);
+    if (cut) {
+      method = method?.slice(0, MAX_LOGGED_METHOD) ?? null;
+      url = url?.slice(0, MAX_LOGGED_TARGET) ?? null;
+    }
+    const entry: Record<string, unknown> = {
       time: new Date().toISOString(),
-      method: info.method,
-      path: info.url,
+      method,
+      path: url,
       status,
       bytes,
       complete,
       ms: Math.round((now() - info.started) * 1000) / 1000,
       remote: info.remote,
-    });
+    };
+    if (cut) entry.cut = true;
+    const line = JSON.stringify(entry);
     this.buffer += line + "\n";
     if (this.buffer.length >= FLUSH_CHARS) this.flush();
     else this.timer ??= timers.add(now() + FLUSH_MS, () => this.flush(), true);
