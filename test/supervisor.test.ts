@@ -35,17 +35,17 @@ function fakeWorker(pid: number) {
   };
 }
 
+/** A supervisor of one worker slot, filled with `worker`, whose grace is 2 s. */
+function supervising(worker: WorkerProcess): Supervisor {
+  return new Supervisor({ workers: 1, spawn: () => worker, graceMs: 2_000, log: () => {} });
+}
+
 describe("supervisor", () => {
   // Found by an audit: on Node 20, node:cluster drops what reaches a worker before it listens,
   // so a SIGTERM to the primary while its workers started was lost, and they served on.
   it("tells a worker to drain again if it reports ready after it was told", async () => {
     const w = fakeWorker(4242);
-    const supervisor = new Supervisor({
-      workers: 1,
-      spawn: () => w.worker,
-      graceMs: 2_000,
-      log: () => {},
-    });
+    const supervisor = supervising(w.worker);
     void supervisor.start().catch(() => {});
     await tick();
     const stopped = supervisor.shutdown();
@@ -61,12 +61,7 @@ describe("supervisor", () => {
 
   it("tells a worker that was ready once, and nothing more when it says ready", async () => {
     const w = fakeWorker(4343);
-    const supervisor = new Supervisor({
-      workers: 1,
-      spawn: () => w.worker,
-      graceMs: 2_000,
-      log: () => {},
-    });
+    const supervisor = supervising(w.worker);
     const started = supervisor.start();
     w.say({ type: "ready", pid: 4343, port: 8080 });
     assert.equal(await started, 8080);
