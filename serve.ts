@@ -7,6 +7,7 @@ import { detectRuntime, loadAdapter } from "./adapters/detect.ts";
 import { checkGrace, type HttpOptions, HttpServer } from "./src/server.ts";
 import { type FetchHandler, fetchHandler } from "./src/fetch.ts";
 import type { Handler } from "./src/connection.ts";
+import { shown } from "./src/shown.ts";
 import type { Listener, RuntimeName } from "./src/transport.ts";
 
 /**
@@ -103,7 +104,7 @@ function checkOptions(options: ServeOptions): void {
   for (const [key, kind] of kinds) {
     const value = options[key];
     if (value !== undefined && (typeof value !== kind.split(" ")[1] || value === null)) {
-      throw new TypeError(`serve(): ${key} must be ${kind}, not ${describe(value)}`);
+      throw new TypeError(`serve(): ${key} must be ${kind}, not ${shown(value)}`);
     }
   }
   const proxies = options.trustProxy;
@@ -112,13 +113,9 @@ function checkOptions(options: ServeOptions): void {
     !(Array.isArray(proxies) && proxies.every((p) => typeof p === "string"))
   ) {
     throw new TypeError(
-      `serve(): trustProxy must be an array of addresses, not ${describe(proxies)}`,
+      `serve(): trustProxy must be an array of addresses, not ${shown(proxies)}`,
     );
   }
-}
-
-function describe(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
 /**
@@ -159,7 +156,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
   }
   const port = options.port ?? 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`serve(): port must be a whole number from 0 to 65535, not ${port}`);
+    throw new RangeError(
+      `serve(): port must be a whole number from 0 to 65535, not ${shown(port)}`,
+    );
   }
   const listen = await loadAdapter(options.runtime);
   const http = new HttpServer({ ...options, handler });

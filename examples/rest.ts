@@ -18,11 +18,12 @@ let nextId = 1;
 
 const api = new Router()
   .use((req, next) => {
+    // Read from the request now: once a handler has returned synchronously, the request is
+    // gone (it was a view of the read buffer), and the log line below comes later.
+    const { method, url } = req;
     const started = Date.now();
     const out = next();
-    Promise.resolve(out).then(() =>
-      console.log(`${req.method} ${req.url} ${Date.now() - started} ms`)
-    );
+    Promise.resolve(out).then(() => console.log(`${method} ${url} ${Date.now() - started} ms`));
     return out;
   })
   .get("/todos", () => json([...todos.values()]))

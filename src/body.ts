@@ -23,6 +23,11 @@ export interface BodySource {
 
 const decoder = new TextDecoder();
 
+/** A second reader of a body would get nothing, or the bytes the first left: refused instead. */
+function readTwice(): TypeError {
+  return new TypeError("the request body was read already; keep what the first read returned");
+}
+
 /** The body of one request. */
 export class RequestBody {
   private chunks: Uint8Array[] = [];
@@ -32,6 +37,8 @@ export class RequestBody {
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
   private wanted = false;
+  /** A reader has taken it (whole or as a stream): it cannot be read again. */
+  private used = false;
   private full = false;
   private source: BodySource;
   /** The announced length (Content-Length), or -1 for a chunked body. */
@@ -113,8 +120,10 @@ export class RequestBody {
     return chunk;
   }
 
-  /** The whole body. */
+  /** The whole body. Once read (whole, or as a stream), a body cannot be read again. */
   bytes(): Promise<Uint8Array> {
+    if (this.used) return Promise.reject(readTwice());
+    this.used = true;
     if (!this.ended) return this.collect();
     // All here already (it came with the head): no async function, no wait.
     this.want();
@@ -127,7 +136,8 @@ export class RequestBody {
    * (read it as it comes, or wait with {@link bytes}).
    */
   wholeNow(): Uint8Array | null {
-    if (!this.ended || this.failure !== null || this.queued !== this.received) return null;
+    if (!this.ended || this.failure !== null || this.used) return null;
+    this.used = true;
     this.want();
     return this.takeAll();
   }
@@ -165,6 +175,8 @@ export class RequestBody {
 
   /** The body piece by piece, as it arrives. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    if (this.used) throw readTwice();
+    this.used = true;
     this.want();
     for (;;) {
       const chunk = this.take();

@@ -128,7 +128,11 @@ const FLAGS: readonly Flag[] = [
   timeoutFlag("--keep-alive-timeout", "keepAliveMs", "ms a connection may idle between requests"),
   timeoutFlag("--head-timeout", "headMs", "ms to receive a whole request head, else 408"),
   timeoutFlag("--body-timeout", "bodyMs", "ms of silence allowed inside a body, else 408"),
-  timeoutFlag("--handler-timeout", "handlerMs", "ms a handler may take to answer, else 503"),
+  timeoutFlag(
+    "--handler-timeout",
+    "handlerMs",
+    "ms a handler may take to answer (after the body), else 503",
+  ),
   timeoutFlag("--send-timeout", "sendMs", "ms a client may leave an answer unread, else close"),
   {
     name: "--access-log",

@@ -181,6 +181,11 @@ class Exchange implements BodySource, TimerTarget {
   watched = false;
   /** Fires when the handler takes too long. */
   timer: Timer | null = null;
+  /**
+   * When body bytes last reached the running handler: its time counts from there, since a
+   * handler waiting for an upload in progress is not the one being slow (bodyMs covers that).
+   */
+  bodyAt = 0;
   /** For the access log, when there is one. */
   log: LogInfo | null = null;
   continueState: number;
@@ -223,6 +228,13 @@ class Exchange implements BodySource, TimerTarget {
 /** GET, HEAD, OPTIONS and TRACE: the safe methods of RFC 9110 §9.2.1. */
 function isSafe(method: string): boolean {
   return method === "GET" || method === "HEAD" || method === "OPTIONS" || method === "TRACE";
+}
+
+/** What a handler that answered with nothing did wrong. */
+function noReply(method: string, value: null | undefined): TypeError {
+  return new TypeError(
+    `the handler for ${method} returned ${value}: it must return a reply (or a promise of one)`,
+  );
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
@@ -284,6 +296,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private streamStatus = 0;
   /** Bytes of the streamed answer handed to the transport: head, framing and body. */
   private streamBytes = 0;
+  /** Why the server itself cut the connection, for the requests it leaves unanswered. */
+  private cutWhy: string | null = null;
   /** @internal Links in the host's list of open connections (see {@link HttpServer}). */
   openPrev: Connection | null = null;
   /** @internal */
@@ -362,7 +376,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** Tear the connection down now (shutdown grace period over). */
   abort(): void {
-    if (this.phase !== CLOSED) this.t.close();
+    if (this.phase === CLOSED) return;
+    this.cutWhy = "the server stopped: its shutdown grace ran out";
+    this.t.close();
   }
 
   // ---- events from the transport ----
@@ -459,7 +475,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     // Errors capture a stack: make them only when a request is there to receive them.
     if (this.queued > 0) {
       const gone = new Error("connection closed");
-      this.abandonQueue(new Canceled("client went away"), gone);
+      this.abandonQueue(new Canceled(this.cutWhy ?? "client went away"), gone);
     }
     if (this.bodyEx !== null && this.bodyEx.body !== null) {
       this.bodyEx.body.fail(new Error("connection closed"));
@@ -477,7 +493,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const iterator = this.streamIterator;
     this.streamReq = null;
     this.streamIterator = null;
-    streamReq?.abort(new Canceled("client went away"));
+    streamReq?.abort(new Canceled(this.cutWhy ?? "client went away"));
     if (iterator !== null) void iterator.return?.()?.catch(() => {});
     this.host.forget(this);
     this.release();
@@ -637,7 +653,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const ms = this.host.timeouts.handlerMs;
     if (ms < Infinity) ex.timer = timers.add(now() + ms, ex);
     result.then(
-      (reply) => this.settle(ex, reply),
+      (reply) =>
+        this.settle(ex, reply == null ? this.internalError(noReply(ex.req.method, reply)) : reply),
       (err) => {
         // A handler that failed because its request was refused or its client
         // left is no handler failure: nothing to report.
@@ -652,6 +669,12 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   handlerTimedOut(ex: Exchange): void {
     ex.timer = null;
     if (!ex.running) return;
+    // Body bytes came since the timer was set: the deadline moved with them.
+    const due = ex.bodyAt + this.host.timeouts.handlerMs;
+    if (due > now()) {
+      ex.timer = timers.add(due, ex);
+      return;
+    }
     ex.req.abort(new Timeout("handler deadline passed"));
     if (ex.reply !== null || ex.abandoned || this.phase === CLOSED) {
       // Answered already (e.g. refused mid-body): just stop waiting for the handler.
@@ -750,13 +773,16 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     return { method: req.method, url: req.url, remote: req.ip, started: now() };
   }
 
-  /** Run the handler; one that throws is answered with a 500. */
+  /** Run the handler; one that throws, or returns no reply at all, is answered with a 500. */
   private call(req: IncomingRequest): Reply | StaticReply | Promise<Reply | StaticReply> {
+    let result: Reply | StaticReply | Promise<Reply | StaticReply>;
     try {
-      return this.host.handler(req);
+      result = this.host.handler(req);
     } catch (err) {
       return this.internalError(err);
     }
+    // Plain JavaScript has no types to stop `return;` (or a forgotten `return`).
+    return result == null ? this.internalError(noReply(req.method, result)) : result;
   }
 
   /** Report a handler failure; the client gets a bare 500. */
@@ -794,11 +820,13 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     // Nobody will read the body of an answered request, unless its answer is being streamed:
     // drop it rather than copy it.
     if ((ex.written && !this.streaming) || ex.abandoned || start === end) return;
+    if (ex.timer !== null) ex.bodyAt = now();
     ex.body!.push(keepBytes(buf, start, end, inputFresh));
   }
 
   /** The body of `ex` is complete: read the next head, unless no further request is read. */
   private endBody(ex: Exchange): void {
+    if (ex.timer !== null) ex.bodyAt = now();
     ex.body!.end();
     this.bodyEx = null;
     // A body that ends under its streamed answer: that answer closes the connection.

@@ -17,6 +17,7 @@ import { type Reply, StaticReply, type StreamBody } from "./response.ts";
 import { webRequest } from "./web-request.ts";
 import { installReadyResponse, keptBody, type ReadyResponseOptions } from "./web-response.ts";
 import { concatBytes } from "./bytes.ts";
+import { kindOf } from "./shown.ts";
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -228,12 +229,7 @@ const NOTHING_STREAMED: StreamBody = {
  */
 function bytesOf(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
-  throw new TypeError(`a Response body chunk must be a Uint8Array, not ${describe(chunk)}`);
-}
-
-function describe(value: unknown): string {
-  if (value === null || typeof value !== "object") return typeof value;
-  return (value as { constructor?: { name?: string } }).constructor?.name ?? "an object";
+  throw new TypeError(`a Response body chunk must be a Uint8Array, not ${kindOf(chunk)}`);
 }
 
 function joined(pieces: Uint8Array[], size: number): Uint8Array {

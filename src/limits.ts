@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { shown } from "./shown.ts";
 
 /** Size and count limits on what a client may send. */
 export interface Limits {
@@ -71,7 +72,7 @@ export function checkLimits(limits: Readonly<Limits>): void {
     const [min, max] = limitRanges[key];
     if (!Number.isInteger(value) || value < min || value > max) {
       throw new RangeError(
-        `limits.${key} must be a whole number from ${min} to ${max}, not ${value}`,
+        `limits.${key} must be a whole number from ${min} to ${max}, not ${shown(value)}`,
       );
     }
   }
@@ -88,7 +89,7 @@ export function checkTimeouts(timeouts: Readonly<Timeouts>): void {
 export function checkMs(name: string, value: unknown, min: number): void {
   const max = timeoutRange[1];
   if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
-    throw new RangeError(`${name} must be whole ms from ${min} to ${max}, not ${value}`);
+    throw new RangeError(`${name} must be whole ms from ${min} to ${max}, not ${shown(value)}`);
   }
 }
 
@@ -100,7 +101,10 @@ export interface Timeouts {
   headMs: number;
   /** Longest silence while a body arrives; then 408 and close. */
   bodyMs: number;
-  /** Longest a handler may take to produce its response; then 503 and its signal aborts. */
+  /**
+   * Longest a handler may take to produce its response, counted from the request's last body
+   * byte (a slow upload is `bodyMs`'s business); then 503 and its signal aborts.
+   */
   handlerMs: number;
   /**
    * Longest the client may leave a full send buffer unread (no part of a response taken in

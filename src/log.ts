@@ -110,16 +110,19 @@ function utf8PieceEnd(text: string, start: number, maxBytes: number): number {
 /** Buffered JSON-lines access log. */
 export class AccessLog {
   private readonly write: (text: string) => void;
+  private readonly onError: (error: unknown) => void;
   private buffer = "";
   private timer: Timer | null = null;
 
   /**
    * `write` receives whole lines, many at a time but at most {@link PIECE_BYTES} bytes (no
    * line is longer: see {@link MAX_LOGGED_TARGET}): written each with one write, lines from
-   * several processes sharing a pipe are never mixed.
+   * several processes sharing a pipe are never mixed. A `write` that throws (a full disk, a
+   * closed pipe) loses that piece, which goes to `onError`, and the server goes on.
    */
-  constructor(write: (text: string) => void) {
+  constructor(write: (text: string) => void, onError: (error: unknown) => void = () => {}) {
     this.write = write;
+    this.onError = onError;
   }
 
   /**
@@ -160,6 +163,12 @@ export class AccessLog {
     if (this.buffer === "") return;
     const text = this.buffer;
     this.buffer = "";
-    for (const piece of pieces(text)) this.write(piece);
+    for (const piece of pieces(text)) {
+      try {
+        this.write(piece);
+      } catch (err) {
+        this.onError(err);
+      }
+    }
   }
 }

@@ -12,14 +12,19 @@
 import { ascii, TOKEN } from "./bytes.ts";
 import { dateLine } from "./date.ts";
 import { statusHasNoBody, statusLine } from "./status.ts";
+import { kindOf } from "./shown.ts";
 
 /** 205 Reset Content: a status whose response has no content, yet is framed with a length. */
 const RESET_CONTENT = 205;
 
-/** Header fields as a record or as name/value pairs (pairs allow repeats, e.g. Set-Cookie). */
+/**
+ * Header fields as a record, or as name/value pairs (pairs allow repeats, e.g. Set-Cookie): an
+ * array of them, or anything iterable that yields them, such as a `Headers` or a `Map`.
+ */
 export type HeaderInit =
   | Readonly<Record<string, string>>
-  | ReadonlyArray<readonly [string, string]>;
+  | ReadonlyArray<readonly [string, string]>
+  | Iterable<readonly [string, string]>;
 
 /** A streamed body: each piece is sent as it comes (chunked for HTTP/1.1 clients). */
 export type StreamBody = AsyncIterable<Uint8Array | string>;
@@ -90,6 +95,8 @@ function withDefaultType(headers: HeaderInit | undefined, type: string): HeaderI
   if (headers === undefined) return [["content-type", type]];
   const pairs = Array.isArray(headers)
     ? (headers as ReadonlyArray<readonly [string, string]>)
+    : Symbol.iterator in headers
+    ? [...(headers as Iterable<readonly [string, string]>)]
     : Object.entries(headers as Record<string, string>);
   for (const [name] of pairs) if (name.toLowerCase() === "content-type") return pairs;
   return [["content-type", type], ...pairs];
@@ -200,6 +207,11 @@ export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): bo
   let close = false;
   if (Array.isArray(headers)) {
     for (const [name, value] of headers as ReadonlyArray<readonly [string, string]>) {
+      if (writeField(out, name, value)) close = true;
+    }
+  } else if (Symbol.iterator in headers) {
+    // A `Headers` (whose methods for-in would list on some runtimes) or a `Map`: its pairs.
+    for (const [name, value] of headers as Iterable<readonly [string, string]>) {
       if (writeField(out, name, value)) close = true;
     }
   } else {
@@ -361,6 +373,14 @@ export function writeReply(
   minor: number,
   tail: Tail,
 ): void {
+  // A string has a `length`, so the types let it pass for a reply: it would go out as an empty 200.
+  if (typeof reply !== "object" || Array.isArray(reply)) {
+    throw new TypeError(
+      `a reply is an object ({ status, headers, body }) or a StaticReply, not ${kindOf(reply)}${
+        typeof reply === "string" ? " (text() makes one of a string)" : ""
+      }`,
+    );
+  }
   const status = reply.status ?? 200;
   let body = reply.body;
   if (status === RESET_CONTENT) {
@@ -456,11 +476,6 @@ function isStream(body: unknown): body is StreamBody {
     typeof (body as Partial<StreamBody>)[Symbol.asyncIterator] === "function";
 }
 
-function kindOf(value: unknown): string {
-  if (value === null || typeof value !== "object") return typeof value;
-  return value.constructor?.name ?? "object";
-}
-
 /**
  * A streamed body that will not be sent (an answer to HEAD, a 204 or 304, one that came too
  * late) is closed, so that its producer lets go of what it holds (an open file), as when a
@@ -524,5 +539,9 @@ export const LAST_CHUNK: Uint8Array = ascii("0\r\n\r\n");
 
 /** Encode a streamed piece as bytes. */
 export function pieceBytes(piece: Uint8Array | string): Uint8Array {
-  return typeof piece === "string" ? encoder.encode(piece) : piece;
+  if (typeof piece === "string") return encoder.encode(piece);
+  if (piece instanceof Uint8Array) return piece;
+  throw new TypeError(
+    `a streamed body piece must be a Uint8Array or a string, not ${kindOf(piece)}`,
+  );
 }

@@ -53,12 +53,40 @@ interface RouteRecord {
 
 function chain(middleware: readonly Middleware[], handler: Handler): Handler {
   if (middleware.length === 0) return handler;
-  return (req) => {
-    const step = (i: number): RouteResult =>
-      i === middleware.length ? handler(req) : middleware[i]!(req, () => step(i + 1));
-    return step(0);
-  };
+  return (req) => runChain(middleware, req, 0, handler);
 }
+
+/**
+ * Middleware `i` onwards, then `last`. Each `next` runs the rest once: a second call would run
+ * the handler again (a second write, a second charge).
+ */
+function runChain(
+  middleware: readonly Middleware[],
+  req: IncomingRequest,
+  i: number,
+  last: Handler,
+): RouteResult {
+  if (i === middleware.length) return last(req);
+  let called = false;
+  return middleware[i]!(req, () => {
+    if (called) throw new Error("middleware called next() twice");
+    called = true;
+    return runChain(middleware, req, i + 1, last);
+  });
+}
+
+/** The methods RFC 9110 and RFC 5789 define: `get` is another method, and surely a typo. */
+const STANDARD_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "CONNECT",
+  "OPTIONS",
+  "TRACE",
+  "PATCH",
+]);
 
 /** Handlers of one path, by method. */
 class Methods {
@@ -115,37 +143,46 @@ export class Router {
   private serverAllow: string | null = null;
   /** The methods some route takes (HEAD and OPTIONS too), or null when an `all()` route takes any. */
   private implemented: ReadonlySet<string> | null | undefined = undefined;
+  /** Mounted into another router, which took a copy of its routes: it takes no more. */
+  private mounted = false;
   /** The server-facing handler; bound, so it can be passed around. */
   readonly handler: Handler;
+  /** {@link route}, bound once: the last step of the global middleware. */
+  private readonly routeBound: Handler;
 
   /** An empty router: add routes with {@link Router.get} and the like, or {@link Router.on}. */
   constructor() {
-    this.handler = (req) => this.middleware.length === 0 ? this.route(req) : this.guarded(req);
-  }
-
-  /** Route `req` behind the global middleware. */
-  private guarded(req: IncomingRequest): RouteResult {
-    const mw = this.middleware;
-    const step = (i: number): RouteResult =>
-      i === mw.length ? this.route(req) : mw[i]!(req, () => step(i + 1));
-    return step(0);
+    this.routeBound = (req) => this.route(req);
+    this.handler = (req) =>
+      this.middleware.length === 0
+        ? this.route(req)
+        : runChain(this.middleware, req, 0, this.routeBound);
   }
 
   /** Add global middleware: it sees every request, routed or not (404s and 405s too). */
   use(middleware: Middleware): this {
+    this.notMounted("use()");
     this.middleware.push(middleware);
     return this;
   }
 
+  /** What is added after mount() would be silently missing from the router it went into. */
+  private notMounted(what: string): void {
+    if (this.mounted) {
+      throw new Error(`${what} on a router already mounted: add its routes before mount()`);
+    }
+  }
+
   /**
    * Add every route of `router` under `prefix` (e.g. `/api`), with that
-   * router's global middleware in front of each. Routes added to `router`
-   * later are not seen.
+   * router's global middleware in front of each. `router` takes no more routes
+   * or middleware after this (they would not be seen): adding any throws.
    */
   mount(prefix: string, router: Router): this {
     if (!prefix.startsWith("/") || (prefix.endsWith("/") && prefix !== "/")) {
       throw new Error(`mount prefix must start with "/" and not end with it: ${prefix}`);
     }
+    router.mounted = true;
     for (const r of router.routes) {
       const pattern = prefix === "/" ? r.pattern : r.pattern === "/" ? prefix : prefix + r.pattern;
       this.on(r.method, pattern, chain(router.middleware, r.handler));
@@ -158,6 +195,12 @@ export class Router {
    * handler runs, in order, for this route only.
    */
   on(method: string, pattern: string, ...handlers: [...Middleware[], Handler]): this {
+    this.notMounted(`${method} ${pattern}`);
+    if (method !== method.toUpperCase() && STANDARD_METHODS.has(method.toUpperCase())) {
+      throw new Error(
+        `methods are case-sensitive: "${method}" is not ${method.toUpperCase()} (RFC 9110 §9.1)`,
+      );
+    }
     const handler = chain(
       handlers.slice(0, -1) as Middleware[],
       handlers[handlers.length - 1] as Handler,

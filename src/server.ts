@@ -22,6 +22,7 @@ import { Scope } from "./scope.ts";
 import { Timeout } from "./errors.ts";
 import { AccessLog } from "./log.ts";
 import { canonicalAddress } from "./address.ts";
+import { kindOf, shown } from "./shown.ts";
 import type { AcceptFn, ConnectionEvents, Transport } from "./transport.ts";
 
 /** After cutting connections, how long to wait for the sockets to report closed. */
@@ -33,7 +34,7 @@ const CLOSE_WAIT_MS = 2_000;
  */
 export function checkGrace(graceMs: unknown): void {
   if (typeof graceMs !== "number" || Number.isNaN(graceMs) || graceMs < 0) {
-    throw new RangeError(`shutdown grace must be a number of ms >= 0, got ${graceMs}`);
+    throw new RangeError(`shutdown grace must be a number of ms >= 0, not ${shown(graceMs)}`);
   }
 }
 
@@ -80,6 +81,9 @@ function withDefaults<T extends object>(
 ): T {
   const out = { ...defaults };
   if (given === undefined) return out;
+  if (typeof given !== "object" || given === null || Array.isArray(given)) {
+    throw new TypeError(`${name} must be an object of named values, not ${kindOf(given)}`);
+  }
   for (const [key, value] of Object.entries(given)) {
     if (!Object.hasOwn(defaults, key)) {
       throw new TypeError(
@@ -150,10 +154,15 @@ export class HttpServer implements ConnectionHost {
     this.head = new RequestHead(this.limits.maxHeaders);
     this.lingerMs = options.lingerMs ?? 2000;
     checkMs("lingerMs", this.lingerMs, 0);
-    this.accessLog = options.accessLog === undefined ? null : new AccessLog(options.accessLog);
+    this.accessLog = options.accessLog === undefined ? null : new AccessLog(
+      options.accessLog,
+      (error) => this.reportError(error),
+    );
     const header = options.proxyHeader ?? "x-forwarded-for";
     if (header !== "x-forwarded-for" && header !== "forwarded") {
-      throw new RangeError(`proxyHeader must be "x-forwarded-for" or "forwarded", not ${header}`);
+      throw new RangeError(
+        `proxyHeader must be "x-forwarded-for" or "forwarded", not ${shown(header)}`,
+      );
     }
     this.proxies = { addresses: new Set((options.trustProxy ?? []).map(trustedAddress)), header };
     this.onError = options.onError ?? ((error) => console.error("binks: handler failed:", error));

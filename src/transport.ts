@@ -119,42 +119,51 @@ export class ListenError extends Error {
 
   /** `cause` is the runtime's own error. */
   constructor(options: Pick<ListenOptions, "hostname" | "port">, cause: unknown) {
-    const code = (cause as { code?: unknown } | null)?.code;
-    const known = typeof code === "string" ? code : undefined;
+    const given = (cause as { code?: unknown } | null)?.code;
+    const [code, why] = classify(typeof given === "string" ? given : undefined, cause, options);
     const host = options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname;
-    super(`cannot listen on ${host}:${options.port}: ${reason(known, cause, options.hostname)}`, {
-      cause,
-    });
-    this.code = known;
+    super(`cannot listen on ${host}:${options.port}: ${why}`, { cause });
+    this.code = code;
   }
 }
 
-function reason(code: string | undefined, cause: unknown, hostname: string): string {
+/**
+ * The code and reason of a failed listen. Where a runtime gives no code, or another one, for a
+ * failure the others name, the code is the one Node gives, so callers can branch on it anywhere.
+ */
+function classify(
+  code: string | undefined,
+  cause: unknown,
+  { hostname }: Pick<ListenOptions, "hostname">,
+): [string | undefined, string] {
   switch (code) {
     case "EADDRINUSE":
-      return "address already in use";
+      return [code, "address already in use"];
     case "EADDRNOTAVAIL":
-      return "no such address on this machine";
+      return [code, "no such address on this machine"];
     case "EACCES":
-      return "permission denied (ports below 1024 need privileges)";
+      return [code, "permission denied (ports below 1024 need privileges)"];
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return "no such host";
+      return [code, "no such host"];
   }
   const message = cause instanceof Error ? cause.message : String(cause);
+  const isAddress = canonicalAddress(hostname) !== null;
   // Deno's node:net (the port check of --workers) says EINVAL for an address not on the machine.
-  if (code === "EINVAL" && canonicalAddress(hostname) !== null) {
-    return "no such address on this machine";
-  }
+  if (code === "EINVAL" && isAddress) return ["EADDRNOTAVAIL", "no such address on this machine"];
   // Deno gives a failed name lookup no code, and refuses a name no DNS could hold (`a b!`)
   // before any lookup; Bun gives it, and whatever else has none, no reason.
-  if (/failed to lookup address|invalid char found in FQDN/i.test(message)) return "no such host";
+  if (/failed to lookup address|invalid char found in FQDN/i.test(message)) {
+    return ["ENOTFOUND", "no such host"];
+  }
   // Bun says only that it failed: an address it could not bind is not this machine's, and
   // anything else was a name that did not resolve (as the other runtimes word them).
   if (/^Failed to listen at/.test(message)) {
-    return canonicalAddress(hostname) === null ? "no such host" : "no such address on this machine";
+    return isAddress
+      ? ["EADDRNOTAVAIL", "no such address on this machine"]
+      : ["ENOTFOUND", "no such host"];
   }
-  return message;
+  return [code, message];
 }
 
 /** What every adapter module exports. */

@@ -15,7 +15,7 @@ const proc =
 function start(
   name: string,
   args: string[] = [],
-): Promise<{ port: number; stop(): Promise<void> }> {
+): Promise<{ port: number; output(): string; stop(): Promise<void> }> {
   const compiled = import.meta.url.endsWith(".js");
   const file = fileURLToPath(
     new URL(`../examples/${name}.${compiled ? "js" : "ts"}`, import.meta.url),
@@ -37,6 +37,7 @@ function start(
         clearTimeout(timer);
         resolve({
           port: Number(m[1]),
+          output: () => out,
           stop: () =>
             new Promise((done) => {
               child.once("exit", () => done());
@@ -76,6 +77,19 @@ describe("examples", () => {
       assert.equal(created.status, 201);
       const r = await request(s.port, "GET /api/todos/1 HTTP/1.1\r\nHost: x\r\n\r\n");
       assert.deepEqual(JSON.parse(text(r.body)), { id: 1, title: "write tests", done: false });
+      // Its logging middleware logs after a synchronous handler has returned, and the server
+      // lives on to answer the next request (it once read the request too late and died).
+      const again = await request(s.port, "GET /api/todos HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.equal(again.status, 200);
+      for (let i = 0; i < 50 && !/GET \/api\/todos \d+ ms/.test(s.output()); i++) {
+        await new Promise((done) => setTimeout(done, 20));
+      }
+      const logged = s.output().split("\n").filter((line) => / ms$/.test(line));
+      assert.deepEqual(logged.map((line) => line.replace(/\d+ ms$/, "N ms")), [
+        "POST /api/todos N ms",
+        "GET /api/todos/1 N ms",
+        "GET /api/todos N ms",
+      ]);
     } finally {
       await s.stop();
     }

@@ -317,4 +317,54 @@ describe("router: middleware and mounting", () => {
     assert.deepEqual(params, { id: "5" });
     assert.deepEqual((app.handler(req("GET", "/api/items/5")) as Reply).headers, { "X-Api": "1" });
   });
+
+  // Found by an API audit: routes and middleware added after mount() were silently missing.
+  it("refuses routes and middleware added to a router after it was mounted", () => {
+    const api = new Router().get("/a", tag("a"));
+    const app = new Router().mount("/api", api);
+    assert.throws(() => api.get("/b", tag("b")), {
+      message: "GET /b on a router already mounted: add its routes before mount()",
+    });
+    assert.throws(() => api.use((_r, next) => next()), {
+      message: "use() on a router already mounted: add its routes before mount()",
+    });
+    assert.equal(call(app, "GET", "/api/a")[1], "a");
+    assert.equal(call(app, "GET", "/api/b")[0], 404);
+    // The router it went into takes routes as before.
+    app.get("/c", tag("c"));
+    assert.equal(call(app, "GET", "/c")[1], "c");
+  });
+
+  it("runs the rest of the chain once however often middleware calls next()", () => {
+    let runs = 0;
+    const twice: Middleware = (_req, next) => {
+      next();
+      return next();
+    };
+    const handler = () => {
+      runs++;
+      return { body: "ok" };
+    };
+    for (
+      const router of [
+        new Router().use(twice).get("/", handler),
+        new Router().get("/", twice, handler),
+      ]
+    ) {
+      runs = 0;
+      assert.throws(() => router.handler(req("GET", "/")), {
+        message: "middleware called next() twice",
+      });
+      assert.equal(runs, 1);
+    }
+  });
+
+  it("refuses a standard method in lower case, which would be another method", () => {
+    assert.throws(() => new Router().on("get", "/", tag("x")), {
+      message: 'methods are case-sensitive: "get" is not GET (RFC 9110 §9.1)',
+    });
+    assert.throws(() => new Router().on("Delete", "/", tag("x")), /"Delete" is not DELETE/);
+    // A method of one's own is taken as written.
+    assert.equal(call(new Router().on("purge", "/", tag("p")), "purge", "/")[1], "p");
+  });
 });

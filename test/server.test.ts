@@ -214,9 +214,9 @@ describe("connection: handlers", () => {
     assert.equal(errors.length, bodies.length);
     assert.match(
       String(errors[0]),
-      /reply body must be a string, a Uint8Array or an async iterable, not number/,
+      /reply body must be a string, a Uint8Array or an async iterable, not a number/,
     );
-    assert.match(String(errors[1]), /not ArrayBuffer/);
+    assert.match(String(errors[1]), /not an ArrayBuffer/);
   });
 
   it("sends a request's header value back byte for byte (obs-text included)", () => {
@@ -1417,9 +1417,10 @@ describe("connection: cancellation and deadlines", () => {
 describe("server: options", () => {
   it("refuses a lingerMs that is not whole ms from 0 to 2^31 - 1", () => {
     for (const lingerMs of [NaN, -5, 1.5, 2 ** 31, "abc" as unknown as number]) {
+      const written = typeof lingerMs === "string" ? `"${lingerMs}"` : String(lingerMs);
       assert.throws(() => new HttpServer({ handler: () => ({}), lingerMs }), {
         name: "RangeError",
-        message: `lingerMs must be whole ms from 0 to 2147483647, not ${lingerMs}`,
+        message: `lingerMs must be whole ms from 0 to 2147483647, not ${written}`,
       });
     }
     assert.equal(new HttpServer({ handler: () => ({}), lingerMs: 0 }).lingerMs, 0);
@@ -1531,6 +1532,9 @@ describe("server: graceful shutdown through its scope", () => {
     await server.shutdown(30);
     assert.equal(t.closed, true);
     assert.equal(signal!.aborted, true);
+    // The reason says the server stopped it: "client went away" would send one looking there.
+    assert.ok(signal!.reason instanceof Canceled);
+    assert.equal(signal!.reason.message, "the server stopped: its shutdown grace ran out");
     assert.equal(server.connections, 0);
   });
 
@@ -1552,6 +1556,151 @@ async function youngCollector(): Promise<(() => void) | null> {
   const jsc = await import("bun:jsc" as string) as { edenGC: () => void };
   return () => jsc.edenGC();
 }
+
+// Found by an API audit: mistakes a handler can make without types (plain JavaScript), or with
+// types that let them through (a string has a `length`, like a Reply), and the body read twice.
+describe("connection: handler mistakes", () => {
+  it("answers a handler that returns nothing, a string or an array with a 500, and goes on", async () => {
+    const results: Record<string, () => unknown> = {
+      "/undefined": () => undefined,
+      "/null": () => null,
+      "/async-null": () => Promise.resolve(null),
+      "/async-undefined": async () => {},
+      "/string": () => "hello",
+      "/array": () => [],
+      "/ok": () => ({ body: "ok" }),
+    };
+    const { connect, errors } = setup({
+      handler: (req) => results[req.path]!() as Reply,
+    });
+    const t = connect();
+    t.send(Object.keys(results).map((path) => GET(path)).join(""));
+    await tick(5);
+    const got = parseResponses(t.bytes()).responses;
+    assert.deepEqual(got.map((r) => r.status), [500, 500, 500, 500, 500, 500, 200]);
+    assert.equal(t.closed, false);
+    assert.deepEqual(errors.map((e) => (e as Error).message), [
+      "the handler for GET returned undefined: it must return a reply (or a promise of one)",
+      "the handler for GET returned null: it must return a reply (or a promise of one)",
+      "the handler for GET returned null: it must return a reply (or a promise of one)",
+      "the handler for GET returned undefined: it must return a reply (or a promise of one)",
+      "a reply is an object ({ status, headers, body }) or a StaticReply, not a string " +
+      "(text() makes one of a string)",
+      "a reply is an object ({ status, headers, body }) or a StaticReply, not an array",
+    ]);
+  });
+
+  it("takes header fields from a Headers or a Map as well as a record or pairs", () => {
+    const { connect } = setup({
+      handler: (req) => {
+        if (req.path === "/map") return { headers: new Map([["X-Map", "1"]]), body: "" };
+        const headers = new Headers([["X-A", "1"], ["Set-Cookie", "a=1"], ["Set-Cookie", "b=2"]]);
+        return { headers, body: "" };
+      },
+    });
+    const t = connect();
+    t.send(GET("/headers") + GET("/map"));
+    const [headers, map] = t.text().split(/(?=HTTP\/1\.1 )/);
+    // The fields as a Headers yields them (lower-case, Set-Cookie each on its own; sorted on
+    // Node and Deno, in order on Bun), and nothing else: no methods.
+    const fields = headers!.split("\r\n");
+    assert.equal(fields[0], "HTTP/1.1 200 OK");
+    assert.deepEqual(fields.slice(1, 4).sort(), ["set-cookie: a=1", "set-cookie: b=2", "x-a: 1"]);
+    assert.match(fields[4]!, /^Date: /);
+    assert.match(map!, /^HTTP\/1\.1 200 OK\r\nX-Map: 1\r\nDate: /);
+  });
+
+  it("refuses to read a body twice, as the Fetch standard does, rather than give zeros", async () => {
+    const seen: unknown[] = [];
+    const { connect } = setup({
+      handler: async (req) => {
+        const first = await req.text();
+        for (const again of [() => req.text(), () => req.bytes(), () => req.json()]) {
+          await again().then((v) => seen.push(v), (e: Error) => seen.push(e.message));
+        }
+        try {
+          for await (const _ of req.body!) seen.push("a chunk");
+        } catch (e) {
+          seen.push((e as Error).message);
+        }
+        return { body: first };
+      },
+    });
+    const t = connect();
+    t.send(POST("/", "hello"));
+    await tick(5);
+    assert.equal(dec.decode(parseResponses(t.bytes()).responses[0]!.body), "hello");
+    const refused = "the request body was read already; keep what the first read returned";
+    assert.deepEqual(seen, [refused, refused, refused, refused]);
+  });
+
+  it("reads a body half streamed, then refuses to give it whole", async () => {
+    let second = "";
+    const { connect } = setup({
+      handler: async (req) => {
+        const it = req.body![Symbol.asyncIterator]();
+        const first = await it.next();
+        await req.bytes().catch((e: Error) => (second = e.message));
+        return { body: first.value as Uint8Array };
+      },
+    });
+    const t = connect();
+    t.send(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc`);
+    await tick(5);
+    t.send("def");
+    await tick(5);
+    assert.equal(dec.decode(parseResponses(t.bytes()).responses[0]!.body), "abc");
+    assert.match(second, /read already/);
+  });
+
+  it("goes on when the access log's writer throws, and reports it", async () => {
+    const { connect, errors } = setup({
+      handler: () => ({ body: "ok" }),
+      accessLog: () => {
+        throw new Error("disk full");
+      },
+    });
+    const t = connect();
+    t.send(GET("/"));
+    await tick(300);
+    t.send(GET("/"));
+    await tick(300);
+    assert.deepEqual(parseResponses(t.bytes()).responses.map((r) => r.status), [200, 200]);
+    assert.deepEqual(errors.map((e) => (e as Error).message), ["disk full", "disk full"]);
+  });
+
+  it("counts a handler's time from the last body byte: a slow upload is no slow handler", async () => {
+    const { connect, errors } = setup({
+      timeouts: { handlerMs: 100, bodyMs: 1_000 },
+      handler: async (req) => {
+        const body = await req.text();
+        if (body.startsWith("never")) return new Promise<Reply>(() => {});
+        return { body };
+      },
+    });
+    for (const word of ["0123456789abcdef", "never answered"]) {
+      const t = connect();
+      t.send(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${word.length}\r\n\r\n`);
+      // One byte every 40 ms: 640 ms in all, past the handler's 100 ms (and its timer's 250 ms
+      // resolution) many times, yet never silent for the body's 1 s.
+      for (const c of word) {
+        await tick(40);
+        t.send(c);
+      }
+      await tick(word.startsWith("never") ? 600 : 5);
+      const [r] = parseResponses(t.bytes()).responses;
+      if (word.startsWith("never")) {
+        // Once the body is in, its handler has its 100 ms, and no more.
+        assert.equal(r?.status, 503);
+      } else {
+        assert.equal(r?.status, 200);
+        assert.equal(dec.decode(r!.body), word);
+      }
+    }
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0]), /took longer than its deadline/);
+  });
+});
 
 describe("server: the list of open connections", () => {
   it("counts what is open; a refused connection is never in it", () => {

@@ -313,6 +313,13 @@ describe("listening where it cannot", () => {
       await assert.rejects(serve({ port: 0, hostname: "192.0.2.1", handler: () => ({}) }), {
         name: "ListenError",
         message: "cannot listen on 192.0.2.1:0: no such address on this machine",
+        code: "EADDRNOTAVAIL",
+      });
+      // Deno and Bun give a failed lookup no code: it gets Node's.
+      await assert.rejects(serve({ port: 0, hostname: "not a host!", handler: () => ({}) }), {
+        name: "ListenError",
+        message: "cannot listen on not a host!:0: no such host",
+        code: "ENOTFOUND",
       });
     }),
   );
@@ -328,6 +335,11 @@ describe("serve(): a port out of range", () => {
           message: `serve(): port must be a whole number from 0 to 65535, not ${port}`,
         });
       }
+      // A string where the number belongs is shown quoted, so the mistake shows.
+      await assert.rejects(serve({ port: "3000" as unknown as number, handler: () => ({}) }), {
+        name: "RangeError",
+        message: `serve(): port must be a whole number from 0 to 65535, not "3000"`,
+      });
     }),
   );
 });
@@ -477,7 +489,9 @@ describe("serve(): shutdown with a grace that is no number of ms", () => {
         for (const grace of [NaN, -1, "5" as unknown as number]) {
           await assert.rejects(server.shutdown(grace), {
             name: "RangeError",
-            message: `shutdown grace must be a number of ms >= 0, got ${grace}`,
+            message: `shutdown grace must be a number of ms >= 0, not ${
+              typeof grace === "string" ? `"${grace}"` : grace
+            }`,
           });
         }
         const r = await request(server.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
