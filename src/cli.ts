@@ -131,7 +131,7 @@ const FLAGS: readonly Flag[] = [
   timeoutFlag(
     "--handler-timeout",
     "handlerMs",
-    "ms a handler may take to answer (after the body), else 503",
+    "ms from a request head to its answer, else 503 (408 if its body is still coming)",
   ),
   timeoutFlag("--send-timeout", "sendMs", "ms a client may leave an answer unread, else close"),
   {

@@ -181,11 +181,6 @@ class Exchange implements BodySource, TimerTarget {
   watched = false;
   /** Fires when the handler takes too long. */
   timer: Timer | null = null;
-  /**
-   * When body bytes last reached the running handler: its time counts from there, since a
-   * handler waiting for an upload in progress is not the one being slow (bodyMs covers that).
-   */
-  bodyAt = 0;
   /** For the access log, when there is one. */
   log: LogInfo | null = null;
   continueState: number;
@@ -669,10 +664,17 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   handlerTimedOut(ex: Exchange): void {
     ex.timer = null;
     if (!ex.running) return;
-    // Body bytes came since the timer was set: the deadline moved with them.
-    const due = ex.bodyAt + this.host.timeouts.handlerMs;
-    if (due > now()) {
-      ex.timer = timers.add(due, ex);
+    if (this.bodyEx === ex) {
+      // The request has not all come: the client is the slow one, not the handler (RFC 9110
+      // §15.5.9), as with a head or a body gone silent. Its deadline still holds: moved with
+      // each byte, it would let a trickle hold a handler slot for good.
+      ex.req.abort(new Timeout("request not received in time"));
+      this.handlerDone(ex);
+      this.busy = true;
+      this.fail(408);
+      this.busy = false;
+      this.flush();
+      this.updateWait();
       return;
     }
     ex.req.abort(new Timeout("handler deadline passed"));
@@ -803,16 +805,52 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       if (this.bodyLeft === 0) this.endBody(ex);
       return pos;
     }
-    pos = decoder!.decode(buf, pos, end, this.host.limits);
-    if (decoder!.error !== 0) {
-      this.fail(decoder!.error);
-      return end;
-    }
-    if (decoder!.spanEnd > decoder!.spanStart) {
-      this.deliver(ex, buf, decoder!.spanStart, decoder!.spanEnd);
-    }
+    // Every chunk this read holds, gathered: an array per chunk would let a body of 2-byte
+    // chunks cost a hundred times its size in memory.
+    let first = -1;
+    let firstEnd = -1;
+    let more: number[] | null = null;
+    let size = 0;
+    do {
+      pos = decoder!.decode(buf, pos, end, this.host.limits);
+      if (decoder!.error !== 0) {
+        this.fail(decoder!.error);
+        return end;
+      }
+      const start = decoder!.spanStart;
+      const stop = decoder!.spanEnd;
+      if (stop > start) {
+        if (first < 0) {
+          first = start;
+          firstEnd = stop;
+        } else (more ??= []).push(start, stop);
+        size += stop - start;
+      }
+    } while (pos < end && !decoder!.done);
+    if (more !== null) this.deliverSpans(ex, buf, first, firstEnd, more, size);
+    else if (first >= 0) this.deliver(ex, buf, first, firstEnd);
     if (decoder!.done) this.endBody(ex);
     return pos;
+  }
+
+  /** Hand the spans `[first, firstEnd)` and `more` (start, end pairs) of `buf` over as one copy. */
+  private deliverSpans(
+    ex: Exchange,
+    buf: Uint8Array,
+    first: number,
+    firstEnd: number,
+    more: readonly number[],
+    size: number,
+  ): void {
+    if ((ex.written && !this.streaming) || ex.abandoned) return;
+    const joined = new Uint8Array(size);
+    joined.set(buf.subarray(first, firstEnd), 0);
+    let at = firstEnd - first;
+    for (let i = 0; i < more.length; i += 2) {
+      joined.set(buf.subarray(more[i]!, more[i + 1]!), at);
+      at += more[i + 1]! - more[i]!;
+    }
+    ex.body!.push(joined);
   }
 
   /** Hand `buf[start, end)` to the body of `ex`, as a copy or a view that stays valid. */
@@ -820,13 +858,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     // Nobody will read the body of an answered request, unless its answer is being streamed:
     // drop it rather than copy it.
     if ((ex.written && !this.streaming) || ex.abandoned || start === end) return;
-    if (ex.timer !== null) ex.bodyAt = now();
     ex.body!.push(keepBytes(buf, start, end, inputFresh));
   }
 
   /** The body of `ex` is complete: read the next head, unless no further request is read. */
   private endBody(ex: Exchange): void {
-    if (ex.timer !== null) ex.bodyAt = now();
     ex.body!.end();
     this.bodyEx = null;
     // A body that ends under its streamed answer: that answer closes the connection.

@@ -102,8 +102,10 @@ export interface Timeouts {
   /** Longest silence while a body arrives; then 408 and close. */
   bodyMs: number;
   /**
-   * Longest a handler may take to produce its response, counted from the request's last body
-   * byte (a slow upload is `bodyMs`'s business); then 503 and its signal aborts.
+   * Longest a handler may take to produce its response, from the end of the request head: then
+   * 503 and its signal aborts. The body's arrival counts (a handler that reads it waits for
+   * it): a body still arriving then is answered 408 and the connection closed, as the client's
+   * slowness, and not reported as the handler's failure.
    */
   handlerMs: number;
   /**

@@ -141,6 +141,11 @@ export class HttpServer implements ConnectionHost {
   /** Handlers running now, and connections waiting for one to finish (`maxInflight`). */
   private inflight = 0;
   private readonly waiting: Connection[] = [];
+  /** A turn to hand free slots to waiting connections is queued. */
+  private wakeQueued = false;
+  /** Slots are being handed out: the connection woken may take one though others wait. */
+  private admitting = false;
+  private readonly wakeWaiting = (): void => this.admitWaiting();
   /** Pass this to an adapter's `listen`. */
   readonly accept: AcceptFn;
 
@@ -181,15 +186,34 @@ export class HttpServer implements ConnectionHost {
 
   acquire(): boolean {
     if (this.inflight >= this.limits.maxInflight) return false;
+    // First come, first served: a slot freed while others wait is theirs, not a newcomer's.
+    if (this.waiting.length > 0 && !this.admitting) return false;
     this.inflight++;
     return true;
   }
 
   release(): void {
     this.inflight--;
-    // The slot goes to the first waiting connection that still wants it.
-    for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
-      if (next.admitted()) return;
+    // Woken in a turn of their own, never from inside the connection that let the slot go: that
+    // one may have an answer in the shared output buffer not yet sent, which the woken one would
+    // send as its own; and a chain of synchronous handlers would nest one call per waiter.
+    if (this.waiting.length > 0 && !this.wakeQueued) {
+      this.wakeQueued = true;
+      queueMicrotask(this.wakeWaiting);
+    }
+  }
+
+  /** Hand every free slot to the connections waiting, in order. */
+  private admitWaiting(): void {
+    this.wakeQueued = false;
+    this.admitting = true;
+    try {
+      // One still held back by something else (an answer it cannot send) takes none: go on.
+      while (this.inflight < this.limits.maxInflight && this.waiting.length > 0) {
+        this.waiting.shift()!.admitted();
+      }
+    } finally {
+      this.admitting = false;
     }
   }
 
