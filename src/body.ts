@@ -23,6 +23,11 @@ export interface BodySource {
 
 const decoder = new TextDecoder();
 
+/** A `SyntaxError` that answers with 400 when a handler lets it through. */
+export function badJson(message: string, cause?: unknown): SyntaxError {
+  return Object.assign(new SyntaxError(message, { cause }), { status: 400 });
+}
+
 /** A second reader of a body would get nothing, or the bytes the first left: refused instead. */
 function readTwice(): TypeError {
   return new TypeError("the request body was read already; keep what the first read returned");
@@ -168,9 +173,17 @@ export class RequestBody {
     return decoder.decode(await this.bytes());
   }
 
-  /** The whole body parsed as JSON. */
+  /**
+   * The whole body parsed as JSON. Text that is no JSON is a `SyntaxError` with `status` 400:
+   * thrown on from a handler, it answers the client's mistake with a 400, not a 500.
+   */
   async json(): Promise<unknown> {
-    return JSON.parse(await this.text());
+    const text = await this.text();
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw badJson("the request body is not JSON", err);
+    }
   }
 
   /** The body piece by piece, as it arrives. */

@@ -46,6 +46,7 @@ import type { Limits, Timeouts } from "./limits.ts";
 import type { ConnectionEvents, Transport } from "./transport.ts";
 import { now, type Timer, timers, type TimerTarget } from "./clock.ts";
 import { Canceled, Timeout } from "./errors.ts";
+import { statusOf } from "./http-error.ts";
 import type { AccessLog, LogInfo } from "./log.ts";
 import { Owned } from "./scope.ts";
 
@@ -787,10 +788,14 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     return result == null ? this.internalError(noReply(req.method, result)) : result;
   }
 
-  /** Report a handler failure; the client gets a bare 500. */
+  /**
+   * The answer to a handler that failed with `err`: the status it asks for (an `HttpError`,
+   * a bad JSON body's 400), else a bare 500. Reported unless it is the client's mistake (4xx).
+   */
   private internalError(err: unknown): StaticReply {
-    this.host.reportError(err);
-    return errorReply(500);
+    const status = statusOf(err);
+    if (status === 0 || status >= 500) this.host.reportError(err);
+    return errorReply(status === 0 ? 500 : status);
   }
 
   /** Pass the body bytes in `buf[pos, end)` to the request; returns where its body stopped. */

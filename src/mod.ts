@@ -52,6 +52,7 @@ export {
 export { VERSION } from "./version.ts";
 export { IncomingRequest, type ProxyHeader, type ProxyTrust } from "./request.ts";
 export { RequestBody } from "./body.ts";
+export { HttpError, statusOf } from "./http-error.ts";
 export {
   type HeaderInit,
   json,

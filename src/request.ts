@@ -11,7 +11,7 @@
  * @module
  */
 import { equalsIgnoreCase, latin1, QUESTION, SLASH } from "./bytes.ts";
-import type { RequestBody } from "./body.ts";
+import { badJson, type RequestBody } from "./body.ts";
 import type { RequestHead } from "./parser.ts";
 import { canonicalAddress } from "./address.ts";
 
@@ -231,7 +231,7 @@ export class IncomingRequest {
   /** The whole body parsed as JSON. */
   json(): Promise<unknown> {
     return this.requestBody === null
-      ? Promise.reject(new SyntaxError("request has no body"))
+      ? Promise.reject(badJson("the request has no body"))
       : this.requestBody.json();
   }
 

@@ -10,6 +10,7 @@ import type { IncomingRequest } from "../src/request.ts";
 import { Out, type Reply, StaticReply, writeHeaderFields } from "../src/response.ts";
 import { Router } from "../src/router.ts";
 import { Canceled, Timeout } from "../src/errors.ts";
+import { HttpError } from "../src/http-error.ts";
 import { parseResponses } from "./client.ts";
 
 const enc = new TextEncoder();
@@ -1712,6 +1713,51 @@ describe("connection: handler mistakes", () => {
       "(text() makes one of a string)",
       "a reply is an object ({ status, headers, body }) or a StaticReply, not an array",
     ]);
+  });
+
+  it("answers an error that carries a status with it; a 4xx is the client's and not reported", async () => {
+    const thrown: Record<string, () => unknown> = {
+      "/http-error": () => new HttpError(404, "no such item"),
+      "/status-code": () => Object.assign(new Error("upstream"), { statusCode: 502 }),
+      "/not-a-status": () => Object.assign(new Error("odd"), { status: 302 }),
+      "/text-status": () => Object.assign(new Error("odd"), { status: "404" }),
+    };
+    const { connect, errors } = setup({
+      handler: async (req) => {
+        if (req.path === "/json") return { body: JSON.stringify(await req.json()) };
+        if (req.path === "/sync") throw new HttpError(403);
+        throw thrown[req.path]!();
+      },
+    });
+    const t = connect();
+    t.send(
+      GET("/http-error") + GET("/status-code") + GET("/not-a-status") + GET("/text-status") +
+        GET("/sync") + POST("/json", "{nope") + GET("/json") + POST("/json", '{"a":1}'),
+    );
+    await tick(5);
+    const got = parseResponses(t.bytes()).responses;
+    assert.deepEqual(got.map((r) => r.status), [404, 502, 500, 500, 403, 400, 400, 200]);
+    assert.equal(dec.decode(got[0]!.body), "404\n");
+    assert.equal(dec.decode(got[7]!.body), '{"a":1}');
+    assert.equal(t.closed, false);
+    // The 5xx and the statuses that were none are reported; the client's mistakes are not.
+    assert.deepEqual(errors.map((e) => (e as Error).message), ["upstream", "odd", "odd"]);
+  });
+
+  it("makes a bad JSON body a SyntaxError still, with the status 400", async () => {
+    let caught: unknown;
+    const { connect } = setup({
+      handler: async (req) => {
+        caught = await req.json().catch((e) => e);
+        return { body: "" };
+      },
+    });
+    connect().send(POST("/", "{nope"));
+    await tick(5);
+    assert.ok(caught instanceof SyntaxError);
+    assert.equal((caught as SyntaxError & { status: number }).status, 400);
+    assert.equal((caught as Error).message, "the request body is not JSON");
+    assert.throws(() => new HttpError(302), RangeError);
   });
 
   it("takes header fields from a Headers or a Map as well as a record or pairs", () => {
