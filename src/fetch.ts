@@ -55,9 +55,16 @@ export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions =
     req.release();
     const headOnly = request.method === "HEAD";
     const response = fetch(request);
-    return response instanceof Response
-      ? readyReply(response) ?? streamReply(response, headOnly, req)
-      : response.then((r) => readyReply(r) ?? streamReply(r, headOnly, req));
+    if (response instanceof Response) {
+      return readyReply(response) ?? streamReply(response, headOnly, req);
+    }
+    if (typeof (response as Partial<Promise<Response>> | null)?.then !== "function") {
+      throw notResponse(response);
+    }
+    return response.then((r) => {
+      if (!(r instanceof Response)) throw notResponse(r);
+      return readyReply(r) ?? streamReply(r, headOnly, req);
+    });
   };
 }
 
@@ -96,6 +103,13 @@ function unfetchableMethod(method: string): boolean {
     if (keptAsSent.size < KEPT_AS_SENT_MAX) keptAsSent.set(method, kept);
   }
   return !kept;
+}
+
+/** What a fetch handler that gave no `Response` did wrong. */
+function notResponse(value: unknown): TypeError {
+  return new TypeError(
+    `a fetch handler must return a Response (or a promise of one), not ${kindOf(value)}`,
+  );
 }
 
 /** The standard `Request` for an incoming request, as fetch handlers get it. */

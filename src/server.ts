@@ -52,9 +52,10 @@ export interface HttpOptions {
   lingerMs?: number;
   /**
    * Log every request and what answered it as a JSON line to this writer (batched; the
-   * fields are {@link AccessLog.record}'s). It gets whole lines, at most 4096 bytes at a time
-   * unless one line is longer: each written with one write, several processes may share a
-   * pipe. Off by default.
+   * fields are {@link AccessLog.record}'s). It gets whole lines, each ending in a newline, at
+   * most 4096 bytes at a time: each written with one write, several processes may share a
+   * pipe. Write them as they are (`(text) => process.stdout.write(text)`; `console.log` would
+   * add a blank line after each batch). Off by default.
    */
   accessLog?: (text: string) => void;
   /**

@@ -159,7 +159,11 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     if (segments === TRAVERSAL) return plain(403);
     // Secrets and repositories (`.env`, `.git/`) get left in a served directory by mistake.
     if (!dotfiles && hidden(segments)) return plain(404);
-    realRoot ??= fs.realpath(root);
+    realRoot ??= fs.realpath(root).catch((err: unknown) => {
+      // Not kept: the directory may yet appear. Said plainly, since every request fails on it.
+      realRoot = null;
+      throw new Error(`serveStatic: cannot open its root ${root}`, { cause: err });
+    });
     const base = await realRoot;
     let file = joinPath(base, segments);
     // The type is the name's that was asked for, not a symlink's target's (as nginx does).

@@ -11,6 +11,7 @@ import { Out, type Reply, StaticReply, writeHeaderFields } from "../src/response
 import { Router } from "../src/router.ts";
 import { Canceled, Timeout } from "../src/errors.ts";
 import { HttpError } from "../src/http-error.ts";
+import { fetchHandler } from "../src/fetch.ts";
 import { parseResponses } from "./client.ts";
 
 const enc = new TextEncoder();
@@ -1758,6 +1759,29 @@ describe("connection: handler mistakes", () => {
     assert.equal((caught as SyntaxError & { status: number }).status, 400);
     assert.equal((caught as Error).message, "the request body is not JSON");
     assert.throws(() => new HttpError(302), RangeError);
+  });
+
+  it("answers a fetch handler that gives no Response with a 500 that says so", async () => {
+    const gave: Record<string, () => unknown> = {
+      "/undefined": () => undefined,
+      "/async-undefined": async () => {},
+      "/object": () => ({ status: 200 }),
+    };
+    const { connect, errors } = setup({
+      handler: fetchHandler((request) => gave[new URL(request.url).pathname]!() as Response, {
+        globalResponse: false,
+      }),
+    });
+    const t = connect();
+    t.send(Object.keys(gave).map((path) => GET(path)).join(""));
+    await tick(20);
+    assert.deepEqual(parseResponses(t.bytes()).responses.map((r) => r.status), [500, 500, 500]);
+    // The one found at once is reported before the one found when its promise settled.
+    assert.deepEqual(errors.map((e) => (e as Error).message).sort(), [
+      "a fetch handler must return a Response (or a promise of one), not an object",
+      "a fetch handler must return a Response (or a promise of one), not undefined",
+      "a fetch handler must return a Response (or a promise of one), not undefined",
+    ]);
   });
 
   it("takes header fields from a Headers or a Map as well as a record or pairs", () => {

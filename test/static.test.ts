@@ -216,6 +216,26 @@ describe("static files", () => {
     assert.equal(text((await at("/files/sub/")).body), "<p>sub</p>");
   });
 
+  it("says which root it cannot open, and serves it once it is there", async () => {
+    const later = join(dir, "later");
+    fakeHandler = serveStatic(later, nodeFileSystem);
+    const at = (path: string) =>
+      request(fakeServer.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    errors.length = 0;
+    assert.equal((await at("/x.txt")).status, 500);
+    assert.equal(
+      String((errors[0] as Error).message),
+      `serveStatic: cannot open its root ${later}`,
+    );
+    mkdirSync(later);
+    writeFileSync(join(later, "x.txt"), "now");
+    const r = await at("/x.txt");
+    assert.equal(r.status, 200);
+    assert.equal(text(r.body), "now");
+    rmSync(later, { recursive: true });
+    errors.length = 0;
+  });
+
   it("answers 404 for a file named with a trailing slash", async () => {
     for (const path of ["/a.txt/", "/inside.txt/", "/sub/index.html/", "/big.bin//"]) {
       const r = await get(path);
