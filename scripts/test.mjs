@@ -4,7 +4,8 @@
 // and one closing line `N passed, N failed`; exits non-zero if anything failed.
 //
 //   npm test                      everything
-//   npm test -- --only node,deno  a subset of runtimes (node, node22, node24, deno, bun)
+//   npm test -- --only node,deno  a subset of runtimes (node, node22, node24, deno, bun; net:
+//                                 the transport tests on Deno and Bun over Node's net adapter)
 //   npm test -- --no-lint         skip formatter and linter
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -99,6 +100,26 @@ async function bunSuite() {
   record("bun", pass, fail, code);
 }
 
+/**
+ * The transport tests again under Deno and Bun with Node's `net` adapter (`--runtime node`),
+ * which the README says works there too: the suites above test each runtime's own adapter.
+ */
+async function nodeNetSuites() {
+  const env = { BINKS_TEST_ADAPTER: "node" };
+  step("transport tests on Deno with the node adapter");
+  const deno = await run(bin("deno"), ["test", "--no-check", "-A", "test/transport.test.ts"], env);
+  const d = last(
+    /(?:ok|FAILED) \| \d+ passed \((\d+) steps?\) \| \d+ failed(?: \((\d+) steps?\))?/g,
+    deno.output,
+  );
+  record("deno+net", Number(d?.[1] ?? 0), Number(d?.[2] ?? 0), deno.code);
+  step("transport tests on Bun with the node adapter");
+  const bun = await run(bin("bun"), ["test", "./test/transport.test.ts"], env);
+  const pass = Number(last(/^\s*(\d+) pass/gm, bun.output)?.[1] ?? 0);
+  const fail = Number(last(/^\s*(\d+) fail/gm, bun.output)?.[1] ?? 0);
+  record("bun+net", pass, fail, bun.code);
+}
+
 async function ensureNode(version) {
   const binary = nodeBin(root, version);
   if (existsSync(binary)) return true;
@@ -172,6 +193,7 @@ async function main() {
   }
   if (wanted("deno")) await denoSuite();
   if (wanted("bun")) await bunSuite();
+  if (wanted("net")) await nodeNetSuites();
   finish(started);
 }
 
