@@ -25,6 +25,13 @@ import { canonicalAddress } from "./address.ts";
 import { kindOf, shown } from "./shown.ts";
 import type { AcceptFn, ConnectionEvents, Transport } from "./transport.ts";
 
+/**
+ * Refused connections (past `maxConnections`, or while stopping) left lingering at most: each
+ * holds a socket for the linger, outside the count, so a flood of them could use up the
+ * descriptors the limit protects. Past this many the refusal is written and the socket closed.
+ */
+const MAX_LINGERING_REFUSALS = 64;
+
 /** After cutting connections, how long to wait for the sockets to report closed. */
 const CLOSE_WAIT_MS = 2_000;
 
@@ -139,6 +146,8 @@ export class HttpServer implements ConnectionHost {
    */
   private openHead: Connection | null = null;
   private openCount = 0;
+  /** Refused connections still open (lingering after their 503). */
+  private refusedOpen = 0;
   /** Handlers running now, and connections waiting for one to finish (`maxInflight`). */
   private inflight = 0;
   private readonly waiting: Connection[] = [];
@@ -176,7 +185,9 @@ export class HttpServer implements ConnectionHost {
     this.accept = (transport: Transport): ConnectionEvents => {
       const conn = new Connection(transport, this);
       if (this.openCount >= this.limits.maxConnections || this.scope.closed) {
+        this.refusedOpen++;
         conn.refuse(503);
+        if (this.refusedOpen > MAX_LINGERING_REFUSALS) conn.abort();
         return conn;
       }
       this.link(conn);
@@ -243,6 +254,7 @@ export class HttpServer implements ConnectionHost {
   forget(connection: Connection): void {
     // A refused connection was never linked.
     if (connection.openPrev !== null || this.openHead === connection) this.unlink(connection);
+    else this.refusedOpen--;
     const i = this.waiting.indexOf(connection);
     if (i >= 0) this.waiting.splice(i, 1);
   }

@@ -1286,6 +1286,23 @@ describe("connection: cancellation and deadlines", () => {
     assert.deepEqual(order, ["/first", "/waited", "/late"]);
   });
 
+  // Found by an audit: each refusal lingered outside the count, so a flood of refused clients
+  // held a descriptor each for the linger, the very thing maxConnections protects.
+  it("past 64 refused connections left lingering, closes the next refusals at once", async () => {
+    const { connect } = setup({ limits: { maxConnections: 1 }, handler: () => ({}) });
+    connect();
+    const refused = Array.from({ length: 70 }, () => connect());
+    for (const t of refused) assert.match(t.text(), /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    assert.equal(refused.filter((t) => t.closed).length, 6);
+    assert.equal(refused.slice(0, 64).some((t) => t.closed), false);
+    await tick();
+    // Gone: the room they held is there again.
+    for (const t of refused.slice(0, 10)) t.events.onClose();
+    const next = connect();
+    assert.equal(next.ended, true);
+    assert.equal(next.closed, false);
+  });
+
   it("past maxConnections, a new connection gets 503 and is closed", () => {
     const { connect, server } = setup({ limits: { maxConnections: 2 }, handler: () => ({}) });
     connect();
