@@ -18,6 +18,25 @@ describe("HTTP-date", () => {
     );
   });
 
+  it("rebuilds the Date line once its second has passed", async () => {
+    const secondOf = (ms: number) => ms - (ms % 1000);
+    /** The line dateLine() gives, its time, and the seconds of the clock around the call. */
+    const read = () => {
+      const before = Date.now();
+      const text = new TextDecoder().decode(dateLine());
+      const after = Date.now();
+      const at = parseHttpDate(text.slice("Date: ".length, -2));
+      assert.ok(secondOf(before) <= at && at <= secondOf(after), `${text} at ${before}..${after}`);
+      return at;
+    };
+    const first = read();
+    // Into a later second (a timer may fire a little early, so look at the clock).
+    while (secondOf(Date.now()) <= first) {
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    }
+    assert.ok(read() > first);
+  });
+
   it("reads all three forms the same", () => {
     assert.equal(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"), NOV_6_1994);
     assert.equal(parseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT"), NOV_6_1994);

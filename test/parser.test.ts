@@ -436,6 +436,19 @@ describe("parseHead: refused requests", () => {
     assert.equal(whole(`GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n\r\n`, small).status, 0);
   });
 
+  it("431 only past the head limit: a head of exactly maxHeadBytes is read", () => {
+    const small: Limits = { ...limits, maxHeadBytes: 80 };
+    const head = (n: number) => `GET / HTTP/1.1\r\nHost: a\r\nX: ${"b".repeat(n)}\r\n\r\n`;
+    const exact = head(80 - head(0).length);
+    assert.equal(exact.length, 80);
+    const over = head(81 - head(0).length);
+    assert.equal(over.length, 81);
+    assert.equal(whole(exact, small).status, 0);
+    assert.equal(direct(exact, small).status, 0, "in one pass");
+    assert.equal(whole(over, small).status, 431);
+    assert.equal(direct(over, small).status, 431, "in one pass");
+  });
+
   it("431 past the header count limit", () => {
     const few: Limits = { ...limits, maxHeaders: 3 };
     assert.equal(whole("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", few).status, 0);
@@ -553,6 +566,62 @@ describe("ChunkedDecoder", () => {
     const lim: Limits = { ...limits, maxChunkExtension: 8, maxTrailerBytes: 16 };
     assert.equal(decodeAll([enc.encode("1;abcdefghij\r\nx\r\n0\r\n\r\n")], lim).status, 400);
     assert.equal(decodeAll([enc.encode(`0\r\nX: ${"y".repeat(20)}\r\n\r\n`)], lim).status, 431);
+  });
+
+  it("400 only past the extension limit: an extension of exactly maxChunkExtension is read", () => {
+    const lim: Limits = { ...limits, maxChunkExtension: 8 };
+    // The bytes after the size, from `;` (not counted) to the CR; counted per chunk.
+    const exact = '1;abcdefgh\r\nx\r\n2 ;a="b cd"\r\nyz\r\n0;12345678\r\n\r\n';
+    assert.deepEqual(decodeAll([enc.encode(exact)], lim), { body: "xyz", rest: "" });
+    assert.equal(decodeAll([enc.encode("1;abcdefghi\r\nx\r\n0\r\n\r\n")], lim).status, 400);
+    assert.equal(decodeAll([enc.encode('1 ;a="b cde"\r\nx\r\n0\r\n\r\n')], lim).status, 400);
+    assert.equal(decodeAll([enc.encode("0;123456789\r\n\r\n")], lim).status, 400);
+  });
+
+  it("431 only past the trailer limit: trailers of exactly maxTrailerBytes are read", () => {
+    const lim: Limits = { ...limits, maxTrailerBytes: 16 };
+    const trailers = (fields: string) =>
+      decodeAll([enc.encode(`1\r\nx\r\n0\r\n${fields}\r\n`)], lim);
+    // Name and value bytes count (the value's leading space too), the colon and CRLF do not.
+    const name16 = "ABCDEFGHIJKLMNOP";
+    assert.deepEqual(trailers(`${name16}:\r\n`), { body: "x", rest: "" });
+    assert.equal(trailers(`${name16}Q:\r\n`).status, 431);
+    assert.deepEqual(trailers(`X:${"y".repeat(15)}\r\n`), { body: "x", rest: "" });
+    assert.equal(trailers(`X:${"y".repeat(16)}\r\n`).status, 431);
+    // The limit is on the whole section, not per field: 4 + 5 + 7 bytes.
+    assert.deepEqual(trailers("A: 12\r\nB: 345\r\nCD:  678\r\n"), { body: "x", rest: "" });
+    assert.equal(trailers("A: 12\r\nB: 345\r\nCD:  6789\r\n").status, 431);
+    assert.equal(trailers("A: 12\r\nB: 345\r\nCD:  678\r\nE:\r\n").status, 431);
+  });
+
+  it("400 for a control byte in a trailer value; HTAB and obs-text are read", () => {
+    const bytes = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+    for (const c of [0x00, 0x01, 0x08, 0x0a, 0x0b, 0x0c, 0x1f, 0x7f]) {
+      const wire = bytes(`0\r\nX: a${String.fromCharCode(c)}b\r\n\r\n`);
+      assert.equal(decodeAll([wire]).status, 400, `byte ${c}`);
+    }
+    const ok = bytes("0\r\nX: a\tb\xe9\xff\x80 ~\r\n\r\nNEXT");
+    assert.deepEqual(decodeAll([ok]), { body: "", rest: "NEXT" });
+  });
+
+  it("refuses framing above 3/4 of the bytes read once past 100 KiB, not below", () => {
+    const FLOOR = 100 * 1024;
+    /** `n` chunks of `data` after the size line `line`, then the last chunk: status or body size. */
+    const decode = (n: number, line: string, data: string) => {
+      const r = decodeAll([enc.encode(`${line}\r\n${data}\r\n`.repeat(n) + "0\r\n\r\n")]);
+      return r.status ?? r.body!.length;
+    };
+    /** Chunks enough for `framing` bytes of framing each to pass the floor, or to stay below it. */
+    const past = (framing: number) => Math.ceil(FLOOR / framing) + 100;
+    const short = (framing: number) => Math.floor(FLOOR / framing) - 10;
+    // 9 bytes of framing to 2 of data: 9/11 of the bytes, above 3/4 (and below 7/8).
+    assert.equal(decode(past(9), "2;eee", "ab"), 400);
+    // The same below the floor is a body.
+    assert.equal(decode(short(9), "2;eee", "ab"), 2 * short(9));
+    // 10 to 3: 10/13, just above 3/4.
+    assert.equal(decode(past(10), "3;eeee", "abc"), 400);
+    // 8 to 3: 8/11, just below 3/4, however long it goes on.
+    assert.equal(decode(4 * past(8), "3;ee", "abc"), 3 * 4 * past(8));
   });
 
   it("refuses a body that is mostly framing", () => {

@@ -835,6 +835,57 @@ describe("connection: the request-line limit at its edge", () => {
   });
 });
 
+describe("connection: the status lines of the answers it sends itself", () => {
+  const refusals: [string, string, string][] = [
+    ["no Host", "GET / HTTP/1.1\r\n\r\n", "400 Bad Request"],
+    ["a target past the request-line limit", GET(`/${"a".repeat(64)}`), "414 URI Too Long"],
+    [
+      "a head past its limit",
+      GET("/", `X: ${"b".repeat(200)}\r\n`),
+      "431 Request Header Fields Too Large",
+    ],
+    ["a body past its limit", POST("/", "x".repeat(101)), "413 Content Too Large"],
+    ["an unknown expectation", GET("/", "Expect: other\r\n"), "417 Expectation Failed"],
+    [
+      "an unknown transfer coding",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+      "501 Not Implemented",
+    ],
+    ["HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", "505 HTTP Version Not Supported"],
+  ];
+  const limits = { maxRequestLine: 48, maxHeadBytes: 128, maxBodyBytes: 100 };
+  for (const [what, request, status] of refusals) {
+    it(`${status} for ${what}`, () => {
+      const { connect } = setup({ handler: () => ({ body: "ok" }), limits });
+      const t = connect();
+      t.send(request);
+      assert.ok(t.text().startsWith(`HTTP/1.1 ${status}\r\n`), JSON.stringify(t.text()));
+    });
+  }
+
+  it("404 Not Found, 501 Not Implemented and 500 Internal Server Error", async () => {
+    const router = new Router().get("/boom", () => {
+      throw new Error("boom");
+    });
+    const { connect } = setup({ handler: router.handler });
+    const t = connect();
+    t.send(GET("/nothing") + "BREW /nothing HTTP/1.1\r\nHost: x\r\n\r\n" + GET("/boom"));
+    const lines = () => t.text().match(/HTTP\/1\.1 \d{3} [^\r]*/g) ?? [];
+    for (let i = 0; i < 1000 && lines().length < 3; i++) await tick(1);
+    assert.deepEqual(lines(), [
+      "HTTP/1.1 404 Not Found",
+      "HTTP/1.1 501 Not Implemented",
+      "HTTP/1.1 500 Internal Server Error",
+    ]);
+  });
+
+  it("503 Service Unavailable past maxConnections", () => {
+    const { connect } = setup({ limits: { maxConnections: 1 }, handler: () => ({}) });
+    connect();
+    assert.ok(connect().text().startsWith("HTTP/1.1 503 Service Unavailable\r\n"));
+  });
+});
+
 describe("request: header fields", () => {
   it("joins repeated fields with a comma, Cookie fields with a semicolon", () => {
     const seen: (string | undefined)[] = [];

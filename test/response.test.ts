@@ -1,0 +1,105 @@
+/**
+ * Replies as bytes: the json() and text() helpers, and what an answer to HEAD says of a
+ * length the handler stated. Serialised with writeReply, no connection.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { json, KEEP, Out, type Reply, type Tail, text, writeReply } from "../src/response.ts";
+
+const dec = new TextDecoder("latin1");
+
+/** The bytes `reply` becomes for an HTTP/1.1 request kept alive, its Date line made fixed. */
+function wire(reply: Reply, headOnly = false): string {
+  const out = new Out(64);
+  const tail: Tail = { bytes: null, stream: null, closeDelimited: false, sized: -1, close: false };
+  writeReply(out, reply, headOnly, KEEP, 1, tail);
+  assert.equal(tail.bytes, null);
+  assert.equal(tail.stream, null);
+  const bytes = dec.decode(out.buf.subarray(out.start, out.len));
+  assert.match(bytes, /\r\nDate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n/);
+  return bytes.replace(/\r\nDate: [^\r]*\r\n/, "\r\nDate: D\r\n");
+}
+
+describe("json() and text()", () => {
+  it("json(): 200, the value as JSON, application/json", () => {
+    const reply = json({ a: [1, "é"], b: null });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body, '{"a":[1,"é"],"b":null}');
+    assert.equal(
+      wire(reply),
+      "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nDate: D\r\n" +
+        'Content-Length: 23\r\n\r\n{"a":[1,"\xc3\xa9"],"b":null}',
+    );
+  });
+
+  it("json() with a status and header fields", () => {
+    const reply = json("made", 201, { Location: "/x/1" });
+    assert.equal(reply.status, 201);
+    assert.equal(reply.body, '"made"');
+    assert.equal(
+      wire(reply),
+      "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\nLocation: /x/1\r\n" +
+        'Date: D\r\nContent-Length: 6\r\n\r\n"made"',
+    );
+  });
+
+  it("text(): 200, the text, text/plain in UTF-8", () => {
+    const reply = text("hello");
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body, "hello");
+    assert.equal(
+      wire(reply),
+      "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\nDate: D\r\n" +
+        "Content-Length: 5\r\n\r\nhello",
+    );
+    assert.equal(text("gone", 410, [["X-A", "1"]]).status, 410);
+    assert.equal(
+      wire(text("gone", 410, [["X-A", "1"]])),
+      "HTTP/1.1 410 Gone\r\ncontent-type: text/plain; charset=utf-8\r\nX-A: 1\r\nDate: D\r\n" +
+        "Content-Length: 4\r\n\r\ngone",
+    );
+  });
+
+  it("a caller's Content-Type wins, in any case and any form of header fields, and only it", () => {
+    const forms: [string, () => Parameters<typeof text>[2]][] = [
+      ["a record", () => ({ "X-A": "1", "Content-Type": "text/html" })],
+      ["a record in upper case", () => ({ "X-A": "1", "CONTENT-TYPE": "text/html" })],
+      ["a record in lower case", () => ({ "X-A": "1", "content-type": "text/html" })],
+      ["pairs", () => [["X-A", "1"], ["Content-Type", "text/html"]]],
+      ["pairs in mixed case", () => [["X-A", "1"], ["conTent-tYpe", "text/html"]]],
+      ["a Map", () => new Map([["X-A", "1"], ["Content-Type", "text/html"]])],
+      ["a Headers", () => new Headers([["X-A", "1"], ["Content-Type", "text/html"]])],
+    ];
+    for (const [what, headers] of forms) {
+      for (const reply of [text("<p>", 200, headers()), json("<p>", 200, headers())]) {
+        const head = wire(reply).split("\r\n\r\n")[0]!;
+        const types = head.split("\r\n").filter((l) => /^content-type:/i.test(l));
+        assert.equal(types.length, 1, `${what}: ${JSON.stringify(head)}`);
+        assert.equal(types[0]!.toLowerCase(), "content-type: text/html", what);
+        assert.match(head, /\r\nx-a: 1\r\n/i, what);
+      }
+    }
+  });
+});
+
+describe("an answer to HEAD without a body", () => {
+  const head = (contentLength: string) =>
+    wire({ headers: { "Content-Length": contentLength, "X-A": "1" } }, true);
+
+  it("passes on a stated length of up to 15 digits", () => {
+    assert.equal(
+      head("123456789012345"),
+      "HTTP/1.1 200 OK\r\nX-A: 1\r\nDate: D\r\nContent-Length: 123456789012345\r\n\r\n",
+    );
+    assert.equal(
+      head("000000000000007"),
+      "HTTP/1.1 200 OK\r\nX-A: 1\r\nDate: D\r\nContent-Length: 7\r\n\r\n",
+    );
+  });
+
+  it("states no length when the handler's has 16 digits or more", () => {
+    for (const n of ["1234567890123456", "0000000000000007", "9".repeat(20)]) {
+      assert.equal(head(n), "HTTP/1.1 200 OK\r\nX-A: 1\r\nDate: D\r\n\r\n", n);
+    }
+  });
+});
