@@ -120,6 +120,13 @@ const WAIT_BODY = 3;
 const WAIT_LINGER = 4;
 /** The socket's send buffer is full: the client must take some of it in time, or we close. */
 const WAIT_SEND = 5;
+/**
+ * How soon after a send buffer fills its unsent bytes are counted again, as the mark the
+ * client's reading is judged by: a transport that writes after the turn (Deno) hands the kernel
+ * what still fits only then, which is not the client taking its answer (that mark would make
+ * the first look re-arm the deadline, and a client that reads nothing would get twice sendMs).
+ */
+const SEND_SETTLE_MS = 25;
 
 /** Continue states of a request with a body. */
 const NO_EXPECT = 0;
@@ -284,6 +291,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private sentMark = -1;
   /** When the client was last seen taking some of it. */
   private sentAt = 0;
+  /** While waiting on a send: when `sentMark` is taken again (see SEND_SETTLE_MS); 0 once done. */
+  private settleAt = 0;
   /** While an answer is streamed: its request (aborted if the client goes) and its producer. */
   private streamReq: IncomingRequest | null = null;
   private streamIterator: AsyncIterator<Uint8Array | string> | null = null;
@@ -1264,15 +1273,21 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** Guard `what` with a deadline `ms` from now. */
   private wait(what: number, ms: number): void {
-    if (what === WAIT_SEND && this.waiting !== WAIT_SEND) this.sentMark = this.t.pending;
+    const t = now();
+    const deadline = t + ms;
+    let fireAt = deadline;
+    if (what === WAIT_SEND && this.waiting !== WAIT_SEND) {
+      this.sentMark = this.t.pending;
+      this.settleAt = ms > 2 * SEND_SETTLE_MS ? t + SEND_SETTLE_MS : 0;
+      if (this.settleAt !== 0) fireAt = this.settleAt;
+    }
     this.waiting = what;
-    const deadline = now() + ms;
     this.deadline = deadline;
     // An armed timer that fires earlier re-arms itself; only a later one must be replaced.
     const timer = this.timer;
-    if (timer !== null && timer.pending && timer.deadline <= deadline) return;
+    if (timer !== null && timer.pending && timer.deadline <= fireAt) return;
     timer?.cancel();
-    this.timer = timers.add(deadline, this);
+    this.timer = timers.add(fireAt, this);
   }
 
   /** Pick the deadline that fits the state after a burst of input or output. */
@@ -1347,8 +1362,18 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const what = this.waiting;
     if (what === WAIT_NONE || this.phase === CLOSED) return;
     if (this.phase === DISCARD && what !== WAIT_LINGER && what !== WAIT_SEND) return;
-    if (now() < this.deadline) {
-      this.timer = timers.add(this.deadline, this);
+    const t = now();
+    if (t < this.deadline) {
+      let fireAt = this.deadline;
+      if (what === WAIT_SEND && this.settleAt !== 0) {
+        if (t < this.settleAt) fireAt = this.settleAt;
+        else {
+          // What the transport handed the kernel since the buffer filled is not the client's.
+          this.settleAt = 0;
+          this.sentMark = this.t.pending;
+        }
+      }
+      this.timer = timers.add(fireAt, this);
       return;
     }
     this.deadline = Infinity;
@@ -1362,6 +1387,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       return;
     }
     if (what === WAIT_SEND) {
+      this.settleAt = 0;
       // A client that took some since the last look is still reading, if slowly.
       const pending = this.t.pending;
       if (pending < this.sentMark) {

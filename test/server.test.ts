@@ -1543,6 +1543,35 @@ describe("connection: cancellation and deadlines", () => {
     assert.equal(t.closed, true);
   });
 
+  it("counts sendMs from a full buffer when the transport hands the kernel what fits a turn later", async () => {
+    // Deno writes after the turn: just after write() says "full", the kernel still takes what
+    // fits. That is not the client reading: one that reads nothing is cut after sendMs, not 2x.
+    const { connect } = setup({ handler: () => ({ body: "x" }), timeouts: { sendMs: 150 } });
+    const t = connect();
+    t.writeOk = false;
+    t.pending = 300_000;
+    t.send(GET("/a"));
+    await tick(1);
+    t.pending -= 50_000;
+    await tick(110);
+    assert.equal(t.closed, false);
+    await tick(90);
+    assert.equal(t.closed, true, "not cut after sendMs (only after twice that)");
+    // One that takes some later on is still reading: its time starts again.
+    const slow = connect();
+    slow.writeOk = false;
+    slow.pending = 300_000;
+    slow.send(GET("/a"));
+    await tick(1);
+    slow.pending -= 50_000;
+    await tick(100);
+    slow.pending -= 1000;
+    await tick(100);
+    assert.equal(slow.closed, false);
+    await tick(150);
+    assert.equal(slow.closed, true);
+  });
+
   it("lingers after a closing answer only once it is sent, while the client takes it", async () => {
     const big = new Uint8Array(1 << 20);
     const { connect } = setup({ handler: () => ({ body: big }), timeouts: { sendMs: 120 } });
