@@ -99,6 +99,41 @@ function setup(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits until `done()` holds, looking every few ms; fails past `boundMs`. For what comes after a
+ * deadline: the bound is generous (the machine may be loaded), and the test waits only as long
+ * as it must. Returns the ms waited.
+ */
+async function waitFor(done: () => boolean, boundMs: number, what: string): Promise<number> {
+  const start = performance.now();
+  while (!done()) {
+    if (performance.now() - start > boundMs) assert.fail(`${what}: not within ${boundMs} ms`);
+    await tick(2);
+  }
+  return performance.now() - start;
+}
+
+/**
+ * Makes `t.pending` (what its socket has yet to send) a client that takes 1000 bytes before each
+ * look the server takes at it, while `taking`; counts the looks. However late a loaded machine
+ * lets the server's deadlines run, each finds that the client took some since the last: the test
+ * has no wall-clock margin to lose. Setting `t.pending` sets what is left.
+ */
+function takingClient(t: FakeTransport, bytes: number) {
+  const client = { pending: bytes, taking: true, looks: 0 };
+  Object.defineProperty(t, "pending", {
+    get: () => {
+      client.looks++;
+      if (client.taking) client.pending = Math.max(0, client.pending - 1000);
+      return client.pending;
+    },
+    set: (n: number) => {
+      client.pending = n;
+    },
+  });
+  return client;
+}
+
 function deferred<T>() {
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
@@ -623,14 +658,15 @@ describe("connection: handlers", () => {
       },
     };
     const { connect, errors } = setup({ handler: (): Reply => ({ body: failing }) });
+    // Waits for the cut, not for a time: the producer's own timer may run late.
     const old = connect();
     old.send("GET / HTTP/1.0\r\n\r\n");
-    await tick(10);
+    await waitFor(() => old.closed, 5_000, "the reset");
     assert.match(old.text(), /\r\nConnection: close\r\n\r\npart;$/);
     assert.equal(old.wasReset, true);
     const chunked = connect();
     chunked.send(GET("/"));
-    await tick(10);
+    await waitFor(() => chunked.closed, 5_000, "the close");
     assert.match(chunked.text(), /\r\n\r\n5\r\npart;\r\n$/);
     assert.equal(chunked.closed, true);
     assert.equal(chunked.wasReset, false);
@@ -1192,35 +1228,43 @@ describe("connection: cancellation and deadlines", () => {
     });
     const t = connect();
     t.send(GET("/"));
-    await tick(400);
+    await waitFor(() => t.chunks.length > 0, 5_000, "the 503");
     assert.equal(parseResponses(t.bytes()).responses[0]?.status, 503);
     assert.ok(signal!.reason instanceof Timeout);
   });
 
   it("after the last answer the socket is closed when the linger runs out, not before", async () => {
-    const { connect } = setup({ handler: () => ({ body: "hi" }) });
+    // A linger 15 times the wait before the input that comes during it: a margin for a loaded
+    // machine; the close itself is awaited, and must not have come before the linger ran out.
+    const { connect } = setup({ handler: () => ({ body: "hi" }), lingerMs: 300 });
     const t = connect();
+    const sent = performance.now();
     t.send(GET("/", "Connection: close\r\n") + "GET /never");
     assert.equal(t.ended, true);
     assert.equal(t.quiet, false);
     await tick(20);
     t.send("more input, dropped while lingering");
     assert.equal(t.closed, false);
-    await tick(100);
-    assert.equal(t.closed, true);
+    await waitFor(() => t.closed, 5_000, "the close");
+    assert.ok(performance.now() - sent >= 300, "closed before the linger ran out");
     assert.equal(parseResponses(t.bytes()).responses.length, 1);
   });
 
   it("an idle keep-alive connection is ended when idle, then closed after the linger", async () => {
-    const { connect } = setup({ handler: () => ({ body: "hi" }), timeouts: { keepAliveMs: 30 } });
+    const { connect } = setup({
+      handler: () => ({ body: "hi" }),
+      timeouts: { keepAliveMs: 30 },
+      lingerMs: 300,
+    });
     const t = connect();
+    const answered = performance.now();
     t.send(GET("/"));
     assert.equal(t.ended, false);
-    await tick(45);
-    assert.equal(t.ended, true);
+    await waitFor(() => t.ended, 5_000, "the end");
+    assert.ok(performance.now() - answered >= 30, "ended before keepAliveMs");
     assert.equal(t.closed, false);
-    await tick(100);
-    assert.equal(t.closed, true);
+    await waitFor(() => t.closed, 5_000, "the close");
+    assert.ok(performance.now() - answered >= 30 + 300, "closed before the linger ran out");
     assert.equal(parseResponses(t.bytes()).responses.length, 1);
   });
 
@@ -1480,22 +1524,22 @@ describe("connection: cancellation and deadlines", () => {
   });
 
   it("closes a connection whose client leaves a full send buffer unread past sendMs", async () => {
-    const { connect } = setup({ handler: () => ({ body: "x" }), timeouts: { sendMs: 40 } });
+    const { connect } = setup({ handler: () => ({ body: "x" }), timeouts: { sendMs: 300 } });
     const t = connect();
     t.writeOk = false;
+    const sent = performance.now();
     t.send(GET("/a"));
-    await tick(20);
-    assert.equal(t.closed, false);
-    await tick(60);
-    assert.equal(t.closed, true);
-    // A client that takes its answers in time keeps its connection.
+    // A client that takes its answers in time (here after 20 ms, a 15th of sendMs: a margin for
+    // a loaded machine) keeps its connection.
     const ok = connect();
     ok.writeOk = false;
     ok.send(GET("/a"));
     await tick(20);
+    assert.equal(t.closed, false);
     ok.writeOk = true;
     ok.events.onDrain();
-    await tick(60);
+    await waitFor(() => t.closed, 5_000, "the close");
+    assert.ok(performance.now() - sent >= 300, "closed before sendMs");
     assert.equal(ok.closed, false);
     assert.equal(ok.ended, false);
   });
@@ -1509,20 +1553,38 @@ describe("connection: cancellation and deadlines", () => {
         return { body: await req.text() };
       },
     });
-    const t = connect();
-    t.send("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
-    await tick(75);
-    assert.equal(t.text(), "HTTP/1.1 100 Continue\r\n\r\n");
-    t.send("hello");
-    await tick(5);
+    /**
+     * A client that sends the head and waits for the 100 Continue: when it comes, the client
+     * sends `body` at once (in the same turn, so no deadline can come between), or nothing.
+     */
+    const client = (body: string | null) => {
+      const t = connect();
+      const seen = { at: -1, before: "" };
+      const write = t.write.bind(t);
+      t.write = (bytes, owned) => {
+        const ok = write(bytes, owned);
+        if (seen.at < 0 && t.text().includes("100 Continue")) {
+          seen.at = performance.now();
+          seen.before = t.text();
+          if (body !== null) queueMicrotask(() => t.send(body));
+        }
+        return ok;
+      };
+      t.send("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+      const answered = () => t.ended || parseResponses(t.bytes()).responses.length === 2;
+      return { t, seen, answered };
+    };
+    const { t, seen, answered } = client("hello");
+    await waitFor(answered, 5_000, "the answer");
+    assert.equal(seen.before, "HTTP/1.1 100 Continue\r\n\r\n");
     const rs = parseResponses(t.bytes()).responses;
     assert.deepEqual(rs.map((r) => r.status), [100, 200]);
     assert.equal(dec.decode(rs[1]!.body), "hello");
-    // Invited and then silent: that is the client's, and gets the 408.
-    const slow = connect();
-    slow.send("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
-    await tick(130);
-    assert.deepEqual(parseResponses(slow.bytes()).responses.map((r) => r.status), [100, 408]);
+    // Invited and then silent: that is the client's, and gets the 408, bodyMs after the 100.
+    const slow = client(null);
+    await waitFor(slow.answered, 5_000, "the 408");
+    assert.ok(performance.now() - slow.seen.at >= 30, "cut before bodyMs");
+    assert.deepEqual(parseResponses(slow.t.bytes()).responses.map((r) => r.status), [100, 408]);
   });
 
   it("gives a client that keeps taking one large answer past sendMs all the time it needs", async () => {
@@ -1530,17 +1592,19 @@ describe("connection: cancellation and deadlines", () => {
     const { connect } = setup({ handler: () => ({ body: big }), timeouts: { sendMs: 40 } });
     const t = connect();
     t.writeOk = false;
-    t.pending = 1 << 20;
+    const client = takingClient(t, 1 << 20);
+    const sent = performance.now();
     t.send(GET("/a"));
-    // The kernel takes a little every 25 ms, 150 ms in all: never a drain, never cut.
-    for (let i = 0; i < 6; i++) {
-      await tick(25);
-      assert.equal(t.closed, false, `closed after ${(i + 1) * 25} ms`);
-      t.pending -= 1000;
-    }
-    // Then it stops taking: cut within two send timeouts.
-    await tick(100);
-    assert.equal(t.closed, true);
+    // The kernel takes a little between any two looks: never a drain, never cut, through three
+    // send timeouts (the look that set the mark, then one every sendMs).
+    await waitFor(() => client.looks >= 4, 5_000, "four looks");
+    assert.ok(performance.now() - sent >= 3 * 40, "fewer than three send timeouts");
+    assert.equal(t.closed, false);
+    // Then it stops taking: cut at the next look.
+    client.taking = false;
+    const looks = client.looks;
+    await waitFor(() => t.closed, 5_000, "the cut");
+    assert.equal(client.looks, looks + 1);
   });
 
   it("counts sendMs from a full buffer when the transport hands the kernel what fits a turn later", async () => {
@@ -1577,29 +1641,28 @@ describe("connection: cancellation and deadlines", () => {
     const { connect } = setup({ handler: () => ({ body: big }), timeouts: { sendMs: 120 } });
     const t = connect();
     t.writeOk = false;
-    t.pending = 1 << 20;
+    const client = takingClient(t, 1 << 20);
+    const sent = performance.now();
     t.send(GET("/a", "Connection: close\r\n"));
     assert.equal(t.ended, true);
-    // lingerMs is 50: the answer takes 200 ms to go out, a bit every 40 ms.
-    for (let i = 0; i < 5; i++) {
-      await tick(40);
-      assert.equal(t.closed, false, `closed after ${(i + 1) * 40} ms, still sending`);
-      t.pending = i === 4 ? 0 : t.pending - 1000;
-    }
-    // All sent: a full linger more, then closed.
-    await tick(20);
-    assert.equal(t.closed, false);
-    await tick(120);
-    assert.equal(t.closed, true);
+    // lingerMs is 50: the answer goes out for over twice sendMs, a bit before every look.
+    await waitFor(() => performance.now() - sent > 2 * 120 && client.looks >= 6, 5_000, "looks");
+    assert.equal(t.closed, false, "closed while still sending");
+    // All sent: the next look sees it, and a full linger after that one, closed.
+    t.pending = 0;
+    const allSent = performance.now();
+    const looks = client.looks;
+    await waitFor(() => t.closed, 5_000, "the close");
+    assert.equal(client.looks, looks + 2);
+    assert.ok(performance.now() - allSent >= 50, "closed before a full linger");
     // A client that takes nothing of it is let go after the send timeout, not kept forever.
     const stuck = connect();
     stuck.writeOk = false;
     stuck.pending = 1 << 20;
+    const stuckSent = performance.now();
     stuck.send(GET("/a", "Connection: close\r\n"));
-    await tick(60);
-    assert.equal(stuck.closed, false);
-    await tick(200);
-    assert.equal(stuck.closed, true);
+    await waitFor(() => stuck.closed, 5_000, "letting the stuck client go");
+    assert.ok(performance.now() - stuckSent >= 120, "let go before sendMs");
   });
 
   it("gives a streamed answer sendMs from each drain, and a slow producer all the time it needs", async () => {
@@ -1611,29 +1674,35 @@ describe("connection: cancellation and deadlines", () => {
         }
       },
     });
-    const { connect } = setup({
-      handler: (req) => ({ body: req.path === "/slow" ? pieces(3, 50) : pieces(6, 0) }),
-      timeouts: { sendMs: 40 },
-    });
-    // Every piece fills the buffer; the client drains every 25 ms: 150 ms in all, never closed.
-    const t = connect();
+    // Every piece fills the buffer; the client drains every 25 ms, a 12th of sendMs (a margin for
+    // a loaded machine): 350 ms in all, past sendMs, never closed.
+    const fast = setup({ handler: () => ({ body: pieces(14, 0) }), timeouts: { sendMs: 300 } });
+    const t = fast.connect();
     t.writeOk = false;
+    const sent = performance.now();
     t.send(GET("/fast"));
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 14; i++) {
       await tick(25);
       assert.equal(t.closed, false, `closed after ${i} drains`);
       t.events.onDrain();
     }
+    assert.ok(performance.now() - sent > 300);
     t.writeOk = true;
     t.events.onDrain();
-    await tick(10);
-    assert.match(t.text(), /piece5;\r\n0\r\n\r\n$/);
+    const streamEnd = /piece13;\r\n0\r\n\r\n$/;
+    await waitFor(() => t.closed || streamEnd.test(t.text()), 5_000, "the stream's end");
+    assert.match(t.text(), streamEnd);
     // A producer 50 ms between pieces, with sendMs 40: waiting on it is not the client's fault.
+    const slowEnd = /piece2;\r\n0\r\n\r\n$/;
+    const { connect } = setup({
+      handler: () => ({ body: pieces(3, 50) }),
+      timeouts: { sendMs: 40 },
+    });
     const slow = connect();
     slow.send(GET("/slow"));
-    await tick(250);
+    await waitFor(() => slow.closed || slowEnd.test(slow.text()), 5_000, "the slow stream's end");
     assert.equal(slow.closed, false);
-    assert.match(slow.text(), /piece2;\r\n0\r\n\r\n$/);
+    assert.match(slow.text(), slowEnd);
   });
 });
 
@@ -1990,7 +2059,7 @@ describe("connection: handler mistakes", () => {
     // A body that came whole leaves the handler the rest of its time: then its 503, reported.
     const stuck = connect();
     stuck.send(POST("/", "never answered"));
-    await tick(500);
+    await waitFor(() => stuck.chunks.length > 0, 5_000, "the 503");
     assert.equal(parseResponses(stuck.bytes()).responses[0]?.status, 503);
     assert.equal(errors.length, 1);
     assert.match(String(errors[0]), /took longer than its deadline/);
@@ -2139,5 +2208,194 @@ describe("connection: half-close", () => {
     assert.equal(running.ended, true);
     assert.match(givesUp.text(), /^HTTP\/1\.1 500 /);
     assert.deepEqual(errors, []);
+  });
+});
+
+// Found by a mutation audit of src/connection.ts: changes to it that no test noticed.
+describe("connection: what a mutation audit found untested", () => {
+  it("tells an HTTP/1.0 keep-alive client keep-alive also when its answer was not ready at once", async () => {
+    const gate = deferred<void>();
+    const { connect } = setup({
+      handler: async (req) => {
+        if (req.path === "/slow") await gate.promise;
+        return { body: req.path };
+      },
+    });
+    const GET10 = (path: string) => `GET ${path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`;
+    const heads = (t: FakeTransport) =>
+      t.text().replace(/Date: [^\r]+\r\n/g, "").split(/(?=HTTP\/1\.1 )/);
+    const answer = (path: string) =>
+      `HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\nConnection: keep-alive\r\n\r\n${path}`;
+    // An answer that comes later, then one queued behind a slower one (pipelined).
+    const t = connect();
+    t.send(GET10("/async"));
+    await tick();
+    assert.deepEqual(heads(t), [answer("/async")]);
+    t.send(GET10("/slow") + GET10("/queued"));
+    await tick();
+    assert.deepEqual(heads(t), [answer("/async")]);
+    gate.resolve();
+    await tick();
+    assert.deepEqual(heads(t), [answer("/async"), answer("/slow"), answer("/queued")]);
+    // The connection stays open, and goes on answering.
+    assert.equal(t.ended, false);
+    t.send(GET10("/again"));
+    await tick();
+    assert.equal(heads(t)[3], answer("/again"));
+    assert.equal(t.ended, false);
+  });
+
+  it("reads no request pipelined after a POST that asked to close, even while an answer streams", async () => {
+    // The answer streamed before the POST holds the POST's own answer back: the POST is done
+    // with, its body read, yet its Connection: close has not gone out.
+    for (const split of [false, true]) {
+      const gate = deferred<void>();
+      const handled: string[] = [];
+      const { connect } = setup({
+        handler: (req): Reply => {
+          handled.push(req.path);
+          if (req.path !== "/stream") return { body: req.path };
+          return {
+            body: (async function* () {
+              yield "a";
+              await gate.promise;
+              yield "b";
+            })(),
+          };
+        },
+      });
+      const t = connect();
+      t.send(GET("/stream"));
+      await tick();
+      const head =
+        "POST /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\n";
+      if (split) {
+        t.send(head + "a");
+        t.send("bc" + GET("/never"));
+      } else {
+        t.send(head + "abc" + GET("/never"));
+      }
+      await tick();
+      assert.deepEqual(handled, ["/stream", "/last"], `split: ${split}`);
+      gate.resolve();
+      await tick(5);
+      assert.deepEqual(handled, ["/stream", "/last"], `split: ${split}`);
+      const rs = parseResponses(t.bytes()).responses;
+      assert.deepEqual(rs.map((r) => dec.decode(r.body)), ["ab", "/last"], `split: ${split}`);
+      assert.match(t.text(), /\r\nConnection: close\r\n\r\n\/last$/);
+      assert.equal(t.ended, true);
+    }
+  });
+
+  it("starts at most maxPipelined handlers ahead of their answers, and the next when one is sent", async () => {
+    const gates: (() => void)[] = [];
+    const started: string[] = [];
+    const { connect } = setup({
+      limits: { maxPipelined: 2 },
+      handler: (req) => {
+        started.push(req.path);
+        return new Promise<Reply>((resolve) => gates.push(() => resolve({ body: req.path })));
+      },
+    });
+    const t = connect();
+    t.send(GET("/1") + GET("/2") + GET("/3"));
+    await tick();
+    assert.deepEqual(started, ["/1", "/2"]);
+    assert.equal(t.paused, true);
+    gates[0]!();
+    await tick();
+    // /1 went out: /3 starts, and two are pending again.
+    assert.deepEqual(started, ["/1", "/2", "/3"]);
+    assert.equal(t.paused, true);
+    gates[1]!();
+    await tick();
+    assert.equal(t.paused, false);
+    gates[2]!();
+    await tick();
+    const bodies = parseResponses(t.bytes()).responses.map((r) => dec.decode(r.body));
+    assert.deepEqual(bodies, ["/1", "/2", "/3"]);
+  });
+
+  it("refuses a head that never ends with 431 as soon as it passes maxHeadBytes", () => {
+    let called = false;
+    const { connect } = setup({
+      limits: { maxHeadBytes: 256 },
+      handler: () => {
+        called = true;
+        return { body: "no" };
+      },
+    });
+    const t = connect();
+    let sent = "GET / HTTP/1.1\r\nHost: x\r\n";
+    t.send(sent);
+    // Field lines of 40 bytes each; no blank line ever comes.
+    const line = `X-Pad: ${"a".repeat(31)}\r\n`;
+    while (sent.length + line.length <= 256) {
+      t.send(line);
+      sent += line;
+      assert.equal(t.chunks.length, 0, `refused at ${sent.length} bytes`);
+    }
+    t.send(line);
+    assert.equal(sent.length + line.length, 265);
+    assert.deepEqual(parseResponses(t.bytes()).responses.map((r) => r.status), [431]);
+    assert.match(t.text(), /\r\nConnection: close\r\n/);
+    assert.equal(t.ended, true);
+    assert.equal(called, false);
+  });
+
+  it("sends a pipelined request's 100 Continue only after the answers before it", async () => {
+    let gate = deferred<void>();
+    const started: string[] = [];
+    const { connect } = setup({
+      handler: async (req) => {
+        started.push(`${req.method} ${req.path}`);
+        if (req.path === "/slow") {
+          await gate.promise;
+          return { body: "slow" };
+        }
+        return { body: await req.text() };
+      },
+    });
+    const expecting = (method: string) =>
+      `${method} /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`;
+    // A GET with a body is safe: its handler runs at once, beside the slow one, and asks for the
+    // body; a POST waits for the slow handler to finish. Either way the 100 must not go out
+    // ahead of the slow answer, which the client would take for the answer to its first request.
+    for (const method of ["GET", "POST"]) {
+      gate = deferred<void>();
+      const t = connect();
+      t.send(GET("/slow") + expecting(method));
+      await tick();
+      const first = method === "GET" ? ["GET /slow", "GET /echo"] : ["GET /slow"];
+      assert.deepEqual(started.splice(0), first, method);
+      assert.equal(t.text(), "", method);
+      gate.resolve();
+      await tick();
+      assert.match(
+        t.text(),
+        /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nslowHTTP\/1\.1 100 Continue\r\n\r\n$/,
+        method,
+      );
+      t.send("hello");
+      await tick();
+      const rs = parseResponses(t.bytes()).responses;
+      assert.deepEqual(rs.map((r) => r.status), [200, 100, 200], method);
+      assert.equal(dec.decode(rs[2]!.body), "hello", method);
+    }
+  });
+
+  it("cuts a silent body after bodyMs, whatever headMs is", async () => {
+    const { connect } = setup({
+      timeouts: { headMs: 20_000, bodyMs: 50 },
+      handler: async (req) => ({ body: await req.text() }),
+    });
+    const t = connect();
+    const sent = performance.now();
+    t.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    // 20 times bodyMs, and a twentieth of headMs.
+    await waitFor(() => t.chunks.length > 0, 1_000, "the 408");
+    assert.ok(performance.now() - sent >= 50, "not before bodyMs");
+    assert.deepEqual(parseResponses(t.bytes()).responses.map((r) => r.status), [408]);
+    assert.match(t.text(), /\r\nConnection: close\r\n/);
   });
 });
