@@ -5,6 +5,7 @@
  */
 import * as net from "node:net";
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { detectRuntime } from "../adapters/detect.ts";
@@ -107,22 +108,29 @@ export class RawClient {
   private size = 0;
   ended = false;
   closed = false;
+  /** When (Date.now()) the last bytes came: the end of the last answer, once all are in. */
+  lastDataAt = 0;
+  /** When the server's FIN (or the close) was first seen; 0 until then. */
+  closedAt = 0;
   private waiters: (() => void)[] = [];
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
     socket.on("data", (d: Uint8Array) => {
+      this.lastDataAt = Date.now();
       this.chunks.push(new Uint8Array(d));
       this.size += d.length;
       this.wake();
     });
     socket.on("end", () => {
       this.ended = true;
+      this.closedAt ||= Date.now();
       this.wake();
     });
     socket.on("error", () => {});
     socket.on("close", () => {
       this.closed = true;
+      this.closedAt ||= Date.now();
       this.wake();
     });
   }
@@ -176,7 +184,8 @@ export class RawClient {
     await this.until(
       () => {
         got = parseResponses(this.received(), headOnly).responses;
-        return got.length >= n || (this.closed && got.length < n);
+        // Nothing more comes once the server has closed its side.
+        return got.length >= n || this.closed || this.ended;
       },
       ms,
       `${n} responses`,
@@ -206,6 +215,44 @@ export async function request(
     await c.send(raw);
     const [r] = await c.responses(1, [headOnly]);
     return r!;
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * An answer to HEAD, with the same request sent again right behind it on the connection: were
+ * any byte of a body sent after the head, the second answer would start inside it. Fails unless
+ * the second answer follows the first head at once, and has the same head but for Date.
+ */
+export async function requestHead(port: number, raw: string): Promise<Parsed> {
+  const c = await RawClient.connect(port);
+  try {
+    await c.send(raw + raw);
+    let first: Parsed | undefined;
+    await c.until(
+      () => {
+        first = parseResponses(c.received(), [true]).responses[0];
+        return first !== undefined && c.received().length >= first.rawHead.length + 9;
+      },
+      5000,
+      "an answer to HEAD and the start of the next",
+    );
+    const end = first!.rawHead.length;
+    const after = decoder.decode(c.received().subarray(end, end + 9));
+    if (after !== "HTTP/1.1 ") {
+      throw new Error(`after the head of an answer to HEAD came ${JSON.stringify(after)}`);
+    }
+    const [, second] = await c.responses(2, [true, true]);
+    const dateless = (r: Parsed) => r.rawHead.replace(/^Date: [^\r]*\r\n/m, "");
+    if (dateless(second!) !== dateless(first!)) {
+      throw new Error(
+        `two answers to one HEAD differ: ${JSON.stringify(first!.rawHead)} and ${
+          JSON.stringify(second!.rawHead)
+        }`,
+      );
+    }
+    return first!;
   } finally {
     c.close();
   }
@@ -246,13 +293,19 @@ export function mainCommand(): { cmd: string; args: string[] } {
 
 /** Start `main` on a free port and wait for its banner. */
 export function startMain(extra: string[] = []): Promise<Started> {
+  return startMainWith(["--port", "0", "--host", "127.0.0.1", ...extra]);
+}
+
+/** Start `main` with exactly these arguments (and this environment) and wait for its banner. */
+export function startMainWith(
+  argv: string[],
+  env: Record<string, string | undefined> =
+    (globalThis as unknown as { process: { env: Record<string, string> } }).process.env,
+): Promise<Started> {
   const { cmd, args } = mainCommand();
-  const child = spawn(cmd, [...args, "--port", "0", "--host", "127.0.0.1", ...extra], {
+  const child = spawn(cmd, [...args, ...argv], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...(globalThis as unknown as { process: { env: Record<string, string> } }).process.env,
-      NO_COLOR: "1",
-    },
+    env: { ...env, NO_COLOR: "1" },
   });
   let out = "";
   return new Promise((resolve, reject) => {
@@ -298,4 +351,35 @@ export function runMain(
   child.stdout!.on("data", (d: Uint8Array) => (stdout += new TextDecoder().decode(d)));
   child.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
   return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
+}
+
+/** The kernel's table of IPv4 TCP sockets (Linux); the helpers below need it. */
+const TCP_TABLE = "/proc/net/tcp";
+export const hasTcpTable: boolean = existsSync(TCP_TABLE);
+
+/** One socket of {@link TCP_TABLE}: its state (01 established) and the bytes in its queues. */
+export interface TcpSocket {
+  state: number;
+  /** Bytes sent and not yet acknowledged by the peer. */
+  txQueue: number;
+  /** Bytes received and not yet read by the process that holds the socket. */
+  rxQueue: number;
+}
+
+export const TCP_ESTABLISHED = 1;
+
+/**
+ * The socket on 127.0.0.1 whose local port is `local` and whose peer is 127.0.0.1:`remote`
+ * (for the server's side of a client's connection: the server's port, the client's), or null
+ * when there is none: never opened, or closed and gone (a reset one goes at once).
+ */
+export function tcpSocket(local: number, remote: number): TcpSocket | null {
+  const hex = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const line of readFileSync(TCP_TABLE, "latin1").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] !== hex(local) || f[2] !== hex(remote)) continue;
+    const [tx, rx] = f[4]!.split(":").map((n) => parseInt(n, 16));
+    return { state: parseInt(f[3]!, 16), txQueue: tx!, rxQueue: rx! };
+  }
+  return null;
 }
