@@ -62,6 +62,7 @@ export {
   type StreamBody,
   type Tail,
   text,
+  withHeaders,
 } from "./response.ts";
 export { defaultLimits, defaultTimeouts, type Limits, type Timeouts } from "./limits.ts";
 export { findHeadEnd, NEED_MORE, parseHead, RequestHead } from "./parser.ts";

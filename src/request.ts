@@ -249,27 +249,27 @@ export class IncomingRequest {
     return controller.signal;
   }
 
-  /** Connection side: the request is over for good (client gone, timeout, shutdown). */
+  /** @internal Connection side: the request is over for good (client gone, timeout, shutdown). */
   abort(reason: unknown): void {
     if (this.abortReason !== undefined) return;
     this.abortReason = reason;
     this.controller?.abort(reason);
   }
 
-  /** Connection side: `error` is the reason this request was aborted with (a failure it caused). */
+  /** @internal Connection side: `error` is the reason this request was aborted with (a failure it caused). */
   abortedWith(error: unknown): boolean {
     return this.abortReason !== undefined && error === this.abortReason;
   }
 
   /**
-   * Connection side: the handler goes on past this turn; keep the head (a view of the input
-   * only when `mayKeep` says it is never reused).
+   * @internal Connection side: the handler goes on past this turn; keep the head (a view of
+   * the input only when `mayKeep` says it is never reused).
    */
   detach(mayKeep: boolean): void {
     if (this.head !== null) this.head = this.head.snapshot(mayKeep);
   }
 
-  /** Connection side: the head will be overwritten; cut the view off. */
+  /** @internal Connection side: the head will be overwritten; cut the view off. */
   release(): void {
     this.head = null;
   }

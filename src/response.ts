@@ -58,6 +58,8 @@ export class StaticReply {
   readonly body: Uint8Array;
   /** `headers` held `Connection: close`: the connection ends after this reply. */
   readonly close: boolean;
+  /** The header fields it was made with, as pairs (see {@link withHeaders}). */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
 
   /** Serialise the status line, `headers` and `Content-Length` now, once. */
   constructor(status: number, headers: HeaderInit | undefined, body: string | Uint8Array) {
@@ -74,7 +76,32 @@ export class StaticReply {
     this.status = status;
     this.head = out.buf.slice(0, out.len);
     this.body = bytes;
+    this.headers = headers === undefined ? [] : fieldPairs(headers);
   }
+}
+
+/**
+ * `reply` with `fields` after its own header fields: a new reply, the one given is not
+ * changed. For middleware that adds fields to whatever the handler answered, a
+ * {@link StaticReply} (the router's own 404 and 405 too) included: `withHeaders(await next(),
+ * { "Access-Control-Allow-Origin": "*" })`.
+ */
+export function withHeaders(reply: Reply | StaticReply, fields: HeaderInit): Reply {
+  const own = reply instanceof StaticReply
+    ? reply.headers
+    : reply.headers === undefined
+    ? []
+    : fieldPairs(reply.headers);
+  const headers = [...own, ...fieldPairs(fields)];
+  if (reply instanceof StaticReply) return { status: reply.status, headers, body: reply.body };
+  return { ...reply, headers };
+}
+
+/** Header fields of any form as name/value pairs (an array given is returned as it is). */
+function fieldPairs(headers: HeaderInit): ReadonlyArray<readonly [string, string]> {
+  if (Array.isArray(headers)) return headers as ReadonlyArray<readonly [string, string]>;
+  if (Symbol.iterator in headers) return [...(headers as Iterable<readonly [string, string]>)];
+  return Object.entries(headers as Record<string, string>);
 }
 
 /** A JSON response. */
@@ -93,11 +120,7 @@ export function text(body: string, status = 200, headers?: HeaderInit): Reply {
 
 function withDefaultType(headers: HeaderInit | undefined, type: string): HeaderInit {
   if (headers === undefined) return [["content-type", type]];
-  const pairs = Array.isArray(headers)
-    ? (headers as ReadonlyArray<readonly [string, string]>)
-    : Symbol.iterator in headers
-    ? [...(headers as Iterable<readonly [string, string]>)]
-    : Object.entries(headers as Record<string, string>);
+  const pairs = fieldPairs(headers);
   for (const [name] of pairs) if (name.toLowerCase() === "content-type") return pairs;
   return [["content-type", type], ...pairs];
 }

@@ -8,7 +8,7 @@ import { type Middleware, Router } from "../src/router.ts";
 import { IncomingRequest } from "../src/request.ts";
 import { findHeadEnd, parseHead, RequestHead } from "../src/parser.ts";
 import { defaultLimits } from "../src/limits.ts";
-import { type Reply, StaticReply } from "../src/response.ts";
+import { type Reply, StaticReply, withHeaders } from "../src/response.ts";
 
 function req(method: string, target: string): IncomingRequest {
   const bytes = new TextEncoder().encode(`${method} ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
@@ -316,6 +316,44 @@ describe("router: middleware and mounting", () => {
     assert.equal(body, "item");
     assert.deepEqual(params, { id: "5" });
     assert.deepEqual((app.handler(req("GET", "/api/items/5")) as Reply).headers, { "X-Api": "1" });
+  });
+
+  // From an API audit: a middleware could not add a field to a StaticReply (the router's own
+  // 404 and 405 among them) without losing the fields it had.
+  it("lets middleware add header fields to any answer, the router's own 404 and 405 too", () => {
+    const cors: Middleware = (_req, next) =>
+      withHeaders(next() as Reply | StaticReply, { "Access-Control-Allow-Origin": "*" });
+    const hello = new StaticReply(200, { "Content-Type": "text/plain" }, "hi");
+    const router = new Router()
+      .use(cors)
+      .get("/static", () => hello)
+      .get("/reply", () => ({ status: 201, headers: new Map([["X-A", "1"]]), body: "made" }))
+      .post("/only-post", () => ({ body: "" }));
+    const answer = (method: string, target: string) => router.handler(req(method, target)) as Reply;
+    assert.deepEqual(answer("GET", "/static"), {
+      status: 200,
+      headers: [["Content-Type", "text/plain"], ["Access-Control-Allow-Origin", "*"]],
+      body: hello.body,
+    });
+    assert.deepEqual(answer("GET", "/reply"), {
+      status: 201,
+      headers: [["X-A", "1"], ["Access-Control-Allow-Origin", "*"]],
+      body: "made",
+    });
+    const notFound = answer("GET", "/nowhere");
+    assert.equal(notFound.status, 404);
+    assert.deepEqual(notFound.headers, [
+      ["Content-Type", "text/plain"],
+      ["Access-Control-Allow-Origin", "*"],
+    ]);
+    const wrongMethod = answer("GET", "/only-post");
+    assert.equal(wrongMethod.status, 405);
+    assert.deepEqual(
+      (wrongMethod.headers as [string, string][]).map(([name]) => name.toLowerCase()).sort(),
+      ["access-control-allow-origin", "allow", "content-type"],
+    );
+    // The reply it was given is left as it was.
+    assert.deepEqual(hello.headers, [["Content-Type", "text/plain"]]);
   });
 
   // Found by an API audit: routes and middleware added after mount() were silently missing.
