@@ -335,7 +335,10 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.abort();
   }
 
-  /** Refuse the connection before reading anything (e.g. too many open): answer `status`, close. */
+  /**
+   * Refuse with `status` and close, from outside the transport's events: the connection before
+   * reading anything (too many open), or the request whose body is late.
+   */
   refuse(status: number): void {
     this.busy = true;
     this.fail(status);
@@ -680,10 +683,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       // each byte, it would let a trickle hold a handler slot for good.
       ex.req.abort(new Timeout("request not received in time"));
       this.handlerDone(ex);
-      this.busy = true;
-      this.fail(408);
-      this.busy = false;
-      this.flush();
+      this.refuse(408);
       this.updateWait();
       return;
     }
