@@ -265,7 +265,8 @@ describe("Scope: wait", () => {
   });
 
   it("rejects with Timeout at its deadline, leaving tasks running", async () => {
-    // Other suites in the same process (bun test) may have timers of their own.
+    // Other suites in the same process (bun test) may have timers of their own, which may fire
+    // meanwhile: the count may drop below the base, never rise above it.
     const base = timers.size;
     const scope = new Scope();
     const task = scope.go((cx) => sleep(Infinity, cx));
@@ -275,7 +276,7 @@ describe("Scope: wait", () => {
     assert.equal(task.done, false);
     assert.equal(task.canceled, false);
     await scope.close();
-    assert.equal(timers.size - base, 0);
+    assert.ok(timers.size <= base, `${timers.size - base} timers left`);
   });
 });
 
