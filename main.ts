@@ -21,6 +21,7 @@ import { Supervisor } from "./src/supervisor.ts";
 import { type Sharing, WORKER_ENV, workerSharing } from "./adapters/worker-role.ts";
 import { canRunAs, detectRuntime } from "./adapters/detect.ts";
 import { EXIT_DRAIN_MS, Output } from "./src/output.ts";
+import { connectionsWithin } from "./src/limits.ts";
 
 /**
  * Worker plumbing, loaded only by workers and their primary: its `node:`
@@ -44,6 +45,8 @@ interface Host {
   runtime: string;
   /** Why `path` cannot be read, or null when it may be (Deno's permissions). */
   cannotRead(path: string): string | null;
+  /** The file at `path` as text, or null when it cannot be read. */
+  readText(path: string): Promise<string | null>;
 }
 
 /** The environment variables binks reads. */
@@ -62,6 +65,7 @@ function host(): Host {
       addSignalListener(signal: string, handler: () => void): void;
       stdout: { write(bytes: Uint8Array): Promise<number> };
       version: { deno: string };
+      readTextFile(path: string): Promise<string>;
     };
     process?: {
       argv: string[];
@@ -105,6 +109,11 @@ function host(): Host {
         deno.permissions.querySync({ name: "read", path }).state === "granted"
           ? null
           : "cannot be read without --allow-read",
+      // Asking to read without the permission would prompt on a terminal.
+      readText: (path) =>
+        deno.permissions.querySync({ name: "read", path }).state === "granted"
+          ? deno.readTextFile(path).catch(() => null)
+          : Promise.resolve(null),
     };
   }
   const p = g.process!;
@@ -122,6 +131,10 @@ function host(): Host {
       }),
     runtime: p.versions.bun !== undefined ? `bun ${p.versions.bun}` : `node ${p.versions.node}`,
     cannotRead: () => null,
+    readText: async (path) => {
+      const { readFile } = await import("node:fs/promises");
+      return readFile(path, "utf8").catch(() => null);
+    },
   };
 }
 
@@ -174,6 +187,8 @@ async function main(): Promise<void> {
     app.all("/*", files);
   }
   const workers = options.workers === "auto" ? await availableCores() : options.workers;
+  const role = workerSharing(h.env);
+  await fitConnections(h, options, role === null);
   const state: RunState = { draining: false, signalled: false };
   if (options.health !== undefined) {
     app.get(options.health, () => state.draining ? HEALTH_DRAINING : HEALTH_OK);
@@ -184,7 +199,6 @@ async function main(): Promise<void> {
     state.draining = true;
     state.signalled = true;
   });
-  const role = workerSharing(h.env);
   const out = new Output(h.stdout, (line) => console.error(line));
   try {
     if (role !== null) await runWorker(h, out, options, app.handler, role, state);
@@ -194,6 +208,33 @@ async function main(): Promise<void> {
     console.error(`binks: ${err instanceof Error ? err.message : String(err)}`);
     await exitWhenWritten(h, out, 1);
   }
+}
+
+/**
+ * Lowers the connection limit to what the process's descriptor limit (`ulimit -n`, read from
+ * Linux's /proc) leaves room for: past it accept() fails, and clients wait unanswered (Bun
+ * spins at full CPU meanwhile) instead of getting the limit's 503. Each worker lowers its own;
+ * the process the user started says so, once.
+ */
+async function fitConnections(h: Host, options: Options, say: boolean): Promise<void> {
+  const openFiles = maxOpenFiles(await h.readText("/proc/self/limits"));
+  if (openFiles === null) return;
+  // Serving files, a connection may hold the file it sends open too.
+  const most = connectionsWithin(openFiles, options.staticDir === undefined ? 1 : 2);
+  const asked = options.limits.maxConnections;
+  if (asked <= most) return;
+  if (say) {
+    console.error(
+      `binks: at most ${most} connections, not ${asked}: this process may have ${openFiles} files open (ulimit -n)`,
+    );
+  }
+  options.limits.maxConnections = most;
+}
+
+/** The soft limit on open files in the text of /proc/self/limits; null if none is given. */
+function maxOpenFiles(text: string | null): number | null {
+  const found = text === null ? null : /^Max open files\s+(\d+)/m.exec(text);
+  return found === null ? null : Number(found[1]);
 }
 
 /**

@@ -61,6 +61,32 @@ export const limitRanges: Readonly<Record<keyof Limits, readonly [number, number
     maxInflight: [1, 1 << 24],
   });
 
+/**
+ * Refused connections (past `maxConnections`, or while stopping) left lingering at most: each
+ * holds a socket for the linger, outside the count, so a flood of them could use up the
+ * descriptors the limit protects. Past this many the refusal is written and the socket closed.
+ */
+export const MAX_LINGERING_REFUSALS = 64;
+
+/**
+ * Descriptors a server process holds before its first connection, with room to spare: the
+ * runtime's own (stdio, event loop, threads: 9 on Bun, 21 on Node, 25 on Deno), the listener,
+ * a worker's channel to its primary.
+ */
+export const RUNTIME_FILES = 64;
+
+/**
+ * The most connections a process allowed `openFiles` descriptors can hold, each costing
+ * `filesPerConnection` (its socket; and the file it sends, when serving files), after the
+ * runtime's own and the lingering refusals' (one more while it is being closed); at least 1.
+ * A `maxConnections` above it runs out of descriptors before the limit refuses anyone:
+ * accept() then fails (EMFILE), and clients get nothing, or a reset, instead of a 503.
+ */
+export function connectionsWithin(openFiles: number, filesPerConnection: number): number {
+  const spare = openFiles - RUNTIME_FILES - (MAX_LINGERING_REFUSALS + 1);
+  return Math.max(1, Math.floor(spare / filesPerConnection));
+}
+
 /** Timeouts are whole milliseconds in this range (what a timer can wait). */
 export const timeoutRange: readonly [number, number] = [1, 2 ** 31 - 1];
 

@@ -12,6 +12,7 @@ import {
   defaultLimits,
   defaultTimeouts,
   type Limits,
+  MAX_LINGERING_REFUSALS,
   type Timeouts,
 } from "./limits.ts";
 import { RequestHead } from "./parser.ts";
@@ -24,13 +25,6 @@ import { AccessLog } from "./log.ts";
 import { canonicalAddress } from "./address.ts";
 import { kindOf, shown } from "./shown.ts";
 import type { AcceptFn, ConnectionEvents, Transport } from "./transport.ts";
-
-/**
- * Refused connections (past `maxConnections`, or while stopping) left lingering at most: each
- * holds a socket for the linger, outside the count, so a flood of them could use up the
- * descriptors the limit protects. Past this many the refusal is written and the socket closed.
- */
-const MAX_LINGERING_REFUSALS = 64;
 
 /** After cutting connections, how long to wait for the sockets to report closed. */
 const CLOSE_WAIT_MS = 2_000;

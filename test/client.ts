@@ -274,18 +274,21 @@ export interface Started {
   stop(): Promise<number | null>;
 }
 
-/** The command that runs main under the current runtime. */
-export function mainCommand(): { cmd: string; args: string[] } {
+/**
+ * The command that runs main under the current runtime; with `allowAll`, Deno's `--allow-all`
+ * (reading /proc/self needs it).
+ */
+export function mainCommand(allowAll = false): { cmd: string; args: string[] } {
   const here = fileURLToPath(import.meta.url);
   const compiled = here.endsWith(".js");
   const main = fileURLToPath(new URL(compiled ? "../main.js" : "../main.ts", import.meta.url));
   const runtime = detectRuntime();
   const exec = (globalThis as unknown as { process: { execPath: string } }).process.execPath;
   if (runtime === "deno") {
-    return {
-      cmd: exec,
-      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-run", main],
-    };
+    const allowed = allowAll
+      ? ["--allow-all"]
+      : ["--allow-net", "--allow-env", "--allow-read", "--allow-run"];
+    return { cmd: exec, args: ["run", ...allowed, main] };
   }
   if (runtime === "bun") return { cmd: exec, args: ["run", main] };
   return { cmd: exec, args: [main] };
@@ -296,14 +299,19 @@ export function startMain(extra: string[] = []): Promise<Started> {
   return startMainWith(["--port", "0", "--host", "127.0.0.1", ...extra]);
 }
 
-/** Start `main` with exactly these arguments (and this environment) and wait for its banner. */
+/**
+ * Start `main` with exactly these arguments (and this environment) and wait for its banner.
+ * With a `prefix`, that command runs main (`bash -c '…; exec "$@"' bash`).
+ */
 export function startMainWith(
   argv: string[],
   env: Record<string, string | undefined> =
     (globalThis as unknown as { process: { env: Record<string, string> } }).process.env,
+  { prefix = [], allowAll = false }: { prefix?: string[]; allowAll?: boolean } = {},
 ): Promise<Started> {
-  const { cmd, args } = mainCommand();
-  const child = spawn(cmd, [...args, ...argv], {
+  const { cmd, args } = mainCommand(allowAll);
+  const [first, ...rest] = [...prefix, cmd, ...args, ...argv];
+  const child = spawn(first!, rest, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...env, NO_COLOR: "1" },
   });

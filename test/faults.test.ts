@@ -17,6 +17,7 @@ import {
   request,
   type Started,
   startMain,
+  startMainWith,
   TCP_ESTABLISHED,
   tcpSocket,
   text,
@@ -100,6 +101,55 @@ describe("many connections at once", { skip: !hasProc && "needs /proc (Linux)" }
     // Every descriptor comes back (after the 2 s linger at most).
     const left = await settle(() => fdCount(pid)!, (f) => f <= fd0 + 5, 8000);
     assert.ok(left <= fd0 + 5, `server still holds ${left - fd0} descriptors after all closed`);
+  });
+});
+
+describe("a descriptor limit below --max-connections", {
+  skip: (!hasProc || (softFdLimit() ?? 0) < 1024) && "needs /proc (Linux) and ulimit -n ≥ 1024",
+}, () => {
+  /**
+   * Runs main with `ulimit -n 200` (soft and hard: the runtime cannot raise it); on Deno with
+   * `--allow-all`, without which Deno lets nothing read /proc/self.
+   */
+  const limited = (argv: string[]): Promise<Started> =>
+    startMainWith(["--port", "0", "--host", "127.0.0.1", ...argv], process.env, {
+      prefix: ["bash", "-c", 'ulimit -n 200 && exec "$@"', "bash"],
+      allowAll: true,
+    });
+
+  it("lowers the limit to what the descriptors allow, and says so: past it clients get 503", async () => {
+    const server = await limited([]);
+    try {
+      assert.ok(
+        server.output().includes(
+          "binks: at most 71 connections, not 10000: this process may have 200 files open (ulimit -n)\n",
+        ),
+        server.output(),
+      );
+      // 100 at once: the first 71 served and held open (kept alive), the rest refused with the
+      // limit's 503; above the limit accept() would fail and they would get a reset or nothing.
+      const statuses = await Promise.all(Array.from({ length: 100 }, async () => {
+        const c = await LoadSocket.connect(server.port);
+        c.socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        await c.until(() => c.reader.seen.length >= 1 || c.closed, 10_000);
+        return c;
+      }));
+      const count = (status: number) =>
+        statuses.filter((c) => c.reader.seen[0]?.status === status).length;
+      assert.deepEqual([count(200), count(503)], [71, 29]);
+      for (const c of statuses) c.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("leaves a limit within them alone; serving files, counts a file per connection", async () => {
+    const lower = await limited(["--max-connections", "71"]);
+    await lower.stop();
+    assert.doesNotMatch(lower.output(), /at most/);
+    const files = await limited(["--static", "test/fixtures", "--max-connections", "100"]);
+    await files.stop();
+    assert.match(files.output(), /^binks: at most 35 connections, not 100: .* 200 files open/m);
   });
 });
 
