@@ -450,7 +450,10 @@ export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Prom
     return Promise.reject(new ListenError(options, error));
   }
   const state = { closed: false };
-  void acceptLoop(listener, accept, state);
+  // Deno closes the socket once the accept in flight has been given up, a turn or more after
+  // close(): until then the kernel still completes handshakes, and a client that comes in the
+  // gap is reset rather than refused. Closing resolves when the loop has seen it end.
+  const accepting = acceptLoop(listener, accept, state);
   const addr = listener.addr;
   return Promise.resolve<Listener>({
     port: addr.port,
@@ -465,7 +468,7 @@ export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Prom
           // Already closed.
         }
       }
-      return Promise.resolve();
+      return accepting;
     },
   });
 };
