@@ -633,7 +633,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         this.bodyLeft = head.contentLength;
       }
     }
-    if (this.queued >= this.host.limits.maxPipelined) this.block(BLOCK_PIPELINE);
+    // A request whose body is still to come is not read ahead of its answer: its handler may
+    // wait for that body, so the pipeline is full only once the body is in (see endBody).
+    if (this.queued >= this.host.limits.maxPipelined && !hasBody) this.block(BLOCK_PIPELINE);
     // A body that came whole with its head is the handler's before it runs: reading it then
     // takes no wait, and an answer that ignores it need not cost the connection.
     if (hasBody && this.bodyLeft > 0 && end - pos >= this.bodyLeft) {
@@ -882,6 +884,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     // A body that ends under its streamed answer: that answer closes the connection.
     if (this.phase === BODY) {
       this.phase = this.host.draining || !ex.keepAlive || ex.written ? DISCARD : HEAD;
+      if (this.phase === HEAD && this.queued >= this.host.limits.maxPipelined) {
+        this.block(BLOCK_PIPELINE);
+      }
     }
   }
 
