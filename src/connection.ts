@@ -461,6 +461,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.bodyEx = null;
     this.phase = DISCARD;
     this.inLen = 0;
+    // Before the 400 below answers it: the request cut short is being handled too.
+    this.peerLeft();
     if (ex !== null && ex.body !== null) {
       ex.body.fail(new Error("client closed before the body ended"));
       // An incomplete request (RFC 9112 §8) is the client's error, not its handler's.
@@ -471,7 +473,6 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         this.drainQueue();
       }
     }
-    this.peerLeft();
     if (this.queued === 0 && !this.streaming) this.finish();
   }
 

@@ -77,4 +77,18 @@ describe("connection model: cases it found", () => {
     });
     await holds(scenario([post], { cuts: [56], maxPipelined: 1 }), CALM);
   });
+
+  it("aborts the signal of a request whose body the client stops sending (FIN)", async () => {
+    // The 400 for the unfinished body was set before the FIN aborted the requests still
+    // unanswered, so the one request the FIN cut short was the one whose handler was not told.
+    const post = request({
+      method: "POST",
+      body: { framing: "length", data: "0123456789" },
+      handler: { delay: { kind: "gate" } },
+    });
+    await holds(
+      scenario([post], { cuts: [56], actions: [{ kind: "deliver" }, { kind: "fin" }] }),
+      CALM,
+    );
+  });
 });
