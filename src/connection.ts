@@ -907,6 +907,10 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (ex !== null) {
       ex.body!.fail(new Error(`request body refused with ${status}`));
       if (!ex.written) {
+        // The handler's answer will not go out, whether it is still at work or its answer waits
+        // its turn: it is told, and a stream it answered with (it may hold a file) is closed.
+        if (ex.reply !== null) drop(ex.reply);
+        ex.req.abort(new Canceled(`request refused with ${status}`));
         ex.reply = errorReply(status);
         ex.forced = true;
         ex.req.release();

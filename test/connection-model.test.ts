@@ -91,4 +91,42 @@ describe("connection model: cases it found", () => {
       CALM,
     );
   });
+
+  it("aborts the signal of a request refused for a bad chunk", async () => {
+    const post = request({
+      method: "POST",
+      body: { framing: "chunked", data: "abcdef", chunks: [3, 3], badChunk: 1 },
+      handler: { delay: { kind: "gate" } },
+    });
+    await holds(scenario([post]), CALM);
+  });
+
+  it("closes the stream of a waiting answer that a bad chunk replaces with a 400", async () => {
+    // The answer to the POST waits behind the GET's, still streaming; the bad chunk then
+    // replaced it, and its stream (which may hold a file) was never returned.
+    const get = request({
+      handler: {
+        reply: {
+          kind: "stream",
+          status: 200,
+          pieces: [{ text: "y", delay: { kind: "gate" } }],
+          sized: false,
+        },
+      },
+    });
+    const post = request({
+      method: "POST",
+      body: { framing: "chunked", data: "abcdef", chunks: [3, 3], badChunk: 1 },
+      handler: {
+        reply: {
+          kind: "stream",
+          status: 200,
+          pieces: [{ text: "x", delay: { kind: "sync" } }],
+          sized: false,
+        },
+      },
+    });
+    const actions = [{ kind: "deliver" }, { kind: "micro", n: 2 }, { kind: "deliver" }] as const;
+    await holds(scenario([get, post], { cuts: [95], actions: [...actions] }), CALM);
+  });
 });

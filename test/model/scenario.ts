@@ -138,8 +138,8 @@ const REASONS: Record<number, string> = {
   503: "Service Unavailable",
 };
 
-/** The Date line, as the comparison writes every one (its value is the wall clock's). */
-export const DATE = "Date: *\r\n";
+/** The Date line as the comparison writes every one (its value is the wall clock's), as long. */
+export const DATE: string = `Date: ${"*".repeat(29)}\r\n`;
 
 /** How the `Connection` field of an answer reads: none, `keep-alive` (HTTP/1.0), or `close`. */
 export type Mode = "keep" | "keep10" | "close";
