@@ -917,6 +917,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       }
       // Answered already: all that is left is to close once the queue is out.
     } else {
+      // Outside a parse the shared head holds whatever was parsed last, on any connection (a
+      // HEAD would make this answer bodiless under its Content-Length): the method is unknown.
+      if (!this.processing) this.host.head.method = "";
       const err = new Exchange(this, this.host.head, this.t, false);
       err.running = false;
       err.reply = errorReply(status);

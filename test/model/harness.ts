@@ -164,6 +164,8 @@ interface Slot {
   partial: boolean;
 }
 
+const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
+
 const DATE_LINE = /Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n/g;
 
 /** One run of one scenario. */
@@ -182,6 +184,9 @@ class Run {
   private readonly headEnds: number[] = [];
   private readonly ends: number[] = [];
   private finAt = -1;
+  /** Input delivered when the server began to shut down, and whether that has finished. */
+  private drainAt = -1;
+  private shutDown = false;
   private resetSeq = -1;
   /** Virtual ms gone by, for what the deadlines could have done. */
   private elapsed = 0;
@@ -297,6 +302,9 @@ class Run {
     if (this.t.endedAt >= 0 || this.t.closedAt >= 0 || this.t.notifiedAt >= 0) {
       this.violation(`handler ${i} called after the connection was done`);
     }
+    if (this.drainAt >= 0 && this.headEnds[i]! > this.drainAt) {
+      this.violation(`handler ${i} called for a request sent after the server began to stop`);
+    }
     for (let j = 0; j < i; j++) {
       if (stops(this.s.requests[j]!)) this.violation(`handler ${i} called after request ${j}`);
     }
@@ -408,9 +416,10 @@ class Run {
     return this.t.notifiedAt >= 0;
   }
 
+  /** The client takes what was sent, if the core was told it could not all go. */
   private drain(): boolean {
-    this.t.full = false;
     if (!this.t.owesDrain || this.gone()) return false;
+    this.t.full = false;
     this.t.owesDrain = false;
     this.t.pending = 0;
     this.call("onDrain", () => this.conn.onDrain());
@@ -451,6 +460,14 @@ class Run {
         this.resetSeq = this.tick();
         this.notifyClose(new Error("ECONNRESET"));
         return;
+      case "shutdown":
+        if (this.drainAt >= 0 || this.gone()) return;
+        this.drainAt = this.delivered;
+        this.server.shutdown(Infinity).then(
+          () => this.shutDown = true,
+          (err) => this.violation(`shutdown failed: ${err}`),
+        );
+        return;
       case "time":
         this.elapsed += a.ms;
         await this.clock.advance(a.ms, this.settle);
@@ -473,7 +490,7 @@ class Run {
       await this.settle();
       if (moved || !this.still()) continue;
       // Whatever chain of promises is still under way runs out within a turn of the loop.
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await new Promise((resolve) => setImmediate(resolve));
       if (this.still()) return;
     }
     this.violation("the run did not settle in 500 rounds");
@@ -483,7 +500,8 @@ class Run {
   private still(): boolean {
     const deliverable = this.nextPiece < this.pieces.length && this.finAt < 0 && !this.gone() &&
       (!this.t.paused || this.s.leakyPause);
-    return !deliverable && !this.t.owesDrain && this.gates.every((g) => g.opened);
+    const owed = this.t.owesDrain && !this.gone();
+    return !deliverable && !owed && this.gates.every((g) => g.opened);
   }
 
   async run(): Promise<void> {
@@ -531,6 +549,7 @@ class Run {
     this.checkClosing(slots);
     this.checkHandlers(slots);
     this.checkErrors();
+    if (this.drainAt >= 0 && !this.shutDown) this.violation("shutdown() never finished");
     if (timers.size !== 0) this.violation(`${timers.size} timers left after the close`);
     if (this.server.connections !== 0) this.violation("the server still counts the connection");
     if (this.server.running !== 0) this.violation(`${this.server.running} handler slots held`);
@@ -542,6 +561,7 @@ class Run {
     const text = latin1.decode(this.t.bytes()).replace(DATE_LINE, DATE);
     const slots: Slot[] = [];
     let pos = 0;
+    let sawContinue = -1;
     const to = this.options.timeouts;
     while (pos < text.length) {
       const k = slots.length;
@@ -573,7 +593,7 @@ class Run {
         // Refused, a request is answered with close; a handler's timeout or abort is its answer.
         const errorModes: Mode[] = code === 400 || code === 408 ? ["close"] : modes;
         for (const mode of errorModes) {
-          for (const h of code === 408 ? [headOnly, !headOnly] : [headOnly]) {
+          for (const h of code === 408 ? [false] : [headOnly]) {
             candidates.push({
               text: errorText(code, h, mode),
               slot: { kind: "error", status: code, mode },
@@ -581,7 +601,19 @@ class Run {
           }
         }
       }
-      const whole = candidates.find((c) => text.startsWith(c.text, pos));
+      // A client that asked may be invited to send the body, once, before the answer: only by
+      // a handler that reads it, and only while the body is still to come.
+      if (r.expect && text.startsWith(CONTINUE, pos)) {
+        if (r.handler.read === "ignore" || sawContinue === k) {
+          this.violation(`a 100 Continue to request ${k}, which never asked for its body`);
+        }
+        sawContinue = k;
+        pos += CONTINUE.length;
+        continue;
+      }
+      // The longest that fits: an answer without its body is a prefix of the one with it.
+      const whole = candidates.filter((c) => text.startsWith(c.text, pos))
+        .sort((a, b) => b.text.length - a.text.length)[0];
       if (whole !== undefined) {
         slots.push({ ...whole.slot, at: pos, partial: false });
         pos += whole.text.length;
@@ -616,7 +648,7 @@ class Run {
   /** The server may say close on the answer to request `k`. */
   private mayClose(k: number, slot: Slot): boolean {
     return this.closesOfItself(k, slot) || this.finAt >= 0 || this.resetSeq >= 0 ||
-      this.timed();
+      this.drainAt >= 0 || this.timed();
   }
 
   /** Could any deadline have run out while the schedule ran? */
@@ -646,7 +678,8 @@ class Run {
     });
     // What must have been answered: every request read whole before the client left, up to one
     // that ends the connection.
-    if (this.resetSeq >= 0 || this.timed()) return;
+    // A server that stops answers what it has read, which the schedule cannot tell.
+    if (this.resetSeq >= 0 || this.drainAt >= 0 || this.timed()) return;
     const limit = this.finAt >= 0 ? this.finAt : this.input.length;
     let owed = 0;
     for (let j = 0; j < this.s.requests.length; j++) {

@@ -56,6 +56,8 @@ export interface RequestSpec {
     /** A chunk-size line made invalid: that chunk's index, or -1. */
     badChunk: number;
   };
+  /** `Expect: 100-continue` (the client sends the body without waiting all the same). */
+  expect: boolean;
   /** A header line with no colon: the request is a 400. */
   badHead: boolean;
   handler: HandlerSpec;
@@ -70,7 +72,8 @@ export type Action =
   | { kind: "drain" }
   | { kind: "fin" }
   | { kind: "reset" }
-  | { kind: "time"; ms: number };
+  | { kind: "time"; ms: number }
+  | { kind: "shutdown" };
 
 /** A whole run. */
 export interface Scenario {
@@ -104,6 +107,7 @@ export function requestText(r: RequestSpec, i: number): string {
   else if (r.connection === "keep-alive") text += "Connection: keep-alive\r\n";
   const body = r.body;
   if (body === null) return text + "\r\n";
+  if (r.expect) text += "Expect: 100-continue\r\n";
   if (body.framing === "length") {
     return text + `Content-Length: ${body.data.length}\r\n\r\n` + body.data;
   }
@@ -261,13 +265,19 @@ const requestArb: fc.Arbitrary<RequestSpec> = fc.record({
   minor: fc.constantFrom<0 | 1>(1, 1, 1, 1, 0),
   connection: fc.constantFrom("none", "none", "none", "none", "close", "keep-alive"),
   body: fc.option(bodyArb, { nil: null, freq: 3 }),
+  expect: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
   badHead: fc.integer({ min: 0, max: 24 }).map((n) => n === 0),
   handler: handlerArb,
 }).map((r): RequestSpec => {
   // Only a POST carries a body; a chunked one only in HTTP/1.1 (RFC 9112 §6.1).
   let body = r.method === "POST" ? r.body : null;
   if (body?.framing === "chunked" && r.minor === 0) body = { framing: "length", data: body.data };
-  return { ...r, body, badHead: r.badHead && body === null };
+  return {
+    ...r,
+    body,
+    badHead: r.badHead && body === null,
+    expect: r.expect && body !== null && r.minor === 1,
+  };
 });
 
 /** What happens between deliveries, `weights` saying how often each kind does. */
@@ -286,6 +296,7 @@ export function actionArb(weights: Record<Action["kind"], number>): fc.Arbitrary
     { weight: weights.drain, arbitrary: fc.constant({ kind: "drain" as const }) },
     { weight: weights.fin, arbitrary: fc.constant({ kind: "fin" as const }) },
     { weight: weights.reset, arbitrary: fc.constant({ kind: "reset" as const }) },
+    { weight: weights.shutdown, arbitrary: fc.constant({ kind: "shutdown" as const }) },
     {
       weight: weights.time,
       arbitrary: fc.integer({ min: 1, max: 60 }).map((ms) => ({ kind: "time" as const, ms })),
