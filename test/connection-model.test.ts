@@ -11,9 +11,16 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { defaultTimeouts } from "../src/limits.ts";
 import { type ModelOptions, runScenario } from "./model/harness.ts";
-import type { HandlerSpec, RequestSpec, Scenario } from "./model/scenario.ts";
+import {
+  type Action,
+  type HandlerSpec,
+  type RequestSpec,
+  type Scenario,
+  scenarioArb,
+} from "./model/scenario.ts";
 
 /** Deadlines far beyond what a schedule lets pass: none of them runs out. */
 const CALM: ModelOptions = { timeouts: { ...defaultTimeouts }, lingerMs: 2000 };
@@ -24,7 +31,26 @@ const HURRIED: ModelOptions = {
   lingerMs: 40,
 };
 
+const MOSTLY_INPUT: Record<Action["kind"], number> = {
+  deliver: 24,
+  micro: 8,
+  gate: 8,
+  full: 6,
+  drain: 6,
+  fin: 1,
+  reset: 1,
+  time: 2,
+  shutdown: 1,
+};
+
 /** Gates seldom open, so that handlers and streams run into their deadlines. */
+const MOSTLY_TIME: Record<Action["kind"], number> = {
+  ...MOSTLY_INPUT,
+  gate: 2,
+  time: 12,
+  reset: 0,
+};
+
 /** Run `s`; fail with its violations and the trace that led to them. */
 async function holds(s: Scenario, options: ModelOptions): Promise<void> {
   const outcome = await runScenario(s, options);
@@ -33,6 +59,22 @@ async function holds(s: Scenario, options: ModelOptions): Promise<void> {
     `${outcome.violations.join("\n")}\n-- events: ${outcome.log.join(", ")}\n-- output: ${
       JSON.stringify(outcome.output)
     }`,
+  );
+}
+
+/** Check `property` with fixed `params`; a failure says what was violated, not only where. */
+async function check(
+  property: fc.IAsyncProperty<[Scenario]>,
+  params: { seed: number; numRuns: number },
+): Promise<void> {
+  const details = await fc.check(property, params);
+  if (!details.failed) return;
+  const error = details.errorInstance as Error | null;
+  assert.fail(
+    `seed ${details.seed}, path ${
+      JSON.stringify(details.counterexamplePath)
+    }, after ${details.numRuns} runs\n` +
+      `counterexample: ${JSON.stringify(details.counterexample?.[0])}\n${error?.message ?? error}`,
   );
 }
 
@@ -144,5 +186,21 @@ describe("connection model: cases it found", () => {
     const requests = [request({ method: "HEAD" }), request({})];
     const actions = [{ kind: "deliver" }, { kind: "time", ms: 200 }] as const;
     await holds(scenario(requests, { cuts: [36], actions: [...actions] }), HURRIED);
+  });
+});
+
+describe("connection model", () => {
+  it("answers random pipelines in order, exactly, whatever the schedule", async () => {
+    await check(fc.asyncProperty(scenarioArb(MOSTLY_INPUT), (s) => holds(s, CALM)), {
+      seed: 0x60de1,
+      numRuns: 1000,
+    });
+  });
+
+  it("keeps its invariants when deadlines run out", async () => {
+    await check(fc.asyncProperty(scenarioArb(MOSTLY_TIME), (s) => holds(s, HURRIED)), {
+      seed: 0x71e0,
+      numRuns: 600,
+    });
   });
 });
