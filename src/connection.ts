@@ -563,6 +563,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       // Most heads arrive whole: find and parse them in one pass. A head that
       // did not is followed by the resumable scanner, so a trickle stays O(n).
       let status = this.partial ? NEED_MORE : parseHead(buf, pos, end, head, limits);
+      // Whether `head` was parsed from this request (its method then is this request's, or "").
+      let parsed = status !== NEED_MORE;
       if (status === NEED_MORE) {
         const found = findHeadEnd(buf, pos, pos + this.scanned, end, this.host.resume);
         if (found === NEED_MORE) {
@@ -575,11 +577,12 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
           break;
         }
         status = found < 0 ? 400 : parseHead(buf, pos, found, head, limits);
+        parsed = found >= 0;
       }
       this.partial = false;
       this.scanned = 0;
       if (status !== 0) {
-        this.fail(status);
+        this.fail(status, parsed);
         return end;
       }
       const headEnd = head.end;
@@ -898,8 +901,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.scanned = 0;
   }
 
-  /** Refuse the request being read with `status`, then close. */
-  private fail(status: number): void {
+  /**
+   * Refuse the request being read with `status`, then close. `parsed`: its head went through
+   * the parser, so the shared head holds its method (a refused HEAD gets no body).
+   */
+  private fail(status: number, parsed = false): void {
     this.phase = DISCARD;
     this.scanned = 0;
     const ex = this.bodyEx;
@@ -917,9 +923,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       }
       // Answered already: all that is left is to close once the queue is out.
     } else {
-      // Outside a parse the shared head holds whatever was parsed last, on any connection (a
-      // HEAD would make this answer bodiless under its Content-Length): the method is unknown.
-      if (!this.processing) this.host.head.method = "";
+      // Otherwise the shared head holds whatever was parsed last, on any connection (a HEAD
+      // would make this answer bodiless under its Content-Length): the method is unknown.
+      if (!parsed) this.host.head.method = "";
       const err = new Exchange(this, this.host.head, this.t, false);
       err.running = false;
       err.reply = errorReply(status);

@@ -231,6 +231,8 @@ export function parseHead(
   head: RequestHead,
   limits: Limits,
 ): number {
+  // A head refused before its method is read must not keep the last request's (a HEAD's).
+  head.method = "";
   const status = parseLines(buf, start, end, head, limits);
   // Bytes that already hold a blank line hold the whole head: running out means it is malformed.
   if (

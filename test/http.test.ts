@@ -515,6 +515,32 @@ describe("refused requests", () => {
     assert.equal(header(all[1]!, "connection"), undefined);
     assert.equal(header(all[2]!, "connection"), "close");
   });
+
+  it("sends a refusal's body unless the refused request is a HEAD, whatever was parsed before", async () => {
+    const REFUSAL =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n" +
+      "Connection: close\r\n\r\n";
+    /** Everything the server sent for `raw` before it closed, Date left out. */
+    const all = async (raw: string): Promise<string> => {
+      const c = await RawClient.connect(port);
+      try {
+        await c.send(raw);
+        await c.closedByServer();
+        return withoutDate(text(c.received()));
+      } finally {
+        c.close();
+      }
+    };
+    const head = `HEAD / HTTP/1.1\r\n${H}Connection: close\r\n\r\n`;
+    // Refused before its method was read, right after a HEAD (here on another connection): the
+    // answer took the HEAD's method and went out without the body its Content-Length announced.
+    await all(head);
+    assert.equal(await all(`@ / HTTP/1.1\r\n${H}\r\n`), `${REFUSAL}400\n`);
+    await all(head);
+    assert.equal(await all(`GET / HTTP/1.1\r\n${H}Bad\r\n\r\n`), `${REFUSAL}400\n`);
+    // A HEAD refused for a bad field is answered as a HEAD: no body (RFC 9110 §9.3.2).
+    assert.equal(await all(`HEAD / HTTP/1.1\r\n${H}Bad\r\n\r\n`), REFUSAL);
+  });
 });
 
 describe("command line", () => {
