@@ -199,6 +199,11 @@ class Run {
   readonly s: Scenario;
   readonly options: ModelOptions;
   private readonly clock: VirtualClock;
+  /**
+   * Timers in the shared wheel before the run: other suites in the same process (bun test) may
+   * leave theirs, which the run's clock may fire. The run must leave no more than it found.
+   */
+  private readonly timersBefore: number = timers.size;
 
   constructor(s: Scenario, options: ModelOptions, clock: VirtualClock) {
     this.s = s;
@@ -550,7 +555,9 @@ class Run {
     this.checkHandlers(slots);
     this.checkErrors();
     if (this.drainAt >= 0 && !this.shutDown) this.violation("shutdown() never finished");
-    if (timers.size !== 0) this.violation(`${timers.size} timers left after the close`);
+    if (timers.size > this.timersBefore) {
+      this.violation(`${timers.size - this.timersBefore} timers left after the close`);
+    }
     if (this.server.connections !== 0) this.violation("the server still counts the connection");
     if (this.server.running !== 0) this.violation(`${this.server.running} handler slots held`);
     if (this.server.scope.size !== 0) this.violation("the scope still owns the connection");
