@@ -65,8 +65,6 @@ class BunTransport implements Transport {
   private queued = 0;
   private needDrain = false;
   private ending = false;
-  /** end(true): close outright once the queue is out, rather than half-close. */
-  private quiet = false;
   private shut = false;
   private sawEnd = false;
   private closed = false;
@@ -137,10 +135,9 @@ class BunTransport implements Transport {
     this.socket.resume();
   }
 
-  end(quiet: boolean = false): void {
+  end(): void {
     if (this.closed || this.ending) return;
     this.ending = true;
-    this.quiet = quiet;
     if (this.queued === 0) this.shutdown();
   }
 
@@ -248,12 +245,6 @@ class BunTransport implements Transport {
   }
 
   private shutdown(): void {
-    // A quiet peer sends nothing more, so a full close cannot reset it while it reads; it
-    // spares the wait for its FIN (an event and a second syscall per connection).
-    if (this.quiet) {
-      this.close();
-      return;
-    }
     this.shut = true;
     this.socket.shutdown();
   }

@@ -141,11 +141,6 @@ const CRLF_BYTES = new Uint8Array([0x0d, 0x0a]);
 const errorReplies = new Map<number, StaticReply>();
 
 /**
- * Where the input being parsed ends (process() sets it; parsing is synchronous, so one
- * value serves every connection): a request ending there has nothing after it.
- */
-let inputEnd = 0;
-/**
  * The input being parsed is a chunk the transport gave away for good (`freshChunks`), not
  * the connection's own buffer: what a request keeps of it may be a view rather than a copy.
  */
@@ -547,7 +542,6 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /** Parse and dispatch what `buf[pos, end)` holds; returns where it stopped. */
   private process(buf: Uint8Array, pos: number, end: number): number {
     const limits = this.host.limits;
-    inputEnd = end;
     while (pos < end && this.blocked === 0) {
       if (this.phase === BODY) {
         pos = this.feedBody(buf, pos, end);
@@ -742,7 +736,6 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const headOnly = head.method === "HEAD";
     const minor = head.minor;
     const keepAlive = head.keepAlive;
-    const nothingAfter = head.end === inputEnd;
     const log = this.host.accessLog === null ? null : this.logInfo(req);
     const result = this.call(req);
     if (isPromise(result)) {
@@ -766,9 +759,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       log,
       req,
     );
-    // The client asked to close and sent nothing after: it has nothing more to say.
-    if (close) this.closeAfterResponse(!keepAlive && nothingAfter && this.phase !== DISCARD);
-    else if (asked) this.closeAfterResponse();
+    if (close || asked) this.closeAfterResponse();
   }
 
   /**
@@ -1266,22 +1257,22 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   }
 
   /** The last response is written: read no more requests, and close once it is sent. */
-  private closeAfterResponse(quiet: boolean = false): void {
+  private closeAfterResponse(): void {
     this.phase = this.phase === CLOSED ? CLOSED : DISCARD;
     this.bodyEx = null;
     this.inLen = 0;
-    if (!this.streaming) this.finish(quiet);
+    if (!this.streaming) this.finish();
   }
 
   /** Half-close our side, then linger a little so the client reads the answer before any reset. */
-  private finish(quiet: boolean = false): void {
+  private finish(): void {
     if (this.phase === CLOSED || this.waiting === WAIT_LINGER) return;
     this.phase = DISCARD;
     // The connection's own timer bounds the linger: no closure or second timer per connection.
     this.sentMark = -1;
     this.wait(WAIT_LINGER, this.host.lingerMs);
     this.flushNow();
-    this.t.end(quiet);
+    this.t.end();
     if (this.blocked !== 0) {
       this.blocked = 0;
       this.t.resume();

@@ -40,11 +40,10 @@ export interface Transport {
   resume(): void;
   /**
    * Send what is queued, then a FIN. Reading goes on until the peer closes or {@link close} is
-   * called. With `quiet`, the peer has said it sends nothing more (it asked to close and nothing
-   * followed its last request): the transport may then close outright once the bytes are out,
-   * with no half-closed wait for the peer's FIN. Transports may treat it as a plain end().
+   * called: a full close while the peer still sends (a client that asked to close may send more
+   * all the same) would answer it with a reset, which can destroy the answer it has not read.
    */
-  end(quiet?: boolean): void;
+  end(): void;
   /** Tear the connection down now; queued bytes may be lost. */
   close(): void;
   /**
