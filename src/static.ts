@@ -117,12 +117,14 @@ export function contentType(name: string): string {
 const SECOND = 1000;
 
 /**
- * A strong tag (RFC 9110 §8.8.3): the size and the mtime in µs, as finely as the file system
- * gives it (Node and Bun to the µs, Deno to the ms). A file rewritten within a second gets
- * another tag; one rewritten to the same size within the same µs would not.
+ * A strong tag (RFC 9110 §8.8.3): the size and the mtime in ms, the finest every runtime gives
+ * (Deno's stat stops at the ms; Node's and Bun's go to the µs, but a tag that differed by
+ * runtime would fail every conditional request that moves between the servers of a mixed fleet,
+ * or across a change of runtime). A file rewritten within a second gets another tag; one
+ * rewritten to the same size within the same ms would not.
  */
 function entityTag(info: FileInfo): string {
-  return `"${info.size.toString(16)}-${Math.round(info.mtimeMs * 1000).toString(16)}"`;
+  return `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
 }
 
 /** The methods files answer (RFC 9110 §10.2.1), for `OPTIONS` and `405`. */

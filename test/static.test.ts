@@ -35,7 +35,7 @@ const big = new Uint8Array(200 * 1024).map((_, i) => (i * 31 + (i >> 10)) & 0xff
 /** a.txt's mtime, in s: long settled, and half a second in (exact in binary, and in ms). */
 const A_MTIME = 1_700_000_000.5;
 /** Its tags: the size, and the mtime in µs, in hex. */
-const A_ETAG = `"b-${(1_700_000_000_500_000).toString(16)}"`;
+const A_ETAG = `"b-${(1_700_000_000_500).toString(16)}"`;
 const A_LAST_MODIFIED = "Tue, 14 Nov 2023 22:13:20 GMT";
 /** Sparse, and far more than socket buffers take in: a client that stops reading stops it. */
 const HUGE_SIZE = 64 * 1024 * 1024;
@@ -163,7 +163,7 @@ describe("static files", () => {
     ]);
   });
 
-  it("tags a file strongly, by its size and its mtime to the ms or finer", async () => {
+  it("tags a file strongly, by its size and its mtime to the ms, alike on every runtime", async () => {
     const path = join(dir, "tagged.txt");
     writeFileSync(path, "v1");
     const tagAt = async (seconds: number) => {
@@ -174,10 +174,14 @@ describe("static files", () => {
     // Two changes within one second: one date, two tags.
     const [early, earlyDate] = await tagAt(1_600_000_000.25);
     const [late, lateDate] = await tagAt(1_600_000_000.75);
-    assert.equal(early, `"2-${(1_600_000_000_250_000).toString(16)}"`);
-    assert.equal(late, `"2-${(1_600_000_000_750_000).toString(16)}"`);
+    assert.equal(early, `"2-${(1_600_000_000_250).toString(16)}"`);
+    assert.equal(late, `"2-${(1_600_000_000_750).toString(16)}"`);
     assert.equal(earlyDate, "Sun, 13 Sep 2020 12:26:40 GMT");
     assert.equal(lateDate, earlyDate);
+    // The µs Node and Bun read are left out: Deno's stat has none, and one file must have one
+    // tag whichever runtime serves it (before, Node's and Bun's tags never matched Deno's).
+    const [fine] = await tagAt(1_600_000_000.123456);
+    assert.equal(fine, `"2-${(1_600_000_000_123).toString(16)}"`);
     rmSync(path);
   });
 
