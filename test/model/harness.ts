@@ -30,6 +30,7 @@ import {
   type Delay,
   errorText,
   keepsAlive,
+  label,
   type Mode,
   replyCloses,
   replyText,
@@ -74,6 +75,11 @@ class ModelTransport implements Transport {
   notifiedAt = -1;
   /** The server cut the connection itself (close or reset), rather than ending it. */
   cutByServer = false;
+  /**
+   * Writes after close() and before the close is reported go nowhere, as the adapters have it
+   * (Deno's says so): not a violation, and not received. Left false, such a write is one.
+   */
+  dropAfterClose = false;
   events!: ConnectionEvents;
 
   private readonly run: Run;
@@ -86,6 +92,7 @@ class ModelTransport implements Transport {
 
   write(bytes: Uint8Array, owned: boolean): boolean {
     if (this.notifiedAt >= 0) this.run.violation("write after the close was reported");
+    else if (this.closedAt >= 0 && this.dropAfterClose) return true;
     else if (this.closedAt >= 0) this.run.violation("write after close()");
     else if (this.endedAt >= 0) this.run.violation("write after end()");
     this.writes.push({ at: this.written, seq: this.run.tick() });
@@ -133,7 +140,7 @@ class ModelTransport implements Transport {
 }
 
 /** One gate a handler or stream waits at, until the schedule opens it. */
-interface Gate {
+export interface Gate {
   open: () => void;
   opened: boolean;
 }
@@ -168,13 +175,22 @@ const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
 
 const DATE_LINE = /Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n/g;
 
-/** One run of one scenario. */
-class Run {
+/**
+ * A server shared by several connections, each a {@link Run} of its own: that server's, the
+ * connection's number (in its requests' targets and answers), and where its errors go.
+ */
+export interface Shared {
+  server: HttpServer;
+  conn: number;
+}
+
+/** One run of one scenario: one connection, with a server of its own or a {@link Shared} one. */
+export class Run {
   private seq = 0;
   readonly violations: string[] = [];
   readonly log: string[] = [];
   readonly records: HandlerRecord[];
-  private readonly gates: Gate[] = [];
+  readonly gates: Gate[] = [];
   private readonly input: Uint8Array;
   private readonly pieces: Uint8Array[] = [];
   private nextPiece = 0;
@@ -189,11 +205,13 @@ class Run {
   private shutDown = false;
   private resetSeq = -1;
   /** Virtual ms gone by, for what the deadlines could have done. */
-  private elapsed = 0;
+  elapsed = 0;
   private readonly reuse = new Uint8Array(4096);
   private readonly errors: unknown[] = [];
   readonly t: ModelTransport;
   readonly server: HttpServer;
+  /** The connection's number on a shared server (undefined alone). */
+  readonly connNo: number | undefined;
   private conn!: ConnectionEvents;
 
   readonly s: Scenario;
@@ -205,8 +223,9 @@ class Run {
    */
   private readonly timersBefore: number = timers.size;
 
-  constructor(s: Scenario, options: ModelOptions, clock: VirtualClock) {
+  constructor(s: Scenario, options: ModelOptions, clock: VirtualClock, shared?: Shared) {
     this.s = s;
+    this.connNo = shared?.conn;
     this.options = options;
     this.clock = clock;
     this.records = s.requests.map(() => ({
@@ -223,7 +242,7 @@ class Run {
     let text = "";
     s.requests.forEach((r, i) => {
       this.starts.push(text.length);
-      const whole = requestText(r, i);
+      const whole = requestText(r, i, this.connNo);
       this.headEnds.push(text.length + whole.indexOf("\r\n\r\n") + 4);
       text += whole;
       this.ends.push(text.length);
@@ -237,8 +256,15 @@ class Run {
       from = cut;
     }
     this.t = new ModelTransport(this, s);
+    if (shared !== undefined) {
+      this.server = shared.server;
+      // A shutdown's grace cuts connections whose handlers may still answer before the close
+      // is reported.
+      this.t.dropAfterClose = true;
+      return;
+    }
     const options_: HttpOptions = {
-      handler: (req) => this.handle(req),
+      handler: (req) => this.handle(req, Number(req.path.slice(2))),
       lingerMs: options.lingerMs,
       timeouts: options.timeouts,
       limits: { maxPipelined: s.maxPipelined, maxInflight: s.maxInflight },
@@ -297,8 +323,8 @@ class Run {
 
   // ---- the handler ----
 
-  private handle(req: IncomingRequest): Reply | Promise<Reply> {
-    const i = Number(req.path.slice(2));
+  /** The handler, for request `i` of this run. */
+  handle(req: IncomingRequest, i: number): Reply | Promise<Reply> {
     const r = this.s.requests[i]!;
     const rec = this.records[i]!;
     this.log.push(`handler ${i}`);
@@ -313,6 +339,7 @@ class Run {
     for (let j = 0; j < i; j++) {
       if (stops(this.s.requests[j]!)) this.violation(`handler ${i} called after request ${j}`);
     }
+    if (r.badLine === true) this.violation(`handler ${i} called for no request`);
     rec.called = true;
     rec.calledSeq = this.tick();
     rec.req = req;
@@ -367,7 +394,8 @@ class Run {
   private reply(i: number): Reply {
     const spec = this.s.requests[i]!.handler.reply;
     if (spec.kind === "throw") throw new ModelThrow(`handler ${i} fails`);
-    const headers: [string, string][] = [["x-req", String(i)]];
+    const headers: [string, string][] = [["x-req", label(i, this.connNo)]];
+    if (this.s.requests[i]!.handler.askClose === true) headers.push(["Connection", "close"]);
     if (spec.kind === "text") return { status: spec.status, headers, body: spec.text };
     if (spec.kind === "empty") return { status: spec.status, headers };
     const state = this.records[i]!.stream;
@@ -400,7 +428,7 @@ class Run {
 
   // ---- the schedule ----
 
-  private deliver(): boolean {
+  deliver(): boolean {
     if (this.nextPiece >= this.pieces.length || this.finAt >= 0 || this.gone()) return false;
     if (this.t.paused && !this.s.leakyPause) return false;
     const piece = this.pieces[this.nextPiece++]!;
@@ -417,12 +445,12 @@ class Run {
     return true;
   }
 
-  private gone(): boolean {
+  gone(): boolean {
     return this.t.notifiedAt >= 0;
   }
 
   /** The client takes what was sent, if the core was told it could not all go. */
-  private drain(): boolean {
+  drain(): boolean {
     if (!this.t.owesDrain || this.gone()) return false;
     this.t.full = false;
     this.t.owesDrain = false;
@@ -431,13 +459,13 @@ class Run {
     return true;
   }
 
-  private fin(): void {
+  fin(): void {
     if (this.finAt >= 0 || this.gone()) return;
     this.finAt = this.delivered;
     this.call("onEnd", () => this.conn.onEnd());
   }
 
-  private async act(a: Action): Promise<void> {
+  async act(a: Action): Promise<void> {
     if (a.kind !== "deliver" && a.kind !== "micro") this.log.push(JSON.stringify(a));
     switch (a.kind) {
       case "deliver":
@@ -466,8 +494,7 @@ class Run {
         this.notifyClose(new Error("ECONNRESET"));
         return;
       case "shutdown":
-        if (this.drainAt >= 0 || this.gone()) return;
-        this.drainAt = this.delivered;
+        if (!this.beginDrain()) return;
         this.server.shutdown(Infinity).then(
           () => this.shutDown = true,
           (err) => this.violation(`shutdown failed: ${err}`),
@@ -480,16 +507,29 @@ class Run {
     }
   }
 
+  /** The server began to shut down: what was delivered by now may be answered. */
+  beginDrain(): boolean {
+    if (this.drainAt >= 0 || this.gone()) return false;
+    this.drainAt = this.delivered;
+    return true;
+  }
+
+  /** Open every gate still shut; false when there was none. */
+  openGates(): boolean {
+    let moved = false;
+    for (const gate of this.gates) {
+      if (!gate.opened) {
+        gate.open();
+        moved = true;
+      }
+    }
+    return moved;
+  }
+
   /** Open every gate, drain, deliver what is left, until nothing moves. */
   private async quiesce(): Promise<void> {
     for (let round = 0; round < 500; round++) {
-      let moved = false;
-      for (const gate of this.gates) {
-        if (!gate.opened) {
-          gate.open();
-          moved = true;
-        }
-      }
+      let moved = this.openGates();
       if (this.drain()) moved = true;
       if (this.deliver()) moved = true;
       await this.settle();
@@ -502,21 +542,30 @@ class Run {
   }
 
   /** Nothing for the schedule to do: no gate shut, no drain owed, no input that may go in. */
-  private still(): boolean {
+  still(): boolean {
     const deliverable = this.nextPiece < this.pieces.length && this.finAt < 0 && !this.gone() &&
       (!this.t.paused || this.s.leakyPause);
     const owed = this.t.owesDrain && !this.gone();
     return !deliverable && !owed && this.gates.every((g) => g.opened);
   }
 
-  async run(): Promise<void> {
+  /** The server takes the connection, as a listener hands it an accepted socket. */
+  accept(): void {
     this.conn = this.server.accept(this.t);
     this.t.events = this.conn;
+  }
+
+  /** Input is left that nothing will let in. */
+  stuck(): boolean {
+    return this.nextPiece < this.pieces.length && this.finAt < 0 && !this.gone() &&
+      this.t.endedAt < 0 && this.t.closedAt < 0;
+  }
+
+  async run(): Promise<void> {
+    this.accept();
     for (const a of this.s.actions) await this.act(a);
     await this.quiesce();
-    const stuck = this.nextPiece < this.pieces.length && this.finAt < 0 && !this.gone() &&
-      this.t.endedAt < 0 && this.t.closedAt < 0;
-    if (stuck) this.violation("input paused for good: nothing left to unblock it");
+    if (this.stuck()) this.violation("input paused for good: nothing left to unblock it");
     // The client leaves: with a FIN, or by going quiet until the keep-alive time runs out.
     if (this.s.ending === "fin") this.fin();
     else await this.passTime(this.options.timeouts.keepAliveMs + 1);
@@ -549,10 +598,15 @@ class Run {
     return this.elapsed >= ms;
   }
 
-  private check(): void {
+  /** What is checked of the connection itself: its answers, its closing, its handlers. */
+  checkConnection(): void {
     const slots = this.match();
     this.checkClosing(slots);
     this.checkHandlers(slots);
+  }
+
+  private check(): void {
+    this.checkConnection();
     this.checkErrors();
     if (this.drainAt >= 0 && !this.shutDown) this.violation("shutdown() never finished");
     if (timers.size > this.timersBefore) {
@@ -585,12 +639,19 @@ class Run {
       const status = r.handler.reply.kind === "throw" ? 500 : r.handler.reply.status;
       if (rec.called) {
         for (const mode of replyCloses(r) ? ["close" as const] : modes) {
-          candidates.push({ text: replyText(r, k, mode), slot: { kind: "own", status, mode } });
+          candidates.push({
+            text: replyText(r, k, mode, this.connNo),
+            slot: { kind: "own", status, mode },
+          });
         }
       }
       const errors: [number, boolean][] = [
         // A bad head or chunk, or a body the client stopped sending.
-        [400, r.badHead || hasBadChunk(r) || (this.finAt >= 0 && this.finAt < this.ends[k]!)],
+        [
+          400,
+          r.badHead || r.badLine === true || hasBadChunk(r) ||
+          (this.finAt >= 0 && this.finAt < this.ends[k]!),
+        ],
         [408, this.couldTime(Math.min(to.headMs, to.bodyMs, to.handlerMs))],
         [503, this.couldTime(to.handlerMs)],
         [500, rec.stoppedOnAbort],
@@ -600,7 +661,8 @@ class Run {
         // Refused, a request is answered with close; a handler's timeout or abort is its answer.
         const errorModes: Mode[] = code === 400 || code === 408 ? ["close"] : modes;
         for (const mode of errorModes) {
-          for (const h of code === 408 ? [false] : [headOnly]) {
+          // A head refused before its method was read has no method: its 400 has a body.
+          for (const h of code === 408 || r.badLine === true ? [false] : [headOnly]) {
             candidates.push({
               text: errorText(code, h, mode),
               slot: { kind: "error", status: code, mode },
@@ -679,7 +741,10 @@ class Run {
       if (slot.partial && cleanEnd && this.resetSeq < 0) {
         this.violation(`answer ${k} is cut short, yet the connection was ended cleanly`);
       }
-      if (slot.kind === "error" && slot.status === 400 && (r.badHead || hasBadChunk(r))) {
+      if (
+        slot.kind === "error" && slot.status === 400 &&
+        (r.badHead || r.badLine === true || hasBadChunk(r))
+      ) {
         if (k !== slots.length - 1) this.violation(`the 400 to request ${k} is not the last`);
       }
     });
@@ -764,7 +829,7 @@ class Run {
 
 /** The request ends the connection: nothing after it may be handled. */
 function stops(r: RequestSpec): boolean {
-  return !keepsAlive(r) || r.badHead || hasBadChunk(r);
+  return !keepsAlive(r) || r.badHead || r.badLine === true || hasBadChunk(r);
 }
 
 function hasBadChunk(r: RequestSpec): boolean {

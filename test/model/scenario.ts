@@ -39,6 +39,8 @@ export interface HandlerSpec {
   /** Give up with the signal's reason once the request's signal aborts (while waiting). */
   stopOnAbort: boolean;
   reply: ReplySpec;
+  /** The reply carries `Connection: close`: the handler's wish to close after it. */
+  askClose?: boolean;
 }
 
 /** One request of the pipeline. */
@@ -60,6 +62,11 @@ export interface RequestSpec {
   expect: boolean;
   /** A header line with no colon: the request is a 400. */
   badHead: boolean;
+  /**
+   * A request line that is none (it starts with a control byte): a 400 refused before its
+   * method is read, so with its body whatever the method.
+   */
+  badLine?: boolean;
   handler: HandlerSpec;
 }
 
@@ -99,9 +106,20 @@ export function keepsAlive(r: RequestSpec): boolean {
   return r.minor === 1 || r.connection === "keep-alive";
 }
 
-/** The bytes the client writes for request `i`. */
-export function requestText(r: RequestSpec, i: number): string {
-  let text = `${r.method} /r${i} HTTP/1.${r.minor}\r\nHost: model\r\n`;
+/**
+ * What names request `i` in its target and its answer's `x-req` field: its number, or on one
+ * of several connections (`conn`), that connection's number too, so that an answer sent on
+ * another connection than its own is told apart.
+ */
+export function label(i: number, conn?: number): string {
+  return conn === undefined ? `${i}` : `c${conn}.${i}`;
+}
+
+/** The bytes the client writes for request `i` (of connection `conn`, when there are several). */
+export function requestText(r: RequestSpec, i: number, conn?: number): string {
+  let text =
+    `${r.badLine === true ? "\x01" : ""}${r.method} /r${label(i, conn)} HTTP/1.${r.minor}\r\n` +
+    "Host: model\r\n";
   if (r.badHead) text += "Broken header line\r\n";
   if (r.connection === "close") text += "Connection: close\r\n";
   else if (r.connection === "keep-alive") text += "Connection: keep-alive\r\n";
@@ -168,11 +186,13 @@ export function errorText(status: number, headOnly: boolean, mode: Mode): string
  * The exact bytes of the handler's answer to request `i`, sent with `mode` (a close-delimited
  * stream always says close). Null for a handler that throws: its answer is a 500.
  */
-export function replyText(r: RequestSpec, i: number, mode: Mode): string {
+export function replyText(r: RequestSpec, i: number, mode: Mode, conn?: number): string {
   const reply = r.handler.reply;
   const headOnly = r.method === "HEAD";
   if (reply.kind === "throw") return errorText(500, headOnly, mode);
-  let text = `HTTP/1.1 ${reply.status} ${REASONS[reply.status]}\r\nx-req: ${i}\r\n${DATE}`;
+  let text = `HTTP/1.1 ${reply.status} ${REASONS[reply.status]}\r\nx-req: ${
+    label(i, conn)
+  }\r\n${DATE}`;
   if (reply.status === 204) return text + connectionLine(mode) + "\r\n";
   if (reply.kind === "empty") {
     return text + (headOnly ? "" : "Content-Length: 0\r\n") + connectionLine(mode) + "\r\n";
@@ -195,15 +215,19 @@ export function replyText(r: RequestSpec, i: number, mode: Mode): string {
   return text + "0\r\n\r\n";
 }
 
-/** The answer must close the connection whatever else happens (a close-delimited stream). */
+/**
+ * The answer must close the connection whatever else happens: a close-delimited stream, or a
+ * reply that asks to (not a handler that throws: its 500 is the server's).
+ */
 export function replyCloses(r: RequestSpec): boolean {
   const reply = r.handler.reply;
+  if (r.handler.askClose === true && reply.kind !== "throw") return true;
   return reply.kind === "stream" && !reply.sized && r.minor === 0 && reply.status !== 204;
 }
 
 // ---- generators ----
 
-const delayArb: fc.Arbitrary<Delay> = fc.oneof(
+export const delayArb: fc.Arbitrary<Delay> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Delay>({ kind: "sync" }) },
   {
     weight: 3,
@@ -260,7 +284,7 @@ const bodyArb = fc.oneof(
     }),
 );
 
-const requestArb: fc.Arbitrary<RequestSpec> = fc.record({
+export const requestArb: fc.Arbitrary<RequestSpec> = fc.record({
   method: fc.constantFrom("GET", "GET", "HEAD", "POST", "POST"),
   minor: fc.constantFrom<0 | 1>(1, 1, 1, 1, 0),
   connection: fc.constantFrom("none", "none", "none", "none", "close", "keep-alive"),

@@ -1,0 +1,87 @@
+/**
+ * Model-based property tests of the server with several connections at once
+ * (src/server.ts, src/connection.ts): 2 to 6 connections on one HttpServer, each a random
+ * pipeline over a transport of the test's own, interleaved by a random schedule, checked against
+ * the model (see test/model/server.ts and test/model/harness.ts for the invariants).
+ *
+ * Fixed seeds and bounded runs keep this to a few seconds; a failure prints the seed, path and
+ * counterexample fast-check found, and the trace of events of that run.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { defaultTimeouts } from "../src/limits.ts";
+import type { ModelOptions } from "./model/harness.ts";
+import {
+  runServerScenario,
+  type ServerScenario,
+  serverScenarioArb,
+  type ServerWeights,
+} from "./model/server.ts";
+
+/** Deadlines far beyond what a schedule lets pass: none of them runs out. */
+const CALM: ModelOptions = { timeouts: { ...defaultTimeouts }, lingerMs: 2000 };
+
+/** Deadlines a schedule runs past: idle, head, body, handler and send timeouts all fire. */
+const HURRIED: ModelOptions = {
+  timeouts: { keepAliveMs: 300, headMs: 150, bodyMs: 120, handlerMs: 100, sendMs: 80 },
+  lingerMs: 40,
+};
+
+const MOSTLY_INPUT: ServerWeights = {
+  deliver: 30,
+  micro: 8,
+  gate: 10,
+  full: 5,
+  drain: 5,
+  fin: 1,
+  reset: 1,
+  time: 2,
+  shutdown: 1,
+};
+
+/** Gates seldom open, so that handlers and streams run into their deadlines and the grace. */
+const MOSTLY_TIME: ServerWeights = { ...MOSTLY_INPUT, gate: 3, time: 12, shutdown: 2 };
+
+/** Run `s`; fail with its violations and the trace that led to them. */
+async function holds(s: ServerScenario, options: ModelOptions): Promise<void> {
+  const outcome = await runServerScenario(s, options);
+  if (outcome.violations.length === 0) return;
+  assert.fail(
+    `${outcome.violations.join("\n")}\n-- events: ${outcome.log.join(", ")}\n-- outputs: ${
+      JSON.stringify(outcome.outputs)
+    }`,
+  );
+}
+
+/** Check `property` with fixed `params`; a failure says what was violated, not only where. */
+async function check(
+  property: fc.IAsyncProperty<[ServerScenario]>,
+  params: { seed: number; numRuns: number },
+): Promise<void> {
+  const details = await fc.check(property, params);
+  if (!details.failed) return;
+  const error = details.errorInstance as Error | null;
+  assert.fail(
+    `seed ${details.seed}, path ${
+      JSON.stringify(details.counterexamplePath)
+    }, after ${details.numRuns} runs\n` +
+      `counterexample: ${JSON.stringify(details.counterexample?.[0])}\n${error?.message ?? error}`,
+  );
+}
+
+describe("server model", () => {
+  it("answers each connection's pipeline, its own and in order, whatever the others do", async () => {
+    await check(fc.asyncProperty(serverScenarioArb(MOSTLY_INPUT), (s) => holds(s, CALM)), {
+      seed: 0x5e4e,
+      numRuns: 300,
+    });
+  });
+
+  it("keeps its invariants when deadlines and the grace run out", async () => {
+    await check(fc.asyncProperty(serverScenarioArb(MOSTLY_TIME), (s) => holds(s, HURRIED)), {
+      seed: 0x9ace,
+      numRuns: 300,
+    });
+  });
+});
