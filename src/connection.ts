@@ -908,6 +908,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         // its turn: it is told, and a stream it answered with (it may hold a file) is closed.
         if (ex.reply !== null) drop(ex.reply);
         ex.req.abort(new Canceled(`request refused with ${status}`));
+        // Given up on, it gives its slot back now, as when its client leaves: nothing else
+        // would once the connection is gone, and a handler that goes on held it for good.
+        this.handlerDone(ex);
         ex.reply = errorReply(status);
         ex.forced = true;
         ex.req.release();

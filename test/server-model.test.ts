@@ -12,8 +12,10 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { defaultTimeouts } from "../src/limits.ts";
 import type { ModelOptions } from "./model/harness.ts";
+import { type HandlerSpec, type RequestSpec, type Scenario } from "./model/scenario.ts";
 import {
   runServerScenario,
+  type ServerAction,
   type ServerScenario,
   serverScenarioArb,
   type ServerWeights,
@@ -69,6 +71,89 @@ async function check(
       `counterexample: ${JSON.stringify(details.counterexample?.[0])}\n${error?.message ?? error}`,
   );
 }
+
+/** A GET answered at once with a short text, but for what `spec` says. */
+function request(
+  spec: Partial<Omit<RequestSpec, "handler">> & { handler?: Partial<HandlerSpec> },
+): RequestSpec {
+  const handler: HandlerSpec = {
+    read: "ignore",
+    readFirst: true,
+    delay: { kind: "sync" },
+    stopOnAbort: false,
+    reply: { kind: "text", status: 200, text: "ok" },
+    ...spec.handler,
+  };
+  return {
+    method: "GET",
+    minor: 1,
+    connection: "none",
+    body: null,
+    expect: false,
+    badHead: false,
+    ...spec,
+    handler,
+  };
+}
+
+/** One connection sending `requests`, cut at `cuts`. */
+function conn(requests: RequestSpec[], cuts: number[] = []): Scenario {
+  return {
+    requests,
+    cuts,
+    actions: [],
+    freshChunks: true,
+    keepBorrowed: false,
+    leakyPause: false,
+    maxPipelined: 64,
+    maxInflight: 1,
+    ending: "fin",
+  };
+}
+
+/** Connections all there from the start, and `actions`. */
+function server(
+  conns: Scenario[],
+  actions: ServerAction[],
+  more: Partial<ServerScenario> = {},
+): ServerScenario {
+  const maxInflight = more.maxInflight ?? 1;
+  return {
+    conns: conns.map((c) => ({ ...c, maxInflight })),
+    arrivals: conns.map(() => 0),
+    actions,
+    maxConnections: 10_000,
+    maxInflight,
+    maxPipelined: 64,
+    grace: Infinity,
+    ...more,
+  };
+}
+
+const deliver = (conn: number): ServerAction => ({
+  kind: "on",
+  conn,
+  action: { kind: "deliver" },
+});
+
+describe("server model: cases it found", () => {
+  it("frees the slot of a handler whose request was refused mid-body", async () => {
+    // The 400 for a bad chunk took the request's answer and aborted its handler's signal, yet
+    // left it the slot: a handler that went on waiting held it past its connection's close,
+    // past shutdown, until its deadline (or for good without one).
+    const post = request({
+      method: "POST",
+      body: { framing: "chunked", data: "c0.0:ab", chunks: [5, 2], badChunk: 1 },
+      handler: { delay: { kind: "gate" } },
+    });
+    await holds(
+      server([conn([post]), conn([request({})])], [deliver(0), { kind: "shutdown" }], {
+        grace: 0,
+      }),
+      CALM,
+    );
+  });
+});
 
 describe("server model", () => {
   it("answers each connection's pipeline, its own and in order, whatever the others do", async () => {
