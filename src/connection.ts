@@ -464,6 +464,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       if (!ex.written && ex.reply === null) {
         ex.reply = errorReply(400);
         ex.forced = true;
+        // Its answer will not go out (peerLeft told it): the slot is given back, as in fail().
+        this.handlerDone(ex);
         ex.req.release();
         this.drainQueue();
       }

@@ -12,7 +12,12 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { defaultTimeouts } from "../src/limits.ts";
 import type { ModelOptions } from "./model/harness.ts";
-import { type HandlerSpec, type RequestSpec, type Scenario } from "./model/scenario.ts";
+import {
+  type HandlerSpec,
+  type RequestSpec,
+  requestText,
+  type Scenario,
+} from "./model/scenario.ts";
 import {
   runServerScenario,
   type ServerAction,
@@ -148,6 +153,23 @@ describe("server model: cases it found", () => {
     });
     await holds(
       server([conn([post]), conn([request({})])], [deliver(0), { kind: "shutdown" }], {
+        grace: 0,
+      }),
+      CALM,
+    );
+  });
+
+  it("frees the slot of a handler whose body the client's FIN cut short", async () => {
+    // As with a bad chunk: the FIN's 400 took the answer, the slot stayed with the handler.
+    const post = request({
+      method: "POST",
+      body: { framing: "length", data: "c0.0:abc" },
+      handler: { delay: { kind: "gate" } },
+    });
+    const cut = requestText(post, 0, 0).length - 3;
+    const fin: ServerAction = { kind: "on", conn: 0, action: { kind: "fin" } };
+    await holds(
+      server([conn([post], [cut]), conn([request({})])], [deliver(0), fin, { kind: "shutdown" }], {
         grace: 0,
       }),
       CALM,
