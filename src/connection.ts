@@ -746,6 +746,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       ex.log = log;
       this.enqueue(ex);
       if (!keepAlive || this.host.draining) this.stopReading();
+      else if (this.queued >= this.host.limits.maxPipelined) this.block(BLOCK_PIPELINE);
       this.watchHandler(ex, result);
       return;
     }

@@ -2301,6 +2301,32 @@ describe("connection: what a mutation audit found untested", () => {
     assert.deepEqual(bodies, ["/1", "/2", "/3"]);
   });
 
+  it("with maxPipelined 1, reads nothing more while a handler answers later", async () => {
+    // The first request of an idle connection takes a path of its own (answered at once if its
+    // handler does): it started a second handler before the limit held.
+    const gates: (() => void)[] = [];
+    const started: string[] = [];
+    const { connect } = setup({
+      limits: { maxPipelined: 1 },
+      handler: (req) => {
+        started.push(req.path);
+        return new Promise<Reply>((resolve) => gates.push(() => resolve({ body: req.path })));
+      },
+    });
+    const t = connect();
+    t.send(GET("/1") + GET("/2"));
+    await tick();
+    assert.deepEqual([started, t.paused], [["/1"], true]);
+    gates[0]!();
+    await tick();
+    assert.deepEqual([started, t.paused], [["/1", "/2"], true]);
+    gates[1]!();
+    await tick();
+    assert.equal(t.paused, false);
+    const bodies = parseResponses(t.bytes()).responses.map((r) => dec.decode(r.body));
+    assert.deepEqual(bodies, ["/1", "/2"]);
+  });
+
   it("refuses a head that never ends with 431 as soon as it passes maxHeadBytes", () => {
     let called = false;
     const { connect } = setup({
