@@ -43,6 +43,12 @@ export interface OpenFile {
    * end. One read at a time.
    */
   read(into: Uint8Array, position: number): Promise<number>;
+  /**
+   * Memory for a piece of `length` bytes that {@link read} will fill, which need not be zeroed
+   * (only the bytes a read filled are ever sent) and is handed over with the piece. Left out, a
+   * new `Uint8Array`, whose zeroing costs as much as a read's copy.
+   */
+  allocate?(length: number): Uint8Array;
   /** Let go of the file: called once, after any read has settled. */
   close(): Promise<void>;
 }
@@ -360,6 +366,11 @@ class OwnedFile {
     return this.closing !== null;
   }
 
+  /** Memory for a piece of `length` bytes, to be filled by {@link read}. */
+  allocate(length: number): Uint8Array {
+    return this.file.allocate?.(length) ?? new Uint8Array(length);
+  }
+
   async read(into: Uint8Array, position: number): Promise<number> {
     const reading = this.file.read(into, position);
     this.reading = reading;
@@ -415,7 +426,7 @@ class FileStream implements AsyncIterableIterator<Uint8Array> {
   async next(): Promise<IteratorResult<Uint8Array>> {
     if (this.at >= this.end || this.file.closed) return this.return();
     // Each piece is handed over to the connection, so each gets its own memory.
-    const piece = new Uint8Array(Math.min(PIECE, this.end - this.at));
+    const piece = this.file.allocate(Math.min(PIECE, this.end - this.at));
     let n: number;
     try {
       n = await this.file.read(piece, this.at);
