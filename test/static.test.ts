@@ -283,6 +283,38 @@ describe("static files", () => {
     assert.equal(text(next!.body), "hello world");
   });
 
+  it("reads a streamed file in pieces of pieceBytes (64 KiB unless told), from 4 KiB to 4 MiB", async () => {
+    /** The length of each read, for a handler made with `options`. */
+    const reads = async (options: { pieceBytes?: number }): Promise<number[]> => {
+      const lengths: number[] = [];
+      fakeHandler = serveStatic(
+        dir,
+        withOpen(async (path) => {
+          const file = await nodeFileSystem.open(path);
+          return {
+            info: file.info,
+            read: (into, position) => (lengths.push(into.length), file.read(into, position)),
+            close: () => file.close(),
+          };
+        }),
+        options,
+      );
+      const r = await request(fakeServer.port, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+      assert.deepEqual(r.body, big);
+      return lengths;
+    };
+    const KiB = 1024;
+    assert.deepEqual(await reads({}), [64 * KiB, 64 * KiB, 64 * KiB, 8 * KiB]);
+    assert.deepEqual(await reads({ pieceBytes: 128 * KiB }), [128 * KiB, 72 * KiB]);
+    assert.deepEqual(await reads({ pieceBytes: 4 * KiB }), new Array(50).fill(4 * KiB));
+    for (const wrong of [4 * KiB - 1, 4 * KiB * KiB + 1, 8000.5, "65536"]) {
+      assert.throws(
+        () => serveStatic(dir, nodeFileSystem, { pieceBytes: wrong as number }),
+        new RegExp(`^RangeError: pieceBytes must be a whole number from 4096 to 4194304, not `),
+      );
+    }
+  });
+
   it("answers HEAD with the length and no body", async () => {
     // The same again behind it: a body after the head would come before the second answer.
     const r = await requestHead(port, "HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
