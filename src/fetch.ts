@@ -260,7 +260,10 @@ async function* rest(
   // The producer may wait on something else than our reads: cancel it as soon as its client
   // is gone, which also ends a read it has not answered.
   const cancel = () => void reader.cancel(signal!.reason).catch(() => {});
-  signal?.addEventListener("abort", cancel, { once: true });
+  // A client that left while the handler ran (a FIN) aborted the signal before this answer
+  // went out: no abort is coming to wait for.
+  if (signal?.aborted) cancel();
+  else signal?.addEventListener("abort", cancel, { once: true });
   try {
     for (const piece of ready) yield piece;
     for (let next = pending ?? reader.read();; next = reader.read()) {

@@ -194,16 +194,16 @@ export class Run {
   private readonly input: Uint8Array;
   private readonly pieces: Uint8Array[] = [];
   private nextPiece = 0;
-  private delivered = 0;
+  delivered = 0;
   /** Where each request's head and whole request end in the input. */
   private readonly starts: number[] = [];
-  private readonly headEnds: number[] = [];
-  private readonly ends: number[] = [];
-  private finAt = -1;
+  readonly headEnds: number[] = [];
+  readonly ends: number[] = [];
+  finAt = -1;
   /** Input delivered when the server began to shut down, and whether that has finished. */
   private drainAt = -1;
   private shutDown = false;
-  private resetSeq = -1;
+  resetSeq = -1;
   /** Virtual ms gone by, for what the deadlines could have done. */
   elapsed = 0;
   private readonly reuse = new Uint8Array(4096);
