@@ -150,14 +150,14 @@ async function streamReply(
     const step = await readyNow(next);
     if (step === NOT_READY) {
       if (headOnly) return { status, headers, body: cancelled(reader) };
-      return { status, headers, body: rest(reader, pieces, next, req?.signal) };
+      return { status, headers, body: unstarted(reader, rest(reader, pieces, next, req?.signal)) };
     }
     if (step.done) return { status, headers, body: joined(pieces, size) };
     pieces.push(bytesOf(step.value));
     size += step.value.length;
     if (size >= GATHER_LIMIT) {
       if (headOnly) return { status, headers, body: cancelled(reader) };
-      return { status, headers, body: rest(reader, pieces, null, req?.signal) };
+      return { status, headers, body: unstarted(reader, rest(reader, pieces, null, req?.signal)) };
     }
   }
 }
@@ -248,6 +248,30 @@ function bytesOf(chunk: unknown): Uint8Array {
 
 function joined(pieces: Uint8Array[], size: number): Uint8Array {
   return pieces.length === 0 ? EMPTY : concatBytes(pieces, size);
+}
+
+/**
+ * `body`, whose stream is cancelled also when the body is given up before its first piece is
+ * asked for (an answer dropped while it waited behind another, its client gone): a generator
+ * returned before it starts runs none of its code, its `finally` neither.
+ */
+function unstarted(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  body: AsyncGenerator<Uint8Array, void, undefined>,
+): StreamBody {
+  let started = false;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => {
+        started = true;
+        return body.next();
+      },
+      return: async () => {
+        if (!started) await reader.cancel().catch(() => {});
+        return body.return();
+      },
+    }),
+  };
 }
 
 async function* rest(

@@ -176,6 +176,14 @@ describe("fetch model: cases it found", () => {
     const get = request({ handler: { delay: { kind: "gate" }, answer: streamed("never") } });
     await holds(scenario([get], { actions: [{ kind: "deliver" }, { kind: "fin" }] }), CALM);
   });
+
+  it("cancels a stream whose answer waited behind another when its client left", async () => {
+    // The answer waiting in the queue was dropped by returning its generator, which had not
+    // started: its body (and `finally`) never ran, so nothing cancelled the stream.
+    const get = request({ handler: { answer: streamed("never") } });
+    const actions = [{ kind: "deliver" }, { kind: "micro", n: 20 }, { kind: "fin" }] as const;
+    await holds(scenario([get, get], { actions: [...actions] }), CALM);
+  });
 });
 
 describe("fetch model", () => {
