@@ -85,6 +85,8 @@ export type AnswerSpec =
     pieces: { text: string; delay: Delay }[];
     end: "close" | "error" | "never";
   }
+  /** `new Response(request.body)`: the request's body sent back as it arrives. */
+  | { kind: "echo" }
   | { kind: "throw" | "reject" | "notResponse" };
 
 /** What one request's fetch handler does. */
@@ -205,9 +207,12 @@ function streamText(a: AnswerSpec & { kind: "stream" }): string {
   return a.pieces.map((p) => p.text).join("");
 }
 
-/** The stream has it all at once: it goes out whole, with a Content-Length. */
+/**
+ * The stream has it all at once (enqueued in `start`, or in `pull` as it is asked): it goes
+ * out whole, with a Content-Length.
+ */
 function readyAtOnce(a: AnswerSpec & { kind: "stream" }): boolean {
-  return a.end === "close" && a.source === "start" &&
+  return a.end === "close" &&
     a.pieces.every((p) => p.delay.kind === "sync");
 }
 
@@ -226,6 +231,8 @@ interface Candidate {
   mode: Mode;
   /** The body is that of a stream that errors: it must not look complete. */
   failing: boolean;
+  /** Framed as a stream (chunked or close-delimited), even with no body (HEAD). */
+  streamed?: boolean;
 }
 
 function failureKind(a: AnswerSpec): boolean {
@@ -237,7 +244,7 @@ function failureKind(a: AnswerSpec): boolean {
 function ownCandidates(r: FetchRequestSpec, i: number, mode: Mode): Candidate[] {
   const a = r.handler.answer;
   const headOnly = r.method === "HEAD";
-  const status = "status" in a ? a.status : 500;
+  const status = "status" in a ? a.status : a.kind === "echo" ? 200 : 500;
   const line = `HTTP/1.1 ${status} ${REASONS[status]}\r\n`;
   const conn = connectionLine(mode);
   const own = (head: string, framing: Framing, body: string, failing = false): Candidate => ({
@@ -249,6 +256,28 @@ function ownCandidates(r: FetchRequestSpec, i: number, mode: Mode): Candidate[] 
     mode,
     failing,
   });
+  /** Streamed: chunked, or close-delimited to an HTTP/1.0 client. */
+  const streamed = (fields: string, body: string, failing: boolean): Candidate =>
+    r.minor === 0
+      ? {
+        ...own(
+          `${line}${fields}${DATE}Connection: close\r\n\r\n`,
+          headOnly ? { kind: "none" } : { kind: "close" },
+          headOnly ? "" : body,
+          failing,
+        ),
+        mode: "close",
+        streamed: true,
+      }
+      : {
+        ...own(
+          `${line}${fields}${DATE}Transfer-Encoding: chunked\r\n${conn}\r\n`,
+          headOnly ? { kind: "none" } : { kind: "chunked" },
+          headOnly ? "" : body,
+          failing,
+        ),
+        streamed: true,
+      };
   const sized = (fields: string, body: string): Candidate =>
     own(
       `${line}${fields}${DATE}Content-Length: ${enc.encode(body).length}\r\n${conn}\r\n`,
@@ -262,7 +291,7 @@ function ownCandidates(r: FetchRequestSpec, i: number, mode: Mode): Candidate[] 
       return [sized(fieldLines(i, a.fields, null), a.text)];
     case "json":
       return [sized(
-        fieldLines(i, { type: null, cookies: [], length: null, extra: false }, "application/json"),
+        fieldLines(i, NO_FIELDS, "application/json"),
         JSON.stringify(a.value),
       )];
     case "null":
@@ -284,32 +313,23 @@ function ownCandidates(r: FetchRequestSpec, i: number, mode: Mode): Candidate[] 
       const body = streamText(a);
       const out: Candidate[] = [];
       if (a.end === "close") out.push(sized(fields, body));
-      if (!readyAtOnce(a)) {
-        if (r.minor === 0) {
-          out.push({
-            ...own(
-              `${line}${fields}${DATE}Connection: close\r\n\r\n`,
-              headOnly ? { kind: "none" } : { kind: "close" },
-              headOnly ? "" : body,
-              a.end === "error" && !headOnly,
-            ),
-            mode: "close",
-          });
-        } else {
-          out.push(own(
-            `${line}${fields}${DATE}Transfer-Encoding: chunked\r\n${conn}\r\n`,
-            headOnly ? { kind: "none" } : { kind: "chunked" },
-            headOnly ? "" : body,
-            a.end === "error" && !headOnly,
-          ));
-        }
-      }
+      if (!readyAtOnce(a)) out.push(streamed(fields, body, a.end === "error" && !headOnly));
       return out;
+    }
+    case "echo": {
+      const fields = fieldLines(i, NO_FIELDS, null);
+      if (r.body === null) {
+        const length = headOnly ? "" : "Content-Length: 0\r\n";
+        return [own(`${line}${fields}${DATE}${length}${conn}\r\n`, { kind: "none" }, "")];
+      }
+      return [sized(fields, r.body.data), streamed(fields, r.body.data, false)];
     }
     default:
       return [];
   }
 }
+
+const NO_FIELDS: FieldsSpec = { type: null, cookies: [], length: null, extra: false };
 
 // ---- running it ----
 
@@ -562,6 +582,8 @@ class FetchRun {
         return Response.json(a.value, { status: a.status, headers: [["X-Req", label(i, 0)]] });
       case "redirect":
         return Response.redirect(a.to, a.status as 302);
+      case "echo":
+        return new Response(request.body, { headers: [["X-Req", label(i, 0)]] });
       case "stream":
         return new Response(this.stream(i, a), {
           status: a.status,
@@ -745,7 +767,8 @@ class FetchRun {
         ? [r.minor === 0 ? "keep10" : "keep", "close"]
         : ["close"];
       if (r.expect && text.startsWith(CONTINUE, pos)) {
-        const reads = r.handler.read !== "ignore" && r.handler.read !== "cancel";
+        const reads = r.handler.read !== "ignore" && r.handler.read !== "cancel" ||
+          r.handler.answer.kind === "echo";
         if (!reads || continued === k) {
           this.violation(`a 100 Continue to request ${k}, whose handler never asked for the body`);
         }
@@ -761,6 +784,8 @@ class FetchRun {
         [408, this.run.elapsed >= Math.min(to.headMs, to.bodyMs, to.handlerMs), "error"],
         [503, this.run.elapsed >= to.handlerMs, "error"],
         [500, rec.called && (failureKind(a) || rec.stoppedOnAbort), "fail500"],
+        // An echo whose body the client stopped sending fails.
+        [500, rec.called && a.kind === "echo" && this.disturbed(), "error"],
       ];
       for (const [status, may, kind] of errors) {
         if (!may) continue;
@@ -825,8 +850,7 @@ class FetchRun {
         at,
         partial: !body.complete,
         failing: found.failing,
-        streamed: found.framing.kind === "chunked" || found.framing.kind === "close" ||
-          found.head.includes("Transfer-Encoding"),
+        streamed: found.streamed === true,
       });
       if (!body.complete) {
         if (pos < text.length) this.violation(`answer ${k} is cut short, yet more follows`);
@@ -1186,6 +1210,7 @@ const answerArb: fc.Arbitrary<AnswerSpec> = fc.oneof(
       ),
     }),
   },
+  { weight: 2, arbitrary: fc.constant<AnswerSpec>({ kind: "echo" }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -1233,13 +1258,11 @@ const bodyArb = fc.tuple(
 
 export const fetchRequestArb: fc.Arbitrary<FetchRequestSpec> = fc.record({
   method: fc.constantFrom("GET" as const, "HEAD" as const, "POST" as const, "POST" as const),
-  minor: fc.constantFrom<0 | 1>(1, 1, 1, 1, 0),
-  connection: fc.constantFrom(
-    "none" as const,
-    "none" as const,
-    "none" as const,
-    "close" as const,
-    "keep-alive" as const,
+  minor: fc.constantFrom<0 | 1>(1, 1, 1, 1, 1, 1, 1, 0),
+  connection: fc.constantFrom<FetchRequestSpec["connection"]>(
+    ...Array<"none">(8).fill("none"),
+    "close",
+    "keep-alive",
   ),
   body: bodyArb,
   expect: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
@@ -1247,7 +1270,11 @@ export const fetchRequestArb: fc.Arbitrary<FetchRequestSpec> = fc.record({
 }).map((r): FetchRequestSpec => {
   let body = r.method === "POST" ? r.body : null;
   if (body?.framing === "chunked" && r.minor === 0) body = { framing: "length", data: body.data };
-  return { ...r, body, expect: r.expect && body !== null && r.minor === 1 };
+  // An echo sends the body on: its handler does not read it first.
+  const handler = r.handler.answer.kind === "echo"
+    ? { ...r.handler, read: "ignore" as const }
+    : r.handler;
+  return { ...r, body, handler, expect: r.expect && body !== null && r.minor === 1 };
 });
 
 /** Whole runs, with actions drawn by `weights`. */
