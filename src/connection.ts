@@ -788,6 +788,10 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /** Run the handler; one that throws, or returns no reply at all, is answered with a 500. */
   private call(req: IncomingRequest): Reply | StaticReply | Promise<Reply | StaticReply> {
     let result: Reply | StaticReply | Promise<Reply | StaticReply>;
+    // Read after the client's FIN, from input held back then: its client is gone as much as
+    // for the requests that FIN aborted (see peerLeft), and a stream answering it must learn
+    // so, or one that never ends holds the connection for good.
+    if (this.peerEnded) req.abort(new Canceled("client closed the connection"));
     try {
       result = this.host.handler(req);
     } catch (err) {

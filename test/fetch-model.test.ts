@@ -184,6 +184,16 @@ describe("fetch model: cases it found", () => {
     const actions = [{ kind: "deliver" }, { kind: "micro", n: 20 }, { kind: "fin" }] as const;
     await holds(scenario([get, get], { actions: [...actions] }), CALM);
   });
+
+  it("aborts the signal of a request read after its client's FIN, so its stream is cancelled", async () => {
+    // The FIN came while the second request waited in the buffer behind the first (one at a
+    // time): read later, its handler got a signal that never aborted, and its stream, which
+    // never ends, held the connection of a client gone for good.
+    const first = request({ handler: { delay: { kind: "gate" } } });
+    const second = request({ handler: { answer: streamed("never") } });
+    const actions = [{ kind: "deliver" }, { kind: "fin" }] as const;
+    await holds(scenario([first, second, first], { actions: [...actions], maxPipelined: 1 }), CALM);
+  });
 });
 
 describe("fetch model", () => {
