@@ -73,7 +73,17 @@ export interface FieldsSpec {
 
 /** What a fetch handler answers with. */
 export type AnswerSpec =
-  | { kind: "text" | "bytes"; status: number; text: string; fields: FieldsSpec }
+  /**
+   * A body made from a string, bytes (a Uint8Array, a view into a larger buffer, an
+   * ArrayBuffer: each written over once the Response is made, which must not change what it
+   * sends) or a Blob.
+   */
+  | {
+    kind: "text" | "bytes" | "view" | "buffer" | "blob";
+    status: number;
+    text: string;
+    fields: FieldsSpec;
+  }
   | { kind: "null"; status: number; fields: FieldsSpec }
   | { kind: "json"; status: number; value: unknown }
   | { kind: "redirect"; status: number; to: string }
@@ -288,7 +298,14 @@ function ownCandidates(r: FetchRequestSpec, i: number, mode: Mode): Candidate[] 
     case "text":
       return [sized(fieldLines(i, a.fields, "text/plain;charset=UTF-8"), a.text)];
     case "bytes":
+    case "view":
+    case "buffer":
       return [sized(fieldLines(i, a.fields, null), a.text)];
+    case "blob": {
+      // A Blob's size is known, yet its stream may not answer at once: streamed, or not.
+      const fields = fieldLines(i, a.fields, null);
+      return [sized(fields, a.text), streamed(fields, a.text, false)];
+    }
     case "json":
       return [sized(
         fieldLines(i, NO_FIELDS, "application/json"),
@@ -348,6 +365,8 @@ interface StreamState {
   state: "open" | "closed" | "errored" | "cancelled";
   pulling: boolean;
   pullAfterCancel: boolean;
+  /** It failed with its request's signal's reason. */
+  stoppedOnAbort: boolean;
 }
 
 /** What happened to one request's handler. */
@@ -417,8 +436,8 @@ class FetchRun {
     for (let at = READ_SIZE; at < length; at += READ_SIZE) reads.push(at);
     const scenario: Scenario = { ...s, requests, cuts: [...s.cuts, ...reads], actions: [] };
     this.run = new Run(scenario, options, clock, { server: this.server, conn: 0 });
-    // Alone on its server: nothing goes out after the close but by mistake.
-    this.run.t.dropAfterClose = false;
+    // As on a shared server (see Run): a shutdown's grace cuts the connection while its
+    // handlers may still answer, before the close is reported; such writes go nowhere.
     this.records = s.requests.map(() => ({
       called: false,
       settled: false,
@@ -572,7 +591,22 @@ class FetchRun {
       case "text":
         return new Response(a.text, { status: a.status, headers: fieldsInit(i, a.fields) });
       case "bytes":
-        return new Response(enc.encode(a.text), {
+      case "view":
+      case "buffer": {
+        const bytes = enc.encode(a.text);
+        const room = new Uint8Array(bytes.length + 6).fill(0x23);
+        room.set(bytes, 3);
+        const view = room.subarray(3, 3 + bytes.length);
+        const body = a.kind === "bytes" ? bytes : a.kind === "view" ? view : view.slice().buffer;
+        const response = new Response(body, { status: a.status, headers: fieldsInit(i, a.fields) });
+        // What the Response was made from changes afterwards: not what it sends.
+        bytes.fill(0x21);
+        room.fill(0x21);
+        if (body instanceof ArrayBuffer) new Uint8Array(body).fill(0x21);
+        return response;
+      }
+      case "blob":
+        return new Response(new Blob([a.text]), {
           status: a.status,
           headers: fieldsInit(i, a.fields),
         });
@@ -585,7 +619,7 @@ class FetchRun {
       case "echo":
         return new Response(request.body, { headers: [["X-Req", label(i, 0)]] });
       case "stream":
-        return new Response(this.stream(i, a), {
+        return new Response(this.stream(i, a, request), {
           status: a.status,
           headers: fieldsInit(i, a.fields),
         });
@@ -593,8 +627,18 @@ class FetchRun {
     void request;
   }
 
-  private stream(i: number, a: AnswerSpec & { kind: "stream" }): ReadableStream<Uint8Array> {
-    const st: StreamState = { state: "open", pulling: false, pullAfterCancel: false };
+  private stream(
+    i: number,
+    a: AnswerSpec & { kind: "stream" },
+    request: Request,
+  ): ReadableStream<Uint8Array> {
+    const watch = this.s.requests[i]!.handler.watchSignal;
+    const st: StreamState = {
+      state: "open",
+      pulling: false,
+      pullAfterCancel: false,
+      stoppedOnAbort: false,
+    };
     this.records[i]!.stream = st;
     let stop: () => void = () => {};
     const stopped = new Promise<void>((resolve) => stop = resolve);
@@ -615,6 +659,29 @@ class FetchRun {
       if (st.state === "open") st.state = "cancelled";
       stop();
     };
+    /** Wait before a piece; one that watches the signal fails with its reason once it aborts. */
+    const pause = async (
+      delay: Delay,
+      controller: ReadableStreamDefaultController<Uint8Array>,
+    ): Promise<boolean> => {
+      const waiting = this.wait(delay);
+      if (waiting === null) return true;
+      if (!watch) {
+        await waiting;
+        return true;
+      }
+      try {
+        await stopOnAbort(waiting, request.signal);
+        return true;
+      } catch (reason) {
+        if (live()) {
+          st.state = "errored";
+          st.stoppedOnAbort = true;
+          controller.error(reason);
+        }
+        return false;
+      }
+    };
     if (a.source === "pull") {
       let k = 0;
       return new ReadableStream<Uint8Array>({
@@ -630,8 +697,7 @@ class FetchRun {
               return;
             }
             const piece = pieces[k++]!;
-            const waiting = this.wait(piece.delay);
-            if (waiting !== null) await waiting;
+            if (!await pause(piece.delay, controller)) return;
             if (live()) controller.enqueue(enc.encode(piece.text));
           } finally {
             st.pulling = false;
@@ -644,8 +710,7 @@ class FetchRun {
       start: (controller) => {
         const produce = async () => {
           for (const piece of pieces) {
-            const waiting = this.wait(piece.delay);
-            if (waiting !== null) await waiting;
+            if (!await pause(piece.delay, controller)) return;
             if (!live()) return;
             controller.enqueue(enc.encode(piece.text));
           }
@@ -784,6 +849,8 @@ class FetchRun {
         [408, this.run.elapsed >= Math.min(to.headMs, to.bodyMs, to.handlerMs), "error"],
         [503, this.run.elapsed >= to.handlerMs, "error"],
         [500, rec.called && (failureKind(a) || rec.stoppedOnAbort), "fail500"],
+        // So is a stream that stopped on the signal before the head went out.
+        [500, rec.stream?.stoppedOnAbort === true, "error"],
         // An echo whose body the client stopped sending fails.
         [500, rec.called && a.kind === "echo" && this.disturbed(), "error"],
       ];
@@ -1000,7 +1067,8 @@ class FetchRun {
       }
       const a = this.s.requests[i]!.handler.answer;
       const slot = slots[i];
-      if (slot?.kind === "fail500" && !rec.stoppedOnAbort) {
+      const stopped = rec.stoppedOnAbort || rec.stream?.stoppedOnAbort === true;
+      if (slot?.kind === "fail500" && !stopped) {
         if (a.kind === "notResponse") owedNotResponses++;
         else if (rec.reported !== 1) {
           this.violation(`handler ${i} failed, answered 500, not reported`);
@@ -1163,7 +1231,14 @@ const answerArb: fc.Arbitrary<AnswerSpec> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc.record({
-      kind: fc.constantFrom("text" as const, "bytes" as const),
+      kind: fc.constantFrom(
+        "text" as const,
+        "text" as const,
+        "bytes" as const,
+        "view" as const,
+        "buffer" as const,
+        "blob" as const,
+      ),
       status: bodyStatusArb,
       text: sizedTextArb,
       fields: fieldsArb,
