@@ -69,6 +69,11 @@ export interface FieldsSpec {
   length: string | null;
   /** An `x-a` field whose value has whitespace around it (a Headers trims it). */
   extra: boolean;
+  /**
+   * `Connection: close`, `Transfer-Encoding: chunked` and a `Date` of the handler's own: binks
+   * writes those itself, and closes after the answer.
+   */
+  hop?: boolean;
 }
 
 /** What a fetch handler answers with. */
@@ -209,6 +214,9 @@ function fieldsInit(i: number, fields: FieldsSpec): [string, string][] {
   if (fields.type !== null) init.push(["Content-Type", fields.type]);
   if (fields.length !== null) init.push(["Content-Length", fields.length]);
   if (fields.extra) init.push(["X-A", " v  w\t"]);
+  if (fields.hop === true) {
+    init.push(["Connection", "close"], ["Transfer-Encoding", "chunked"], ["Date", "x"]);
+  }
   return init;
 }
 
@@ -245,6 +253,11 @@ interface Candidate {
   streamed?: boolean;
 }
 
+/** The Response says `Connection: close`. */
+function asksClose(a: AnswerSpec): boolean {
+  return "fields" in a && a.fields.hop === true;
+}
+
 function failureKind(a: AnswerSpec): boolean {
   return a.kind === "throw" || a.kind === "reject" || a.kind === "notResponse" ||
     a.kind === "stream" && a.end === "error";
@@ -253,6 +266,7 @@ function failureKind(a: AnswerSpec): boolean {
 /** The answers of the handler's own that may go out for request `i` with `mode`. */
 function ownCandidates(r: FetchRequestSpec, i: number, mode: Mode): Candidate[] {
   const a = r.handler.answer;
+  if (asksClose(a) && mode !== "close") return [];
   const headOnly = r.method === "HEAD";
   const status = "status" in a ? a.status : a.kind === "echo" ? 200 : 500;
   const line = `HTTP/1.1 ${status} ${REASONS[status]}\r\n`;
@@ -374,6 +388,8 @@ interface FetchRecord {
   called: boolean;
   settled: boolean;
   settledSeq: number;
+  /** Its signal had aborted by the time it settled. */
+  abortedEarly: boolean;
   request: Request | null;
   body: string | null;
   bodyFailed: string | null;
@@ -442,6 +458,7 @@ class FetchRun {
       called: false,
       settled: false,
       settledSeq: -1,
+      abortedEarly: false,
       request: null,
       body: null,
       bodyFailed: null,
@@ -498,6 +515,7 @@ class FetchRun {
     const done = () => {
       rec.settled = true;
       rec.settledSeq = this.run.tick();
+      rec.abortedEarly = request.signal.aborted;
     };
     if (h.read === "ignore" && h.delay.kind === "sync") {
       try {
@@ -937,6 +955,7 @@ class FetchRun {
     const r = this.s.requests[k]!;
     if (!keepsAlive(r) || slot.kind === "error" && slot.status !== 503) return true;
     if (slot.failing || slot.streamed && r.minor === 0) return true;
+    if (slot.kind === "own" && asksClose(r.handler.answer)) return true;
     // An answer that may go out before its body is all in (or read): closed after it.
     return r.body !== null && r.body.data.length > 0;
   }
@@ -968,7 +987,7 @@ class FetchRun {
       if (slot !== undefined && slot.mode === "close") break;
       if (slot !== undefined && slot.partial) break;
       const a = r.handler.answer;
-      if (a.kind === "stream" && a.end !== "close") break;
+      if (a.kind === "stream" && a.end !== "close" || asksClose(a)) break;
     }
     const answered = slots.filter((s) => !s.partial).length;
     const endless = this.s.requests.slice(0, owed).some((r) =>
@@ -994,6 +1013,9 @@ class FetchRun {
       if (!rec.settled) this.violation(`handler ${i} never settled`);
       const slot = slots[i];
       const own = slot !== undefined && slot.kind === "own" && !slot.partial;
+      if (own && rec.abortedEarly && !this.disturbed()) {
+        this.violation(`handler ${i}'s signal aborted, yet its client took its answer`);
+      }
       const aborted = rec.request!.signal.aborted;
       if (!own && !aborted) {
         const sealed = slot !== undefined ? writeSeqAt(slot.at) : doneSeq;
@@ -1223,6 +1245,7 @@ const fieldsArb: fc.Arbitrary<FieldsSpec> = fc.record({
   }),
   length: fc.constantFrom(null, null, null, "0", "5", "77"),
   extra: fc.boolean(),
+  hop: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
 });
 
 const bodyStatusArb = fc.constantFrom(200, 200, 200, 201, 404);
