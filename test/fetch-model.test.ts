@@ -21,7 +21,10 @@ import {
   type FetchRequestSpec,
   type FetchScenario,
   fetchScenarioArb,
+  type FetchServerScenario,
+  fetchServerScenarioArb,
   runFetchScenario,
+  runFetchServerScenario,
 } from "./model/fetch.ts";
 
 /** Deadlines far beyond what a schedule lets pass: none of them runs out. */
@@ -64,9 +67,20 @@ async function holds(s: FetchScenario, options: ModelOptions): Promise<void> {
   );
 }
 
+/** Run `s`, several connections on one server; fail with its violations and their trace. */
+async function holdsShared(s: FetchServerScenario, options: ModelOptions): Promise<void> {
+  const outcome = await runFetchServerScenario(s, options);
+  if (outcome.violations.length === 0) return;
+  assert.fail(
+    `${outcome.violations.join("\n")}\n-- events: ${outcome.log.join("\n")}\n-- outputs: ${
+      JSON.stringify(outcome.outputs.map((o) => o.slice(0, 1500)))
+    }`,
+  );
+}
+
 /** Check `property` with fixed `params`; a failure says what was violated, not only where. */
-async function check(
-  property: fc.IAsyncProperty<[FetchScenario]>,
+async function check<T>(
+  property: fc.IAsyncProperty<[T]>,
   params: { seed: number; numRuns: number },
 ): Promise<void> {
   const details = await fc.check(property, params);
@@ -209,5 +223,19 @@ describe("fetch model", () => {
       seed: 0xfe7c5,
       numRuns: 200,
     });
+  });
+
+  it("answers each of several connections to one server of fetch handlers exactly", async () => {
+    await check(
+      fc.asyncProperty(fetchServerScenarioArb(MOSTLY_INPUT), (s) => holdsShared(s, CALM)),
+      { seed: 0xfe7c6, numRuns: 100 },
+    );
+  });
+
+  it("keeps its invariants on several connections when deadlines and the grace run out", async () => {
+    await check(
+      fc.asyncProperty(fetchServerScenarioArb(MOSTLY_TIME), (s) => holdsShared(s, HURRIED)),
+      { seed: 0xfe7c7, numRuns: 100 },
+    );
   });
 });

@@ -143,6 +143,11 @@ export interface FetchScenario {
   ending: "fin" | "idle";
   /** The grace a shutdown in the schedule is given (Infinity: it waits). */
   grace: number;
+  /**
+   * The most the transport hands over at once: 4096 by default (what a reused buffer holds);
+   * with fresh chunks up to 64 KiB, as Node's sockets read.
+   */
+  readSize?: number;
 }
 
 /** What a Run needs of the handler spec: nothing (the handler is the fetch one here). */
@@ -196,8 +201,8 @@ function connectionLine(mode: Mode): string {
 }
 
 /** The fields of a Response made with `fields` (and `x-req`), as the Fetch standard lists them. */
-function fieldLines(i: number, fields: FieldsSpec, defaultType: string | null): string {
-  const plain: [string, string][] = [["x-req", label(i, 0)]];
+function fieldLines(tag: string, fields: FieldsSpec, defaultType: string | null): string {
+  const plain: [string, string][] = [["x-req", tag]];
   const type = fields.type ?? defaultType;
   if (type !== null) plain.push(["content-type", type]);
   if (fields.extra) plain.push(["x-a", "v  w"]);
@@ -208,8 +213,8 @@ function fieldLines(i: number, fields: FieldsSpec, defaultType: string | null): 
 }
 
 /** The `HeadersInit` a handler gives for `fields`. */
-function fieldsInit(i: number, fields: FieldsSpec): [string, string][] {
-  const init: [string, string][] = [["X-Req", label(i, 0)]];
+function fieldsInit(tag: string, fields: FieldsSpec): [string, string][] {
+  const init: [string, string][] = [["X-Req", tag]];
   for (const c of fields.cookies) init.push(["Set-Cookie", c]);
   if (fields.type !== null) init.push(["Content-Type", fields.type]);
   if (fields.length !== null) init.push(["Content-Length", fields.length]);
@@ -264,7 +269,7 @@ function failureKind(a: AnswerSpec): boolean {
 }
 
 /** The answers of the handler's own that may go out for request `i` with `mode`. */
-function ownCandidates(r: FetchRequestSpec, i: number, mode: Mode): Candidate[] {
+function ownCandidates(r: FetchRequestSpec, tag: string, mode: Mode): Candidate[] {
   const a = r.handler.answer;
   if (asksClose(a) && mode !== "close") return [];
   const headOnly = r.method === "HEAD";
@@ -310,24 +315,24 @@ function ownCandidates(r: FetchRequestSpec, i: number, mode: Mode): Candidate[] 
     );
   switch (a.kind) {
     case "text":
-      return [sized(fieldLines(i, a.fields, "text/plain;charset=UTF-8"), a.text)];
+      return [sized(fieldLines(tag, a.fields, "text/plain;charset=UTF-8"), a.text)];
     case "bytes":
     case "view":
     case "buffer":
-      return [sized(fieldLines(i, a.fields, null), a.text)];
+      return [sized(fieldLines(tag, a.fields, null), a.text)];
     case "blob": {
       // A Blob's size is known, yet its stream may not answer at once: streamed, or not.
-      const fields = fieldLines(i, a.fields, null);
+      const fields = fieldLines(tag, a.fields, null);
       return [sized(fields, a.text), streamed(fields, a.text, false)];
     }
     case "json":
       return [sized(
-        fieldLines(i, NO_FIELDS, "application/json"),
+        fieldLines(tag, NO_FIELDS, "application/json"),
         JSON.stringify(a.value),
       )];
     case "null":
     case "redirect": {
-      const fields = a.kind === "null" ? fieldLines(i, a.fields, null) : `location: ${a.to}\r\n`;
+      const fields = a.kind === "null" ? fieldLines(tag, a.fields, null) : `location: ${a.to}\r\n`;
       if (status === 204 || status === 304) {
         return [own(`${line}${fields}${DATE}${conn}\r\n`, { kind: "none" }, "")];
       }
@@ -340,7 +345,7 @@ function ownCandidates(r: FetchRequestSpec, i: number, mode: Mode): Candidate[] 
       return [own(`${line}${fields}${DATE}${length}${conn}\r\n`, { kind: "none" }, "")];
     }
     case "stream": {
-      const fields = fieldLines(i, a.fields, null);
+      const fields = fieldLines(tag, a.fields, null);
       const body = streamText(a);
       const out: Candidate[] = [];
       if (a.end === "close") out.push(sized(fields, body));
@@ -348,7 +353,7 @@ function ownCandidates(r: FetchRequestSpec, i: number, mode: Mode): Candidate[] 
       return out;
     }
     case "echo": {
-      const fields = fieldLines(i, NO_FIELDS, null);
+      const fields = fieldLines(tag, NO_FIELDS, null);
       if (r.body === null) {
         const length = headOnly ? "" : "Content-Length: 0\r\n";
         return [own(`${line}${fields}${DATE}${length}${conn}\r\n`, { kind: "none" }, "")];
@@ -367,9 +372,11 @@ const NO_FIELDS: FieldsSpec = { type: null, cookies: [], length: null, extra: fa
 /** Thrown by handlers and streams told to fail: their own failures, for onError. */
 export class FetchFail extends Error {
   override name = "FetchFail";
+  readonly conn: number;
   readonly index: number;
-  constructor(index: number, where: string) {
-    super(`${where} ${index} fails`);
+  constructor(conn: number, index: number, where: string) {
+    super(`${where} ${label(index, conn)} fails`);
+    this.conn = conn;
     this.index = index;
   }
 }
@@ -421,25 +428,37 @@ const READ_SIZE = 4096;
 
 const NOT_RESPONSE = "a fetch handler must return a Response";
 
+/** A server of fetch handlers shared by several connections, each a FetchRun. */
+interface SharedFetch {
+  server: HttpServer;
+  conn: number;
+}
+
+/** One connection to a server of fetch handlers: its own, or one it shares. */
 class FetchRun {
   readonly violations: string[] = [];
   readonly run: Run;
   readonly server: HttpServer;
   readonly records: FetchRecord[];
-  private readonly errors: unknown[] = [];
+  /** What reached onError: this connection's FetchFails, or on a server of its own, all. */
+  readonly errors: unknown[] = [];
+  readonly conn: number;
   private readonly s: FetchScenario;
   private readonly options: ModelOptions;
   private readonly clock: VirtualClock;
-  private shutdownAt = -1;
+  shutdownAt = -1;
   private shutDown = false;
   private readonly timersBefore: number = timers.size;
 
-  constructor(s: FetchScenario, options: ModelOptions, clock: VirtualClock) {
+  constructor(s: FetchScenario, options: ModelOptions, clock: VirtualClock, shared?: SharedFetch) {
     this.s = s;
     this.options = options;
     this.clock = clock;
-    this.server = new HttpServer({
-      handler: fetchHandler((request) => this.fetch(request), { ready: READY }),
+    this.conn = shared?.conn ?? 0;
+    this.server = shared?.server ?? new HttpServer({
+      handler: fetchHandler((request) => this.fetch(request, this.index(request)), {
+        ready: READY,
+      }),
       lingerMs: options.lingerMs,
       timeouts: options.timeouts,
       limits: { maxPipelined: s.maxPipelined, maxInflight: s.maxInflight },
@@ -447,11 +466,12 @@ class FetchRun {
     });
     const requests = s.requests.map(asRequestSpec);
     // A transport reads at most so much at a time (the reused buffer of Deno's adapter too).
-    const length = requests.reduce((n, r, i) => n + requestText(r, i, 0).length, 0);
+    const length = requests.reduce((n, r, i) => n + requestText(r, i, this.conn).length, 0);
     const reads: number[] = [];
-    for (let at = READ_SIZE; at < length; at += READ_SIZE) reads.push(at);
+    const size = s.readSize ?? READ_SIZE;
+    for (let at = size; at < length; at += size) reads.push(at);
     const scenario: Scenario = { ...s, requests, cuts: [...s.cuts, ...reads], actions: [] };
-    this.run = new Run(scenario, options, clock, { server: this.server, conn: 0 });
+    this.run = new Run(scenario, options, clock, { server: this.server, conn: this.conn });
     // As on a shared server (see Run): a shutdown's grace cuts the connection while its
     // handlers may still answer, before the close is reported; such writes go nowhere.
     this.records = s.requests.map(() => ({
@@ -494,9 +514,19 @@ class FetchRun {
 
   // ---- the fetch handler ----
 
-  private fetch(request: Request): Response | Promise<Response> {
-    const m = /^\/rc0\.(\d+)$/.exec(new URL(request.url).pathname);
-    const i = m === null ? -1 : Number(m[1]);
+  /** What names request `i` of this connection (its target, its answer's `x-req`). */
+  tag(i: number): string {
+    return label(i, this.conn);
+  }
+
+  /** The number of the request of this connection `request` is, or -1. */
+  index(request: Request): number {
+    const m = /^\/rc(\d+)\.(\d+)$/.exec(new URL(request.url).pathname);
+    return m === null || Number(m[1]) !== this.conn ? -1 : Number(m[2]);
+  }
+
+  /** The fetch handler, for request `i` of this connection. */
+  fetch(request: Request, i: number): Response | Promise<Response> {
     const r = this.s.requests[i];
     if (r === undefined) {
       this.violation(`a handler called for ${request.url}, which no client sent`);
@@ -601,13 +631,16 @@ class FetchRun {
     const a = this.s.requests[i]!.handler.answer;
     switch (a.kind) {
       case "throw":
-        throw new FetchFail(i, "handler");
+        throw new FetchFail(this.conn, i, "handler");
       case "reject":
-        return Promise.reject(new FetchFail(i, "handler"));
+        return Promise.reject(new FetchFail(this.conn, i, "handler"));
       case "notResponse":
         return { status: 200, body: `${i}` } as unknown as Response;
       case "text":
-        return new Response(a.text, { status: a.status, headers: fieldsInit(i, a.fields) });
+        return new Response(a.text, {
+          status: a.status,
+          headers: fieldsInit(this.tag(i), a.fields),
+        });
       case "bytes":
       case "view":
       case "buffer": {
@@ -616,7 +649,10 @@ class FetchRun {
         room.set(bytes, 3);
         const view = room.subarray(3, 3 + bytes.length);
         const body = a.kind === "bytes" ? bytes : a.kind === "view" ? view : view.slice().buffer;
-        const response = new Response(body, { status: a.status, headers: fieldsInit(i, a.fields) });
+        const response = new Response(body, {
+          status: a.status,
+          headers: fieldsInit(this.tag(i), a.fields),
+        });
         // What the Response was made from changes afterwards: not what it sends.
         bytes.fill(0x21);
         room.fill(0x21);
@@ -626,20 +662,20 @@ class FetchRun {
       case "blob":
         return new Response(new Blob([a.text]), {
           status: a.status,
-          headers: fieldsInit(i, a.fields),
+          headers: fieldsInit(this.tag(i), a.fields),
         });
       case "null":
-        return new Response(null, { status: a.status, headers: fieldsInit(i, a.fields) });
+        return new Response(null, { status: a.status, headers: fieldsInit(this.tag(i), a.fields) });
       case "json":
-        return Response.json(a.value, { status: a.status, headers: [["X-Req", label(i, 0)]] });
+        return Response.json(a.value, { status: a.status, headers: [["X-Req", this.tag(i)]] });
       case "redirect":
         return Response.redirect(a.to, a.status as 302);
       case "echo":
-        return new Response(request.body, { headers: [["X-Req", label(i, 0)]] });
+        return new Response(request.body, { headers: [["X-Req", this.tag(i)]] });
       case "stream":
         return new Response(this.stream(i, a, request), {
           status: a.status,
-          headers: fieldsInit(i, a.fields),
+          headers: fieldsInit(this.tag(i), a.fields),
         });
     }
     void request;
@@ -670,7 +706,7 @@ class FetchRun {
         controller.close();
       } else if (a.end === "error") {
         st.state = "errored";
-        controller.error(new FetchFail(i, "stream"));
+        controller.error(new FetchFail(this.conn, i, "stream"));
       } else return stopped;
     };
     const cancel = () => {
@@ -771,6 +807,11 @@ class FetchRun {
     await this.clock.advance(ms + timers.resolution, this.run.settle);
   }
 
+  /** The client leaves by going quiet, not with a FIN (one whose answer never ends, can't). */
+  idles(): boolean {
+    return this.s.ending === "idle" && !this.endless();
+  }
+
   /** Some answer never ends: the client has to leave, with a FIN. */
   private endless(): boolean {
     return this.s.requests.some((r) =>
@@ -811,12 +852,18 @@ class FetchRun {
       Math.min(to.keepAliveMs, to.headMs, to.bodyMs, to.handlerMs, to.sendMs);
   }
 
-  private check(): void {
+  /** What is checked of this connection; the non-Responses reported are counted by the caller. */
+  checkConnection(): NotResponses {
     for (const v of this.run.violations) this.violation(`connection: ${v}`);
     const slots = this.match();
     this.checkClosing(slots);
     this.checkHandlers(slots);
-    this.checkErrors(slots);
+    return this.checkErrors(slots);
+  }
+
+  private check(): void {
+    const counts = this.checkConnection();
+    checkNotResponses(counts, (what) => this.violation(what));
     if (timers.size > this.timersBefore) {
       this.violation(`${timers.size - this.timersBefore} timers left after the close`);
     }
@@ -860,7 +907,9 @@ class FetchRun {
         continue;
       }
       const candidates: Candidate[] = [];
-      if (rec.called) { for (const mode of modes) candidates.push(...ownCandidates(r, k, mode)); }
+      if (rec.called) {
+        for (const mode of modes) candidates.push(...ownCandidates(r, this.tag(k), mode));
+      }
       const a = r.handler.answer;
       const errors: [number, boolean, "fail500" | "error"][] = [
         [400, this.run.finAt >= 0 && this.run.finAt < this.run.ends[k]!, "error"],
@@ -1065,11 +1114,11 @@ class FetchRun {
     });
   }
 
-  private checkErrors(slots: Slot[]): void {
+  private checkErrors(slots: Slot[]): NotResponses {
     let notResponses = 0;
     for (const error of this.errors) {
       if (error instanceof FetchFail) {
-        const rec = this.records[error.index];
+        const rec = error.conn === this.conn ? this.records[error.index] : undefined;
         if (rec === undefined || !failureKind(this.s.requests[error.index]!.handler.answer)) {
           this.violation(`reported a failure no handler had: ${error.message}`);
         } else rec.reported++;
@@ -1106,11 +1155,20 @@ class FetchRun {
       this.records.filter((rec, i) =>
         rec.called && this.s.requests[i]!.handler.answer.kind === "notResponse"
       ).length;
-    if (notResponses < owedNotResponses || notResponses > called) {
-      this.violation(
-        `${notResponses} non-Responses reported, ${owedNotResponses} answered 500, ${called} made`,
-      );
-    }
+    return { reported: notResponses, owed: owedNotResponses, made: called };
+  }
+}
+
+/** Non-Responses handlers returned: reported, answered with a 500 (so owed a report), made. */
+interface NotResponses {
+  reported: number;
+  owed: number;
+  made: number;
+}
+
+function checkNotResponses(n: NotResponses, violation: (what: string) => void): void {
+  if (n.reported < n.owed || n.reported > n.made) {
+    violation(`${n.reported} non-Responses reported, ${n.owed} answered 500, ${n.made} made`);
   }
 }
 
@@ -1216,6 +1274,229 @@ export async function runFetchScenario(
       violations: run.violations,
       log: run.run.log,
       output: latin1.decode(run.run.t.bytes()),
+    };
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+    clock.uninstall();
+  }
+}
+
+// ---- several connections ----
+
+/** What one step of a shared schedule does: to one connection, or to the server as a whole. */
+export type FetchServerAction =
+  | { kind: "on"; conn: number; action: Action }
+  | { kind: "gate"; pick: number }
+  | { kind: "micro"; n: number }
+  | { kind: "time"; ms: number }
+  | { kind: "shutdown" };
+
+/** Several connections to one server of fetch handlers, all there from the start. */
+export interface FetchServerScenario {
+  /** Each connection's requests, cuts and transport (their actions and limits are not used). */
+  conns: FetchScenario[];
+  actions: FetchServerAction[];
+  maxInflight: number;
+  maxPipelined: number;
+  grace: number;
+}
+
+class FetchServerRun {
+  readonly violations: string[] = [];
+  readonly log: string[] = [];
+  readonly server: HttpServer;
+  readonly runs: FetchRun[];
+  private readonly others: unknown[] = [];
+  private readonly s: FetchServerScenario;
+  private readonly options: ModelOptions;
+  private readonly clock: VirtualClock;
+  private shutdownAt = -1;
+  private shutDown = false;
+  private readonly timersBefore: number = timers.size;
+
+  constructor(s: FetchServerScenario, options: ModelOptions, clock: VirtualClock) {
+    this.s = s;
+    this.options = options;
+    this.clock = clock;
+    this.server = new HttpServer({
+      handler: fetchHandler((request) => this.fetch(request), { ready: READY }),
+      lingerMs: options.lingerMs,
+      timeouts: options.timeouts,
+      limits: { maxPipelined: s.maxPipelined, maxInflight: s.maxInflight },
+      onError: (error) => {
+        if (error instanceof FetchFail && this.runs[error.conn] !== undefined) {
+          this.runs[error.conn]!.errors.push(error);
+        } else this.others.push(error);
+      },
+    });
+    this.runs = s.conns.map((c, k) =>
+      new FetchRun(c, options, clock, { server: this.server, conn: k })
+    );
+  }
+
+  private fetch(request: Request): Response | Promise<Response> {
+    const m = /^\/rc(\d+)\./.exec(new URL(request.url).pathname);
+    const run = m === null ? undefined : this.runs[Number(m[1])];
+    if (run === undefined) {
+      this.violations.push(`a handler called for ${request.url}, which no client sent`);
+      return new Response(null);
+    }
+    return run.fetch(request, run.index(request));
+  }
+
+  private readonly settle = async (): Promise<void> => {
+    for (let i = 0; i < 40; i++) await null;
+  };
+
+  private async act(a: FetchServerAction): Promise<void> {
+    switch (a.kind) {
+      case "on": {
+        const run = this.runs[a.conn % this.runs.length]!;
+        this.log.push(`${run.conn}: ${a.action.kind}`);
+        if (a.action.kind === "shutdown") return;
+        await run.run.act(a.action);
+        return;
+      }
+      case "gate": {
+        const shut = this.runs.flatMap((r) => r.run.gates.filter((g) => !g.opened));
+        if (shut.length > 0) shut[a.pick % shut.length]!.open();
+        return;
+      }
+      case "micro":
+        for (let i = 0; i < a.n; i++) await null;
+        return;
+      case "time":
+        this.log.push(`time ${a.ms}`);
+        for (const r of this.runs) r.run.elapsed += a.ms;
+        await this.clock.advance(a.ms, this.settle);
+        return;
+      case "shutdown": {
+        if (this.shutdownAt >= 0) return;
+        this.log.push(`shutdown(${this.s.grace})`);
+        this.shutdownAt = this.clock.now;
+        for (const r of this.runs) {
+          r.run.beginDrain();
+          r.shutdownAt = this.clock.now;
+        }
+        this.server.shutdown(this.s.grace).then(
+          () => this.shutDown = true,
+          (err) => this.violations.push(`shutdown failed: ${err}`),
+        );
+        return;
+      }
+    }
+  }
+
+  private async quiesce(): Promise<void> {
+    const still = () => this.runs.every((r) => r.run.still());
+    for (let round = 0; round < 500; round++) {
+      let moved = false;
+      for (const r of this.runs) {
+        if (r.run.openGates()) moved = true;
+        if (r.run.drain()) moved = true;
+        if (r.run.deliver()) moved = true;
+      }
+      await this.settle();
+      if (moved || !still()) continue;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (still()) return;
+    }
+    this.violations.push("the run did not settle in 500 rounds");
+  }
+
+  async go(): Promise<void> {
+    for (const r of this.runs) r.run.accept();
+    for (const a of this.s.actions) await this.act(a);
+    await this.quiesce();
+    // Each client leaves: with a FIN, or by going quiet (one whose answer never ends, a FIN).
+    const idle = this.runs.filter((r) => r.idles());
+    for (const r of this.runs) if (!r.idles()) r.run.fin();
+    await this.settle();
+    if (idle.length > 0) {
+      await this.clock.advance(
+        this.options.timeouts.keepAliveMs + 1 + timers.resolution,
+        this.settle,
+      );
+    }
+    await this.quiesce();
+    for (const r of this.runs) {
+      const t = r.run.t;
+      if (!r.run.gone() && t.endedAt < 0 && t.closedAt < 0) {
+        this.violations.push(`connection ${r.conn} never ended`);
+      }
+    }
+    if (idle.length > 0) {
+      await this.clock.advance(this.options.lingerMs + 1 + timers.resolution, this.settle);
+    }
+    for (const r of this.runs) r.run.fin();
+    await this.quiesce();
+    for (const r of this.runs) r.run.notifyClose();
+    await this.quiesce();
+    if (this.shutdownAt >= 0 && !this.shutDown) this.violations.push("shutdown() never finished");
+    this.check();
+  }
+
+  private check(): void {
+    const total: NotResponses = { reported: 0, owed: 0, made: 0 };
+    for (const r of this.runs) {
+      const n = r.checkConnection();
+      total.owed += n.owed;
+      total.made += n.made;
+      for (const v of r.violations) this.violations.push(`connection ${r.conn}: ${v}`);
+    }
+    const to = this.options.timeouts;
+    const timed = this.runs[0]!.run.elapsed >=
+      Math.min(to.keepAliveMs, to.headMs, to.bodyMs, to.handlerMs, to.sendMs);
+    for (const error of this.others) {
+      if (error instanceof TypeError && error.message.startsWith(NOT_RESPONSE)) total.reported++;
+      else if (!(error instanceof Error && error.name === "Timeout" && timed)) {
+        this.violations.push(`reported: ${(error as Error)?.stack ?? error}`);
+      }
+    }
+    checkNotResponses(total, (what) => this.violations.push(what));
+    if (timers.size > this.timersBefore) {
+      this.violations.push(`${timers.size - this.timersBefore} timers left at the end`);
+    }
+    if (this.server.connections !== 0) {
+      this.violations.push(`the server still counts ${this.server.connections} connections`);
+    }
+    if (this.server.running !== 0) {
+      this.violations.push(`${this.server.running} handler slots held at the end`);
+    }
+    if (this.server.scope.size !== 0) this.violations.push("the scope still owns connections");
+  }
+}
+
+/** The result of a run of several connections. */
+export interface FetchServerOutcome {
+  violations: string[];
+  log: string[];
+  outputs: string[];
+}
+
+/** Run `s` against a fresh server of fetch handlers on the virtual clock. */
+export async function runFetchServerScenario(
+  s: FetchServerScenario,
+  options: ModelOptions,
+): Promise<FetchServerOutcome> {
+  clock.install();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const run = new FetchServerRun(s, options, clock);
+    await run.go();
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const reason of unhandled) run.violations.push(`unhandled rejection: ${reason}`);
+    if (run.violations.length > 0) {
+      await clock.advance(10_000_000, async () => {
+        for (let i = 0; i < 40; i++) await null;
+      });
+    }
+    return {
+      violations: run.violations,
+      log: [...run.log, ...run.runs.map((r) => `-- ${r.conn}: ${r.run.log.join(", ")}`)],
+      outputs: run.runs.map((r) => latin1.decode(r.run.t.bytes())),
     };
   } finally {
     process.off("unhandledRejection", onUnhandled);
@@ -1389,6 +1670,52 @@ export function fetchScenarioArb(
     maxPipelined: fc.constantFrom(1, 2, 64),
     maxInflight: fc.constantFrom(1, 2, 1000),
     ending: fc.constantFrom("fin" as const, "idle" as const),
+    grace: fc.oneof(fc.constant(Infinity), fc.integer({ min: 0, max: 200 })),
+    readSize: fc.constantFrom(READ_SIZE, READ_SIZE, 65536),
+  }).map((s) => ({ ...s, readSize: s.freshChunks ? s.readSize : READ_SIZE }));
+}
+
+/** Runs of 2 or 3 connections on one server, with steps drawn by `weights`. */
+export function fetchServerScenarioArb(
+  weights: Record<Action["kind"], number>,
+): fc.Arbitrary<FetchServerScenario> {
+  const on = (kind: "deliver" | "full" | "drain" | "fin" | "reset") => ({
+    weight: weights[kind],
+    arbitrary: fc.nat(2).map((conn): FetchServerAction => ({ kind: "on", conn, action: { kind } })),
+  });
+  const step = fc.oneof(
+    ...[
+      on("deliver"),
+      on("full"),
+      on("drain"),
+      on("fin"),
+      on("reset"),
+      {
+        weight: weights.micro,
+        arbitrary: fc.integer({ min: 1, max: 8 }).map((n): FetchServerAction => ({
+          kind: "micro",
+          n,
+        })),
+      },
+      {
+        weight: weights.gate,
+        arbitrary: fc.nat(15).map((pick): FetchServerAction => ({ kind: "gate", pick })),
+      },
+      {
+        weight: weights.time,
+        arbitrary: fc.integer({ min: 1, max: 60 }).map((ms): FetchServerAction => ({
+          kind: "time",
+          ms,
+        })),
+      },
+      { weight: weights.shutdown, arbitrary: fc.constant<FetchServerAction>({ kind: "shutdown" }) },
+    ].filter((a) => a.weight > 0),
+  );
+  return fc.record({
+    conns: fc.array(fetchScenarioArb(weights), { minLength: 2, maxLength: 3 }),
+    actions: fc.array(step, { maxLength: 60 }),
+    maxInflight: fc.constantFrom(1, 2, 1000),
+    maxPipelined: fc.constantFrom(1, 2, 64),
     grace: fc.oneof(fc.constant(Infinity), fc.integer({ min: 0, max: 200 })),
   });
 }
