@@ -152,6 +152,12 @@ export class RequestBody {
     const chunks = this.chunks;
     this.chunks = [];
     this.queued = 0;
+    // The last bytes may have passed the high-water mark as they ended the body: taken now,
+    // nothing is left waiting, and input must go on (the next request is behind them).
+    if (this.full) {
+      this.full = false;
+      this.source.bodyPressure(false);
+    }
     return concatBytes(chunks, this.received);
   }
 

@@ -13,8 +13,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { defaultTimeouts } from "../src/limits.ts";
-import type { ModelOptions } from "./model/harness.ts";
-import type { Action, Delay } from "./model/scenario.ts";
+import { type ModelOptions, runScenario } from "./model/harness.ts";
+import { type Action, type Delay, type RequestSpec, requestText } from "./model/scenario.ts";
 import {
   type AnswerSpec,
   type FetchHandlerSpec,
@@ -207,6 +207,71 @@ describe("fetch model: cases it found", () => {
     const second = request({ handler: { answer: streamed("never") } });
     const actions = [{ kind: "deliver" }, { kind: "fin" }] as const;
     await holds(scenario([first, second, first], { actions: [...actions], maxPipelined: 1 }), CALM);
+  });
+
+  it("reads on after a body that passed the high-water mark as it ended is taken whole", async () => {
+    // The POST waited for the slot the GET held while its body came (a transport with a read
+    // under way delivers while paused): past 256 KiB unread, input paused. Taken whole when its
+    // handler ran (the Request made from it), the body was emptied, yet input stayed paused:
+    // the request behind was never read, and the client's FIN never acted on.
+    const data = "0123456789abcdefghijklmnopqrstuvwxyz".repeat(8334).slice(0, 300_000);
+    const post = request({
+      method: "POST",
+      body: { framing: "length", data },
+      handler: { read: "text" },
+    });
+    const get = request({ handler: { delay: { kind: "gate" } } });
+    await holds(
+      scenario([get, post, request({})], {
+        actions: Array(5).fill({ kind: "deliver" }),
+        readSize: 65536,
+        leakyPause: true,
+        maxInflight: 1,
+      }),
+      CALM,
+    );
+  });
+
+  it("reads on after such a body, taken whole by a native handler from 64 KiB reads", async () => {
+    // The same with a plain transport: the read that ended the 300 KB body (its fifth of 64 KiB)
+    // took it past 256 KiB unread; the handler's bytes() emptied it, and input stayed paused.
+    const data = "0123456789abcdefghijklmnopqrstuvwxyz".repeat(8334).slice(0, 300_000);
+    const native: RequestSpec = {
+      method: "POST",
+      minor: 1,
+      connection: "none",
+      body: { framing: "length", data },
+      expect: false,
+      badHead: false,
+      handler: {
+        read: "bytes",
+        readFirst: false,
+        delay: { kind: "gate" },
+        stopOnAbort: false,
+        reply: { kind: "text", status: 200, text: "ok" },
+      },
+    };
+    const get: RequestSpec = {
+      ...native,
+      method: "GET",
+      body: null,
+      handler: { ...native.handler, read: "ignore", delay: { kind: "sync" } },
+    };
+    const length = requestText(native, 0).length + requestText(get, 1).length;
+    const cuts: number[] = [];
+    for (let at = 65536; at < length; at += 65536) cuts.push(at);
+    const outcome = await runScenario({
+      requests: [native, get],
+      cuts,
+      actions: Array(6).fill({ kind: "deliver" }),
+      freshChunks: true,
+      keepBorrowed: false,
+      leakyPause: false,
+      maxPipelined: 64,
+      maxInflight: 1000,
+      ending: "fin",
+    }, CALM);
+    assert.deepEqual(outcome.violations, []);
   });
 });
 
