@@ -75,6 +75,13 @@ export class RequestBody {
   /** Connection side: the body ended. */
   end(): void {
     this.ended = true;
+    // Its last bytes may have passed the high-water mark: with none of it left to come, holding
+    // input back only keeps the next request out, whether the body is then read, taken whole
+    // or left unread (nothing would ever let input go on).
+    if (this.full) {
+      this.full = false;
+      this.source.bodyPressure(false);
+    }
     this.signal();
   }
 
@@ -152,12 +159,6 @@ export class RequestBody {
     const chunks = this.chunks;
     this.chunks = [];
     this.queued = 0;
-    // The last bytes may have passed the high-water mark as they ended the body: taken now,
-    // nothing is left waiting, and input must go on (the next request is behind them).
-    if (this.full) {
-      this.full = false;
-      this.source.bodyPressure(false);
-    }
     return concatBytes(chunks, this.received);
   }
 

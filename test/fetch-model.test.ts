@@ -273,6 +273,20 @@ describe("fetch model: cases it found", () => {
     }, CALM);
     assert.deepEqual(outcome.violations, []);
   });
+
+  it("reads on after a body that passed the high-water mark as it ended, left unread", async () => {
+    // The read that ended the 300 KB body took it past 256 KiB unread: input paused. Its
+    // handler answered without reading it, and the answer kept the connection (the body was
+    // all in), yet input stayed paused for good: the next request was never read.
+    const data = "0123456789abcdefghijklmnopqrstuvwxyz".repeat(8334).slice(0, 300_000);
+    const post = request({
+      method: "POST",
+      body: { framing: "length", data },
+      handler: { delay: { kind: "gate" } },
+    });
+    const actions = Array(5).fill({ kind: "deliver" });
+    await holds(scenario([post, request({})], { actions, readSize: 65536 }), CALM);
+  });
 });
 
 describe("fetch model", () => {
