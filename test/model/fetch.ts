@@ -6,9 +6,10 @@
  * `request.signal` or not, and answers with a `Response` made from a string, bytes, nothing,
  * `Response.json`, `Response.redirect`, or a `ReadableStream` (pull or start based) that
  * enqueues pieces at gates and then closes, errors or never ends; or fails (throws, rejects,
- * returns no Response). The schedule is the connection model's: input cut at random points,
- * gates opened, a send buffer that fills and drains, FIN, reset, shutdown with a grace, virtual
- * time.
+ * returns no Response). The schedule is the connection model's: input cut at random points
+ * (and at most 4 or 64 KiB a read), gates opened, a send buffer that fills and drains, FIN,
+ * reset, shutdown with a grace, virtual time; on one connection, or on 2 or 3 sharing a server
+ * (and its handler slots).
  *
  * What is checked, from what was generated (not by asking the server):
  *
@@ -21,7 +22,8 @@
  * - a stream that errors midway is cut: no last chunk, the connection closed by the server
  *   (a body that would look complete is a violation); failures before the head give a 500;
  * - the body each handler reads is exactly the bytes sent, in every style; a body left unread
- *   does not disturb the next request (or the connection closes after the answer);
+ *   does not disturb the next request (or the connection closes after the answer, and only
+ *   then: a handler that read its body whole keeps the connection);
  * - `request.signal` aborts for a handler whose answer is dropped, and for a stream cut
  *   because the client left; every stream made is read to its end, errored or cancelled, and
  *   no pull is running at the end, none called after a cancel;
@@ -1005,8 +1007,12 @@ class FetchRun {
     if (!keepsAlive(r) || slot.kind === "error" && slot.status !== 503) return true;
     if (slot.failing || slot.streamed && r.minor === 0) return true;
     if (slot.kind === "own" && asksClose(r.handler.answer)) return true;
-    // An answer that may go out before its body is all in (or read): closed after it.
-    return r.body !== null && r.body.data.length > 0;
+    // An answer that may go out before its body is all in, not read (or sent back as it
+    // comes): closed after it. A handler that read it all has it all in.
+    const h = r.handler;
+    const unread = h.read === "ignore" || h.read === "cancel" || h.answer.kind === "echo" ||
+      this.records[k]!.bodyFailed !== null;
+    return r.body !== null && r.body.data.length > 0 && unread;
   }
 
   private checkClosing(slots: Slot[]): void {
