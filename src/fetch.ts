@@ -153,7 +153,16 @@ async function streamReply(
       return { status, headers, body: unstarted(reader, rest(reader, pieces, next, req?.signal)) };
     }
     if (step.done) return { status, headers, body: joined(pieces, size) };
-    pieces.push(bytesOf(step.value));
+    let piece: Uint8Array;
+    try {
+      piece = bytesOf(step.value);
+    } catch (err) {
+      // Answered with a 500 for the handler's mistake: its producer must still learn that
+      // nothing reads on, or it runs (a pull waiting, a timer) for good.
+      void reader.cancel(err).catch(() => {});
+      throw err;
+    }
+    pieces.push(piece);
     size += step.value.length;
     if (size >= GATHER_LIMIT) {
       if (headOnly) return { status, headers, body: cancelled(reader) };

@@ -174,7 +174,7 @@ describe("fetch model: plain cases", () => {
 
 /** A stream answer that sends `pieces` then ends as `end`. */
 function streamed(
-  end: "close" | "error" | "never",
+  end: "close" | "error" | "never" | "badChunk",
   pieces: { text: string; delay: Delay }[] = [],
   source: "pull" | "start" = "pull",
 ): AnswerSpec {
@@ -286,6 +286,13 @@ describe("fetch model: cases it found", () => {
     });
     const actions = Array(5).fill({ kind: "deliver" });
     await holds(scenario([post, request({})], { actions, readSize: 65536 }), CALM);
+  });
+
+  it("cancels a stream whose ready chunk is no Uint8Array, answered with a 500", async () => {
+    // Gathering what the stream had ready, binks found a string: the 500 went out, and the
+    // stream was left locked and uncancelled, its producer running (a pull waiting) for good.
+    const get = request({ handler: { answer: streamed("badChunk") } });
+    await holds(scenario([get, request({})]), CALM);
   });
 });
 

@@ -100,7 +100,8 @@ export type AnswerSpec =
     fields: FieldsSpec;
     source: "pull" | "start";
     pieces: { text: string; delay: Delay }[];
-    end: "close" | "error" | "never";
+    /** How it ends: closed, errored, never, or with a chunk that is no Uint8Array (a string). */
+    end: "close" | "error" | "never" | "badChunk";
   }
   /** `new Response(request.body)`: the request's body sent back as it arrives. */
   | { kind: "echo" }
@@ -267,7 +268,7 @@ function asksClose(a: AnswerSpec): boolean {
 
 function failureKind(a: AnswerSpec): boolean {
   return a.kind === "throw" || a.kind === "reject" || a.kind === "notResponse" ||
-    a.kind === "stream" && a.end === "error";
+    a.kind === "stream" && (a.end === "error" || a.end === "badChunk");
 }
 
 /** The answers of the handler's own that may go out for request `i` with `mode`. */
@@ -351,7 +352,8 @@ function ownCandidates(r: FetchRequestSpec, tag: string, mode: Mode): Candidate[
       const body = streamText(a);
       const out: Candidate[] = [];
       if (a.end === "close") out.push(sized(fields, body));
-      if (!readyAtOnce(a)) out.push(streamed(fields, body, a.end === "error" && !headOnly));
+      const fails = a.end === "error" || a.end === "badChunk";
+      if (!readyAtOnce(a)) out.push(streamed(fields, body, fails && !headOnly));
       return out;
     }
     case "echo": {
@@ -428,7 +430,15 @@ const READY = {
 /** The most a transport hands over at once. */
 const READ_SIZE = 4096;
 
-const NOT_RESPONSE = "a fetch handler must return a Response";
+/**
+ * What binks reports of a handler's mistakes it finds itself: a value that is no Response, a
+ * body chunk that is no Uint8Array (the handler's own failures, as its throws are).
+ */
+function handlerMistake(error: unknown): boolean {
+  return error instanceof TypeError &&
+    (error.message.startsWith("a fetch handler must return a Response") ||
+      error.message.startsWith("a Response body chunk must be a Uint8Array"));
+}
 
 /** A server of fetch handlers shared by several connections, each a FetchRun. */
 interface SharedFetch {
@@ -709,7 +719,11 @@ class FetchRun {
       } else if (a.end === "error") {
         st.state = "errored";
         controller.error(new FetchFail(this.conn, i, "stream"));
-      } else return stopped;
+      } else {
+        // The bad chunk is the producer's last word; it stays open until it is cancelled.
+        if (a.end === "badChunk") controller.enqueue("not bytes" as unknown as Uint8Array);
+        return stopped;
+      }
     };
     const cancel = () => {
       if (st.state === "open") st.state = "cancelled";
@@ -1130,7 +1144,7 @@ class FetchRun {
         } else rec.reported++;
         continue;
       }
-      if (error instanceof TypeError && error.message.startsWith(NOT_RESPONSE)) {
+      if (handlerMistake(error)) {
         notResponses++;
         continue;
       }
@@ -1145,22 +1159,26 @@ class FetchRun {
       const a = this.s.requests[i]!.handler.answer;
       const slot = slots[i];
       const stopped = rec.stoppedOnAbort || rec.stream?.stoppedOnAbort === true;
+      const mistake = a.kind === "notResponse" || a.kind === "stream" && a.end === "badChunk";
       if (slot?.kind === "fail500" && !stopped) {
-        if (a.kind === "notResponse") owedNotResponses++;
+        if (mistake) owedNotResponses++;
         else if (rec.reported !== 1) {
           this.violation(`handler ${i} failed, answered 500, not reported`);
         }
       }
-      if (
+      if (slot?.partial === true && slot.failing && !rec.request!.signal.aborted && mistake) {
+        owedNotResponses++;
+      } else if (
         slot?.partial === true && slot.failing && !rec.request!.signal.aborted && rec.reported !== 1
       ) {
         this.violation(`the stream answering ${i} failed midway, and it was not reported`);
       }
     });
-    const called =
-      this.records.filter((rec, i) =>
-        rec.called && this.s.requests[i]!.handler.answer.kind === "notResponse"
-      ).length;
+    const called = this.records.filter((rec, i) => {
+      const a = this.s.requests[i]!.handler.answer;
+      return rec.called &&
+        (a.kind === "notResponse" || a.kind === "stream" && a.end === "badChunk");
+    }).length;
     return { reported: notResponses, owed: owedNotResponses, made: called };
   }
 }
@@ -1454,7 +1472,7 @@ class FetchServerRun {
     const timed = this.runs[0]!.run.elapsed >=
       Math.min(to.keepAliveMs, to.headMs, to.bodyMs, to.handlerMs, to.sendMs);
     for (const error of this.others) {
-      if (error instanceof TypeError && error.message.startsWith(NOT_RESPONSE)) total.reported++;
+      if (handlerMistake(error)) total.reported++;
       else if (!(error instanceof Error && error.name === "Timeout" && timed)) {
         this.violations.push(`reported: ${(error as Error)?.stack ?? error}`);
       }
@@ -1592,6 +1610,7 @@ const answerArb: fc.Arbitrary<AnswerSpec> = fc.oneof(
         "close" as const,
         "error" as const,
         "never" as const,
+        "badChunk" as const,
       ),
     }),
   },
