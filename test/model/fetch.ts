@@ -61,7 +61,15 @@ const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
 // ---- what is generated ----
 
 /** How a handler takes its request's body. */
-export type ReadStyle = "ignore" | "text" | "arrayBuffer" | "reader" | "iterate" | "cancel";
+export type ReadStyle =
+  | "ignore"
+  | "text"
+  | "arrayBuffer"
+  | "reader"
+  | "iterate"
+  | "cancel"
+  /** `new Request(request).text()`: a copy, as Hono's body-limit middleware makes one. */
+  | "copy";
 
 /** Header fields a handler gives its Response. */
 export interface FieldsSpec {
@@ -596,6 +604,13 @@ class FetchRun {
       case "text":
         try {
           rec.body = await request.text();
+        } catch {
+          rec.bodyFailed = "";
+        }
+        return;
+      case "copy":
+        try {
+          rec.body = await new Request(request).text();
         } catch {
           rec.bodyFailed = "";
         }
@@ -1624,7 +1639,15 @@ const answerArb: fc.Arbitrary<AnswerSpec> = fc.oneof(
 );
 
 const handlerArb: fc.Arbitrary<FetchHandlerSpec> = fc.record({
-  read: fc.constantFrom<ReadStyle>("ignore", "text", "arrayBuffer", "reader", "iterate", "cancel"),
+  read: fc.constantFrom<ReadStyle>(
+    "ignore",
+    "text",
+    "arrayBuffer",
+    "reader",
+    "iterate",
+    "cancel",
+    "copy",
+  ),
   readGates: fc.boolean(),
   readFirst: fc.boolean(),
   delay: delayArb,
