@@ -12,7 +12,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { defaultTimeouts } from "../src/limits.ts";
+import { CALM, check, holdsIn, HURRIED } from "./model/check.ts";
 import { type ModelOptions, runScenario } from "./model/harness.ts";
 import { type Action, type Delay, type RequestSpec, requestText } from "./model/scenario.ts";
 import {
@@ -26,15 +26,6 @@ import {
   runFetchScenario,
   runFetchServerScenario,
 } from "./model/fetch.ts";
-
-/** Deadlines far beyond what a schedule lets pass: none of them runs out. */
-const CALM: ModelOptions = { timeouts: { ...defaultTimeouts }, lingerMs: 2000 };
-
-/** Deadlines a schedule runs past: idle, head, body, handler and send timeouts all fire. */
-const HURRIED: ModelOptions = {
-  timeouts: { keepAliveMs: 300, headMs: 150, bodyMs: 120, handlerMs: 100, sendMs: 80 },
-  lingerMs: 40,
-};
 
 const MOSTLY_INPUT: Record<Action["kind"], number> = {
   deliver: 24,
@@ -59,42 +50,13 @@ const MOSTLY_TIME: Record<Action["kind"], number> = {
 /** Run `s`; fail with its violations and the trace that led to them. */
 async function holds(s: FetchScenario, options: ModelOptions): Promise<void> {
   const outcome = await runFetchScenario(s, options);
-  if (outcome.violations.length === 0) return;
-  assert.fail(
-    `${outcome.violations.join("\n")}\n-- events: ${outcome.log.join(", ")}\n-- output: ${
-      JSON.stringify(outcome.output.slice(0, 3000))
-    }`,
-  );
+  holdsIn(outcome, outcome.output.slice(0, 3000));
 }
 
 /** Run `s`, several connections on one server; fail with its violations and their trace. */
 async function holdsShared(s: FetchServerScenario, options: ModelOptions): Promise<void> {
   const outcome = await runFetchServerScenario(s, options);
-  if (outcome.violations.length === 0) return;
-  assert.fail(
-    `${outcome.violations.join("\n")}\n-- events: ${outcome.log.join("\n")}\n-- outputs: ${
-      JSON.stringify(outcome.outputs.map((o) => o.slice(0, 1500)))
-    }`,
-  );
-}
-
-/** Check `property` with fixed `params`; a failure says what was violated, not only where. */
-async function check<T>(
-  property: fc.IAsyncProperty<[T]>,
-  params: { seed: number; numRuns: number },
-): Promise<void> {
-  const details = await fc.check(property, params);
-  if (!details.failed) return;
-  const error = details.errorInstance as Error | null;
-  const shown = JSON.stringify(
-    details.counterexample?.[0],
-    (_, v) => typeof v === "string" && v.length > 200 ? `${v.slice(0, 40)}…(${v.length})` : v,
-  );
-  assert.fail(
-    `seed ${details.seed}, path ${
-      JSON.stringify(details.counterexamplePath)
-    }, after ${details.numRuns} runs\ncounterexample: ${shown}\n${error?.message ?? error}`,
-  );
+  holdsIn(outcome, outcome.outputs.map((o) => o.slice(0, 1500)));
 }
 
 /** A GET answered at once with a short text, but for what `spec` says. */

@@ -8,9 +8,8 @@
  * counterexample fast-check found, and the trace of events of that run.
  */
 import { describe, it } from "node:test";
-import assert from "node:assert/strict";
 import fc from "fast-check";
-import { defaultTimeouts } from "../src/limits.ts";
+import { CALM, check, holdsIn, HURRIED } from "./model/check.ts";
 import type { ModelOptions } from "./model/harness.ts";
 import {
   type HandlerSpec,
@@ -25,15 +24,6 @@ import {
   serverScenarioArb,
   type ServerWeights,
 } from "./model/server.ts";
-
-/** Deadlines far beyond what a schedule lets pass: none of them runs out. */
-const CALM: ModelOptions = { timeouts: { ...defaultTimeouts }, lingerMs: 2000 };
-
-/** Deadlines a schedule runs past: idle, head, body, handler and send timeouts all fire. */
-const HURRIED: ModelOptions = {
-  timeouts: { keepAliveMs: 300, headMs: 150, bodyMs: 120, handlerMs: 100, sendMs: 80 },
-  lingerMs: 40,
-};
 
 const MOSTLY_INPUT: ServerWeights = {
   deliver: 30,
@@ -53,28 +43,7 @@ const MOSTLY_TIME: ServerWeights = { ...MOSTLY_INPUT, gate: 3, time: 12, shutdow
 /** Run `s`; fail with its violations and the trace that led to them. */
 async function holds(s: ServerScenario, options: ModelOptions): Promise<void> {
   const outcome = await runServerScenario(s, options);
-  if (outcome.violations.length === 0) return;
-  assert.fail(
-    `${outcome.violations.join("\n")}\n-- events: ${outcome.log.join(", ")}\n-- outputs: ${
-      JSON.stringify(outcome.outputs)
-    }`,
-  );
-}
-
-/** Check `property` with fixed `params`; a failure says what was violated, not only where. */
-async function check(
-  property: fc.IAsyncProperty<[ServerScenario]>,
-  params: { seed: number; numRuns: number },
-): Promise<void> {
-  const details = await fc.check(property, params);
-  if (!details.failed) return;
-  const error = details.errorInstance as Error | null;
-  assert.fail(
-    `seed ${details.seed}, path ${
-      JSON.stringify(details.counterexamplePath)
-    }, after ${details.numRuns} runs\n` +
-      `counterexample: ${JSON.stringify(details.counterexample?.[0])}\n${error?.message ?? error}`,
-  );
+  holdsIn(outcome, outcome.outputs);
 }
 
 /** A GET answered at once with a short text, but for what `spec` says. */

@@ -36,7 +36,7 @@ import { HttpServer } from "../../src/server.ts";
 import { fetchHandler } from "../../src/fetch.ts";
 import { timers } from "../../src/clock.ts";
 import { detectRuntime } from "../../adapters/detect.ts";
-import { type Gate, type ModelOptions, Run } from "./harness.ts";
+import { type Gate, type ModelOptions, type Outcome, Run, stopOnAbort } from "./harness.ts";
 import { VirtualClock } from "./clock.ts";
 import {
   type Action,
@@ -1269,25 +1269,8 @@ function readBody(
   }
 }
 
-/** `waiting`, or the signal's reason once it aborts. */
-function stopOnAbort(waiting: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    waiting.then(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    });
-  });
-}
-
 /** The result of one run. */
-export interface FetchOutcome {
-  violations: string[];
-  log: string[];
-  output: string;
-}
+export type FetchOutcome = Outcome;
 
 const clock = new VirtualClock();
 

@@ -837,7 +837,7 @@ function hasBadChunk(r: RequestSpec): boolean {
 }
 
 /** `waiting`, or the signal's reason once it aborts. */
-function stopOnAbort(waiting: Promise<void>, signal: AbortSignal): Promise<void> {
+export function stopOnAbort(waiting: Promise<void>, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
