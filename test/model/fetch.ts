@@ -38,6 +38,7 @@ import { timers } from "../../src/clock.ts";
 import { detectRuntime } from "../../adapters/detect.ts";
 import { type Gate, type ModelOptions, type Outcome, Run, stopOnAbort } from "./harness.ts";
 import { VirtualClock } from "./clock.ts";
+import type { ServerAction } from "./server.ts";
 import {
   type Action,
   actionArb,
@@ -1305,13 +1306,8 @@ export async function runFetchScenario(
 
 // ---- several connections ----
 
-/** What one step of a shared schedule does: to one connection, or to the server as a whole. */
-export type FetchServerAction =
-  | { kind: "on"; conn: number; action: Action }
-  | { kind: "gate"; pick: number }
-  | { kind: "micro"; n: number }
-  | { kind: "time"; ms: number }
-  | { kind: "shutdown" };
+/** What one step of a shared schedule does: as in the server model. */
+export type FetchServerAction = ServerAction;
 
 /** Several connections to one server of fetch handlers, all there from the start. */
 export interface FetchServerScenario {
