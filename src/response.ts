@@ -5,7 +5,7 @@
  * {@link StaticReply}, whose status line, headers and body were turned into
  * bytes once, when it was made. The server adds `Date`, the framing headers
  * (`Content-Length` or `Transfer-Encoding`) and `Connection`; a handler's own
- * values for those are ignored.
+ * values for those are ignored, and so are `Keep-Alive` and `Proxy-Connection`.
  *
  * @module
  */
@@ -36,7 +36,10 @@ export type ReplyBody = string | Uint8Array | StreamBody | null | undefined;
 export interface Reply {
   /** Defaults to 200. */
   status?: number;
-  /** Header fields to send; the server's own (Date, framing, Connection) are dropped. */
+  /**
+   * Header fields to send; the server's own (Date, framing, Connection) are dropped, as are
+   * `Keep-Alive` and `Proxy-Connection`.
+   */
   headers?: HeaderInit;
   /** Nothing (an empty body), text, bytes or a stream. */
   body?: ReplyBody;
@@ -218,6 +221,13 @@ export class Out {
 const MANAGED = new Set(["content-length", "transfer-encoding", "connection", "date"]);
 
 /**
+ * Fields about a connection that are not binks's to describe (RFC 9110 §7.6.1, RFC 9112
+ * Appendix C.2.2), dropped: a `Response` fetched from another server brings its
+ * `Keep-Alive: timeout=5`, which would tell the client a keep-alive time binks does not keep.
+ */
+const CONNECTION_SPECIFIC = new Set(["keep-alive", "proxy-connection"]);
+
+/**
  * Append `name: value\r\n` for each field. A name that is not a token, or a value
  * holding a control byte other than HTAB (CR and LF would let a handler split the
  * response), is not sent: throw.
@@ -258,7 +268,7 @@ function writeField(out: Out, name: string, value: string): boolean {
   if (value === undefined || value === null) {
     throw new TypeError(`header ${name}: the value is ${value}, not a string`);
   }
-  if (prefix === MANAGED_NAME) return managedField(name, value);
+  if (prefix.length === 0) return prefix === MANAGED_NAME && managedField(name, value);
   value = String(value);
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
@@ -298,6 +308,9 @@ function asksClose(name: string, value: string): boolean {
 /** Stands for a name binks writes itself (see {@link MANAGED}) in {@link prefixes}. */
 const MANAGED_NAME = new Uint8Array(0);
 
+/** Stands for a name never sent (see {@link CONNECTION_SPECIFIC}) in {@link prefixes}. */
+const DROPPED_NAME = new Uint8Array(0);
+
 /**
  * `Name: ` as bytes for each header name seen so far (or {@link MANAGED_NAME}): an app uses a
  * handful of names, so checking and encoding each once saves that per response.
@@ -319,7 +332,12 @@ function namePrefix(name: string): Uint8Array {
       throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
     }
   }
-  const prefix = MANAGED.has(name.toLowerCase()) ? MANAGED_NAME : ascii(`${name}: `);
+  const lower = name.toLowerCase();
+  const prefix = MANAGED.has(lower)
+    ? MANAGED_NAME
+    : CONNECTION_SPECIFIC.has(lower)
+    ? DROPPED_NAME
+    : ascii(`${name}: `);
   if (prefixes.size < PREFIXES_MAX) prefixes.set(name, prefix);
   return prefix;
 }

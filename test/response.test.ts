@@ -103,3 +103,28 @@ describe("an answer to HEAD without a body", () => {
     }
   });
 });
+
+describe("fields about the connection", () => {
+  it("drops a handler's framing, Date, Connection, Keep-Alive and Proxy-Connection, in any case", () => {
+    const fields: [string, string][] = [
+      ["X-A", "1"],
+      ["keep-alive", "timeout=5"],
+      ["Content-Length", "99"],
+      ["KEEP-ALIVE", "max=100"],
+      ["Proxy-Connection", "keep-alive"],
+      ["Transfer-Encoding", "gzip"],
+      ["Connection", "keep-alive"],
+      ["date", "Thu, 01 Jan 1970 00:00:00 GMT"],
+      ["X-Keep-Alive", "2"],
+    ];
+    const expected = "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-Keep-Alive: 2\r\nDate: D\r\n" +
+      "Content-Length: 2\r\n\r\nok";
+    assert.equal(wire({ headers: fields, body: "ok" }), expected);
+    // The same names from a record and from a Headers, first seen there or not.
+    assert.equal(wire({ headers: Object.fromEntries(fields), body: "ok" }), expected);
+    assert.equal(
+      wire({ headers: new Headers([["x-a", "1"], ["Keep-Alive", "timeout=5"]]), body: "ok" }),
+      "HTTP/1.1 200 OK\r\nx-a: 1\r\nDate: D\r\nContent-Length: 2\r\n\r\nok",
+    );
+  });
+});
