@@ -63,3 +63,41 @@ export class VirtualClock {
     this.t = target;
   }
 }
+
+/** A model run, as {@link onClock} carries it out. */
+export interface ClockedRun {
+  readonly violations: readonly string[];
+  /** Play the scenario out. */
+  go(): Promise<void>;
+  /** Record what the run found wrong. */
+  violation(what: string): void;
+  /** Let what is pending run (microtasks) between two timers. */
+  settle(): Promise<void>;
+}
+
+/**
+ * Make a run with `start` and play it out with `performance.now()` on `clock`; a rejection no
+ * one handled is a violation. A run that failed has the timers it left behind run out, so that
+ * they cannot fail the next run.
+ */
+export async function onClock<R extends ClockedRun>(
+  clock: VirtualClock,
+  start: () => R,
+): Promise<R> {
+  clock.install();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const run = start();
+    await run.go();
+    // Promises rejected with no handler are reported after a turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const reason of unhandled) run.violation(`unhandled rejection: ${reason}`);
+    if (run.violations.length > 0) await clock.advance(10_000_000, () => run.settle());
+    return run;
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+    clock.uninstall();
+  }
+}

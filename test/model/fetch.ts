@@ -37,7 +37,7 @@ import { fetchHandler } from "../../src/fetch.ts";
 import { timers } from "../../src/clock.ts";
 import { detectRuntime } from "../../adapters/detect.ts";
 import { type Gate, type ModelOptions, type Outcome, Run, stopOnAbort } from "./harness.ts";
-import { VirtualClock } from "./clock.ts";
+import { onClock, VirtualClock } from "./clock.ts";
 import type { ServerAction } from "./server.ts";
 import {
   type Action,
@@ -512,6 +512,10 @@ class FetchRun {
   violation(what: string): void {
     this.violations.push(what);
     this.run.log.push(`VIOLATION ${this.violations.length}`);
+  }
+
+  settle(): Promise<void> {
+    return this.run.settle();
   }
 
   private wait(delay: Delay): Promise<void> | null {
@@ -1280,28 +1284,12 @@ export async function runFetchScenario(
   s: FetchScenario,
   options: ModelOptions,
 ): Promise<FetchOutcome> {
-  clock.install();
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  process.on("unhandledRejection", onUnhandled);
-  try {
-    const run = new FetchRun(s, options, clock);
-    await run.go();
-    // Promises rejected with no handler are reported after a turn of the event loop.
-    await new Promise((resolve) => setImmediate(resolve));
-    for (const reason of unhandled) run.violation(`unhandled rejection: ${reason}`);
-    if (run.violations.length > 0) {
-      await clock.advance(10_000_000, run.run.settle);
-    }
-    return {
-      violations: run.violations,
-      log: run.run.log,
-      output: latin1.decode(run.run.t.bytes()),
-    };
-  } finally {
-    process.off("unhandledRejection", onUnhandled);
-    clock.uninstall();
-  }
+  const run = await onClock(clock, () => new FetchRun(s, options, clock));
+  return {
+    violations: run.violations,
+    log: run.run.log,
+    output: latin1.decode(run.run.t.bytes()),
+  };
 }
 
 // ---- several connections ----
@@ -1362,7 +1350,7 @@ class FetchServerRun {
     return run.fetch(request, run.index(request));
   }
 
-  private readonly settle = async (): Promise<void> => {
+  readonly settle = async (): Promise<void> => {
     for (let i = 0; i < 40; i++) await null;
   };
 
@@ -1420,6 +1408,10 @@ class FetchServerRun {
       if (still()) return;
     }
     this.violations.push("the run did not settle in 500 rounds");
+  }
+
+  violation(what: string): void {
+    this.violations.push(what);
   }
 
   async go(): Promise<void> {
@@ -1497,29 +1489,12 @@ export async function runFetchServerScenario(
   s: FetchServerScenario,
   options: ModelOptions,
 ): Promise<FetchServerOutcome> {
-  clock.install();
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  process.on("unhandledRejection", onUnhandled);
-  try {
-    const run = new FetchServerRun(s, options, clock);
-    await run.go();
-    await new Promise((resolve) => setImmediate(resolve));
-    for (const reason of unhandled) run.violations.push(`unhandled rejection: ${reason}`);
-    if (run.violations.length > 0) {
-      await clock.advance(10_000_000, async () => {
-        for (let i = 0; i < 40; i++) await null;
-      });
-    }
-    return {
-      violations: run.violations,
-      log: [...run.log, ...run.runs.map((r) => `-- ${r.conn}: ${r.run.log.join(", ")}`)],
-      outputs: run.runs.map((r) => latin1.decode(r.run.t.bytes())),
-    };
-  } finally {
-    process.off("unhandledRejection", onUnhandled);
-    clock.uninstall();
-  }
+  const run = await onClock(clock, () => new FetchServerRun(s, options, clock));
+  return {
+    violations: run.violations,
+    log: [...run.log, ...run.runs.map((r) => `-- ${r.conn}: ${r.run.log.join(", ")}`)],
+    outputs: run.runs.map((r) => latin1.decode(r.run.t.bytes())),
+  };
 }
 
 // ---- generators ----

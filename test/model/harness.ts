@@ -22,7 +22,7 @@ import type { IncomingRequest } from "../../src/request.ts";
 import type { Reply, StreamBody } from "../../src/response.ts";
 import type { Timeouts } from "../../src/limits.ts";
 import { timers } from "../../src/clock.ts";
-import { VirtualClock } from "./clock.ts";
+import { onClock, VirtualClock } from "./clock.ts";
 import {
   type Action,
   bodyBeforeFault,
@@ -561,7 +561,7 @@ export class Run {
       this.t.endedAt < 0 && this.t.closedAt < 0;
   }
 
-  async run(): Promise<void> {
+  async go(): Promise<void> {
     this.accept();
     for (const a of this.s.actions) await this.act(a);
     await this.quiesce();
@@ -860,21 +860,6 @@ const clock = new VirtualClock();
 
 /** Run `s` against a fresh server on the virtual clock. */
 export async function runScenario(s: Scenario, options: ModelOptions): Promise<Outcome> {
-  clock.install();
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  process.on("unhandledRejection", onUnhandled);
-  try {
-    const run = new Run(s, options, clock);
-    await run.run();
-    for (const reason of unhandled) run.violation(`unhandled rejection: ${reason}`);
-    return {
-      violations: run.violations,
-      log: run.log,
-      output: latin1.decode(run.t.bytes()),
-    };
-  } finally {
-    process.off("unhandledRejection", onUnhandled);
-    clock.uninstall();
-  }
+  const run = await onClock(clock, () => new Run(s, options, clock));
+  return { violations: run.violations, log: run.log, output: latin1.decode(run.t.bytes()) };
 }

@@ -27,7 +27,7 @@ import { timers } from "../../src/clock.ts";
 import type { IncomingRequest } from "../../src/request.ts";
 import type { Reply } from "../../src/response.ts";
 import { type ModelOptions, Run } from "./harness.ts";
-import { VirtualClock } from "./clock.ts";
+import { onClock, VirtualClock } from "./clock.ts";
 import {
   type Action,
   DATE,
@@ -197,7 +197,7 @@ class ServerRun {
     return this.runs.filter((_, k) => this.arrived[k] && !this.refused[k]);
   }
 
-  private readonly settle = async (): Promise<void> => {
+  readonly settle = async (): Promise<void> => {
     for (let i = 0; i < 40; i++) await null;
   };
 
@@ -298,7 +298,7 @@ class ServerRun {
     this.violation("the run did not settle in 500 rounds");
   }
 
-  async run(): Promise<void> {
+  async go(): Promise<void> {
     const s = this.s;
     for (let step = 0; step < s.actions.length; step++) {
       s.arrivals.forEach((at, k) => {
@@ -393,29 +393,12 @@ export async function runServerScenario(
   s: ServerScenario,
   options: ModelOptions,
 ): Promise<ServerOutcome> {
-  clock.install();
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  process.on("unhandledRejection", onUnhandled);
-  try {
-    const run = new ServerRun(s, options, clock);
-    await run.run();
-    for (const reason of unhandled) run.violation(`unhandled rejection: ${reason}`);
-    // A run that failed may leave timers behind: let them run out, not fail the next run.
-    if (run.violations.length > 0) {
-      await clock.advance(10_000_000, async () => {
-        for (let i = 0; i < 40; i++) await null;
-      });
-    }
-    return {
-      violations: run.violations,
-      log: run.log,
-      outputs: run.runs.map((r) => latin1.decode(r.t.bytes())),
-    };
-  } finally {
-    process.off("unhandledRejection", onUnhandled);
-    clock.uninstall();
-  }
+  const run = await onClock(clock, () => new ServerRun(s, options, clock));
+  return {
+    violations: run.violations,
+    log: run.log,
+    outputs: run.runs.map((r) => latin1.decode(r.t.bytes())),
+  };
 }
 
 // ---- generators ----
