@@ -368,7 +368,8 @@ export class Router {
     if (this.serverAllow === null) {
       const all = new Methods();
       for (const r of this.routes) if (r.method !== "*") all.set(r.method, r.handler);
-      this.serverAllow = all.allow;
+      // Not `all.allow`: with no method routed that is "", where the router still answers OPTIONS.
+      this.serverAllow = allowOf([all]);
     }
     return this.serverAllow;
   }

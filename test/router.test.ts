@@ -158,6 +158,17 @@ describe("router: matching", () => {
     });
   });
 
+  // Found by the router model: with no method routed, Allow was empty, though the router itself
+  // answers OPTIONS.
+  it("answers OPTIONS * with Allow: OPTIONS when no method is routed", () => {
+    for (const r of [new Router(), new Router().all("/a", tag("a"))]) {
+      assert.deepEqual(r.handler(req("OPTIONS", "*")), {
+        status: 204,
+        headers: { Allow: "OPTIONS" },
+      });
+    }
+  });
+
   it("answers 501 to a method no route takes anywhere, never to GET, HEAD or OPTIONS", () => {
     const small = new Router().get("/a", tag("a")).post("/b", tag("b"));
     assert.equal(call(small, "PUT", "/a")[0], 501);
