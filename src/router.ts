@@ -176,17 +176,25 @@ export class Router {
   /**
    * Add every route of `router` under `prefix` (e.g. `/api`), with that
    * router's global middleware in front of each. `router` takes no more routes
-   * or middleware after this (they would not be seen): adding any throws.
+   * or middleware after this (they would not be seen): adding any throws. A route
+   * refused here (already routed, a param named otherwise) throws, and then none is
+   * added and `router` stays open.
    */
   mount(prefix: string, router: Router): this {
+    this.notMounted(`mount(${prefix})`);
     if (!prefix.startsWith("/") || (prefix.endsWith("/") && prefix !== "/")) {
       throw new Error(`mount prefix must start with "/" and not end with it: ${prefix}`);
     }
+    const added = router.routes.map((r): RouteRecord => ({
+      method: r.method,
+      pattern: prefix === "/" ? r.pattern : r.pattern === "/" ? prefix : prefix + r.pattern,
+      handler: chain(router.middleware, r.handler),
+    }));
+    // All or nothing, as for one route: a route refused halfway would leave those before it in.
+    const trial = new Router();
+    for (const r of [...this.routes, ...added]) trial.on(r.method, r.pattern, r.handler);
     router.mounted = true;
-    for (const r of router.routes) {
-      const pattern = prefix === "/" ? r.pattern : r.pattern === "/" ? prefix : prefix + r.pattern;
-      this.on(r.method, pattern, chain(router.middleware, r.handler));
-    }
+    for (const r of added) this.on(r.method, r.pattern, r.handler);
     return this;
   }
 

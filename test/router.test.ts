@@ -384,6 +384,21 @@ describe("router: middleware and mounting", () => {
     assert.equal(call(app, "GET", "/c")[1], "c");
   });
 
+  // Found by the router model: the routes before the one refused stayed in, and the router
+  // mounted was closed all the same.
+  it("mounts all of a router's routes or, when one is refused, none", () => {
+    const api = new Router().get("/a", tag("api a")).post("/health", tag("api health"));
+    const app = new Router().post("/api/health", tag("health"));
+    assert.throws(() => app.mount("/api", api), /POST \/api\/health is already routed/);
+    assert.equal(call(app, "GET", "/api/a")[0], 404);
+    assert.equal(call(app, "POST", "/api/health")[1], "health");
+    // It was not mounted: it takes more routes, and can be mounted elsewhere.
+    api.get("/c", tag("api c"));
+    app.mount("/v1", api);
+    assert.equal(call(app, "GET", "/v1/a")[1], "api a");
+    assert.equal(call(app, "GET", "/v1/c")[1], "api c");
+  });
+
   it("runs the rest of the chain once however often middleware calls next()", () => {
     let runs = 0;
     const twice: Middleware = (_req, next) => {
