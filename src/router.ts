@@ -17,6 +17,11 @@
  * or twice in one pattern, a param named differently from one already at that
  * place, and a method and pattern already routed are errors.
  *
+ * Paths are compared in the normal form of RFC 3986 §6.2.2.1-2, in patterns and requests
+ * alike: `%c3%a9` is `%C3%A9`, and `%61` is `a` (an unreserved character, §2.3), so
+ * `/caf%c3%a9` finds the route `/caf%C3%A9` and `/%61` the route `/a`. A path with a `%` that
+ * starts no `%HH` is compared as it is.
+ *
  * `HEAD` falls back to the `GET` route (the server drops the body), `OPTIONS`
  * is answered with `Allow`, a path that exists under other methods gets `405`
  * with `Allow`, and anything else `404`. `OPTIONS *`, which asks about the
@@ -30,7 +35,7 @@
 import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
 import { hashPath, type IncomingRequest } from "./request.ts";
-import { BACKSLASH, QUESTION, TARGET } from "./bytes.ts";
+import { BACKSLASH, HEX, QUESTION, TARGET } from "./bytes.ts";
 import type { Reply, StaticReply } from "./response.ts";
 
 /** What a handler or middleware gives back: a reply, or a promise of one. */
@@ -213,13 +218,15 @@ export class Router {
       handlers.slice(0, -1) as Middleware[],
       handlers[handlers.length - 1] as Handler,
     );
-    const segments = checkPattern(pattern);
+    checkPattern(pattern);
+    const normal = normalPath(pattern);
+    const segments = normal.split("/").slice(1);
     if (!segments.some((s) => s.startsWith(":") || s === "*")) {
-      let methods = this.exact.get(pattern);
+      let methods = this.exact.get(normal);
       if (methods?.has(method)) throw taken(method, pattern);
       if (methods === undefined) {
-        this.exact.set(pattern, methods = new Methods());
-        const bytes = encoder.encode(pattern);
+        this.exact.set(normal, methods = new Methods());
+        const bytes = encoder.encode(normal);
         const key = hashPath(bytes);
         const bucket = this.exactBytes.get(key);
         if (bucket === undefined) this.exactBytes.set(key, [[bytes, methods]]);
@@ -320,9 +327,17 @@ export class Router {
         }
       }
     }
-    const path = req.path;
+    let path = req.path;
     // Only OPTIONS may have the asterisk-form target (the parser sees to it).
     if (path === "*") return { status: 204, headers: { Allow: this.allowAll() } };
+    const normal = normalPath(path);
+    if (normal !== path) {
+      // Its bytes matched no static route as sent: their normal form may.
+      path = normal;
+      exact = this.exact.get(path) ?? null;
+      const handler = exact?.find(method) ?? null;
+      if (handler !== null) return handler(req);
+    }
     pathSeen = exact !== null;
     badParam = false;
     const params: Record<string, string> = {};
@@ -447,6 +462,33 @@ function collect(node: Node, path: string, start: number, out: Methods[]): void 
   if (node.wildcard !== null && !out.includes(node.wildcard)) out.push(node.wildcard);
 }
 
+/**
+ * `path` in normal form (RFC 3986 §6.2.2.1-2): each `%HH` of an unreserved character as that
+ * character, the others in upper case. One with a `%` that starts no `%HH` is left as it is:
+ * normalising around it could make a `%HH` that was not there (`%%34%31`, `%41`).
+ */
+function normalPath(path: string): string {
+  let i = path.indexOf("%");
+  if (i < 0) return path;
+  let out = "";
+  let from = 0;
+  for (; i >= 0; i = path.indexOf("%", from)) {
+    const hi = HEX[path.charCodeAt(i + 1)] ?? 0xff;
+    const lo = HEX[path.charCodeAt(i + 2)] ?? 0xff;
+    if (hi === 0xff || lo === 0xff) return path;
+    const c = hi * 16 + lo;
+    out += path.slice(from, i) +
+      (UNRESERVED.test(String.fromCharCode(c))
+        ? String.fromCharCode(c)
+        : `%${path.slice(i + 1, i + 3).toUpperCase()}`);
+    from = i + 3;
+  }
+  return out + path.slice(from);
+}
+
+/** RFC 3986 §2.3. */
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+
 /** Where the path segment starting at `start` ends: the next `/`, or the end of the path. */
 function segmentEnd(path: string, start: number): number {
   const end = path.indexOf("/", start);
@@ -469,12 +511,12 @@ function taken(method: string, pattern: string): Error {
 }
 
 /**
- * The segments of `pattern`, or an error for one that cannot be routed: not starting with
+ * An error for a `pattern` that cannot be routed: not starting with
  * `/`; holding what a request path cannot (requests carry their paths percent-encoded:
  * `/caf%C3%A9`, not `/café`); a `*` that does not end it; a param with no name, or one name
  * twice.
  */
-function checkPattern(pattern: string): string[] {
+function checkPattern(pattern: string): void {
   if (!pattern.startsWith("/")) throw new Error(`route pattern must start with "/": ${pattern}`);
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern.charCodeAt(i);
@@ -499,5 +541,4 @@ function checkPattern(pattern: string): string[] {
     if (names.includes(name)) throw new Error(`parameter :${name} is named twice in ${pattern}`);
     names.push(name);
   }
-  return segments;
 }

@@ -261,6 +261,35 @@ describe("router: matching", () => {
     });
   });
 
+  // Found by the router model: static segments were compared byte for byte, so a path that
+  // RFC 3986 §6.2.2.1-2 counts as the same missed its route, and a param beside it took it.
+  it("compares paths in normal form: hex digits in any case, unreserved characters encoded or not", () => {
+    const r = new Router()
+      .get("/caf%C3%A9", tag("café"))
+      .get("/users/me", tag("me"))
+      .put("/users/me", tag("put me"))
+      .get("/users/:id", tag("user"))
+      .get("/a/x%2Fy/:id", tag("slash"));
+    assert.deepEqual(call(r, "GET", "/caf%c3%a9"), [200, "café", {}]);
+    assert.deepEqual(call(r, "GET", "/users/m%65"), [200, "me", {}]);
+    assert.deepEqual(call(r, "GET", "/%75sers/7"), [200, "user", { id: "7" }]);
+    assert.deepEqual(call(r, "GET", "/a/x%2fy/%7E?q=%61"), [200, "slash", { id: "~" }]);
+    assert.deepEqual(r.handler(req("OPTIONS", "/users/m%65")), {
+      status: 204,
+      headers: { Allow: "GET, PUT, HEAD, OPTIONS" },
+    });
+    // `%2F` stays data, never a `/`.
+    assert.equal(call(r, "GET", "/users%2Fme")[0], 404);
+    // A pattern written otherwise is the same route.
+    assert.throws(() => r.get("/users/%6De", tag("")), /GET \/users\/%6De is already routed/);
+    assert.throws(() => r.get("/caf%c3%a9", tag("")), /already routed/);
+    assert.throws(() => r.get("/%61/x%2fy/:id", tag("")), /already routed/);
+    // A path with a `%` that starts no `%HH` is no URI path: it is compared as sent.
+    const s = new Router().get("/a/:id", tag("a"));
+    assert.equal(call(s, "GET", "/a/%zz")[0], 400);
+    assert.equal(call(s, "GET", "/%61/%zz")[0], 404);
+  });
+
   it("keeps no params from a branch it gave up", () => {
     const r = new Router().get("/w/*", tag("rest")).get("/w/:id/x", tag("x"));
     assert.deepEqual(call(r, "GET", "/w/5/q"), [200, "rest", { "*": "5/q" }]);
