@@ -551,7 +551,8 @@ const UNSATISFIABLE: [number, number] = [-1, -1];
 
 /** One `bytes=` range as [start, end); null to ignore the header (and send it all). */
 function parseRange(header: string, size: number): [number, number] | null {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  // The unit in any case: all range unit names are case-insensitive (RFC 9110 §14.1).
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
   // Several ranges, other units, or syntax we do not follow: a server may ignore Range.
   if (m === null) return null;
   const [, first, last] = m;

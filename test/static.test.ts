@@ -421,6 +421,14 @@ describe("static files", () => {
     assert.equal((await get("/a.txt", "Range: lines=1-2\r\n")).status, 200);
   });
 
+  it("reads the range unit in any case (RFC 9110 §14.1)", async () => {
+    const r = await get("/a.txt", "Range: BYTES=0-4\r\n");
+    assert.equal(r.status, 206);
+    assert.equal(header(r, "content-range"), "bytes 0-4/11");
+    assert.equal(text(r.body), "hello");
+    assert.equal(text((await get("/a.txt", "Range: Bytes=-3\r\n")).body), "rld");
+  });
+
   it("ignores a Range whose If-Range no longer matches", async () => {
     const r = await get("/a.txt", 'Range: bytes=0-4\r\nIf-Range: "stale"\r\n');
     assert.equal(r.status, 200);
