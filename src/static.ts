@@ -559,7 +559,10 @@ function parseRange(header: string, size: number): [number, number] | null {
   if (first === "" && last === "") return null;
   if (first === "") {
     const suffix = Number(last);
-    if (suffix === 0 || size === 0) return UNSATISFIABLE;
+    if (suffix === 0) return UNSATISFIABLE;
+    // Satisfiable even when the file is empty (RFC 9110 §14.1.2), but no Content-Range can
+    // say a 206 of nothing: the whole, empty file is sent.
+    if (size === 0) return null;
     return [Math.max(0, size - suffix), size];
   }
   const start = Number(first);

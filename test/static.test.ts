@@ -103,6 +103,7 @@ describe("static files", () => {
     writeFileSync(join(dir, "a.txt"), "hello world");
     utimesSync(join(dir, "a.txt"), A_MTIME, A_MTIME);
     writeFileSync(join(dir, "my file.json"), "{}");
+    writeFileSync(join(dir, "empty.txt"), "");
     writeFileSync(join(dir, "big.bin"), big);
     writeFileSync(join(dir, "future.txt"), "later");
     const y2099 = new Date(Date.UTC(2099, 0, 1));
@@ -427,6 +428,20 @@ describe("static files", () => {
     assert.equal(header(r, "content-range"), "bytes 0-4/11");
     assert.equal(text(r.body), "hello");
     assert.equal(text((await get("/a.txt", "Range: Bytes=-3\r\n")).body), "rld");
+  });
+
+  it("sends an empty file whole for a suffix range, satisfiable but no 206 can say it", async () => {
+    // RFC 9110 §14.1.2: on an empty representation a non-zero suffix-range is the one satisfiable
+    // range-spec, and a 416 is for ranges that are not (§15.5.17).
+    const r = await get("/empty.txt", "Range: bytes=-5\r\n");
+    assert.equal(r.status, 200);
+    assert.equal(header(r, "content-length"), "0");
+    assert.equal(header(r, "content-range"), undefined);
+    for (const unsatisfiable of ["bytes=-0", "bytes=0-", "bytes=0-0"]) {
+      const no = await get("/empty.txt", `Range: ${unsatisfiable}\r\n`);
+      assert.equal(no.status, 416, unsatisfiable);
+      assert.equal(header(no, "content-range"), "bytes */0", unsatisfiable);
+    }
   });
 
   it("ignores a Range whose If-Range no longer matches", async () => {
