@@ -567,7 +567,8 @@ function parseRange(header: string, size: number): [number, number] | null {
   }
   const start = Number(first);
   const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
-  if (last !== "" && Number(last) < start) return null;
+  // Read exactly: past 2^53 two numbers in this order may round to one (RFC 9110 §14.1.1).
+  if (last !== "" && BigInt(last) < BigInt(first)) return null;
   if (start >= size) return UNSATISFIABLE;
   return [start, end + 1];
 }
