@@ -18,7 +18,9 @@ export type Access =
   /** What was opened is a directory by now (404). */
   | "swapped"
   /** What was opened is another version of the file (its own size, mtime and bytes). */
-  | "changed";
+  | "changed"
+  /** Cut to half its size after its metadata was read: reads end early. */
+  | "shrunk";
 
 /** A node of the tree. */
 export type MemNode =
@@ -147,7 +149,7 @@ export class MemFs implements FileSystem {
         reading = true;
         let n = 0;
         if (node.kind === "file" && info.isFile) {
-          n = Math.max(0, Math.min(into.length, node.size - position));
+          n = Math.max(0, Math.min(into.length, readableSize(node) - position));
           if (node.shortRead > 0) n = Math.min(n, node.shortRead);
           for (let i = 0; i < n; i++) into[i] = byteAt(node.salt, position + i);
         }
@@ -170,6 +172,11 @@ export class MemFs implements FileSystem {
     }
     return file;
   }
+}
+
+/** How many bytes of a file reads give: fewer than its size says once it has shrunk. */
+export function readableSize(node: MemNode & { kind: "file" }): number {
+  return node.access === "shrunk" ? Math.floor(node.size / 2) : node.size;
 }
 
 function infoOf(node: MemNode): FileInfo {
@@ -364,6 +371,8 @@ export interface OracleOptions {
 }
 
 const ALLOW = "GET, HEAD, OPTIONS";
+/** Files up to this size are read before the head; larger ones stream (src/static.ts's doc). */
+const WHOLE_FILE_MAX = 64 * 1024;
 const encoder = new TextEncoder();
 
 function answer(status: number, headers: [string, string][], body: string | Uint8Array): Answer {
@@ -591,11 +600,17 @@ function ranged(
   const { node } = served;
   const fields: [string, string][] = [...head, ["Content-Length", String(end - start)]];
   if (status === 206) fields.push(["Content-Range", `bytes ${start}-${end - 1}/${node.size}`]);
-  const body = method === "HEAD" ? new Uint8Array(0) : contentOf(node.salt, node.size).subarray(
-    start,
-    end,
+  if (method === "HEAD") return answer(status, fields, "");
+  const readable = readableSize(node);
+  // A file that shrank under its answer: one read whole before the head (64 KiB at most) fails
+  // with a 500 before anything is said; a streamed one ends short of its Content-Length, which
+  // the connection sees and closes on.
+  if (end > readable && end - start <= WHOLE_FILE_MAX) return answer(500, [], "");
+  return answer(
+    status,
+    fields,
+    contentOf(node.salt, node.size).subarray(start, Math.min(end, readable)),
   );
-  return answer(status, fields, body);
 }
 
 /** The outcome of reading a Range field for a representation of `size` bytes (§14.1–14.2). */
