@@ -73,7 +73,10 @@ export interface FileSystem {
 export interface StaticOptions {
   /** File served for a directory. Default `index.html`. */
   index?: string;
-  /** Strip this prefix from the request path first (for mounting under a route). */
+  /**
+   * Strip this prefix from the request path first (for mounting under a route): `/files`
+   * serves `/files/a.txt` as `/a.txt`; a path not under it (`/filesystem`, `/other`) is a `404`.
+   */
   prefix?: string;
   /**
    * Serve dotfiles: paths with a segment that starts with `.` (`.env`, `.git/config`). Default
@@ -157,7 +160,9 @@ const PIECE_RANGE: readonly [number, number] = [4 * 1024, 4 * 1024 * 1024];
  */
 export function serveStatic(root: string, fs: FileSystem, options: StaticOptions = {}): Handler {
   const index = options.index ?? "index.html";
-  const prefix = options.prefix ?? "";
+  // `/files/` is `/files`: what it holds is what is under `/files/`.
+  const prefix = (options.prefix ?? "").replace(/\/$/, "");
+  const under = `${prefix}/`;
   const dotfiles = options.dotfiles ?? false;
   const piece = options.pieceBytes ?? PIECE;
   if (!Number.isInteger(piece) || piece < PIECE_RANGE[0] || piece > PIECE_RANGE[1]) {
@@ -179,7 +184,11 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
       };
     }
     let path = req.path;
-    if (prefix !== "" && path.startsWith(prefix)) path = path.slice(prefix.length);
+    if (prefix !== "") {
+      // Whole segments: `/staticindex.html` is not under `/static`.
+      if (path !== prefix && !path.startsWith(under)) return plain(404);
+      path = path.slice(prefix.length);
+    }
     const segments = safeSegments(path);
     if (segments === null) return plain(404);
     if (segments === TRAVERSAL) return plain(403);
@@ -549,11 +558,20 @@ function ifRangeHolds(req: IncomingRequest, etag: string, lastModified: string |
 
 const UNSATISFIABLE: [number, number] = [-1, -1];
 
+/** Spaces and tabs around a list element (RFC 9110 §5.6.3). */
+const OWS = /^[ \t]+|[ \t]+$/g;
+
 /** One `bytes=` range as [start, end); null to ignore the header (and send it all). */
 function parseRange(header: string, size: number): [number, number] | null {
   // The unit in any case: all range unit names are case-insensitive (RFC 9110 §14.1).
-  const m = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
-  // Several ranges, other units, or syntax we do not follow: a server may ignore Range.
+  const unit = /^bytes=/i.exec(header.trim());
+  // Other units: a server may ignore Range.
+  if (unit === null) return null;
+  // A list (RFC 9110 §5.6.1.2): whitespace around its elements, empty ones ignored.
+  const specs = header.trim().slice(unit[0].length).split(",").map((spec) => spec.replace(OWS, ""))
+    .filter((spec) => spec !== "");
+  // Several ranges, or syntax we do not follow: ignored, as above.
+  const m = specs.length === 1 ? /^(\d*)-(\d*)$/.exec(specs[0]!) : null;
   if (m === null) return null;
   const [, first, last] = m;
   if (first === "" && last === "") return null;

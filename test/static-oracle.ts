@@ -466,8 +466,12 @@ export function locate(
   }
   const fullPath = pathOf(target);
   let path = fullPath;
-  if (options.prefix !== "" && path.startsWith(options.prefix)) {
-    path = path.slice(options.prefix.length);
+  // The prefix names whole segments, `/static/` the same as `/static`; a path not under it is
+  // no file of these.
+  const prefix = options.prefix.replace(/\/$/, "");
+  if (prefix !== "") {
+    if (path !== prefix && !path.startsWith(`${prefix}/`)) return refusal(404);
+    path = path.slice(prefix.length);
   }
   const decoded = percentDecode(path);
   if (decoded === null || decoded.includes("\0")) return refusal(404);
@@ -621,14 +625,18 @@ type RangeOutcome = { kind: "ignore" } | { kind: "unsatisfiable" } | {
 };
 
 /**
- * One `bytes` range (the unit in any case, §14.1); several, other units, a spec that is not
+ * One `bytes` range (the unit in any case, §14.1; the range set a list, §14.2); several, other
+ * units, a spec that is not
  * valid (§14.1.1: last before first) or that cannot be answered are ignored (§14.2 lets a server
  * ignore Range). Numbers are read exactly, whatever their size.
  */
 export function readRange(value: string, size: number): RangeOutcome {
   const eq = value.indexOf("=");
   if (eq < 0 || value.slice(0, eq).toLowerCase() !== "bytes") return { kind: "ignore" };
-  const m = /^(\d*)-(\d*)$/.exec(value.slice(eq + 1));
+  // A list (§5.6.1.2): spaces and tabs around an element, empty elements not counted.
+  const specs = value.slice(eq + 1).split(",").map((e) => e.replace(/^[ \t]+|[ \t]+$/g, ""))
+    .filter((e) => e.length > 0);
+  const m = specs.length === 1 ? /^(\d*)-(\d*)$/.exec(specs[0]!) : null;
   if (m === null || (m[1] === "" && m[2] === "")) return { kind: "ignore" };
   const length = BigInt(size);
   if (m[1] === "") {

@@ -221,6 +221,21 @@ describe("static files", () => {
     assert.equal(text((await at("/files/sub/")).body), "<p>sub</p>");
   });
 
+  it("serves only what is under its prefix, in whole segments", async () => {
+    for (const prefix of ["/files", "/files/"]) {
+      fakeHandler = serveStatic(dir, nodeFileSystem, { prefix });
+      const at = (path: string) =>
+        request(fakeServer.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal(text((await at("/files/a.txt")).body), "hello world", prefix);
+      // Before, `/filesa.txt` was `a.txt` and `/a.txt` was served as it is.
+      for (const outside of ["/filesa.txt", "/a.txt", "/file/a.txt"]) {
+        const r = await at(outside);
+        assert.equal(r.status, 404, `${prefix} ${outside}`);
+        assert.equal(text(r.body), "404\n", `${prefix} ${outside}`);
+      }
+    }
+  });
+
   it("says which root it cannot open, and serves it once it is there", async () => {
     const later = join(dir, "later");
     fakeHandler = serveStatic(later, nodeFileSystem);
@@ -420,6 +435,19 @@ describe("static files", () => {
     assert.equal(header(r, "content-range"), "bytes */11");
     assert.equal((await get("/a.txt", "Range: bytes=0-1,3-4\r\n")).status, 200);
     assert.equal((await get("/a.txt", "Range: lines=1-2\r\n")).status, 200);
+  });
+
+  it("reads the range set as a list: whitespace around its element, empty ones ignored", async () => {
+    // RFC 9110 §14.2 (range-set is 1#range-spec) and §5.6.1.2 (empty list elements).
+    for (const range of ["bytes= 0-4", "bytes=0-4 ,", "bytes=,0-4", "bytes=\t0-4\t, ,"]) {
+      const r = await get("/a.txt", `Range: ${range}\r\n`);
+      assert.equal(r.status, 206, range);
+      assert.equal(header(r, "content-range"), "bytes 0-4/11", range);
+      assert.equal(text(r.body), "hello", range);
+    }
+    for (const ignored of ["bytes=0 -4", "bytes=,", "bytes=0-4,6-", "bytes =0-4"]) {
+      assert.equal((await get("/a.txt", `Range: ${ignored}\r\n`)).status, 200, ignored);
+    }
   });
 
   it("reads the range unit in any case (RFC 9110 §14.1)", async () => {
