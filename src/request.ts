@@ -363,12 +363,21 @@ const lowerCache = new Map<string, Uint8Array>();
 function lowerBytes(name: string): Uint8Array {
   let bytes = lowerCache.get(name);
   if (bytes === undefined) {
-    const lower = name.toLowerCase();
-    bytes = new Uint8Array(lower.length);
-    for (let i = 0; i < lower.length; i++) bytes[i] = lower.charCodeAt(i) & 0xff;
+    bytes = new Uint8Array(name.length);
+    for (let i = 0; i < name.length; i++) bytes[i] = lowerNameByte(name.charCodeAt(i));
     if (lowerCache.size < 1024) lowerCache.set(name, bytes);
   }
   return bytes;
+}
+
+/**
+ * A name's character as the byte a field name would have, lowercased. Field names are ASCII
+ * tokens: past ASCII a character names no field, so it becomes 0, which no name holds (masked
+ * to a byte, `š` would be `a`; `toLowerCase()` turns the Kelvin sign into `k`).
+ */
+function lowerNameByte(c: number): number {
+  if (c >= 0x80) return 0;
+  return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 }
 
 /** What joins repeated fields named `name` into one value. */

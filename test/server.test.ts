@@ -933,6 +933,20 @@ describe("request: header fields", () => {
     );
     assert.deepEqual(seen, ["a, b, c", "a=1; b=2", undefined]);
   });
+
+  it("names no field with a name past ASCII, whatever it lowercases to", () => {
+    const seen: (string | undefined)[] = [];
+    const { connect } = setup({
+      handler: (req) => {
+        // `š` (U+0161) masked to a byte is `a`; the Kelvin sign U+212A lowercases to `k`.
+        seen.push(req.header("\u0161"), req.header("\u212Aey"), req.header("coo\u212Aie"));
+        seen.push(req.header("A"), req.header("KEY"));
+        return { body: "" };
+      },
+    });
+    connect().send("GET / HTTP/1.1\r\nHost: x\r\na: 1\r\nkey: 2\r\nCookie: c=3\r\n\r\n");
+    assert.deepEqual(seen, [undefined, undefined, undefined, "1", "2"]);
+  });
 });
 
 describe("connection: what a request keeps of its input", () => {
