@@ -325,34 +325,73 @@ function plainAddress(address: string): string {
   return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 
-/** Addresses from `for=` in a Forwarded field (RFC 7239), nearest proxy last. */
+/**
+ * The nodes the elements of a Forwarded field (RFC 7239) name with `for=`, nearest proxy last;
+ * "" for an element that names none.
+ */
 function forwardedChain(value: string | undefined): string[] {
   if (value === undefined) return [];
   const out: string[] = [];
   for (const element of lastElements(value, MAX_PROXY_HOPS)) {
-    for (const pair of element.split(";")) {
-      const eq = pair.indexOf("=");
-      if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== "for") continue;
-      out.push(withoutPort(pair.slice(eq + 1).trim().replace(/^"|"$/g, "")));
-    }
+    // An empty list element is no hop (RFC 9110 §5.6.1.2).
+    if (element.trim() !== "") out.push(forwardedFor(element));
   }
   return out;
+}
+
+/**
+ * The address of an element's `for=`, without its port. An element with no `for=` (a proxy
+ * that did not say whom it forwards for), or with two (RFC 7239 §4: once per element), names no
+ * one: "" (skipping it would take the element before it, the client's words, for the hop's).
+ */
+function forwardedFor(element: string): string {
+  let node: string | null = null;
+  for (const pair of element.split(";")) {
+    const eq = pair.indexOf("=");
+    if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== "for") continue;
+    if (node !== null) return "";
+    node = withoutPort(unquoted(pair.slice(eq + 1).trim()));
+  }
+  return node ?? "";
+}
+
+/** A token as it is, a quoted-string without its quotes; "" for an unterminated one. */
+function unquoted(value: string): string {
+  if (!value.startsWith('"')) return value;
+  return value.length > 1 && value.endsWith('"') ? value.slice(1, -1) : "";
 }
 
 /** Addresses from X-Forwarded-For, nearest proxy last. */
 function xffChain(value: string | undefined): string[] {
   if (value === undefined) return [];
-  return lastElements(value, MAX_PROXY_HOPS).map((s) => withoutPort(s.trim())).filter((s) =>
-    s !== ""
+  return lastElements(value, MAX_PROXY_HOPS).map((s) => s.trim()).filter((s) => s !== "").map(
+    withoutPort,
   );
 }
 
-/** A node as proxies write it (`192.0.2.1:8080`, `[2001:db8::1]:8080`, bare) without its port. */
+/**
+ * A node as proxies write it (`192.0.2.1:8080`, `[2001:db8::1]:8080`, bare) without its port;
+ * "" when it is none of these (no address then, whatever it starts with).
+ */
 function withoutPort(node: string): string {
-  // An opening bracket without its closing one is no address at all.
-  if (node.startsWith("[")) return node.includes("]") ? node.slice(1, node.indexOf("]")) : "";
+  if (node.startsWith("[")) {
+    // Between brackets only IPv6 (RFC 7239 §6), and after them a port or nothing.
+    const close = node.indexOf("]");
+    const inside = node.slice(1, close);
+    return close > 0 && inside.includes(":") && portOrNothing(node, close + 1) ? inside : "";
+  }
   // One colon: IPv4 with a port; more: an IPv6 address without brackets.
-  return node.indexOf(":") === node.lastIndexOf(":") ? node.split(":")[0]! : node;
+  const colon = node.indexOf(":");
+  if (colon < 0 || colon !== node.lastIndexOf(":")) return node;
+  return portOrNothing(node, colon) ? node.slice(0, colon) : "";
+}
+
+/** RFC 7239 §6 node-port after a colon: 1*5DIGIT, or an obfuscated port (`_` and more). */
+const NODE_PORT = /^:(?:[0-9]{1,5}|_[A-Za-z0-9._-]+)$/;
+
+/** `node` past `at` is nothing, or `:` and a port. */
+function portOrNothing(node: string, at: number): boolean {
+  return at === node.length || NODE_PORT.test(node.slice(at));
 }
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;

@@ -949,6 +949,74 @@ describe("request: header fields", () => {
   });
 });
 
+describe("request: ip behind a trusted proxy", () => {
+  /** `req.ip` for each of `fields` sent by the trusted proxy 192.0.2.1 (the fake peer). */
+  function ips(proxyHeader: "x-forwarded-for" | "forwarded", fields: string[]): string[] {
+    const seen: string[] = [];
+    const { connect } = setup({
+      trustProxy: ["192.0.2.1"],
+      proxyHeader,
+      handler: (req) => {
+        seen.push(req.ip);
+        return { body: "" };
+      },
+    });
+    const t = connect();
+    for (const f of fields) t.send(`GET / HTTP/1.1\r\nHost: x\r\n${f}\r\n\r\n`);
+    return seen;
+  }
+
+  it("ends a Forwarded chain at an element that names no one, or two, or is cut short", () => {
+    // RFC 7239 §4: `for` is optional, and once per element at most. The element before one that
+    // names no one is not the hop's word but whatever came before it: the client's own.
+    assert.deepEqual(
+      ips("forwarded", [
+        "Forwarded: for=203.0.113.66, proto=https",
+        "Forwarded: for=203.0.113.66, by=192.0.2.1;host=x",
+        "Forwarded: for=203.0.113.66;for=192.0.2.1",
+        'Forwarded: for="203.0.113.66',
+        "Forwarded: for=203.0.113.9, for=192.0.2.1;proto=https",
+        'Forwarded: for="[2001:db8::7]:4711";proto=http, , for=192.0.2.1',
+        "Forwarded: for=198.51.100.1:_p0rt",
+      ]),
+      [
+        "192.0.2.1",
+        "192.0.2.1",
+        "192.0.2.1",
+        "192.0.2.1",
+        "203.0.113.9",
+        "2001:db8::7",
+        "198.51.100.1",
+      ],
+    );
+  });
+
+  it("takes a node with a port of anything but digits, or IPv4 in brackets, for no address", () => {
+    assert.deepEqual(
+      ips("x-forwarded-for", [
+        "X-Forwarded-For: 203.0.113.66:evil",
+        "X-Forwarded-For: 203.0.113.66:",
+        "X-Forwarded-For: 203.0.113.66:123456",
+        "X-Forwarded-For: [203.0.113.66]",
+        "X-Forwarded-For: [2001:db8::66]x",
+        "X-Forwarded-For: 203.0.113.9:5678",
+        "X-Forwarded-For: [2001:DB8:0::7]:80, 192.0.2.1",
+        "X-Forwarded-For: 2001:db8::8",
+      ]),
+      [
+        "192.0.2.1",
+        "192.0.2.1",
+        "192.0.2.1",
+        "192.0.2.1",
+        "192.0.2.1",
+        "203.0.113.9",
+        "2001:db8::7",
+        "2001:db8::8",
+      ],
+    );
+  });
+});
+
 describe("connection: what a request keeps of its input", () => {
   it("copies head and body when the transport reuses its read buffer", async () => {
     const { connect } = setup({
