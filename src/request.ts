@@ -350,7 +350,7 @@ function forwardedFor(element: string): string {
     const eq = pair.indexOf("=");
     if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== "for") continue;
     if (node !== null) return "";
-    node = withoutPort(unquoted(pair.slice(eq + 1).trim()));
+    node = withoutPort(unquoted(pair.slice(eq + 1).trim()), false);
   }
   return node ?? "";
 }
@@ -365,15 +365,17 @@ function unquoted(value: string): string {
 function xffChain(value: string | undefined): string[] {
   if (value === undefined) return [];
   return lastElements(value, MAX_PROXY_HOPS).map((s) => s.trim()).filter((s) => s !== "").map(
-    withoutPort,
+    (node) => withoutPort(node, true),
   );
 }
 
 /**
- * A node as proxies write it (`192.0.2.1:8080`, `[2001:db8::1]:8080`, bare) without its port;
- * "" when it is none of these (no address then, whatever it starts with).
+ * A node as proxies write it (`192.0.2.1:8080`, `[2001:db8::1]:8080`, and IPv6 without brackets
+ * when `bareIPv6`) without its port; "" when it is none of these (no address then, whatever it
+ * starts with). Forwarded has IPv6 in brackets (RFC 7239 §6): bare, `2001:db8::1:80` could be
+ * an address or one with a port.
  */
-function withoutPort(node: string): string {
+function withoutPort(node: string, bareIPv6: boolean): string {
   if (node.startsWith("[")) {
     // Between brackets only IPv6 (RFC 7239 §6), and after them a port or nothing.
     const close = node.indexOf("]");
@@ -382,7 +384,8 @@ function withoutPort(node: string): string {
   }
   // One colon: IPv4 with a port; more: an IPv6 address without brackets.
   const colon = node.indexOf(":");
-  if (colon < 0 || colon !== node.lastIndexOf(":")) return node;
+  if (colon < 0) return node;
+  if (colon !== node.lastIndexOf(":")) return bareIPv6 ? node : "";
   return portOrNothing(node, colon) ? node.slice(0, colon) : "";
 }
 

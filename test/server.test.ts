@@ -991,6 +991,14 @@ describe("request: ip behind a trusted proxy", () => {
     );
   });
 
+  it("takes IPv6 in a Forwarded node only in brackets, as RFC 7239 §6 writes it", () => {
+    // Bare, `2001:db8::66:80` would be an address, or another one with a port.
+    assert.deepEqual(
+      ips("forwarded", ['Forwarded: for="2001:db8::66"', "Forwarded: for=::ffff:203.0.113.66"]),
+      ["192.0.2.1", "192.0.2.1"],
+    );
+  });
+
   it("takes a node with a port of anything but digits, or IPv4 in brackets, for no address", () => {
     assert.deepEqual(
       ips("x-forwarded-for", [
