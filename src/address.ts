@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ipv6Address } from "./authority.ts";
 
 /**
  * The form sockets report `text` in, or null when it is no IP address: IPv4 as four decimal
@@ -14,11 +15,12 @@
  */
 export function canonicalAddress(text: string): string | null {
   if (IPV4.test(text)) return validOctets(text) ? text : null;
-  if (!/^[0-9A-Fa-f:.]+$/.test(text) || !text.includes(":")) return null;
+  if (!/^[0-9A-Fa-f:.]+$/.test(text) || !isIPv6(text)) return null;
   let ipv6: string;
   try {
-    // The URL standard's IPv6 parser and serializer follow RFC 5952, in every runtime.
-    ipv6 = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+    // The URL standard's IPv6 serializer follows RFC 5952, in every runtime. Its parsers do not
+    // agree on what is an address (Bun's takes `::0:0:0:0:0:0:`): RFC 3986 said so above.
+    ipv6 = new URL(`http://[${hexTail(text)}]/`).hostname.slice(1, -1);
   } catch {
     return null;
   }
@@ -31,6 +33,28 @@ export function canonicalAddress(text: string): string | null {
 }
 
 const IPV4 = /^(?:0|[1-9][0-9]{0,2})(?:\.(?:0|[1-9][0-9]{0,2})){3}$/;
+
+/** `text` (ASCII) is an IPv6address (RFC 3986 §3.2.2). */
+function isIPv6(text: string): boolean {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return ipv6Address(bytes, 0, bytes.length);
+}
+
+/**
+ * An IPv6address with its IPv4 tail (`::ffff:192.0.2.1`) written as two hex pieces. Bun's URL
+ * parser refuses some addresses with such a tail that RFC 3986 allows (`::1:2:3:4:192.0.2.1`,
+ * `::0:0:0:0:192.0.2.1`); written in hex it takes them.
+ */
+function hexTail(address: string): string {
+  const colon = address.lastIndexOf(":");
+  const tail = address.slice(colon + 1);
+  if (!tail.includes(".")) return address;
+  const [a, b, c, d] = tail.split(".").map(Number) as [number, number, number, number];
+  return `${address.slice(0, colon + 1)}${(a * 256 + b).toString(16)}:${
+    (c * 256 + d).toString(16)
+  }`;
+}
 
 function validOctets(text: string): boolean {
   return text.split(".").every((octet) => Number(octet) <= 255);

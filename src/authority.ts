@@ -56,7 +56,7 @@ const MAX_PORT = 65535;
 const DOT = 0x2e;
 
 /** `buf[p, end)` is an IPv6address (RFC 3986 §3.2.2): eight 16-bit pieces, `::` once at most. */
-function ipv6Address(buf: Uint8Array, p: number, end: number): boolean {
+export function ipv6Address(buf: Uint8Array, p: number, end: number): boolean {
   let pieces = 0;
   let compressed = false;
   if (end - p >= 2 && buf[p] === COLON && buf[p + 1] === COLON) {
