@@ -334,7 +334,7 @@ function forwardedChain(value: string | undefined): string[] {
   const out: string[] = [];
   for (const element of lastElements(value, MAX_PROXY_HOPS)) {
     // An empty list element is no hop (RFC 9110 §5.6.1.2).
-    if (element.trim() !== "") out.push(forwardedFor(element));
+    if (withoutOws(element) !== "") out.push(forwardedFor(element));
   }
   return out;
 }
@@ -348,9 +348,9 @@ function forwardedFor(element: string): string {
   let node: string | null = null;
   for (const pair of element.split(";")) {
     const eq = pair.indexOf("=");
-    if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== "for") continue;
+    if (eq < 0 || withoutOws(pair.slice(0, eq)).toLowerCase() !== "for") continue;
     if (node !== null) return "";
-    node = withoutPort(unquoted(pair.slice(eq + 1).trim()), false);
+    node = withoutPort(unquoted(withoutOws(pair.slice(eq + 1))), false);
   }
   return node ?? "";
 }
@@ -364,9 +364,25 @@ function unquoted(value: string): string {
 /** Addresses from X-Forwarded-For, nearest proxy last. */
 function xffChain(value: string | undefined): string[] {
   if (value === undefined) return [];
-  return lastElements(value, MAX_PROXY_HOPS).map((s) => s.trim()).filter((s) => s !== "").map(
+  return lastElements(value, MAX_PROXY_HOPS).map(withoutOws).filter((s) => s !== "").map(
     (node) => withoutPort(node, true),
   );
+}
+
+/**
+ * `text` without the whitespace around it that HTTP allows, SP and HTAB (RFC 9110 §5.6.3):
+ * trim() takes the byte 0xA0 (U+00A0) for whitespace too.
+ */
+function withoutOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }
 
 /**

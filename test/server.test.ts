@@ -962,7 +962,11 @@ describe("request: ip behind a trusted proxy", () => {
       },
     });
     const t = connect();
-    for (const f of fields) t.send(`GET / HTTP/1.1\r\nHost: x\r\n${f}\r\n\r\n`);
+    for (const f of fields) {
+      // One byte per character: a field may hold obs-text.
+      const head = `GET / HTTP/1.1\r\nHost: x\r\n${f}\r\n\r\n`;
+      t.events.onData(Uint8Array.from(head, (c) => c.charCodeAt(0)));
+    }
     return seen;
   }
 
@@ -988,6 +992,24 @@ describe("request: ip behind a trusted proxy", () => {
         "2001:db8::7",
         "198.51.100.1",
       ],
+    );
+  });
+
+  it("trims only SP and HTAB around a node, not the byte 0xA0 (no OWS in HTTP)", () => {
+    assert.deepEqual(
+      ips("x-forwarded-for", [
+        "X-Forwarded-For: \xa0203.0.113.66",
+        "X-Forwarded-For: 203.0.113.66\xa0, 192.0.2.1",
+        "X-Forwarded-For: \t203.0.113.9 ,192.0.2.1",
+      ]),
+      ["192.0.2.1", "192.0.2.1", "203.0.113.9"],
+    );
+    assert.deepEqual(
+      ips("forwarded", [
+        "Forwarded: for=203.0.113.66\xa0",
+        "Forwarded: proto=http;\tfor=203.0.113.9",
+      ]),
+      ["192.0.2.1", "203.0.113.9"],
     );
   });
 
