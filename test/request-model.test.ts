@@ -279,13 +279,15 @@ const nodeArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(...BAD_NODES) },
 );
 
+/** OWS, and the byte 0xA0 that trim() takes for whitespace and HTTP does not. */
+const CHAIN_OWS = fc.constantFrom("", "", "", " ", "\t", "\xa0");
 const xffElementArb = fc.tuple(
-  OWS_ARB,
+  CHAIN_OWS,
   fc.oneof({ weight: 9, arbitrary: nodeArb }, {
     weight: 1,
     arbitrary: fc.constant(""),
   }),
-  OWS_ARB,
+  CHAIN_OWS,
 ).map(([a, n, b]) => a + n + b);
 
 /** Node of a `for=`, quoted as RFC 7239 §6 has IPv6 and ports quoted, or not. */
@@ -299,7 +301,7 @@ const forwardedElementArb = fc.tuple(
   forValueArb,
   fc.subarray(OTHER_PAIRS, { maxLength: 2 }),
   fc.constantFrom("for", "For", "FOR"),
-  fc.constantFrom(";", ";", "; "),
+  fc.constantFrom(";", ";", "; ", ";\xa0"),
 ).map(([shape, v1, v2, others, name, sep]) => {
   // Mostly one `for`; some elements have none, two, or are empty.
   const fors = shape === 0 ? [] : shape === 1 ? [v1, v2] : [v1];

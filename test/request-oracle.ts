@@ -172,6 +172,11 @@ export function authorityHost(text: string): string | null {
 /** Which field the trusted proxies set. */
 export type ProxyField = "x-forwarded-for" | "forwarded";
 
+/** `text` without the OWS around it: SP and HTAB (RFC 9110 §5.6.3), not 0xA0 as trim() has it. */
+function withoutOws(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, "");
+}
+
 /** RFC 7239 §6 node-port: 1*5DIGIT or an obfuscated port. */
 const NODE_PORT = /^(?:[0-9]{1,5}|_[A-Za-z0-9._-]+)$/;
 
@@ -199,7 +204,7 @@ const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 function forwardedFor(element: string): string | null {
   const fors: string[] = [];
   for (const raw of element.split(";")) {
-    const pair = raw.trim();
+    const pair = withoutOws(raw);
     if (pair === "") continue;
     // Other parameters, well-formed or not, say nothing of the hop.
     const eq = pair.indexOf("=");
@@ -230,7 +235,7 @@ export function clientIp(
   const from = socketForm(peer);
   if (!trusted.has(from)) return from;
   if (value === undefined) return from;
-  const elements = value.split(",").slice(-MAX_HOPS).map((e) => e.trim()).filter((e) => e !== "");
+  const elements = value.split(",").slice(-MAX_HOPS).map(withoutOws).filter((e) => e !== "");
   let named = from;
   for (let i = elements.length - 1; i >= 0; i--) {
     const address = field === "forwarded"
