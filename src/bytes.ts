@@ -162,3 +162,19 @@ export function concatBytes(pieces: readonly Uint8Array[], size: number): Uint8A
   }
   return out;
 }
+
+/**
+ * `text` without the whitespace around it that HTTP allows, SP and HTAB (RFC 9110 §5.6.3):
+ * trim() takes the byte 0xA0 (U+00A0) for whitespace too.
+ */
+export function withoutOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+function isOws(c: number): boolean {
+  return c === SP || c === HT;
+}

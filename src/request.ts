@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { equalsIgnoreCase, latin1, QUESTION, SLASH } from "./bytes.ts";
+import { equalsIgnoreCase, latin1, QUESTION, SLASH, withoutOws } from "./bytes.ts";
 import { badJson, type RequestBody } from "./body.ts";
 import type { RequestHead } from "./parser.ts";
 import { canonicalAddress } from "./address.ts";
@@ -367,22 +367,6 @@ function xffChain(value: string | undefined): string[] {
   return lastElements(value, MAX_PROXY_HOPS).map(withoutOws).filter((s) => s !== "").map(
     (node) => withoutPort(node, true),
   );
-}
-
-/**
- * `text` without the whitespace around it that HTTP allows, SP and HTAB (RFC 9110 §5.6.3):
- * trim() takes the byte 0xA0 (U+00A0) for whitespace too.
- */
-function withoutOws(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && isOws(text.charCodeAt(start))) start++;
-  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
-  return start === 0 && end === text.length ? text : text.slice(start, end);
-}
-
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
 }
 
 /**

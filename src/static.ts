@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { withoutOws } from "./bytes.ts";
 import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
 import { imfDate, parseHttpDate } from "./date.ts";
@@ -488,7 +489,7 @@ const LIST_END = /[ \t,]*$/y;
 
 /** `*`, the entity-tags of a list (empty elements skipped), or null for one that is malformed. */
 function entityTags(value: string): "*" | string[] | null {
-  if (value.trim() === "*") return "*";
+  if (withoutOws(value) === "*") return "*";
   const tags: string[] = [];
   let at = 0;
   for (;;) {
@@ -524,7 +525,7 @@ function preconditionFailed(req: IncomingRequest, etag: string, modified: number
   }
   const ius = req.header("if-unmodified-since");
   if (ius === undefined) return false;
-  const since = parseHttpDate(ius.trim());
+  const since = parseHttpDate(withoutOws(ius));
   return !Number.isNaN(since) && modified > since;
 }
 
@@ -540,7 +541,7 @@ function notModified(req: IncomingRequest, etag: string, modified: number): bool
   }
   const ims = req.header("if-modified-since");
   if (ims === undefined) return false;
-  const since = parseHttpDate(ims.trim());
+  const since = parseHttpDate(withoutOws(ims));
   return !Number.isNaN(since) && modified <= since;
 }
 
@@ -551,25 +552,24 @@ function notModified(req: IncomingRequest, etag: string, modified: number): bool
 function ifRangeHolds(req: IncomingRequest, etag: string, lastModified: string | null): boolean {
   const ifRange = req.header("if-range");
   if (ifRange === undefined) return true;
-  const v = ifRange.trim();
+  const v = withoutOws(ifRange);
   if (v.startsWith('"') || v.startsWith("W/")) return strongMatch(v, etag);
   return v === lastModified;
 }
 
 const UNSATISFIABLE: [number, number] = [-1, -1];
 
-/** Spaces and tabs around a list element (RFC 9110 §5.6.3). */
-const OWS = /^[ \t]+|[ \t]+$/g;
-
 /** One `bytes=` range as [start, end); null to ignore the header (and send it all). */
 function parseRange(header: string, size: number): [number, number] | null {
   // The unit in any case: all range unit names are case-insensitive (RFC 9110 §14.1).
-  const unit = /^bytes=/i.exec(header.trim());
+  const value = withoutOws(header);
+  const unit = /^bytes=/i.exec(value);
   // Other units: a server may ignore Range.
   if (unit === null) return null;
   // A list (RFC 9110 §5.6.1.2): whitespace around its elements, empty ones ignored.
-  const specs = header.trim().slice(unit[0].length).split(",").map((spec) => spec.replace(OWS, ""))
-    .filter((spec) => spec !== "");
+  const specs = value.slice(unit[0].length).split(",").map(withoutOws).filter((spec) =>
+    spec !== ""
+  );
   // Several ranges, or syntax we do not follow: ignored, as above.
   const m = specs.length === 1 ? /^(\d*)-(\d*)$/.exec(specs[0]!) : null;
   if (m === null) return null;

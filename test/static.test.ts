@@ -450,6 +450,20 @@ describe("static files", () => {
     }
   });
 
+  it("takes only spaces and tabs for the whitespace around Range and If-* values", async () => {
+    // RFC 9110 §5.6.3; trim() also took the byte 0xA0 for whitespace.
+    const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+    const ask = (field: string) =>
+      request(port, latin1(`GET /a.txt HTTP/1.1\r\nHost: x\r\n${field}\r\n\r\n`));
+    for (const field of ["Range: \xa0bytes=0-4", "If-None-Match: *\xa0"]) {
+      const r = await ask(field);
+      assert.equal(r.status, 200, field);
+      assert.equal(text(r.body), "hello world", field);
+    }
+    assert.equal((await ask("Range: bytes=0-4\t")).status, 206);
+    assert.equal((await ask("If-None-Match: *\t")).status, 304);
+  });
+
   it("reads the range unit in any case (RFC 9110 §14.1)", async () => {
     const r = await get("/a.txt", "Range: BYTES=0-4\r\n");
     assert.equal(r.status, 206);
