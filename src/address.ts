@@ -32,6 +32,17 @@ export function canonicalAddress(text: string): string | null {
   return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
+/**
+ * An address as a person configures it (`--trust-proxy`, `trustProxy`), in {@link canonicalAddress}'s
+ * form: IPv6 also in the brackets of a URL (`[::1]`), as `--host` takes it.
+ */
+export function configuredAddress(text: string): string | null {
+  if (!(text.startsWith("[") && text.endsWith("]"))) return canonicalAddress(text);
+  const inside = text.slice(1, -1);
+  // Brackets are for IPv6 alone (RFC 3986 §3.2.2).
+  return inside.includes(":") ? canonicalAddress(inside) : null;
+}
+
 const IPV4 = /^(?:0|[1-9][0-9]{0,2})(?:\.(?:0|[1-9][0-9]{0,2})){3}$/;
 
 /** `text` (ASCII) is an IPv6address (RFC 3986 §3.2.2). */

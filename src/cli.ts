@@ -14,7 +14,7 @@ import {
 } from "./limits.ts";
 import type { RuntimeName } from "./transport.ts";
 import type { ProxyHeader } from "./request.ts";
-import { canonicalAddress } from "./address.ts";
+import { configuredAddress } from "./address.ts";
 
 /** The port the original binks listened on. */
 export const DEFAULT_PORT = 5555;
@@ -151,7 +151,7 @@ const FLAGS: readonly Flag[] = [
       const addresses = v.split(",").map((a) => a.trim()).filter((a) => a !== "");
       if (addresses.length === 0) throw new CliError("--trust-proxy needs addresses");
       for (const a of addresses) {
-        if (canonicalAddress(a) === null) {
+        if (configuredAddress(a) === null) {
           throw new CliError(`--trust-proxy takes IP addresses, not ${JSON.stringify(a)}`);
         }
       }

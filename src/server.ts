@@ -22,7 +22,7 @@ import { now } from "./clock.ts";
 import { Scope } from "./scope.ts";
 import { Timeout } from "./errors.ts";
 import { AccessLog } from "./log.ts";
-import { canonicalAddress } from "./address.ts";
+import { configuredAddress } from "./address.ts";
 import { kindOf, shown } from "./shown.ts";
 import type { AcceptFn, ConnectionEvents, Transport } from "./transport.ts";
 
@@ -99,7 +99,7 @@ function withDefaults<T extends object>(
 
 /** A trusted proxy's address, written as sockets report peers; a TypeError for anything else. */
 function trustedAddress(text: string): string {
-  const address = canonicalAddress(text);
+  const address = configuredAddress(text);
   if (address === null) {
     throw new TypeError(`trustProxy: not an IP address: ${JSON.stringify(text)}`);
   }

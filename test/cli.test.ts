@@ -76,6 +76,11 @@ describe("command-line flags", () => {
     const o = parseCli(["--access-log", "--trust-proxy", "10.0.0.1, ::1", "--health", "/healthz"]);
     assert.equal(o.accessLog, true);
     assert.deepEqual(o.trustProxy, ["10.0.0.1", "::1"]);
+    // IPv6 also in brackets, as --host takes it.
+    assert.deepEqual(parseCli(["--trust-proxy", "[::1],[::ffff:10.0.0.1]"]).trustProxy, [
+      "[::1]",
+      "[::ffff:10.0.0.1]",
+    ]);
     const repeated = parseCli(["--trust-proxy", "10.0.0.1", "--trust-proxy=10.0.0.2,10.0.0.3"]);
     assert.deepEqual(repeated.trustProxy, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
     assert.equal(o.health, "/healthz");
@@ -109,6 +114,8 @@ describe("command-line flags", () => {
       [["--workers", "0"], /between 1 and 1024/],
       [["--trust-proxy", "10.0.0.1,proxy.local"], /IP addresses, not "proxy.local"/],
       [["--trust-proxy", "10.0.0.256"], /IP addresses, not "10.0.0.256"/],
+      [["--trust-proxy", "[10.0.0.1]"], /IP addresses, not "\[10.0.0.1\]"/],
+      [["--trust-proxy", "[::1"], /IP addresses, not "\[::1"/],
     ];
     for (const [argv, message] of cases) {
       assert.throws(
@@ -180,8 +187,15 @@ describe("trusted proxy addresses", () => {
   });
 
   it("are matched however they were written, and a server refuses what is no address", () => {
-    const server = new HttpServer({ handler: () => ({}), trustProxy: ["0:0:0:0:0:0:0:1"] });
-    assert.deepEqual([...server.proxies.addresses], ["::1"]);
+    const server = new HttpServer({
+      handler: () => ({}),
+      trustProxy: ["0:0:0:0:0:0:0:1", "[2001:DB8::1]", "[::ffff:192.0.2.1]"],
+    });
+    assert.deepEqual([...server.proxies.addresses], ["::1", "2001:db8::1", "192.0.2.1"]);
+    assert.throws(
+      () => new HttpServer({ handler: () => ({}), trustProxy: ["[192.0.2.1]"] }),
+      /not an IP address: "\[192\.0\.2\.1\]"/,
+    );
     assert.throws(
       () => new HttpServer({ handler: () => ({}), trustProxy: ["proxy.local"] }),
       /not an IP address: "proxy\.local"/,
