@@ -296,6 +296,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private streamStatus = 0;
   /** Bytes of the streamed answer handed to the transport: head, framing and body. */
   private streamBytes = 0;
+  /**
+   * Entries of requests given up on behind a streamed answer still going out: written after
+   * its own, so that the log keeps the order the answers would have gone out in.
+   */
+  private logAfterStream: LogInfo[] | null = null;
   /** Why the server itself cut the connection, for the requests it leaves unanswered. */
   private cutWhy: string | null = null;
   /** @internal Links in the host's list of open connections (see {@link HttpServer}). */
@@ -1070,7 +1075,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       // An answer that was ready and waiting will never go out: its stream may hold a file.
       if (ex.reply !== null && !ex.written) drop(ex.reply);
       // Received and never answered: a log that left it out would hide it.
-      if (ex.log !== null) this.host.accessLog!.record(ex.log, null, 0, false);
+      if (ex.log !== null) this.logUnanswered(ex.log);
       this.handlerDone(ex);
       ex.req.abort(reason);
       if (ex.body !== null) ex.body.fail(bodyError);
@@ -1229,12 +1234,23 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     return this.send(CRLF_BYTES, false);
   }
 
-  /** Write the streamed answer's log entry, if it has one not yet written. */
+  /** Write the streamed answer's log entry, if it has one not yet written, and those behind it. */
   private logStream(complete: boolean): void {
     const log = this.streamLog;
     if (log === null) return;
     this.streamLog = null;
     this.host.accessLog!.record(log, this.streamStatus, this.streamBytes, complete);
+    const behind = this.logAfterStream;
+    this.logAfterStream = null;
+    if (behind !== null) {
+      for (const info of behind) this.host.accessLog!.record(info, null, 0, false);
+    }
+  }
+
+  /** Log a request given up on unanswered: now, or after the streamed answer before it. */
+  private logUnanswered(log: LogInfo): void {
+    if (this.streamLog !== null) (this.logAfterStream ??= []).push(log);
+    else this.host.accessLog!.record(log, null, 0, false);
   }
 
   /** Write `bytes` to the transport; false (and input blocked) once its buffer is full. */

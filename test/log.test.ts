@@ -5,6 +5,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { AccessLog, MAX_LOGGED_TARGET, PIECE_BYTES, pieces } from "../src/log.ts";
+import { HttpServer } from "../src/server.ts";
+import type { ConnectionEvents, Transport } from "../src/transport.ts";
+import type { Reply } from "../src/response.ts";
 
 const utf8 = new TextEncoder();
 
@@ -128,5 +131,94 @@ describe("access log pieces", () => {
     assert.equal(long.cut, true);
     assert.equal(short.path, "/ok");
     assert.equal("cut" in short, false);
+  });
+});
+
+/** A transport that keeps what it is handed; its close is reported a turn later, as adapters do. */
+class LoggedTransport implements Transport {
+  written = 0;
+  closed = false;
+  readonly pending = 0;
+  readonly remoteAddress = "192.0.2.9";
+  readonly remotePort = 4000;
+  events!: ConnectionEvents;
+  write(bytes: Uint8Array): boolean {
+    this.written += bytes.length;
+    return true;
+  }
+  pause(): void {}
+  resume(): void {}
+  end(): void {}
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    queueMicrotask(() => this.events.onClose());
+  }
+}
+
+/** A stream that sends "ab", then waits for `gate` before it ends. */
+function gatedStream(gate: Promise<void>): AsyncIterable<string> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield "ab";
+      await gate;
+    },
+  };
+}
+
+const turns = async (n = 20) => {
+  for (let i = 0; i < n; i++) await null;
+};
+
+describe("access log lines", () => {
+  // Found by the model tests (test/model/access.ts): the requests given up on behind a streamed
+  // answer were logged as they were given up, the stream's own line only when it ended, after
+  // theirs.
+  it("come in the order the answers went out, a stream's before those given up behind it", async () => {
+    let open = (): void => {};
+    const gate = new Promise<void>((resolve) => open = resolve);
+    const lines: string[] = [];
+    const server = new HttpServer({
+      lingerMs: 50,
+      accessLog: (text) => lines.push(text),
+      handler: (req): Reply | Promise<Reply> => {
+        if (req.path === "/stream") return { body: gatedStream(gate) };
+        if (req.path === "/closing") {
+          // Answered after a turn: the request behind it is read and started meanwhile.
+          return Promise.resolve({ headers: { Connection: "close" }, body: gatedStream(gate) });
+        }
+        // Answered later: waiting behind the stream when its connection goes.
+        return new Promise<Reply>(() => {});
+      },
+    });
+    const connect = (): LoggedTransport => {
+      const t = new LoggedTransport();
+      t.events = server.accept(t);
+      return t;
+    };
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    // The client leaves while the stream goes out, a request read behind it.
+    const left = connect();
+    left.events.onData(new TextEncoder().encode(get("/stream") + get("/behind")));
+    await turns();
+    const leftBytes = left.written;
+    left.events.onClose(new Error("ECONNRESET"));
+    // The stream says close: the request read behind it is given up as it starts.
+    const closing = connect();
+    closing.events.onData(new TextEncoder().encode(get("/closing") + get("/dropped")));
+    await turns();
+    open();
+    await turns();
+    server.accessLog!.flush();
+    const logged = lines.join("").trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(
+      logged.map((e) => [e.path, e.status, e.bytes, e.complete]),
+      [
+        ["/stream", 200, leftBytes, false],
+        ["/behind", null, 0, false],
+        ["/closing", 200, closing.written, true],
+        ["/dropped", null, 0, false],
+      ],
+    );
   });
 });
