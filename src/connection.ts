@@ -303,6 +303,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   private logAfterStream: LogInfo[] | null = null;
   /** Why the server itself cut the connection, for the requests it leaves unanswered. */
   private cutWhy: string | null = null;
+  /**
+   * The connection closed its transport itself: what it would write after that goes nowhere
+   * (the close is reported later, on Node a turn of the event loop later), so nothing is.
+   */
+  private cut = false;
   /** @internal Links in the host's list of open connections (see {@link HttpServer}). */
   openPrev: Connection | null = null;
   /** @internal */
@@ -386,7 +391,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   abort(): void {
     if (this.phase === CLOSED) return;
     this.cutWhy = "the server stopped: its shutdown grace ran out";
-    this.t.close();
+    this.cutTransport(false);
   }
 
   // ---- events from the transport ----
@@ -1008,7 +1013,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** Write every answered response at the front of the queue, in order. */
   private drainQueue(): void {
-    while (this.first !== null && !this.streaming && this.phase !== CLOSED) {
+    while (this.first !== null && !this.streaming && this.phase !== CLOSED && !this.cut) {
       const ex = this.first;
       if (ex.reply === null) {
         if (ex.continueState === WANTED) this.sendContinue(ex);
@@ -1164,7 +1169,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       this.streamIterator = iterator;
       for (;;) {
         const step = await iterator.next();
-        if (this.phase === CLOSED) {
+        if (this.phase === CLOSED || this.cut) {
           await iterator.return?.();
           return;
         }
@@ -1178,7 +1183,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
           await new Promise<void>((resolve) => {
             this.drainWaiter = resolve;
           });
-          if (this.phase === CLOSED) {
+          if (this.phase === CLOSED || this.cut) {
             await iterator.return?.();
             return;
           }
@@ -1190,15 +1195,14 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       // A producer that stopped because its client left (the request's signal) did no wrong.
       if (!req.abortedWith(err)) this.host.reportError(err);
       this.logStream(false);
-      if (closeDelimited && this.t.reset !== undefined) this.t.reset();
-      else this.t.close();
+      this.cutTransport(closeDelimited);
       return;
     }
-    if (this.phase === CLOSED) return;
+    if (this.phase === CLOSED || this.cut) return;
     if (left > 0) {
       this.host.reportError(new RangeError("stream shorter than its length"));
       this.logStream(false);
-      this.t.close();
+      this.cutTransport(false);
       return;
     }
     if (!raw) {
@@ -1255,7 +1259,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** Write `bytes` to the transport; false (and input blocked) once its buffer is full. */
   private send(bytes: Uint8Array, owned: boolean): boolean {
-    if (this.phase === CLOSED) return true;
+    if (this.phase === CLOSED || this.cut) return true;
     const ok = this.t.write(bytes, owned);
     if (!ok) {
       this.block(BLOCK_WRITE);
@@ -1265,6 +1269,18 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       }
     }
     return ok;
+  }
+
+  /**
+   * Close the transport (with a reset, when `reset` and the runtime can), before its close is
+   * reported: no request is read after it, and no answer written, so none is logged as sent.
+   */
+  private cutTransport(reset: boolean): void {
+    this.cut = true;
+    if (this.phase !== CLOSED) this.phase = DISCARD;
+    this.inLen = 0;
+    if (reset && this.t.reset !== undefined) this.t.reset();
+    else this.t.close();
   }
 
   /** Send what the shared buffer holds, unless an entry point further up will. */
@@ -1277,7 +1293,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     const out = this.host.out;
     if (out.len === out.start) return;
     // A closed connection writes nothing, so keeps nothing.
-    const wrote = this.phase !== CLOSED;
+    const wrote = this.phase !== CLOSED && !this.cut;
     this.send(out.written(), false);
     out.sent(wrote && this.t.keptBorrowed === true);
   }
@@ -1292,7 +1308,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /** Half-close our side, then linger a little so the client reads the answer before any reset. */
   private finish(): void {
-    if (this.phase === CLOSED || this.waiting === WAIT_LINGER) return;
+    if (this.phase === CLOSED || this.cut || this.waiting === WAIT_LINGER) return;
     this.phase = DISCARD;
     // The connection's own timer bounds the linger: no closure or second timer per connection.
     this.sentMark = -1;
@@ -1419,7 +1435,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         return;
       }
       // Still lingering as far as finish() is concerned, until onClose.
-      this.t.close();
+      this.cutTransport(false);
       return;
     }
     if (what === WAIT_SEND) {
@@ -1433,7 +1449,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       }
       // Nothing more can be said to a client that does not read: let it go.
       this.waiting = WAIT_NONE;
-      this.t.close();
+      this.cutTransport(false);
       return;
     }
     this.waiting = WAIT_NONE;
