@@ -301,6 +301,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
    * its own, so that the log keeps the order the answers would have gone out in.
    */
   private logAfterStream: LogInfo[] | null = null;
+  /** A sized stream's whole length went out: cut after that, its client has it all. */
+  private streamWhole = false;
   /** Why the server itself cut the connection, for the requests it leaves unanswered. */
   private cutWhy: string | null = null;
   /**
@@ -496,7 +498,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (this.bodyEx !== null && this.bodyEx.body !== null) {
       this.bodyEx.body.fail(new Error("connection closed"));
     }
-    this.logStream(false);
+    this.logStream(this.streamWhole);
     this.bodyEx = null;
     this.inBuf = null;
     this.inLen = 0;
@@ -1134,6 +1136,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       else {
         // A stream may yet fail or lose its client: logged when it ends, as it went.
         this.streamLog = log;
+        this.streamWhole = false;
         this.streamStatus = status;
         this.streamBytes = bytes;
       }
@@ -1179,7 +1182,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
         if (sized >= 0 && (left -= bytes.length) < 0) {
           throw new RangeError("stream longer than its length");
         }
-        if (!this.sendPiece(bytes, raw)) {
+        const room = this.sendPiece(bytes, raw);
+        if (left === 0) this.streamWhole = true;
+        if (!room) {
           await new Promise<void>((resolve) => {
             this.drainWaiter = resolve;
           });

@@ -177,11 +177,12 @@ function logged(handler: (req: IncomingRequest) => Reply | Promise<Reply>) {
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
 
-/** A stream that sends "ab", then waits for `gate` before it ends. */
-function gatedStream(gate: Promise<void>): AsyncIterable<string> {
+/** A stream that sends "ab" (and "cd" when `more`), then waits for `gate` before it ends. */
+function gatedStream(gate: Promise<void>, more = false): AsyncIterable<string> {
   return {
     async *[Symbol.asyncIterator]() {
       yield "ab";
+      if (more) yield "cd";
       await gate;
     },
   };
@@ -248,6 +249,22 @@ describe("access log lines", () => {
     assert.deepEqual(
       entries().map((e) => [e.path, e.status, e.bytes, e.complete]),
       [["/late", null, 0, false]],
+    );
+  });
+
+  it("say a stream of a known length went out whole once all of it did, cut after that", async () => {
+    // Its last piece sent, the producer still at work (closing a file) when the client left.
+    const { connect, entries } = logged(() => ({
+      length: 4,
+      body: gatedStream(new Promise<void>(() => {}), true),
+    }));
+    const t = connect(get("/sized"));
+    await turns();
+    const sent = t.written;
+    t.events.onClose(new Error("ECONNRESET"));
+    assert.deepEqual(
+      entries().map((e) => [e.path, e.status, e.bytes, e.complete]),
+      [["/sized", 200, sent, true]],
     );
   });
 });
