@@ -29,7 +29,9 @@
  *   no pull is running at the end, none called after a cancel;
  * - onError gets the handlers' own failures (each once, and those whose 500 or cut went out),
  *   nothing else (no client leaving); no exception escapes, no promise is left rejected;
- * - at the end: no timer beyond those found, no connection counted, no handler running.
+ * - at the end: no timer beyond those found, no connection counted, no handler running;
+ * - the access log has one line per request dispatched or refused, as its answer went out on
+ *   the wire (see test/model/access.ts).
  */
 import fc from "fast-check";
 import { HttpServer } from "../../src/server.ts";
@@ -38,6 +40,7 @@ import { timers } from "../../src/clock.ts";
 import { detectRuntime } from "../../adapters/detect.ts";
 import { type Gate, type ModelOptions, type Outcome, Run, stopOnAbort } from "./harness.ts";
 import { onClock, VirtualClock } from "./clock.ts";
+import { AccessSink, checkAccess } from "./access.ts";
 import type { ServerAction } from "./server.ts";
 import {
   type Action,
@@ -424,6 +427,8 @@ interface Slot {
   status: number;
   mode: Mode;
   at: number;
+  /** Where it ends in the output (cut short: where the output does). */
+  end: number;
   partial: boolean;
   failing: boolean;
   streamed: boolean;
@@ -453,6 +458,7 @@ function handlerMistake(error: unknown): boolean {
 interface SharedFetch {
   server: HttpServer;
   conn: number;
+  access: AccessSink;
 }
 
 /** One connection to a server of fetch handlers: its own, or one it shares. */
@@ -464,6 +470,8 @@ class FetchRun {
   /** What reached onError: this connection's FetchFails, or on a server of its own, all. */
   readonly errors: unknown[] = [];
   readonly conn: number;
+  /** The server's access log (shared: every connection's lines). */
+  readonly access: AccessSink;
   private readonly s: FetchScenario;
   private readonly options: ModelOptions;
   private readonly clock: VirtualClock;
@@ -476,6 +484,7 @@ class FetchRun {
     this.options = options;
     this.clock = clock;
     this.conn = shared?.conn ?? 0;
+    this.access = shared?.access ?? new AccessSink();
     this.server = shared?.server ?? new HttpServer({
       handler: fetchHandler((request) => this.fetch(request, this.index(request)), {
         ready: READY,
@@ -484,6 +493,7 @@ class FetchRun {
       timeouts: options.timeouts,
       limits: { maxPipelined: s.maxPipelined, maxInflight: s.maxInflight },
       onError: (error) => this.errors.push(error),
+      accessLog: this.access.write,
     });
     const requests = s.requests.map(asRequestSpec);
     // A transport reads at most so much at a time (the reused buffer of Deno's adapter too).
@@ -492,7 +502,11 @@ class FetchRun {
     const size = s.readSize ?? READ_SIZE;
     for (let at = size; at < length; at += size) reads.push(at);
     const scenario: Scenario = { ...s, requests, cuts: [...s.cuts, ...reads], actions: [] };
-    this.run = new Run(scenario, options, clock, { server: this.server, conn: this.conn });
+    this.run = new Run(scenario, options, clock, {
+      server: this.server,
+      conn: this.conn,
+      access: this.access,
+    });
     // As on a shared server (see Run): a shutdown's grace cuts the connection while its
     // handlers may still answer, before the close is reported; such writes go nowhere.
     this.records = s.requests.map(() => ({
@@ -877,6 +891,7 @@ class FetchRun {
     run.notifyClose();
     await this.quiesce();
     if (this.shutdownAt >= 0 && !this.shutDown) this.violation("shutdown() never finished");
+    this.server.accessLog?.flush();
     this.check();
   }
 
@@ -894,10 +909,31 @@ class FetchRun {
     const slots = this.match();
     this.checkClosing(slots);
     this.checkHandlers(slots);
+    this.checkAccessLog(slots);
     return this.checkErrors(slots);
   }
 
+  /** The connection's access-log lines, against its output (see test/model/access.ts). */
+  private checkAccessLog(slots: Slot[]): void {
+    const remote = this.run.t.remoteAddress;
+    const firstUncalled = this.records.findIndex((rec) => !rec.called);
+    checkAccess({
+      lines: this.access.of(remote),
+      remote,
+      output: latin1.decode(this.run.t.bytes()),
+      requests: this.s.requests.map((r, i) => ({
+        method: r.method,
+        target: `/r${this.tag(i)}`,
+        called: this.records[i]!.called,
+      })),
+      answers: slots,
+      mayRefuseUnanswered: firstUncalled >= 0 &&
+        this.run.delivered > this.run.starts[firstUncalled]!,
+    }, (what) => this.violation(what));
+  }
+
   private check(): void {
+    for (const fault of this.access.faults) this.violation(`access log: ${fault}`);
     const counts = this.checkConnection();
     checkNotResponses(counts, (what) => this.violation(what));
     if (timers.size > this.timersBefore) {
@@ -981,6 +1017,7 @@ class FetchRun {
             status: 0,
             mode: "keep",
             at: pos,
+            end: text.length,
             partial: true,
             failing: false,
             streamed: false,
@@ -1018,6 +1055,7 @@ class FetchRun {
         status: found.status,
         mode: found.mode,
         at,
+        end: body.complete ? pos : text.length,
         partial: !body.complete,
         failing: found.failing,
         streamed: found.streamed === true,
@@ -1313,6 +1351,7 @@ class FetchServerRun {
   readonly server: HttpServer;
   readonly runs: FetchRun[];
   private readonly others: unknown[] = [];
+  private readonly access = new AccessSink();
   private readonly s: FetchServerScenario;
   private readonly options: ModelOptions;
   private readonly clock: VirtualClock;
@@ -1334,9 +1373,10 @@ class FetchServerRun {
           this.runs[error.conn]!.errors.push(error);
         } else this.others.push(error);
       },
+      accessLog: this.access.write,
     });
     this.runs = s.conns.map((c, k) =>
-      new FetchRun(c, options, clock, { server: this.server, conn: k })
+      new FetchRun(c, options, clock, { server: this.server, conn: k, access: this.access })
     );
   }
 
@@ -1443,10 +1483,12 @@ class FetchServerRun {
     for (const r of this.runs) r.run.notifyClose();
     await this.quiesce();
     if (this.shutdownAt >= 0 && !this.shutDown) this.violations.push("shutdown() never finished");
+    this.server.accessLog?.flush();
     this.check();
   }
 
   private check(): void {
+    for (const fault of this.access.faults) this.violations.push(`access log: ${fault}`);
     const total: NotResponses = { reported: 0, owed: 0, made: 0 };
     for (const r of this.runs) {
       const n = r.checkConnection();

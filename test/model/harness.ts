@@ -14,7 +14,9 @@
  *   (none is left waiting on a body that will never end); every stream answered with is read to
  *   its end or returned;
  * - the body a handler reads is exactly the bytes sent;
- * - once the socket is gone, no timer, handler slot, connection or scope member is left.
+ * - once the socket is gone, no timer, handler slot, connection or scope member is left;
+ * - the access log has one line per request dispatched or refused, as its answer went out on
+ *   the wire (see test/model/access.ts).
  */
 import { type HttpOptions, HttpServer } from "../../src/server.ts";
 import type { ConnectionEvents, Transport } from "../../src/transport.ts";
@@ -23,6 +25,7 @@ import type { Reply, StreamBody } from "../../src/response.ts";
 import type { Timeouts } from "../../src/limits.ts";
 import { timers } from "../../src/clock.ts";
 import { onClock, VirtualClock } from "./clock.ts";
+import { AccessSink, checkAccess, remoteOf } from "./access.ts";
 import {
   type Action,
   bodyBeforeFault,
@@ -67,7 +70,7 @@ class ModelTransport implements Transport {
   keptBorrowed = false;
   readonly freshChunks: boolean;
   readonly keepBorrowed: boolean;
-  readonly remoteAddress = "192.0.2.7";
+  readonly remoteAddress: string;
   readonly remotePort = 40000;
   /** Event count at end(), close() or the close being reported; -1 until then. */
   endedAt = -1;
@@ -86,6 +89,7 @@ class ModelTransport implements Transport {
 
   constructor(run: Run, s: Scenario) {
     this.run = run;
+    this.remoteAddress = remoteOf(run.connNo);
     this.freshChunks = s.freshChunks;
     this.keepBorrowed = s.keepBorrowed;
   }
@@ -122,8 +126,13 @@ class ModelTransport implements Transport {
     if (this.closedAt >= 0) return;
     this.closedAt = this.run.tick();
     if (this.endedAt < 0) this.cutByServer = true;
-    // As adapters do: the close is reported after the call, from the runtime.
-    queueMicrotask(() => this.run.notifyClose());
+    // As adapters do: the close is reported after the call, from the runtime. On a shared
+    // server, later (Node reports it once the handle has closed, a turn of the event loop
+    // later), so that handlers and streams settling meanwhile write to a closed transport; yet
+    // within the microtasks a step settles with, so that no timer fires before it.
+    let turns = this.dropAfterClose ? CLOSE_REPORT_TURNS : 0;
+    const report = () => turns-- > 0 ? queueMicrotask(report) : this.run.notifyClose();
+    queueMicrotask(report);
   }
   reset(): void {
     this.close();
@@ -168,10 +177,15 @@ interface Slot {
   status: number;
   mode: Mode;
   at: number;
+  /** Where it ends in the output (cut short: where the output does). */
+  end: number;
   partial: boolean;
 }
 
 const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/** Microtask turns a shared server's transport takes to report a close (see `close()`). */
+const CLOSE_REPORT_TURNS = 30;
 
 const DATE_LINE = /Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n/g;
 
@@ -182,6 +196,8 @@ const DATE_LINE = /Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d 
 export interface Shared {
   server: HttpServer;
   conn: number;
+  /** Where that server's access log goes. */
+  access: AccessSink;
 }
 
 /** One run of one scenario: one connection, with a server of its own or a {@link Shared} one. */
@@ -196,7 +212,7 @@ export class Run {
   private nextPiece = 0;
   delivered = 0;
   /** Where each request's head and whole request end in the input. */
-  private readonly starts: number[] = [];
+  readonly starts: number[] = [];
   readonly headEnds: number[] = [];
   readonly ends: number[] = [];
   finAt = -1;
@@ -212,6 +228,8 @@ export class Run {
   readonly server: HttpServer;
   /** The connection's number on a shared server (undefined alone). */
   readonly connNo: number | undefined;
+  /** The server's access log (shared: every connection's lines). */
+  readonly access: AccessSink;
   private conn!: ConnectionEvents;
 
   readonly s: Scenario;
@@ -226,6 +244,7 @@ export class Run {
   constructor(s: Scenario, options: ModelOptions, clock: VirtualClock, shared?: Shared) {
     this.s = s;
     this.connNo = shared?.conn;
+    this.access = shared?.access ?? new AccessSink();
     this.options = options;
     this.clock = clock;
     this.records = s.requests.map(() => ({
@@ -269,6 +288,7 @@ export class Run {
       timeouts: options.timeouts,
       limits: { maxPipelined: s.maxPipelined, maxInflight: s.maxInflight },
       onError: (error) => this.errors.push(error),
+      accessLog: this.access.write,
     };
     this.server = new HttpServer(options_);
   }
@@ -579,6 +599,7 @@ export class Run {
     await this.quiesce();
     this.notifyClose();
     await this.quiesce();
+    this.server.accessLog?.flush();
     this.check();
   }
 
@@ -603,10 +624,29 @@ export class Run {
     const slots = this.match();
     this.checkClosing(slots);
     this.checkHandlers(slots);
+    this.checkAccessLog(slots);
+  }
+
+  /** The connection's access-log lines, against its output (see test/model/access.ts). */
+  private checkAccessLog(slots: Slot[]): void {
+    const firstUncalled = this.records.findIndex((rec) => !rec.called);
+    checkAccess({
+      lines: this.access.of(this.t.remoteAddress),
+      remote: this.t.remoteAddress,
+      output: latin1.decode(this.t.bytes()),
+      requests: this.s.requests.map((r, i) => ({
+        method: r.method,
+        target: `/r${label(i, this.connNo)}`,
+        called: this.records[i]!.called,
+      })),
+      answers: slots,
+      mayRefuseUnanswered: firstUncalled >= 0 && this.delivered > this.starts[firstUncalled]!,
+    }, (what) => this.violation(what));
   }
 
   private check(): void {
     this.checkConnection();
+    for (const fault of this.access.faults) this.violation(`access log: ${fault}`);
     this.checkErrors();
     if (this.drainAt >= 0 && !this.shutDown) this.violation("shutdown() never finished");
     if (timers.size > this.timersBefore) {
@@ -634,7 +674,7 @@ export class Run {
       const headOnly = r.method === "HEAD";
       const rec = this.records[k]!;
       const keep: Mode = r.minor === 0 ? "keep10" : "keep";
-      const candidates: { text: string; slot: Omit<Slot, "at" | "partial"> }[] = [];
+      const candidates: { text: string; slot: Omit<Slot, "at" | "end" | "partial"> }[] = [];
       const modes: Mode[] = keepsAlive(r) ? [keep, "close"] : ["close"];
       const status = r.handler.reply.kind === "throw" ? 500 : r.handler.reply.status;
       if (rec.called) {
@@ -684,14 +724,14 @@ export class Run {
       const whole = candidates.filter((c) => text.startsWith(c.text, pos))
         .sort((a, b) => b.text.length - a.text.length)[0];
       if (whole !== undefined) {
-        slots.push({ ...whole.slot, at: pos, partial: false });
+        slots.push({ ...whole.slot, at: pos, end: pos + whole.text.length, partial: false });
         pos += whole.text.length;
         continue;
       }
       const rest = text.slice(pos);
       const part = candidates.find((c) => c.text.startsWith(rest));
       if (part !== undefined) {
-        slots.push({ ...part.slot, at: pos, partial: true });
+        slots.push({ ...part.slot, at: pos, end: text.length, partial: true });
         break;
       }
       this.violation(

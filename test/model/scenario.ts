@@ -329,12 +329,21 @@ export function actionArb(weights: Record<Action["kind"], number>): fc.Arbitrary
   return fc.oneof(...all.filter((a) => a.weight > 0));
 }
 
-/** Whole scenarios, with actions drawn by `weights`. */
-export function scenarioArb(weights: Record<Action["kind"], number>): fc.Arbitrary<Scenario> {
+/**
+ * Whole scenarios, with actions drawn by `weights`; `long`, schedules of up to 40 steps as often
+ * as short ones (fast-check's default size keeps most to a few).
+ */
+export function scenarioArb(
+  weights: Record<Action["kind"], number>,
+  long = false,
+): fc.Arbitrary<Scenario> {
+  const actions = actionArb(weights);
   return fc.record({
     requests: fc.array(requestArb, { minLength: 1, maxLength: 8 }),
     cuts: fc.array(fc.nat(2000), { maxLength: 12 }),
-    actions: fc.array(actionArb(weights), { maxLength: 40 }),
+    actions: long
+      ? fc.array(actions, { maxLength: 40, size: "max" })
+      : fc.array(actions, { maxLength: 40 }),
     freshChunks: fc.boolean(),
     keepBorrowed: fc.boolean(),
     leakyPause: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),

@@ -19,7 +19,9 @@
  * - after shutdown (and its grace), every connection is closed, no handler slot is held, no
  *   connection counted; at the end no timer is left in the wheel;
  * - nothing reaches onError but handlers' own failures (and deadlines, when time could reach
- *   them); no exception escapes; no promise is left rejected.
+ *   them); no exception escapes; no promise is left rejected;
+ * - each connection's access-log lines (told apart by its transport's address) are its own,
+ *   and a refused connection has one, its 503's.
  */
 import fc from "fast-check";
 import { HttpServer } from "../../src/server.ts";
@@ -28,6 +30,7 @@ import type { IncomingRequest } from "../../src/request.ts";
 import type { Reply } from "../../src/response.ts";
 import { type ModelOptions, Run } from "./harness.ts";
 import { onClock, VirtualClock } from "./clock.ts";
+import { AccessSink, checkRefused } from "./access.ts";
 import {
   type Action,
   DATE,
@@ -90,6 +93,7 @@ class ServerRun {
   private readonly arrived: boolean[];
   private readonly refused: boolean[];
   private readonly errors: unknown[] = [];
+  private readonly access = new AccessSink();
   private shutdownAt = -1;
   private shutDown = false;
   private readonly s: ServerScenario;
@@ -112,8 +116,11 @@ class ServerRun {
         maxConnections: s.maxConnections,
       },
       onError: (error) => this.errors.push(error),
+      accessLog: this.access.write,
     });
-    this.runs = s.conns.map((c, k) => new Run(c, options, clock, { server: this.server, conn: k }));
+    this.runs = s.conns.map((c, k) =>
+      new Run(c, options, clock, { server: this.server, conn: k, access: this.access })
+    );
     this.arrived = s.conns.map(() => false);
     this.refused = s.conns.map(() => false);
   }
@@ -332,23 +339,30 @@ class ServerRun {
     for (const run of arrived) run.notifyClose();
     await this.quiesce();
     if (this.shutdownAt >= 0 && !this.shutDown) this.violation("shutdown() never finished");
+    this.server.accessLog?.flush();
     this.check();
   }
 
   private check(): void {
+    for (const fault of this.access.faults) this.violation(`access log: ${fault}`);
     this.runs.forEach((run, k) => {
       if (!this.arrived[k]) {
         if (run.records.some((rec) => rec.called)) {
           this.violation(`a handler ran for connection ${k}, which never arrived`);
         }
+        if (this.access.of(run.t.remoteAddress).length > 0) {
+          this.violation(`access log: lines for connection ${k}, which never arrived`);
+        }
         return;
       }
       if (this.refused[k]) {
-        const out = latin1.decode(run.t.bytes()).replace(DATE_LINE, DATE);
-        if (out !== REFUSED_503) {
+        const out = latin1.decode(run.t.bytes());
+        if (out.replace(DATE_LINE, DATE) !== REFUSED_503) {
           this.violation(`connection ${k}, refused, got ${JSON.stringify(out)}`);
         }
         if (run.t.endedAt < 0) this.violation(`connection ${k}, refused, was not ended`);
+        const remote = run.t.remoteAddress;
+        checkRefused(this.access.of(remote), remote, out, (what) => this.violation(what));
         return;
       }
       run.checkConnection();
