@@ -22,6 +22,7 @@ import { canonicalAddress } from "../src/address.ts";
 import {
   canonical,
   clientIp,
+  configured,
   expect,
   headBytes,
   headerValue,
@@ -419,7 +420,7 @@ function parse(spec: HeadSpec): { status: number; head: RequestHead } {
 
 /** The server's trusted proxies for `c`, or null when it refuses the list (as it must, if bad). */
 function proxiesFor(c: Case): ProxyTrust | null {
-  const valid = c.trust.every((t) => canonical(t) !== null);
+  const valid = c.trust.every((t) => configured(t) !== null);
   let server: HttpServer;
   try {
     server = new HttpServer({ handler: () => ({}), trustProxy: c.trust, proxyHeader: c.header });
@@ -440,7 +441,7 @@ function holds(c: Case): void {
   assert.equal(status, want.status, "parse status");
   if (status !== 0) return;
   const proxies = proxiesFor(c) ??
-    proxiesFor({ ...c, trust: c.trust.filter((t) => canonical(t) !== null) })!;
+    proxiesFor({ ...c, trust: c.trust.filter((t) => configured(t) !== null) })!;
   const req = new IncomingRequest(head, null, { remoteAddress: c.peer }, proxies);
   assert.equal(req.method, c.head.method);
   assert.equal(req.url, c.head.target);
@@ -456,7 +457,7 @@ function holds(c: Case): void {
       `header(${JSON.stringify(name)})`,
     );
   }
-  const trusted = new Set(c.trust.map(canonical).filter((t): t is string => t !== null));
+  const trusted = new Set(c.trust.map(configured).filter((t): t is string => t !== null));
   assert.deepEqual([...proxies.addresses].sort(), [...trusted].sort(), "trusted, as written");
   const chain = headerValue(c.head.fields, c.header);
   assert.equal(
@@ -502,7 +503,7 @@ const walkArb: fc.Arbitrary<Case> = fc.tuple(
         fields: [["Host", "x"], ...(n === 0 ? a : []), ...b],
       },
       peer,
-      trust: [...trust.filter((t) => canonical(t) !== null), forms[at % forms.length]!],
+      trust: [...trust.filter((t) => configured(t) !== null), forms[at % forms.length]!],
       header,
       asked: [header],
     };

@@ -104,6 +104,12 @@ function rfc5952(pieces: number[]): string {
   return `${hex.slice(0, bestAt).join(":")}::${hex.slice(bestAt + bestLength).join(":")}`;
 }
 
+/** A trusted proxy's address as configured: IPv6 also in brackets (as a URL writes it). */
+export function configured(text: string): string | null {
+  const m = /^\[(.*:.*)\]$/.exec(text);
+  return canonical(m === null ? text : m[1]!);
+}
+
 /** An IP address as binks compares and shows them, or null for no IP address. */
 export function canonical(text: string): string | null {
   if (isIPv4(text)) return text;
