@@ -70,3 +70,8 @@ function hexTail(address: string): string {
 function validOctets(text: string): boolean {
   return text.split(".").every((octet) => Number(octet) <= 255);
 }
+
+/** `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) is 192.0.2.1. */
+export function plainAddress(address: string): string {
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}

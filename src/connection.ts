@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { plainAddress } from "./address.ts";
 import { CR, keepBytes, LF } from "./bytes.ts";
 import { type BodySource, RequestBody } from "./body.ts";
 import { ChunkedDecoder } from "./chunked.ts";
@@ -944,9 +945,15 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       err.reply = errorReply(status);
       err.forced = true;
       // Refused before it was a request: logged all the same (attacks are what a log is for),
-      // with no method or target, which may be anything, and the peer's own address.
+      // with no method or target, which may be anything, and the peer's own address (written as
+      // `req.ip` writes it: an IPv4-mapped address as IPv4).
       if (this.host.accessLog !== null) {
-        err.log = { method: null, url: null, remote: this.t.remoteAddress, started: now() };
+        err.log = {
+          method: null,
+          url: null,
+          remote: plainAddress(this.t.remoteAddress),
+          started: now(),
+        };
       }
       this.enqueue(err);
     }

@@ -13,7 +13,7 @@
 import { equalsIgnoreCase, latin1, QUESTION, SLASH, withoutOws } from "./bytes.ts";
 import { badJson, type RequestBody } from "./body.ts";
 import type { RequestHead } from "./parser.ts";
-import { canonicalAddress } from "./address.ts";
+import { canonicalAddress, plainAddress } from "./address.ts";
 
 const NO_BODY_BYTES = new Uint8Array(0);
 
@@ -319,11 +319,6 @@ export function hashPath(bytes: Uint8Array): number {
 }
 
 const SLASH_HASH = hashPath(new Uint8Array([SLASH]));
-
-/** `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) is 192.0.2.1. */
-function plainAddress(address: string): string {
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
-}
 
 /**
  * The nodes the elements of a Forwarded field (RFC 7239) name with `for=`, nearest proxy last;

@@ -142,9 +142,12 @@ class LoggedTransport implements Transport {
   afterClose = 0;
   closed = false;
   readonly pending = 0;
-  readonly remoteAddress = "192.0.2.9";
   readonly remotePort = 4000;
   events!: ConnectionEvents;
+  readonly remoteAddress: string;
+  constructor(remoteAddress = "192.0.2.9") {
+    this.remoteAddress = remoteAddress;
+  }
   write(bytes: Uint8Array): boolean {
     if (this.closed) this.afterClose += bytes.length;
     else this.written += bytes.length;
@@ -162,8 +165,8 @@ class LoggedTransport implements Transport {
 function logged(handler: (req: IncomingRequest) => Reply | Promise<Reply>) {
   const lines: string[] = [];
   const server = new HttpServer({ lingerMs: 50, accessLog: (text) => lines.push(text), handler });
-  const connect = (requests: string): LoggedTransport => {
-    const t = new LoggedTransport();
+  const connect = (requests: string, from?: string): LoggedTransport => {
+    const t = new LoggedTransport(from);
     t.events = server.accept(t);
     t.events.onData(new TextEncoder().encode(requests));
     return t;
@@ -193,6 +196,18 @@ const turns = async (n = 20) => {
 };
 
 describe("access log lines", () => {
+  it("write an IPv4 peer of a dual-stack socket as IPv4, refused before it was read too", async () => {
+    const { connect, entries } = logged(() => ({ body: "ok" }));
+    connect(get("/ok"), "::ffff:192.0.2.7");
+    connect("NOT A REQUEST LINE\r\n\r\n", "::ffff:192.0.2.8");
+    connect("NOT A REQUEST LINE\r\n\r\n", "2001:db8::1");
+    await turns();
+    assert.deepEqual(
+      entries().map((e) => [e.path, e.status, e.remote]),
+      [["/ok", 200, "192.0.2.7"], [null, 400, "192.0.2.8"], [null, 400, "2001:db8::1"]],
+    );
+  });
+
   // Found by the model tests (test/model/access.ts): the requests given up on behind a streamed
   // answer were logged as they were given up, the stream's own line only when it ended, after
   // theirs.
