@@ -13,7 +13,7 @@
  * @module
  */
 
-import { deadlineError, type Timer, timers } from "./clock.ts";
+import { deadlineError, now, type Timer, timers } from "./clock.ts";
 import { canceledError, type CancelSource, Closed, isCanceled, Timeout } from "./errors.ts";
 
 export type { Cancellation, CancelSource } from "./errors.ts";
@@ -201,6 +201,11 @@ class Operation {
     resolve(result);
   }
 
+  /** Its deadline has passed, though the wheel, which may fire late, has not told it yet. */
+  expired(): boolean {
+    return this.timer !== null && this.timer.deadline <= now();
+  }
+
   closedAt(w: Waiter): void {
     this.fail(closedError(this.isChoose ? w.index : -1));
   }
@@ -235,6 +240,14 @@ class Operation {
       pool.push(this);
     }
   }
+}
+
+/**
+ * Fails the waiters at the head of `queue` whose deadline has passed: the wheel fires up to 1/16
+ * of a delay late, and a peer that comes in between must not hand them a value or take theirs.
+ */
+function dropExpired(queue: WaitQueue): void {
+  for (let w = queue.head; w !== null && w.op.expired(); w = queue.head) w.op.fail(new Timeout());
 }
 
 function closedError(index: number): Closed {
@@ -342,6 +355,7 @@ export class Channel<in out T> implements AsyncIterable<T> {
    */
   trySend(value: T): boolean {
     if (this.isClosed) throw closedError(-1);
+    dropExpired(this.receivers);
     const receiver = this.receivers.shift();
     if (receiver !== null) {
       receiver.op.won(receiver, value);
@@ -359,6 +373,7 @@ export class Channel<in out T> implements AsyncIterable<T> {
    * sender, else {@link EMPTY}. Throws `Closed` once closed and drained.
    */
   tryRecv(): T | Empty {
+    dropExpired(this.senders);
     if (this.count > 0) {
       const value = this.shiftItem();
       // A slot just freed up: the longest-waiting sender's value moves in.
@@ -434,8 +449,9 @@ export class Channel<in out T> implements AsyncIterable<T> {
     return new ChannelIterator(this, undefined);
   }
 
-  /** A value can be had without waiting: buffered, or from a blocked sender. */
+  /** A value can be had without waiting: buffered, or from a blocked sender still in time. */
   private readyToRecv(): boolean {
+    dropExpired(this.senders);
     return this.count > 0 || this.senders.length > 0;
   }
 

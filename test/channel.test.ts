@@ -124,6 +124,15 @@ describe("Channel: buffered", () => {
   });
 });
 
+/** `performance.now()` (what the scheduler reads) held at a time the test sets. */
+function frozenClock(start: number): { set(t: number): void; restore(): void } {
+  const real = performance.now;
+  let t = start;
+  performance.now = () => t;
+  // Assigned back, not deleted: on Bun `now` is the object's own.
+  return { set: (next) => t = next, restore: () => performance.now = real };
+}
+
 describe("Channel: deadlines", () => {
   it("a poll deadline (0) fails at once with Timeout when it cannot proceed", async () => {
     const ch = new Channel<number>(1);
@@ -159,6 +168,43 @@ describe("Channel: deadlines", () => {
     const next = ch.recv();
     assert.equal(ch.trySend(2), true);
     assert.equal(await next, 2);
+  });
+
+  it("a call whose deadline has passed takes no value and gives none, though the wheel fires it later", async () => {
+    // The wheel fires a deadline up to 1/16 of its delay late (here 1 s: in the slot 23 ms
+    // after it). A peer that comes in between found the call still queued: a receiver was
+    // handed a value and a sender had its value taken 10 ms after their deadlines.
+    const clock = frozenClock(1_000_001);
+    const [receiving, sending, polled, choosing] = [0, 1, 2, 3].map(() => new Channel<number>());
+    try {
+      const deadline = now() + 1000;
+      const received = receiving.recv(deadline);
+      const sent = sending.send(1, deadline);
+      const polledSent = polled.send(2, deadline);
+      const chosen = choose(
+        [{ op: "recv", ch: choosing }, { op: "send", ch: sending, value: 3 }],
+        deadline,
+      );
+      // Heard, so that a failed assertion leaves no rejection unhandled.
+      for (const p of [received, sent, polledSent, chosen]) p.catch(() => {});
+      clock.set(deadline + 10);
+      assert.equal(receiving.trySend(4), false);
+      assert.equal(choosing.trySend(5), false);
+      assert.equal(sending.tryRecv(), EMPTY);
+      const poll = polled.recv(0);
+      await assert.rejects(received, Timeout);
+      await assert.rejects(sent, Timeout);
+      await assert.rejects(polledSent, Timeout);
+      await assert.rejects(chosen, Timeout);
+      await assert.rejects(poll, Timeout);
+      for (const ch of [receiving, sending, polled, choosing]) {
+        assert.equal(ch.pendingSenders + ch.pendingReceivers, 0);
+      }
+    } finally {
+      clock.restore();
+      // Calls left by a failed assertion would keep their timers, far off on the real clock.
+      for (const ch of [receiving, sending, polled, choosing]) ch.close();
+    }
   });
 
   it("a NaN deadline is a RangeError, not a wait", async () => {
