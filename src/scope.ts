@@ -10,7 +10,7 @@
  * @module
  */
 
-import { deadlineError, type Timer, timers } from "./clock.ts";
+import { deadlineError, now, type Timer, timers } from "./clock.ts";
 import { Canceled, type Cancellation, Closed, Timeout } from "./errors.ts";
 
 /** What a task knows about its own cancellation; passed to the function given to `go()`. */
@@ -148,8 +148,11 @@ function waitOn(list: DeadlineWaiter[], deadline: number): Promise<void> {
 function releaseAll(list: DeadlineWaiter[] | null): void {
   if (list === null || list.length === 0) return;
   for (const waiter of list.splice(0)) {
-    waiter.timer?.cancel();
-    waiter.resolve();
+    const timer = waiter.timer;
+    timer?.cancel();
+    // The wheel fires up to 1/16 of a delay late: a deadline passed in between came first.
+    if (timer !== null && timer.deadline <= now()) waiter.reject(new Timeout());
+    else waiter.resolve();
   }
 }
 

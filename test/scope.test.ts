@@ -243,6 +243,34 @@ describe("Scope: close", () => {
     await assert.rejects(task.result, Canceled);
     assert.equal(ch.pendingReceivers, 0);
   });
+
+  it("close and wait reject with Timeout when the tasks end after their deadline, before the wheel fires it", async () => {
+    // The wheel fires a deadline up to 1/16 of its delay late (here 1 s: in the slot 23 ms
+    // after it). Tasks that ended in between resolved the close and the wait: their deadline
+    // had passed first, which the docs say rejects.
+    const real = performance.now;
+    let t = 1_000_001;
+    performance.now = () => t;
+    try {
+      const deadline = now() + 1000;
+      const gate = new Channel<void>();
+      const closing = new Scope();
+      closing.go(async () => await gate.recv().catch(() => {})); // ignores cancellation
+      const waiting = new Scope();
+      waiting.go(async () => await gate.recv().catch(() => {}));
+      const closed = closing.close(deadline);
+      const waited = waiting.wait(deadline);
+      t = deadline + 10;
+      gate.close();
+      await assert.rejects(closed, Timeout);
+      await assert.rejects(waited, Timeout);
+      assert.equal(closing.size + waiting.taskCount, 0);
+      await closing.close(0);
+      await waiting.close(0);
+    } finally {
+      performance.now = real; // assigned back, not deleted: on Bun `now` is the object's own
+    }
+  });
 });
 
 describe("Scope: wait", () => {
