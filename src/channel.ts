@@ -158,7 +158,8 @@ class Operation {
     this.reject = reject;
   };
   readonly onDeadline = (): void => this.fail(new Timeout());
-  readonly onCancel = (): void => this.fail(canceledError(this.cancelSource));
+  readonly onCancel = (): void =>
+    this.fail(this.expired() ? new Timeout() : canceledError(this.cancelSource));
 
   /** As the AbortSignal listener: no closure needed. */
   handleEvent(): void {
@@ -201,13 +202,16 @@ class Operation {
     resolve(result);
   }
 
-  /** Its deadline has passed, though the wheel, which may fire late, has not told it yet. */
+  /**
+   * Its deadline has passed, though the wheel, which may fire late, has not told it yet: what
+   * ends it now (a peer, a close, a cancel) comes after the deadline, which wins.
+   */
   expired(): boolean {
     return this.timer !== null && this.timer.deadline <= now();
   }
 
   closedAt(w: Waiter): void {
-    this.fail(closedError(this.isChoose ? w.index : -1));
+    this.fail(this.expired() ? new Timeout() : closedError(this.isChoose ? w.index : -1));
   }
 
   fail(err: unknown): void {

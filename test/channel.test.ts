@@ -207,6 +207,42 @@ describe("Channel: deadlines", () => {
     }
   });
 
+  it("a call whose deadline has passed times out, though a close or a cancel comes before the wheel fires it", async () => {
+    // The wheel fires a deadline up to 1/16 of its delay late (here 1 s: in the slot 23 ms
+    // after it). A close or a cancel that came in between failed the call with Closed or
+    // Canceled, though its deadline had passed first.
+    const clock = frozenClock(1_000_001);
+    const [closing, canceling, aborting] = [0, 1, 2].map(() => new Channel<number>());
+    const scope = new Scope();
+    const controller = new AbortController();
+    try {
+      const deadline = now() + 1000;
+      const closed = closing.recv(deadline);
+      const task = scope.go(async (cx) => {
+        try {
+          await canceling.recv(deadline, cx);
+          return "received";
+        } catch (err) {
+          return (err as Error).name;
+        }
+      });
+      const aborted = aborting.send(1, deadline, controller.signal);
+      for (const p of [closed, aborted]) p.catch(() => {});
+      clock.set(deadline + 10);
+      closing.close();
+      task.cancel();
+      controller.abort();
+      await assert.rejects(closed, Timeout);
+      assert.equal(await task, "Timeout");
+      await assert.rejects(aborted, Timeout);
+    } finally {
+      clock.restore();
+      controller.abort();
+      for (const ch of [closing, canceling, aborting]) ch.close();
+      await scope.close();
+    }
+  });
+
   it("a NaN deadline is a RangeError, not a wait", async () => {
     const ch = new Channel<number>();
     await assert.rejects(ch.recv(NaN), RangeError);
