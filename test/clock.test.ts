@@ -92,6 +92,26 @@ describe("clock", () => {
     await assert.rejects(sleep(deadlineIn(10_000), AbortSignal.abort()), Canceled);
   });
 
+  it("sleep() whose deadline has passed resolves when cancelled before the wheel fires it", async () => {
+    // The wheel fires a deadline up to 1/16 of its delay late (here 1 s: in the slot 23 ms
+    // after it). A cancel that came in between rejected the sleep, though its deadline had
+    // passed first.
+    const real = performance.now;
+    let t = 1_000_001;
+    performance.now = () => t;
+    const controller = new AbortController();
+    try {
+      const deadline = now() + 1000;
+      const slept = sleep(deadline, controller.signal);
+      t = deadline + 10;
+      controller.abort();
+      await slept;
+    } finally {
+      performance.now = real; // assigned back, not deleted: on Bun `now` is the object's own
+      controller.abort();
+    }
+  });
+
   it("sleep() rejects with Canceled when its task is cancelled", async () => {
     const scope = new Scope();
     const task = scope.go((cx) => sleep(Infinity, cx));
