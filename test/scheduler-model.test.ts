@@ -11,7 +11,7 @@
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { check, holdsIn } from "./model/check.ts";
-import { type Program, programArb } from "./scheduler/program.ts";
+import { lateProgramArb, type Program, programArb } from "./scheduler/program.ts";
 import { runProgram } from "./scheduler/run.ts";
 
 async function holds(p: Program): Promise<void> {
@@ -22,5 +22,9 @@ async function holds(p: Program): Promise<void> {
 describe("scheduler model", () => {
   it("channels, choose, sleeps and scopes behave as documented over random programs", async () => {
     await check(fc.asyncProperty(programArb, holds), { seed: 0x5c4ed, numRuns: 600 });
+  });
+
+  it("a call is over at its deadline, though the wheel fires it up to 1/16 of its delay late", async () => {
+    await check(fc.asyncProperty(lateProgramArb, holds), { seed: 0x1a7e, numRuns: 400 });
   });
 });

@@ -13,9 +13,12 @@
  *   ready, with `Closed` naming it); blocked, the first clause a peer completes wins, and a close
  *   fails it with `Closed` naming the clause that channel's queue reached first.
  * - a blocked call leaves every queue the moment it ends, whatever ended it.
- * - timers fire at their deadline (the programs use deadlines the wheel keeps exact), those due
- *   at one instant in the order they were added, and what each sets off runs before the next
- *   instant.
+ * - timers fire at their deadline, or in the late programs at the wheel's slot for it (up to
+ *   1/16 of the delay later); a call whose deadline has passed is over even before then: a peer
+ *   neither hands it a value nor takes its value, and a close or a cancel that comes in between
+ *   finds it timed out (a sleep ended, a scope's close or wait timed out if it drains then).
+ *   Timers due at one instant fire in the order they were added, and what each sets off runs
+ *   before the next instant.
  * - cancelling a task rejects every blocked call given its context or its signal with
  *   `Canceled`; closing a scope cancels its tasks and closes its child scopes, and its `close()`
  *   resolves once every member is gone (or rejects with `Timeout` at its deadline); `wait()`
@@ -37,6 +40,24 @@ import type {
   Step,
   SyncAct,
 } from "./program.ts";
+
+/** The wheel's resolution (src/clock.ts DEFAULT_RESOLUTION_MS): the most it fires late. */
+const RESOLUTION_MS = 250;
+/** A timer may fire up to 1/SLACK_DIVISOR of its delay late (src/clock.ts). */
+const SLACK_DIVISOR = 16;
+
+/**
+ * When the wheel fires `deadline`, set at `now` (both on the real clock): on the next multiple of
+ * its slack, the largest power of two within 1/16 of the delay and the resolution (the
+ * resolution itself for delays of 16 resolutions or more), as clock.ts's fireTimeFor says.
+ */
+function wheelInstant(deadline: number, now: number): number {
+  const delay = deadline - now;
+  let slack = 1;
+  while (slack * 2 * SLACK_DIVISOR <= delay && slack * 2 <= RESOLUTION_MS) slack *= 2;
+  if (delay >= RESOLUTION_MS * SLACK_DIVISOR) slack = RESOLUTION_MS;
+  return Math.ceil(deadline / slack) * slack;
+}
 
 /** Deadlines on 128 ms boundaries are fired exactly by the wheel (see DeadlineSpec). */
 export const SLOT_MS = 128;
@@ -64,6 +85,8 @@ interface MChan {
 }
 
 interface MTimer {
+  /** When it is due (ms since the run began); the wheel fires it at `at`, up to 1/16 of its delay later. */
+  readonly deadline: number;
   readonly at: number;
   readonly seq: number;
   live: boolean;
@@ -74,6 +97,7 @@ interface MOp {
   readonly key: string;
   readonly task: MTask | null;
   readonly choose: boolean;
+  readonly sleep: boolean;
   readonly cancel: CancelKind;
   waiters: MWaiter[];
   timer: MTimer | null;
@@ -242,6 +266,8 @@ export class Model {
         return this.base + this.now + spec.ms;
       case "slot":
         return (Math.floor((this.base + this.now) / SLOT_MS) + 1 + spec.n) * SLOT_MS;
+      case "odd":
+        return this.base + this.now + spec.ms;
     }
   }
 
@@ -252,9 +278,25 @@ export class Model {
   // ---- timers ----
 
   private addTimer(deadline: number, fire: () => void): MTimer {
-    const timer: MTimer = { at: this.local(deadline), seq: this.timerSeq++, live: true, fire };
+    const timer: MTimer = {
+      deadline: this.local(deadline),
+      at: this.local(wheelInstant(deadline, this.base + this.now)),
+      seq: this.timerSeq++,
+      live: true,
+      fire,
+    };
     this.timers.push(timer);
     return timer;
+  }
+
+  /** Its deadline has passed, whether or not the wheel has fired it yet. */
+  private expired(timer: MTimer | null): boolean {
+    return timer !== null && timer.deadline <= this.now;
+  }
+
+  /** Those at the head of `queue` whose deadline has passed are over: they take part in nothing. */
+  private dropExpired(queue: MWaiter[]): void {
+    while (queue.length > 0 && this.expired(queue[0].op.timer)) this.failOp(queue[0].op, "Timeout");
   }
 
   private static cancelTimer(timer: MTimer | null): void {
@@ -287,8 +329,11 @@ export class Model {
     op.pending = false;
     for (const w of op.waiters) {
       for (const ch of this.chans) {
-        ch.senders = ch.senders.filter((x) => x !== w);
-        ch.receivers = ch.receivers.filter((x) => x !== w);
+        // In place: a caller may be walking the queue.
+        for (const queue of [ch.senders, ch.receivers]) {
+          const i = queue.indexOf(w);
+          if (i >= 0) queue.splice(i, 1);
+        }
       }
     }
     Model.cancelTimer(op.timer);
@@ -314,6 +359,11 @@ export class Model {
     }
   }
 
+  private sleepEnds(op: MOp): void {
+    this.finishOp(op);
+    this.record(op.key, "ok");
+  }
+
   private static closedAt(index: number): Err {
     return index >= 0 ? `Closed #${index}` : "Closed";
   }
@@ -321,6 +371,7 @@ export class Model {
   /** Returns whether the value went out; throws "Closed" on a closed channel. */
   private trySend(ch: MChan, value: number): boolean {
     if (ch.closed) throw new Error("Closed");
+    this.dropExpired(ch.receivers);
     const receiver = ch.receivers.shift();
     if (receiver !== undefined) {
       this.won(receiver, value);
@@ -335,6 +386,7 @@ export class Model {
 
   /** A value, or null for none now; throws "Closed" once closed and drained. */
   private tryRecv(ch: MChan): number | null {
+    this.dropExpired(ch.senders);
     if (ch.buf.length > 0) {
       const value = ch.buf.shift() as number;
       const sender = ch.senders.shift();
@@ -356,17 +408,16 @@ export class Model {
   private closeChannel(ch: MChan): void {
     if (ch.closed) return;
     ch.closed = true;
-    while (ch.senders.length > 0) {
-      const w = ch.senders.shift() as MWaiter;
-      this.failOp(w.op, Model.closedAt(w.index));
-    }
-    while (ch.receivers.length > 0) {
-      const w = ch.receivers.shift() as MWaiter;
-      this.failOp(w.op, Model.closedAt(w.index));
+    for (const queue of [ch.senders, ch.receivers]) {
+      while (queue.length > 0) {
+        const w = queue[0];
+        this.failOp(w.op, this.expired(w.op.timer) ? "Timeout" : Model.closedAt(w.index));
+      }
     }
   }
 
   private ready(ch: MChan): boolean {
+    this.dropExpired(ch.senders);
     return ch.buf.length > 0 || ch.senders.length > 0;
   }
 
@@ -388,6 +439,7 @@ export class Model {
       key,
       task,
       choose: op.kind === "choose",
+      sleep: op.kind === "sleep",
       cancel: op.kind === "throw" || op.kind === "return" ? "none" : op.cancel,
       waiters: [],
       timer: null,
@@ -415,10 +467,7 @@ export class Model {
         task.state = "blocked";
         task.op = m;
         if (op.deadline !== Infinity) {
-          m.timer = this.addTimer(op.deadline, () => {
-            this.finishOp(m);
-            this.record(key, "ok");
-          });
+          m.timer = this.addTimer(op.deadline, () => this.sleepEnds(m));
         }
         return;
       }
@@ -485,7 +534,11 @@ export class Model {
     if (task.hook.kind === "close") this.closeChannel(this.chans[task.hook.ch]);
     if (task.hook.kind === "throw") this.report(task.scope, `Error c${task.id}`);
     const op = task.op;
-    if (op !== null && op.pending && op.cancel !== "none") this.failOp(op, "Canceled");
+    if (op === null || !op.pending || op.cancel === "none") return;
+    // A deadline that passed came first: a sleep is over, a call timed out.
+    if (!this.expired(op.timer)) this.failOp(op, "Canceled");
+    else if (op.sleep) this.sleepEnds(op);
+    else this.failOp(op, "Timeout");
   }
 
   private endTask(task: MTask, how: string): void {
@@ -500,7 +553,7 @@ export class Model {
   private release(list: MDeadlineWaiter[]): void {
     for (const w of list.splice(0)) {
       Model.cancelTimer(w.timer);
-      this.record(w.key, "ok");
+      this.record(w.key, this.expired(w.timer) ? "Timeout" : "ok");
     }
   }
 

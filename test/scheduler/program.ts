@@ -12,13 +12,16 @@ import fc from "fast-check";
 /**
  * When a blocking call gives up: never, at once (a poll), a few ms from now (the wheel keeps
  * those exact), or on a later 128 ms boundary (exact too: the wheel's slack for delays under
- * 4 s divides 128).
+ * 4 s divides 128). Or, for the late programs, any whole ms from 32 ms to 3 s away: the wheel
+ * then fires up to 1/16 of the delay late, and what comes in between meets a call whose deadline
+ * has passed.
  */
 export type DeadlineSpec =
   | { readonly kind: "inf" }
   | { readonly kind: "poll" }
   | { readonly kind: "short"; readonly ms: number }
-  | { readonly kind: "slot"; readonly n: number };
+  | { readonly kind: "slot"; readonly n: number }
+  | { readonly kind: "odd"; readonly ms: number };
 
 /** What an operation is handed as its cancellation: the task, the task's signal, or nothing. */
 export type CancelKind = "cx" | "signal" | "none";
@@ -101,7 +104,7 @@ export interface Program {
 const MAX_CHANNELS = 3;
 const MAX_STEPS = 60;
 
-const deadlineArb: fc.Arbitrary<DeadlineSpec> = fc.oneof(
+const exactDeadlineArb: fc.Arbitrary<DeadlineSpec> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: "inf" } as const) },
   { weight: 1, arbitrary: fc.constant({ kind: "poll" } as const) },
   {
@@ -124,126 +127,148 @@ const cancelArb: fc.Arbitrary<CancelKind> = fc.constantFrom("cx", "cx", "signal"
 const chArb = fc.nat({ max: MAX_CHANNELS - 1 });
 const pick = fc.nat({ max: 50 });
 
-const opArb: fc.Arbitrary<OpSpec> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant("send" as const),
-      ch: chArb,
-      deadline: deadlineArb,
-      cancel: cancelArb,
-    }),
-  },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant("recv" as const),
-      ch: chArb,
-      deadline: deadlineArb,
-      cancel: cancelArb,
-    }),
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      kind: fc.constant("choose" as const),
-      clauses: fc.array(
-        fc.record({ op: fc.constantFrom("send" as const, "recv" as const), ch: chArb }),
-        {
-          minLength: 1,
-          maxLength: 3,
-        },
-      ),
-      deadline: deadlineArb,
-      cancel: cancelArb,
-    }),
-  },
-  {
-    weight: 2,
-    // A sleep until Infinity that nothing can cancel would never end: it gets a slot instead.
-    arbitrary: fc.record({
-      kind: fc.constant("sleep" as const),
-      deadline: deadlineArb,
-      cancel: cancelArb,
-    }).map((s) =>
-      s.deadline.kind === "inf" && s.cancel === "none"
-        ? { ...s, deadline: { kind: "slot", n: 3 } as const }
-        : s
-    ),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({ kind: fc.constant("throw" as const), canceled: fc.boolean() }),
-  },
-  { weight: 1, arbitrary: fc.constant({ kind: "return" } as const) },
-);
-
-const actArb: fc.Arbitrary<SyncAct> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("trySend" as const), ch: chArb }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("tryRecv" as const), ch: chArb }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("closeCh" as const), ch: chArb }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("cancel" as const), task: pick }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant("close" as const),
-      scope: pick,
-      deadline: deadlineArb,
-    }),
-  },
-);
-
 const hookArb: fc.Arbitrary<CancelHook> = fc.oneof(
   { weight: 6, arbitrary: fc.constant({ kind: "none" } as const) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("close" as const), ch: chArb }) },
   { weight: 1, arbitrary: fc.constant({ kind: "throw" } as const) },
 );
 
-const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant("spawn" as const),
-      scope: pick,
-      policy: fc.constantFrom<Policy>("rethrow", "return", "continue"),
-      hook: hookArb,
-    }),
-  },
-  { weight: 12, arbitrary: fc.record({ kind: fc.constant("op" as const), task: pick, op: opArb }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant("open" as const),
-      parent: pick,
-      handler: fc.boolean(),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant("wait" as const),
-      scope: pick,
-      deadline: deadlineArb,
-    }),
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      kind: fc.constant("advance" as const),
-      ms: fc.integer({ min: 1, max: 400 }),
-    }),
-  },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant("burst" as const),
-      acts: fc.array(actArb, { minLength: 1, maxLength: 3 }),
-    }),
-  },
-);
+/** Programs whose deadlines are drawn by `deadlineArb`. */
+function programs(deadlineArb: fc.Arbitrary<DeadlineSpec>): fc.Arbitrary<Program> {
+  const opArb: fc.Arbitrary<OpSpec> = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant("send" as const),
+        ch: chArb,
+        deadline: deadlineArb,
+        cancel: cancelArb,
+      }),
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant("recv" as const),
+        ch: chArb,
+        deadline: deadlineArb,
+        cancel: cancelArb,
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant("choose" as const),
+        clauses: fc.array(
+          fc.record({ op: fc.constantFrom("send" as const, "recv" as const), ch: chArb }),
+          {
+            minLength: 1,
+            maxLength: 3,
+          },
+        ),
+        deadline: deadlineArb,
+        cancel: cancelArb,
+      }),
+    },
+    {
+      weight: 2,
+      // A sleep until Infinity that nothing can cancel would never end: it gets a slot instead.
+      arbitrary: fc.record({
+        kind: fc.constant("sleep" as const),
+        deadline: deadlineArb,
+        cancel: cancelArb,
+      }).map((s) =>
+        s.deadline.kind === "inf" && s.cancel === "none"
+          ? { ...s, deadline: { kind: "slot", n: 3 } as const }
+          : s
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant("throw" as const), canceled: fc.boolean() }),
+    },
+    { weight: 1, arbitrary: fc.constant({ kind: "return" } as const) },
+  );
 
-/** A program: 2 or 3 channels of capacity 0 to 3, and up to MAX_STEPS steps. */
-export const programArb: fc.Arbitrary<Program> = fc.record({
-  caps: fc.array(fc.constantFrom(0, 0, 1, 2, 3), { minLength: 2, maxLength: MAX_CHANNELS }),
-  steps: fc.array(stepArb, { minLength: 10, maxLength: MAX_STEPS, size: "max" }),
-});
+  const actArb: fc.Arbitrary<SyncAct> = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("trySend" as const), ch: chArb }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("tryRecv" as const), ch: chArb }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("closeCh" as const), ch: chArb }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("cancel" as const), task: pick }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("close" as const),
+        scope: pick,
+        deadline: deadlineArb,
+      }),
+    },
+  );
+
+  const stepArb: fc.Arbitrary<Step> = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant("spawn" as const),
+        scope: pick,
+        policy: fc.constantFrom<Policy>("rethrow", "return", "continue"),
+        hook: hookArb,
+      }),
+    },
+    {
+      weight: 12,
+      arbitrary: fc.record({ kind: fc.constant("op" as const), task: pick, op: opArb }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("open" as const),
+        parent: pick,
+        handler: fc.boolean(),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("wait" as const),
+        scope: pick,
+        deadline: deadlineArb,
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant("advance" as const),
+        ms: fc.integer({ min: 1, max: 400 }),
+      }),
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant("burst" as const),
+        acts: fc.array(actArb, { minLength: 1, maxLength: 3 }),
+      }),
+    },
+  );
+
+  return fc.record({
+    caps: fc.array(fc.constantFrom(0, 0, 1, 2, 3), { minLength: 2, maxLength: MAX_CHANNELS }),
+    steps: fc.array(stepArb, { minLength: 10, maxLength: MAX_STEPS, size: "max" }),
+  });
+}
+
+/** A program: 2 or 3 channels of capacity 0 to 3, and up to MAX_STEPS steps, every deadline exact. */
+export const programArb: fc.Arbitrary<Program> = programs(exactDeadlineArb);
+
+/** The same with deadlines the wheel fires late, too. */
+export const lateProgramArb: fc.Arbitrary<Program> = programs(
+  fc.oneof(
+    { weight: 1, arbitrary: exactDeadlineArb },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant("odd" as const),
+        ms: fc.integer({ min: 32, max: 3000 }),
+      }),
+    },
+  ),
+);
