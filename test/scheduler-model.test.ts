@@ -21,10 +21,10 @@ async function holds(p: Program): Promise<void> {
 
 describe("scheduler model", () => {
   it("channels, choose, sleeps and scopes behave as documented over random programs", async () => {
-    await check(fc.asyncProperty(programArb, holds), { seed: 0x5c4ed, numRuns: 600 });
+    await check(fc.asyncProperty(programArb, holds), { seed: 0x5c4ed, numRuns: 400 });
   });
 
   it("a call is over at its deadline, though the wheel fires it up to 1/16 of its delay late", async () => {
-    await check(fc.asyncProperty(lateProgramArb, holds), { seed: 0x1a7e, numRuns: 400 });
+    await check(fc.asyncProperty(lateProgramArb, holds), { seed: 0x1a7e, numRuns: 300 });
   });
 });

@@ -726,6 +726,15 @@ export class Model {
         };
       case "advance":
         return step;
+      case "advancePast": {
+        // Where a late deadline has passed and its timer not fired: what comes then must find
+        // the call over.
+        const late = this.timers.filter((t) =>
+          t.live && t.deadline + 1 < t.at && t.deadline >= this.now
+        );
+        if (late.length === 0) return null;
+        return { kind: "advance", ms: late[step.timer % late.length].deadline + 1 - this.now };
+      }
       case "burst": {
         const acts = step.acts.map((a) => this.concreteAct(a)).filter((a): a is ConcreteAct =>
           a !== null

@@ -12,7 +12,7 @@ import fc from "fast-check";
 /**
  * When a blocking call gives up: never, at once (a poll), a few ms from now (the wheel keeps
  * those exact), or on a later 128 ms boundary (exact too: the wheel's slack for delays under
- * 4 s divides 128). Or, for the late programs, any whole ms from 32 ms to 3 s away: the wheel
+ * 4 s divides 128). Or, for the late programs, any whole ms from 32 ms to 6 s away: the wheel
  * then fires up to 1/16 of the delay late, and what comes in between meets a call whose deadline
  * has passed.
  */
@@ -92,6 +92,8 @@ export type Step =
   | { readonly kind: "open"; readonly parent: number; readonly handler: boolean }
   | { readonly kind: "wait"; readonly scope: number; readonly deadline: DeadlineSpec }
   | { readonly kind: "advance"; readonly ms: number }
+  /** To 1 ms past a deadline the wheel fires late (the `timer`-th such), before it fires. */
+  | { readonly kind: "advancePast"; readonly timer: number }
   | { readonly kind: "burst"; readonly acts: readonly SyncAct[] };
 
 /** Channel capacities (0 = rendezvous) and the steps run on them. */
@@ -241,6 +243,7 @@ function programs(deadlineArb: fc.Arbitrary<DeadlineSpec>): fc.Arbitrary<Program
         ms: fc.integer({ min: 1, max: 400 }),
       }),
     },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("advancePast" as const), timer: pick }) },
     {
       weight: 4,
       arbitrary: fc.record({
@@ -267,7 +270,7 @@ export const lateProgramArb: fc.Arbitrary<Program> = programs(
       weight: 2,
       arbitrary: fc.record({
         kind: fc.constant("odd" as const),
-        ms: fc.integer({ min: 32, max: 3000 }),
+        ms: fc.integer({ min: 32, max: 6000 }),
       }),
     },
   ),
