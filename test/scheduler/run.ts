@@ -22,15 +22,35 @@ import {
 } from "./model.ts";
 import type { CancelHook, Policy, Program } from "./program.ts";
 
+interface Slot {
+  fireAt: number;
+  head: unknown;
+}
+
+/** The shared wheel's state (src/clock.ts WheelCore), set aside while a run has the wheel. */
 interface WheelCore {
-  heap: { fireAt: number; head: unknown }[];
+  heap: Slot[];
+  slots: Map<number, Slot>;
+  count: number;
+  keepAliveCount: number;
   fireDue(): void;
+  arm(): void;
+  disarm(): void;
+  reset(): void;
 }
 
 const core = (timers as unknown as { core: WheelCore }).core;
 
 /** Where the virtual clock starts: on a slot boundary, so the model's slots are the wheel's. */
 export const START: number = 8192 * SLOT_MS;
+
+/** Timers other suites left on the shared wheel (bun test runs every file in one process). */
+interface Aside {
+  heap: Slot[];
+  slots: Map<number, Slot>;
+  count: number;
+  keepAliveCount: number;
+}
 
 /** Microtask turns after each step: what a step sets off is a few promise hops deep. */
 const SETTLE_TURNS = 40;
@@ -43,15 +63,38 @@ async function settle(): Promise<void> {
 class VirtualClock {
   t = START;
   private readonly real: () => number = performance.now;
+  private aside: Aside | null = null;
 
+  /**
+   * Also sets the wheel's timers aside, so that the run neither fires other suites' timers early
+   * (their deadlines are on the real clock) nor counts the timers their callbacks would set.
+   */
   install(): void {
     this.t = START;
     performance.now = () => this.t;
+    core.disarm();
+    this.aside = {
+      heap: core.heap.splice(0),
+      slots: new Map(core.slots),
+      count: core.count,
+      keepAliveCount: core.keepAliveCount,
+    };
+    core.slots.clear();
+    core.count = core.keepAliveCount = 0;
   }
 
-  /** Assigned, not deleted: on Bun `now` is the object's own. */
+  /** Drops what the run left on the wheel and puts back what was set aside. */
   uninstall(): void {
+    // Assigned, not deleted: on Bun `now` is the object's own.
     performance.now = this.real;
+    core.reset();
+    const aside = this.aside as Aside;
+    this.aside = null;
+    core.heap.push(...aside.heap);
+    for (const [fireAt, slot] of aside.slots) core.slots.set(fireAt, slot);
+    core.count = aside.count;
+    core.keepAliveCount = aside.keepAliveCount;
+    core.arm();
   }
 
   private nextDue(): number {
@@ -290,7 +333,7 @@ class World {
     }
   }
 
-  snapshot(timersBefore: number): Snapshot {
+  snapshot(): Snapshot {
     return {
       outcomes: { ...this.outcomes },
       reports: [...this.reports],
@@ -299,7 +342,7 @@ class World {
       ),
       scopes: this.scopes.map((s) => `${s.size}/${s.taskCount}/${s.closed}`),
       tasks: this.agents.map((a) => `${a.task?.done}/${a.task?.canceled}`),
-      timers: timers.size - timersBefore,
+      timers: timers.size,
     };
   }
 }
@@ -407,7 +450,6 @@ export async function runProgram(
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
   process.on("unhandledRejection", onUnhandled);
   clock.install();
-  const timersBefore = timers.size;
   const world = new World(program.caps);
   try {
     const model = new Model(program.caps, START);
@@ -424,7 +466,7 @@ export async function runProgram(
       log.push(JSON.stringify(step, (_, v) => v === Infinity ? "inf" : v));
       model.apply(step);
       await world.run(step);
-      const diff = differences(model.snapshot(), world.snapshot(timersBefore));
+      const diff = differences(model.snapshot(), world.snapshot());
       if (diff.length > 0) {
         violations.push(`after step ${ran.length - 1} (t=${model.now}):`, ...diff);
         break;
@@ -444,17 +486,15 @@ export async function runProgram(
       }
       violations.push(...deliveryViolations(world.outcomes, ran, leftInBuffers(world.chans)));
     }
-    // Runtimes report a rejection nobody handled once the microtasks have run out.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    for (const reason of unhandled) violations.push(`unhandled rejection: ${String(reason)}`);
-    if (timers.size > timersBefore) {
-      violations.push(`${timers.size - timersBefore} timers left`);
-      // Their virtual deadlines are minutes away on the real clock: they would hold the process.
-      (core as unknown as { reset(): void }).reset();
-    }
+    // Those left are dropped with the run's clock.
+    if (timers.size > 0) violations.push(`${timers.size} timers left`);
   } finally {
     clock.uninstall();
-    process.off("unhandledRejection", onUnhandled);
   }
+  // Runtimes report a rejection nobody handled once the microtasks have run out. The real clock
+  // is back: timers that other suites' code sets meanwhile are not taken for the run's.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  process.off("unhandledRejection", onUnhandled);
+  for (const reason of unhandled) violations.push(`unhandled rejection: ${String(reason)}`);
   return { violations, log, outcomes: world.outcomes };
 }
