@@ -14,7 +14,16 @@
  */
 
 import { deadlineError, now, type Timer, timers } from "./clock.ts";
-import { canceledError, type CancelSource, Closed, isCanceled, Timeout } from "./errors.ts";
+import {
+  Canceled,
+  canceledError,
+  type Cancellation,
+  type CancelSource,
+  Closed,
+  isCanceled,
+  Timeout,
+  whenCanceled,
+} from "./errors.ts";
 
 export type { Cancellation, CancelSource } from "./errors.ts";
 
@@ -494,21 +503,50 @@ const ITERATION_DONE: IteratorReturnResult<undefined> = Object.freeze({
   value: undefined,
 });
 
-class ChannelIterator<T> implements AsyncIterableIterator<T> {
+/**
+ * Its own cancellation for each receive it waits on: `return()` ends a `next()` still waiting, so
+ * that no value sent later goes into a promise nobody reads.
+ */
+class ChannelIterator<T> implements AsyncIterableIterator<T>, Cancellation {
   private readonly ch: Channel<T>;
   private readonly cancel: CancelSource | undefined;
   private finished = false;
+  /** The waiting receives' cancel hooks, for return(). */
+  private readonly stops: (() => void)[] = [];
 
   constructor(ch: Channel<T>, cancel: CancelSource | undefined) {
     this.ch = ch;
     this.cancel = cancel;
   }
 
+  get canceled(): boolean {
+    return this.finished || isCanceled(this.cancel);
+  }
+
+  onCancel(cb: () => void): () => void {
+    if (this.finished) {
+      cb();
+      return NO_HOOK;
+    }
+    const fromCaller = whenCanceled(this.cancel, cb);
+    this.stops.push(cb);
+    return () => {
+      fromCaller();
+      const at = this.stops.indexOf(cb);
+      if (at >= 0) this.stops.splice(at, 1);
+    };
+  }
+
   next(): Promise<IteratorResult<T>> {
     if (this.finished) return Promise.resolve(ITERATION_DONE);
-    return this.ch.recv(Infinity, this.cancel).then(
+    return this.ch.recv(Infinity, this).then(
       (value): IteratorResult<T> => ({ done: false, value }),
       (err: unknown): IteratorResult<T> => {
+        if (err instanceof Canceled) {
+          // Ended by return() while it waited: nothing was taken.
+          if (this.finished) return ITERATION_DONE;
+          throw canceledError(this.cancel);
+        }
         if (!(err instanceof Closed)) throw err;
         this.finished = true;
         return ITERATION_DONE;
@@ -518,6 +556,7 @@ class ChannelIterator<T> implements AsyncIterableIterator<T> {
 
   return(): Promise<IteratorResult<T>> {
     this.finished = true;
+    for (const stop of this.stops.splice(0)) stop();
     return Promise.resolve(ITERATION_DONE);
   }
 
@@ -525,6 +564,8 @@ class ChannelIterator<T> implements AsyncIterableIterator<T> {
     return this;
   }
 }
+
+const NO_HOOK = (): void => {};
 
 /**
  * Waits on several channel operations at once and performs exactly one: the

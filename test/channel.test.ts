@@ -440,6 +440,29 @@ describe("Channel: close", () => {
     await assert.rejects(loop, Canceled);
     assert.deepEqual(seen, [1]);
   });
+
+  it("values(signal) keeps the signal's reason", async () => {
+    const ch = new Channel<number>();
+    const controller = new AbortController();
+    const pending = ch.values(controller.signal).next();
+    const why = new Error("stop");
+    controller.abort(why);
+    await assert.rejects(pending, (err: unknown) => err instanceof Canceled && err.cause === why);
+  });
+
+  // Seen by the scheduler model's helper: a next() still waiting when return() came went on
+  // waiting, and took the next value sent, into a promise no one read.
+  it("return() ends a next() still waiting: the value sent later stays for another receiver", async () => {
+    const ch = new Channel<number>();
+    const it = ch.values();
+    const waiting = it.next();
+    assert.deepEqual(await it.return!(), { done: true, value: undefined });
+    assert.deepEqual(await waiting, { done: true, value: undefined });
+    assert.equal(ch.trySend(7), false, "no receiver waits any more");
+    const later = ch.recv();
+    assert.equal(ch.trySend(8), true);
+    assert.equal(await later, 8);
+  });
 });
 
 describe("choose", () => {
