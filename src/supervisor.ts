@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { now, sleep } from "./clock.ts";
+import { now, sleep, timers } from "./clock.ts";
 import { Closed, Timeout } from "./errors.ts";
 import type { PortChannel } from "./port.ts";
 import { Scope, type TaskContext } from "./scope.ts";
@@ -262,8 +262,7 @@ export class Supervisor {
     try {
       await worker.control.send(this.shutdownMessage()).catch(() => {});
       const lateAt = now() + this.options.graceMs + (this.options.exitMs ?? 1_000);
-      const deadline = sleep(lateAt).then(() => "late" as const);
-      if (await Promise.race([worker.exited.then(() => "done" as const), deadline]) === "late") {
+      if (!(await exitsBy(worker, lateAt))) {
         worker.kill("SIGKILL");
         await worker.exited;
       }
@@ -275,5 +274,22 @@ export class Supervisor {
   /** What tells a worker to drain, within the grace period. */
   private shutdownMessage(): ControlMessage {
     return { type: "shutdown", graceMs: this.options.graceMs };
+  }
+}
+
+/**
+ * Whether `worker` exits by `deadline`. The timer goes once it has: a keep-alive timer left to
+ * run out would hold the primary's event loop open that long after its shutdown resolved.
+ */
+async function exitsBy(worker: WorkerProcess, deadline: number): Promise<boolean> {
+  let late = (): void => {};
+  const timer = timers.add(deadline, () => late(), true);
+  try {
+    return await Promise.race([
+      worker.exited.then(() => true),
+      new Promise<boolean>((resolve) => (late = () => resolve(false))),
+    ]);
+  } finally {
+    timer.cancel();
   }
 }

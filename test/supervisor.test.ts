@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ControlMessage, Supervisor, type WorkerProcess } from "../src/supervisor.ts";
 import { PortChannel } from "../src/port.ts";
+import { timers } from "../src/clock.ts";
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,11 +24,23 @@ function fakeWorker(pid: number) {
     },
     close: () => {},
   });
-  const worker: WorkerProcess = { pid, control, exited, kill: () => exit(null) };
+  const kills: string[] = [];
+  const worker: WorkerProcess = {
+    pid,
+    control,
+    exited,
+    kill: (signal) => {
+      kills.push(signal);
+      exit(null);
+    },
+  };
   return {
     worker,
     posted,
+    kills,
     say: (message: ControlMessage) => deliver(message),
+    /** The worker lets go of its pipe, and lives on. */
+    closePipe: () => pipeClosed(),
     exit: (code: number) => {
       exit(code);
       pipeClosed();
@@ -36,8 +49,14 @@ function fakeWorker(pid: number) {
 }
 
 /** A supervisor of one worker slot, filled with `worker`, whose grace is 2 s. */
-function supervising(worker: WorkerProcess): Supervisor {
-  return new Supervisor({ workers: 1, spawn: () => worker, graceMs: 2_000, log: () => {} });
+function supervising(worker: WorkerProcess, readyMs?: number): Supervisor {
+  return new Supervisor({
+    workers: 1,
+    spawn: () => worker,
+    graceMs: 2_000,
+    readyMs,
+    log: () => {},
+  });
 }
 
 describe("supervisor", () => {
@@ -71,5 +90,21 @@ describe("supervisor", () => {
     w.exit(0);
     await stopped;
     assert.deepEqual(w.posted, [{ type: "shutdown", graceMs: 2_000 }]);
+  });
+
+  // Found by the model test: the grace's timer outlived the worker, a keep-alive timer that held
+  // a primary's event loop open for the grace and exitMs after every worker had exited.
+  it("leaves no timer behind once its workers have exited", async () => {
+    const before = timers.size;
+    const w = fakeWorker(4444);
+    const supervisor = supervising(w.worker);
+    const started = supervisor.start();
+    w.say({ type: "ready", pid: 4444, port: 8080 });
+    await started;
+    const stopped = supervisor.shutdown();
+    await tick();
+    w.exit(0);
+    await stopped;
+    assert.equal(timers.size, before);
   });
 });
