@@ -237,6 +237,9 @@ export class Supervisor {
         }
         return;
       }
+      // The pipe carries whatever the worker's process sends (a handler may call process.send):
+      // a message that is no object is no ControlMessage, and reading its type would throw.
+      if (typeof message !== "object" || message === null) continue;
       if (message.type === "ready") {
         ready = true;
         // Told to drain while it was starting, maybe before it listened: tell it again.

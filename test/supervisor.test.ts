@@ -107,4 +107,21 @@ describe("supervisor", () => {
     await stopped;
     assert.equal(timers.size, before);
   });
+
+  // Found by the model test: a message that is no object (process.send(null) in a worker) threw
+  // in the loop that reads them, an unhandled rejection that ended a Node primary, and nothing
+  // the worker said after it was read.
+  it("reads on past a control message that is no object", async () => {
+    const w = fakeWorker(4545);
+    const supervisor = supervising(w.worker);
+    const started = supervisor.start();
+    (w.say as (message: unknown) => void)(null);
+    (w.say as (message: unknown) => void)(7);
+    w.say({ type: "ready", pid: 4545, port: 8081 });
+    assert.equal(await Promise.race([started, tick(50).then(() => "pending")]), 8081);
+    const stopped = supervisor.shutdown();
+    await tick();
+    w.exit(0);
+    await stopped;
+  });
 });
