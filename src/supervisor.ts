@@ -192,6 +192,7 @@ export class Supervisor {
       if (exitCode === "stop") {
         await this.drain(worker);
         this.current.delete(index);
+        this.retire(worker.pid);
         return;
       }
       this.current.delete(index);

@@ -124,4 +124,21 @@ describe("supervisor", () => {
     w.exit(0);
     await stopped;
   });
+
+  // Found by the model test: a worker that exited while it drained kept its last open
+  // connections in the totals, though ClusterStats counts those of the workers running.
+  it("counts no connections of a worker that exited during the drain", async () => {
+    const w = fakeWorker(4646);
+    const supervisor = supervising(w.worker);
+    const started = supervisor.start();
+    w.say({ type: "ready", pid: 4646, port: 8080 });
+    await started;
+    w.say({ type: "stats", pid: 4646, connections: 3, requests: 5 });
+    assert.deepEqual(await supervisor.collect(0), { workers: 1, connections: 3, requests: 5 });
+    const stopped = supervisor.shutdown();
+    await tick();
+    w.exit(1);
+    await stopped;
+    assert.deepEqual(await supervisor.collect(0), { workers: 0, connections: 0, requests: 5 });
+  });
 });
