@@ -230,7 +230,11 @@ export class Supervisor {
       try {
         message = await worker.control.recv(ready ? Infinity : readyBy);
       } catch (err) {
-        if (err instanceof Timeout) {
+        // A pipe closed before the worker said ready (its exit, or the worker let go of it) means
+        // it never will: unless it exits meanwhile, it is killed when readyMs is over, as one that
+        // is slow to start is.
+        if (err instanceof Closed && !ready && await exitsBy(worker, readyBy)) return;
+        if (err instanceof Timeout || (err instanceof Closed && !ready)) {
           this.options.log(`worker ${worker.pid} did not get ready in time; killing it`);
           worker.kill("SIGKILL");
         } else if (!(err instanceof Closed)) {

@@ -141,4 +141,21 @@ describe("supervisor", () => {
     await stopped;
     assert.deepEqual(await supervisor.collect(0), { workers: 0, connections: 0, requests: 5 });
   });
+
+  // Found by the model test: a worker whose pipe closed before it said ready (it let go of it)
+  // was never killed: it could no longer say ready, and start() neither resolved nor gave up.
+  it("kills a worker whose pipe closed before it was ready, once readyMs is over", async () => {
+    const w = fakeWorker(4747);
+    const supervisor = supervising(w.worker, 30);
+    const started = supervisor.start().then(() => "started", (err: Error) => err.message);
+    w.closePipe();
+    await tick(10);
+    assert.deepEqual(w.kills, []);
+    assert.equal(
+      await Promise.race([started, tick(300).then(() => "pending")]),
+      "worker 4747 exited (killed) before it was ready",
+    );
+    assert.deepEqual(w.kills, ["SIGKILL"]);
+    await supervisor.shutdown();
+  });
 });
