@@ -61,7 +61,10 @@ interface Flag {
 function integer(flag: string, text: string, min: number, max: number): number {
   if (!/^\d+$/.test(text)) throw new CliError(`${flag} takes a whole number, not "${text}"`);
   const n = Number(text);
-  if (n < min || n > max) throw new CliError(`${flag} must be between ${min} and ${max}, not ${n}`);
+  // The text as given: Number() would show 070000 as 70000 and a long one as 1e+23.
+  if (n < min || n > max) {
+    throw new CliError(`${flag} must be between ${min} and ${max}, not ${text}`);
+  }
   return n;
 }
 
@@ -87,6 +90,15 @@ function timeoutFlag(name: string, key: keyof Timeouts, help: string): Flag {
   };
 }
 
+/** `--host` or `$HOST`: an IPv6 address may come in brackets, as in a URL. */
+function bindAddress(name: string, text: string): string {
+  const bare = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
+  if (bare === "") {
+    throw new CliError(`${name} needs an address${text === "" ? "" : `, not "${text}"`}`);
+  }
+  return bare;
+}
+
 const FLAGS: readonly Flag[] = [
   {
     name: "--port",
@@ -101,10 +113,7 @@ const FLAGS: readonly Flag[] = [
     value: "ADDR",
     help: `address to bind (default ${DEFAULT_HOST}, or $HOST)`,
     apply: (o, v) => {
-      // An IPv6 address may come in brackets, as in a URL.
-      const bare = v.startsWith("[") && v.endsWith("]") ? v.slice(1, -1) : v;
-      if (bare === "") throw new CliError("--host needs an address");
-      o.hostname = bare;
+      o.hostname = bindAddress("--host", v);
     },
   },
   {
@@ -217,6 +226,13 @@ const FLAGS: readonly Flag[] = [
   },
 ];
 
+/** The flags that print something and exit, besides the options in {@link FLAGS}. */
+const SWITCHES = ["--help", "-h", "--version", "-v"];
+
+function noValue(name: string, value: string): CliError {
+  return new CliError(`${name} takes no value, not "${value}"`);
+}
+
 /** A flag was wrong: the message is one line for the user. */
 export class CliError extends Error {
   override name = "CliError";
@@ -264,17 +280,6 @@ export function parseCli(
   let positional = 0;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === "--help" || arg === "-h") {
-      options.help = true;
-      continue;
-    }
-    if (arg === "--version" || arg === "-v") {
-      options.version = true;
-      continue;
-    }
-    if (arg.startsWith("--help=") || arg.startsWith("--version=")) {
-      throw new CliError(`${arg.slice(0, arg.indexOf("="))} takes no value`);
-    }
     if (!arg.startsWith("-")) {
       // As the original `dsock-n-server 5555 10`: the port, then how many clients at once.
       if (positional === 0) {
@@ -288,11 +293,17 @@ export function parseCli(
     }
     const eq = arg.indexOf("=");
     const name = eq < 0 ? arg : arg.slice(0, eq);
+    if (SWITCHES.includes(name)) {
+      if (eq >= 0) throw noValue(name, arg.slice(eq + 1));
+      if (name === "--help" || name === "-h") options.help = true;
+      else options.version = true;
+      continue;
+    }
     const flag = FLAGS.find((f) => f.name === name);
     if (flag === undefined) throw new CliError(`unknown option ${name} (see --help)`);
     let value: string;
     if (flag.value === "") {
-      if (eq >= 0) throw new CliError(`${name} takes no value`);
+      if (eq >= 0) throw noValue(name, arg.slice(eq + 1));
       value = "";
     } else if (eq >= 0) {
       value = arg.slice(eq + 1);

@@ -39,6 +39,29 @@ describe("command-line flags", () => {
     assert.throws(() => parseCli([], { PORT: "abc" }), /PORT takes a whole number, not "abc"/);
   });
 
+  it("shows the value given in a refusal, as it was given", () => {
+    const cases: [string[], string][] = [
+      [["--port", "070000"], "--port must be between 0 and 65535, not 070000"],
+      [
+        ["--max-body", "99999999999999999999"],
+        "--max-body must be between 0 and 1125899906842624, not 99999999999999999999",
+      ],
+      [["--access-log=yes"], '--access-log takes no value, not "yes"'],
+      [["--help=1"], '--help takes no value, not "1"'],
+      [["-h=1"], '-h takes no value, not "1"'],
+      [["-v="], '-v takes no value, not ""'],
+      [["--host", "[]"], '--host needs an address, not "[]"'],
+      [["--host="], "--host needs an address"],
+    ];
+    for (const [argv, message] of cases) {
+      assert.throws(
+        () => parseCli(argv),
+        (err: unknown) => err instanceof CliError && err.message === message,
+        argv.join(" "),
+      );
+    }
+  });
+
   it("takes an IPv6 --host in brackets too, and --version", () => {
     assert.equal(parseCli(["--host", "[::1]"]).hostname, "::1");
     assert.equal(parseCli(["--host=::1"]).hostname, "::1");
