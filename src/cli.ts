@@ -261,7 +261,7 @@ export function parseCli(
 ): CliOptions {
   const options: CliOptions = {
     port: DEFAULT_PORT,
-    hostname: env.HOST || DEFAULT_HOST,
+    hostname: DEFAULT_HOST,
     runtime: undefined,
     limits: { ...defaultLimits },
     timeouts: { ...defaultTimeouts },
@@ -277,6 +277,7 @@ export function parseCli(
     version: false,
   };
   let portGiven = false;
+  let hostGiven = false;
   let positional = 0;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -313,12 +314,15 @@ export function parseCli(
     }
     flag.apply(options, value);
     if (flag.name === "--port") portGiven = true;
+    if (flag.name === "--host") hostGiven = true;
   }
   // Alone it would do nothing, silently: --static was more likely forgotten.
   if (options.staticDotfiles && options.staticDir === undefined) {
     throw new CliError("--static-dotfiles needs --static DIR");
   }
-  // Flags win over the environment: $PORT is read (and can be wrong) only when no flag set one.
+  // Flags win over the environment: $PORT and $HOST are read (and can be wrong) only when no flag
+  // set them.
   if (!portGiven && env.PORT) options.port = integer("PORT", env.PORT, 0, 65535);
+  if (!hostGiven && env.HOST) options.hostname = bindAddress("HOST", env.HOST);
   return options;
 }

@@ -39,6 +39,19 @@ describe("command-line flags", () => {
     assert.throws(() => parseCli([], { PORT: "abc" }), /PORT takes a whole number, not "abc"/);
   });
 
+  it("reads $HOST as --host takes it, and not at all when --host is given", () => {
+    // It was taken as it came: [::1] kept its brackets (with --workers, the primary could not
+    // bind [[::1]]), and a "[]" that --host refuses ended in serve()'s TypeError.
+    assert.equal(parseCli([], { HOST: "[::1]" }).hostname, "::1");
+    assert.equal(parseCli(["--host", "127.0.0.1"], { HOST: "[]" }).hostname, "127.0.0.1");
+    assert.equal(parseCli([], { HOST: "" }).hostname, "0.0.0.0");
+    assert.throws(
+      () => parseCli([], { HOST: "[]" }),
+      (err: unknown) =>
+        err instanceof CliError && err.message === 'HOST needs an address, not "[]"',
+    );
+  });
+
   it("shows the value given in a refusal, as it was given", () => {
     const cases: [string[], string][] = [
       [["--port", "070000"], "--port must be between 0 and 65535, not 070000"],
