@@ -191,7 +191,13 @@ async function main(): Promise<void> {
   await fitConnections(h, options, role === null);
   const state: RunState = { draining: false, signalled: false };
   if (options.health !== undefined) {
-    app.get(options.health, () => state.draining ? HEALTH_DRAINING : HEALTH_OK);
+    try {
+      app.get(options.health, () => state.draining ? HEALTH_DRAINING : HEALTH_OK);
+    } catch (err) {
+      // A path the demo app routes already (`--health /`): a bad flag too.
+      console.error(`binks: --health "${options.health}": ${(err as Error).message}`);
+      h.exit(2);
+    }
   }
   // Listening on a signal turns its default exit off: one that comes while the server is still
   // starting is remembered, and the server stops as soon as it is up.

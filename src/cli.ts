@@ -99,6 +99,18 @@ function bindAddress(name: string, text: string): string {
   return bare;
 }
 
+/** RFC 3986's path-absolute: pchar (percent-encoded beyond it) and "/". */
+const PATH_ABSOLUTE = /^(?:\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)+$/;
+
+/**
+ * A path a request can name, meaning only itself: routed as a pattern, a segment `:x` or `*`
+ * would answer other paths too, and a space or `?` is refused by the router.
+ */
+function isLiteralPath(text: string): boolean {
+  if (!PATH_ABSOLUTE.test(text)) return false;
+  return text.split("/").every((segment) => !segment.startsWith(":") && segment !== "*");
+}
+
 const FLAGS: readonly Flag[] = [
   {
     name: "--port",
@@ -185,8 +197,8 @@ const FLAGS: readonly Flag[] = [
     value: "PATH",
     help: "answer PATH with 200, and 503 once shutting down (default off)",
     apply: (o, v) => {
-      if (!v.startsWith("/")) {
-        throw new CliError(`--health takes a path starting with "/", not "${v}"`);
+      if (!isLiteralPath(v)) {
+        throw new CliError(`--health takes a path starting with "/", as requested, not "${v}"`);
       }
       o.health = v;
     },

@@ -52,6 +52,23 @@ describe("command-line flags", () => {
     );
   });
 
+  it("takes for --health only a path that a request names, meaning itself alone", () => {
+    // A pattern answered other paths (`/*` every GET the app did not route), and what the router
+    // refuses (a space, `?`) ended the executable in a stack trace rather than one line.
+    for (const path of ["/a b", "/x?y", "/:id", "/a/*", "/*", "/é", "/a%zz", "healthz", ""]) {
+      assert.throws(
+        () => parseCli(["--health", path]),
+        (err: unknown) =>
+          err instanceof CliError &&
+          err.message === `--health takes a path starting with "/", as requested, not "${path}"`,
+        path,
+      );
+    }
+    for (const path of ["/healthz", "/a:b", "/a*", "/%41", "/-/ready", "//"]) {
+      assert.equal(parseCli(["--health", path]).health, path);
+    }
+  });
+
   it("shows the value given in a refusal, as it was given", () => {
     const cases: [string[], string][] = [
       [["--port", "070000"], "--port must be between 0 and 65535, not 070000"],
