@@ -261,8 +261,8 @@ export function usage(): string {
     "Options:",
   ];
   for (const f of FLAGS) lines.push(`  ${`${f.name} ${f.value}`.padEnd(24)} ${f.help}`);
-  lines.push(`  ${"--version".padEnd(24)} print the version`);
-  lines.push(`  ${"--help".padEnd(24)} show this text`);
+  lines.push(`  ${"-v, --version".padEnd(24)} print the version`);
+  lines.push(`  ${"-h, --help".padEnd(24)} show this text`);
   return lines.join("\n");
 }
 

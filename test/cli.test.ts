@@ -205,7 +205,8 @@ describe("command-line flags", () => {
     }
     assert.match(text, /--max-inflight N .*\(default unlimited\)\n/);
     assert.doesNotMatch(text, /Infinity/);
-    assert.match(text, /--version +print the version/);
+    assert.match(text, /\n {2}-v, --version +print the version\n/);
+    assert.match(text, /\n {2}-h, --help +show this text$/);
   });
 });
 
