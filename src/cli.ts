@@ -90,6 +90,14 @@ function timeoutFlag(name: string, key: keyof Timeouts, help: string): Flag {
   };
 }
 
+/**
+ * Spaces and tabs off both ends, as written around a list's commas; trim() would take U+00A0 and
+ * other Unicode spaces too, and make an address of "<U+00A0>10.0.0.1".
+ */
+function withoutBlanks(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, "");
+}
+
 /** `--host` or `$HOST`: an IPv6 address may come in brackets, as in a URL. */
 function bindAddress(name: string, text: string): string {
   const bare = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
@@ -169,7 +177,7 @@ const FLAGS: readonly Flag[] = [
     help:
       "comma-separated proxy addresses whose X-Forwarded-For/Forwarded count; may be repeated (default none)",
     apply: (o, v) => {
-      const addresses = v.split(",").map((a) => a.trim()).filter((a) => a !== "");
+      const addresses = v.split(",").map(withoutBlanks).filter((a) => a !== "");
       if (addresses.length === 0) throw new CliError("--trust-proxy needs addresses");
       for (const a of addresses) {
         if (configuredAddress(a) === null) {

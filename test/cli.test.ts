@@ -134,6 +134,19 @@ describe("command-line flags", () => {
       "[::1]",
       "[::ffff:10.0.0.1]",
     ]);
+    assert.deepEqual(parseCli(["--trust-proxy", "\t10.0.0.1 ,\t::1\t"]).trustProxy, [
+      "10.0.0.1",
+      "::1",
+    ]);
+    // Only spaces and tabs: U+00A0 and U+3000 are no part of an address, nor blanks around one.
+    for (const list of ["\u00a010.0.0.1", "::1\u3000", "10.0.0.1,\ufeff::1"]) {
+      assert.throws(
+        () => parseCli(["--trust-proxy", list]),
+        (err: unknown) =>
+          err instanceof CliError && /^--trust-proxy takes IP addresses, not "/.test(err.message),
+        JSON.stringify(list),
+      );
+    }
     const repeated = parseCli(["--trust-proxy", "10.0.0.1", "--trust-proxy=10.0.0.2,10.0.0.3"]);
     assert.deepEqual(repeated.trustProxy, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
     assert.equal(o.health, "/healthz");
