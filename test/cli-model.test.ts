@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import fc from "fast-check";
 import { CliError, parseCli, usage } from "../src/cli.ts";
+import { VERSION } from "../src/version.ts";
 import { expected, ORACLE_FLAGS, PROXY_ADDRESSES, readmeFlags } from "./cli-oracle.ts";
 
 const NUMBERS = [
@@ -116,7 +117,17 @@ const proxyListArb = fc.oneof(
       fc.constantFrom(",", ", ", " ,", " , "),
     ).map(([entries, sep]) => entries.join(sep)),
   },
-  { weight: 1, arbitrary: fc.constantFrom(" ", ",", " 10.0.0.1 ") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      " ",
+      ",",
+      " 10.0.0.1 ",
+      "\t::1,\t10.0.0.1",
+      "\u00a010.0.0.1",
+      "::1\u3000",
+    ),
+  },
 );
 
 /** A value for `flag`: mostly of its own kind, now and then any other. */
@@ -305,9 +316,20 @@ describe("command line of the running executable", () => {
     }
   });
 
-  it("prints --help on stdout and exits 0", () => {
-    const r = run(["-h"]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, `${usage()}\n`);
+  it("prints --help and --version on stdout and exits 0", () => {
+    const help = run(["-h"]);
+    assert.equal(help.status, 0, help.stderr);
+    assert.equal(help.stdout, `${usage()}\n`);
+    const version = run(["-v"]);
+    assert.equal(version.status, 0, version.stderr);
+    assert.equal(version.stdout, `binks ${VERSION}\n`);
+  });
+
+  it("refuses a --runtime that cannot run here as a bad flag", () => {
+    const deno = (globalThis as { Deno?: unknown }).Deno !== undefined;
+    const other = deno ? "bun" : "deno";
+    const r = run(["--runtime", other]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^binks: --runtime ${other} cannot run on \\w+ .*\n$`));
   });
 });
