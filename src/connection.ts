@@ -1112,7 +1112,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   ): boolean {
     const out = this.host.out;
     const tail = this.host.tail;
-    const before = out.len;
+    // Counted from `out.start`: a buffer outgrown while writing is replaced, and the bytes that
+    // wait in it move to its start.
+    const before = out.len - out.start;
     let asked: boolean;
     // The status that goes out, for the access log: a reply refused is logged as its 500.
     let status: number;
@@ -1129,7 +1131,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       } catch (err) {
         this.host.reportError(err);
         // Whatever of the head was written before the failure goes: the 500 replaces it.
-        out.len = before;
+        out.len = out.start + before;
         tail.bytes = writeStatic(out, errorReply(500), headOnly, mode);
         tail.stream = null;
         asked = false;
@@ -1138,7 +1140,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     }
     if (asked) mode = CLOSE;
     if (log !== null) {
-      const bytes = out.len - before + (tail.bytes?.length ?? 0);
+      const bytes = out.len - out.start - before + (tail.bytes?.length ?? 0);
       if (tail.stream === null) this.host.accessLog!.record(log, status, bytes, true);
       else {
         // A stream may yet fail or lose its client: logged when it ends, as it went.

@@ -434,7 +434,9 @@ export function writeReply(
   tail.closeDelimited = false;
   tail.sized = -1;
   tail.close = false;
-  const start = out.len;
+  // Counted from `out.start`: a buffer outgrown while writing is replaced, and the bytes that
+  // wait in it move to its start.
+  const start = out.len - out.start;
   try {
     out.put(statusLine(status));
     if (writeHeaderFields(out, reply.headers)) {
@@ -442,7 +444,7 @@ export function writeReply(
       tail.close = true;
     }
   } catch (err) {
-    out.len = start;
+    out.len = out.start + start;
     throw err;
   }
   out.put(dateLine());

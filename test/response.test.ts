@@ -128,3 +128,27 @@ describe("fields about the connection", () => {
     );
   });
 });
+
+describe("a reply refused in a buffer it outgrew", () => {
+  it("leaves exactly what waited before it, behind bytes a transport kept", () => {
+    const out = new Out(64);
+    const tail: Tail = {
+      bytes: null,
+      stream: null,
+      closeDelimited: false,
+      sized: -1,
+      close: false,
+    };
+    writeReply(out, { body: "first" }, false, KEEP, 1, tail);
+    // The transport keeps that view: what comes next is written after it.
+    out.written();
+    out.sent(true);
+    out.ascii("waiting");
+    // The head outgrows the 64 bytes (the buffer is replaced) before its last field is refused.
+    const bad: Reply = { headers: [["X-Big", "b".repeat(100)], ["X-Bad", "a\r\nb"]], body: "x" };
+    assert.throws(() => writeReply(out, bad, false, KEEP, 1, tail), TypeError);
+    assert.equal(dec.decode(out.written()), "waiting");
+    writeReply(out, { body: "second" }, false, KEEP, 1, tail);
+    assert.match(dec.decode(out.written()), /^waitingHTTP\/1\.1 200 OK\r\nDate: [^\r]+\r\n/);
+  });
+});

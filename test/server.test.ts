@@ -172,6 +172,33 @@ describe("connection: handlers", () => {
     );
   });
 
+  it("a reply that outgrows the shared buffer behind kept bytes: its 500 alone, its length logged", () => {
+    const big = { "X-Big": "b".repeat(20_000) };
+    const handler = (req: IncomingRequest): Reply => {
+      if (req.path === "/fill") return { body: "f".repeat(16_000) };
+      // Refused once its head is written: the buffer was replaced while writing it.
+      if (req.path === "/bad") return { headers: big, body: (async function* () {})(), length: -1 };
+      return { headers: big, body: "ok" };
+    };
+    for (const path of ["/bad", "/big"]) {
+      const lines: string[] = [];
+      const { server, connect, errors } = setup({ handler, accessLog: (t) => lines.push(t) });
+      const keeps = connect();
+      keeps.keepBorrowed = true;
+      // Three answers kept by reference fill 48 of the buffer's 64 KiB.
+      for (let i = 0; i < 3; i++) keeps.send(GET("/fill"));
+      const t = connect();
+      t.send(GET(path));
+      const { responses } = parseResponses(t.bytes());
+      assert.equal(responses.length, 1, path);
+      assert.equal(responses[0]!.status, path === "/bad" ? 500 : 200, path);
+      assert.equal(errors.length, path === "/bad" ? 1 : 0, path);
+      server.accessLog!.flush();
+      const logged = lines.join("").trim().split("\n").map((l) => JSON.parse(l));
+      assert.equal(logged[3].bytes, t.bytes().length, path);
+    }
+  });
+
   it("a thrown error becomes a bare 500, is reported once, and the next request is answered", async () => {
     const { connect, errors } = setup({
       handler: (req) => {
