@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ascii, TOKEN } from "./bytes.ts";
+import { ascii, TOKEN, withoutOws } from "./bytes.ts";
 import { dateLine } from "./date.ts";
 import { statusHasNoBody, statusLine } from "./status.ts";
 import { kindOf } from "./shown.ts";
@@ -291,7 +291,8 @@ function writeField(out: Out, name: string, value: string): boolean {
 function managedField(name: string, value: string): boolean {
   // Of the managed names only Content-Length has 14 characters.
   if (name.length !== 14) return asksClose(name, value);
-  const text = String(value).trim();
+  // Only spaces and tabs surround a value (RFC 9110 §5.5): trim() took 0xA0 for one too.
+  const text = withoutOws(String(value));
   statedLength = text.length > 0 && text.length <= 15 && /^[0-9]+$/.test(text) ? Number(text) : -1;
   return false;
 }
@@ -300,7 +301,7 @@ function managedField(name: string, value: string): boolean {
 function asksClose(name: string, value: string): boolean {
   if (name.length !== 10 || name.toLowerCase() !== "connection") return false;
   for (const option of String(value).split(",")) {
-    if (option.trim().toLowerCase() === "close") return true;
+    if (withoutOws(option).toLowerCase() === "close") return true;
   }
   return false;
 }

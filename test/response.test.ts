@@ -97,6 +97,16 @@ describe("an answer to HEAD without a body", () => {
     );
   });
 
+  it("takes only spaces and tabs around the stated length (RFC 9110 §5.5), not 0xA0", () => {
+    assert.equal(
+      head(" \t7\t "),
+      "HTTP/1.1 200 OK\r\nX-A: 1\r\nDate: D\r\nContent-Length: 7\r\n\r\n",
+    );
+    for (const n of ["\u00a07", "7\u00a0", "\u20287", "\ufeff7"]) {
+      assert.equal(head(n), "HTTP/1.1 200 OK\r\nX-A: 1\r\nDate: D\r\n\r\n", JSON.stringify(n));
+    }
+  });
+
   it("states no length when the handler's has 16 digits or more", () => {
     for (const n of ["1234567890123456", "0000000000000007", "9".repeat(20)]) {
       assert.equal(head(n), "HTTP/1.1 200 OK\r\nX-A: 1\r\nDate: D\r\n\r\n", n);
@@ -105,6 +115,28 @@ describe("an answer to HEAD without a body", () => {
 });
 
 describe("fields about the connection", () => {
+  it("a handler's Connection asks to close with a close option between spaces and tabs only", () => {
+    const closes = (value: string): boolean => {
+      const out = new Out(64);
+      const tail: Tail = {
+        bytes: null,
+        stream: null,
+        closeDelimited: false,
+        sized: -1,
+        close: false,
+      };
+      writeReply(out, { headers: { Connection: value }, body: "ok" }, false, KEEP, 1, tail);
+      return tail.close;
+    };
+    for (const value of ["close", " Close\t", "a, CLOSE ,b"]) {
+      assert.equal(closes(value), true, value);
+    }
+    // RFC 9110 §5.6.1: list elements are separated by OWS, which is SP and HTAB (§5.6.3).
+    for (const value of ["\u00a0close", "close\u00a0", "a,\u3000close", "x close"]) {
+      assert.equal(closes(value), false, JSON.stringify(value));
+    }
+  });
+
   it("drops a handler's framing, Date, Connection, Keep-Alive and Proxy-Connection, in any case", () => {
     const fields: [string, string][] = [
       ["X-A", "1"],
