@@ -268,8 +268,9 @@ function writeField(out: Out, name: string, value: string): boolean {
   if (value === undefined || value === null) {
     throw new TypeError(`header ${name}: the value is ${value}, not a string`);
   }
-  if (prefix.length === 0) return prefix === MANAGED_NAME && managedField(name, value);
   value = String(value);
+  // Checked also when binks drops the field or writes its own: a bad value is the handler's bug
+  // wherever it is (README), as an undefined one is.
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     // No control byte but HTAB (RFC 9110 §5.5): CR and LF would split the response.
@@ -281,6 +282,7 @@ function writeField(out: Out, name: string, value: string): boolean {
     // is no octet (encode it, e.g. RFC 8187 for a filename).
     if (c > 0xff) throw new TypeError(`header ${name}: a character past U+00FF is no octet`);
   }
+  if (prefix.length === 0) return prefix === MANAGED_NAME && managedField(name, value);
   out.put(prefix);
   out.ascii(value);
   out.ascii("\r\n");
