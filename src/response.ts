@@ -107,13 +107,12 @@ function fieldPairs(headers: HeaderInit): ReadonlyArray<readonly [string, string
   return Object.entries(headers as Record<string, string>);
 }
 
-/** A JSON response. */
+/** A JSON response; a value with no JSON text (undefined, a function, a symbol) throws. */
 export function json(value: unknown, status = 200, headers?: HeaderInit): Reply {
-  return {
-    status,
-    headers: withDefaultType(headers, "application/json"),
-    body: JSON.stringify(value),
-  };
+  const body = JSON.stringify(value);
+  // No JSON text at all (RFC 8259): it would go out as an empty body typed application/json.
+  if (body === undefined) throw new TypeError(`json(): ${kindOf(value)} has no JSON text`);
+  return { status, headers: withDefaultType(headers, "application/json"), body };
 }
 
 /** A plain-text response. */

@@ -32,6 +32,15 @@ describe("json() and text()", () => {
     );
   });
 
+  it("json() of a value with no JSON text throws, as Response.json() does", () => {
+    for (const value of [undefined, () => 1, Symbol("s")]) {
+      assert.throws(() => json(value), TypeError, String(typeof value));
+    }
+    // A value that has one inside a container is left out of it, or written null, by JSON's rules.
+    assert.equal(json([undefined]).body, "[null]");
+    assert.equal(json({ a: undefined }).body, "{}");
+  });
+
   it("json() with a status and header fields", () => {
     const reply = json("made", 201, { Location: "/x/1" });
     assert.equal(reply.status, 201);

@@ -517,8 +517,17 @@ function playStep(run: Run, step: Step, index: number): void {
       const spec: BodySpec = { kind: "string", value: str };
       playReply(run, what, reply, withType(fields, "text/plain; charset=utf-8"), spec, ctx);
     } else {
-      const reply = json(str, step.status, init);
-      const spec: BodySpec = { kind: "string", value: JSON.stringify(str) };
+      // null is JSON; undefined has no JSON text (RFC 8259) and is refused, as Response.json().
+      const value = body.spec.kind === "none" ? body.spec.value : str;
+      if (value === undefined) {
+        assert.throws(() => json(value, step.status, init), TypeError, `${what}: json(undefined)`);
+        return;
+      }
+      const reply = json(value, step.status, init);
+      const spec: BodySpec = {
+        kind: "string",
+        value: value === null ? "null" : JSON.stringify(value),
+      };
       playReply(run, what, reply, withType(fields, "application/json"), spec, ctx);
     }
     return;
