@@ -9,7 +9,8 @@
  * one shared `Out` for HTTP/1.1 kept alive or closing, HTTP/1.0 with and without keep-alive, HEAD
  * and GET. Each answer's head (Date masked), inline body, after-body and stream framing are
  * compared with test/writer-oracle.ts; the bytes handed out, in order, must be exactly the
- * expected answers one after the other, and views a transport kept must never change.
+ * expected answers one after the other, and views a transport kept must never change. A stream's
+ * pieces are framed as RFC 9112 §7.1's chunks.
  *
  * Fixed seeds and bounded runs; a failure prints the replies fast-check shrank to.
  */
@@ -17,11 +18,15 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  chunkFrame,
+  chunkSizeLine,
   CLOSE,
   json,
   KEEP,
   KEEP_10,
+  LAST_CHUNK,
   Out,
+  pieceBytes,
   type Reply,
   type ReplyBody,
   StaticReply,
@@ -308,6 +313,10 @@ function split(bytes: Uint8Array): { head: string; rest: Uint8Array } {
   const head = s.slice(0, end + 4);
   assert.match(head, DATE);
   return { head: head.replace(DATE, "\r\nDate: D\r\n"), rest: bytes.subarray(end + 4) };
+}
+
+function ascii(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -644,6 +653,34 @@ describe("response writer model", () => {
         spec,
         c.ctx,
       );
+    }
+  });
+
+  it("frames a stream's pieces as RFC 9112 §7.1 chunks", () => {
+    assert.equal(octets(LAST_CHUNK), "0\r\n\r\n");
+    check(
+      fc.oneof(
+        fc.string({ unit: "binary", maxLength: 30 }),
+        fc.tuple(fc.constantFrom(...SIZES, 15, 16, 255, 256, 4095, 4096), fc.nat(255)).map((
+          [size, seed],
+        ) => bytesOf(size, seed)),
+      ),
+      (piece) => {
+        const bytes = pieceBytes(piece);
+        const data = typeof piece === "string" ? utf8(piece) : piece;
+        assert.equal(show(bytes), show(data));
+        // chunk-size is hex digits, chunk-data that many octets, then CRLF.
+        const size = data.length.toString(16);
+        assert.equal(octets(chunkSizeLine(data.length)), `${size}\r\n`);
+        assert.equal(
+          show(chunkFrame(data)),
+          show(concat([ascii(`${size}\r\n`), data, ascii("\r\n")])),
+        );
+      },
+      { seed: 0x7e1, numRuns: 300 },
+    );
+    for (const bad of [1, null, new ArrayBuffer(1), [1], { length: 1 }]) {
+      assert.throws(() => pieceBytes(bad as unknown as string), TypeError);
     }
   });
 });
