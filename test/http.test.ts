@@ -28,6 +28,7 @@ import {
   text,
 } from "./client.ts";
 import { LoadSocket } from "./soak/load.ts";
+import { reasonOf } from "./reasons.ts";
 
 let server: Started;
 let port = 0;
@@ -488,23 +489,13 @@ describe("refused requests", () => {
       400,
     ],
   ];
-  /** RFC 9110's reason phrases for the statuses above. */
-  const REASONS: Record<number, string> = {
-    400: "Bad Request",
-    413: "Content Too Large",
-    414: "URI Too Long",
-    417: "Expectation Failed",
-    431: "Request Header Fields Too Large",
-    501: "Not Implemented",
-    505: "HTTP Version Not Supported",
-  };
   for (const [what, raw, status] of cases) {
     it(`answers ${status} and closes for ${what}`, async () => {
       const r = await refused(raw, status);
       assert.match(r.rawHead, DATE);
       assert.equal(
         withoutDate(r.rawHead) + text(r.body),
-        `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: text/plain\r\n` +
+        `HTTP/1.1 ${status} ${reasonOf(status)}\r\nContent-Type: text/plain\r\n` +
           `Content-Length: 4\r\nConnection: close\r\n\r\n${status}\n`,
       );
       await stillServes();

@@ -6,6 +6,7 @@
  * body), and the README's choices ("Using it as a library", "HTTP/1.1 rules binks enforces").
  * It shares no code with src/: names, values, UTF-8 and the framing are worked out here.
  */
+import { reasonOf } from "./reasons.ts";
 
 /** A field as the handler wrote it; `value` may be undefined or null (a handler's bug). */
 export type Field = readonly [string, string];
@@ -46,54 +47,6 @@ export const REFUSED = "refused";
 
 /** Bodies at most this long go out in the head's write (README: 16 KiB). */
 export const INLINE_MAX: number = 16 * 1024;
-
-/** RFC 9110 §15's reason phrases (RFC 6585 for 428, 429, 431). */
-const REASONS: ReadonlyMap<number, string> = new Map([
-  [200, "OK"],
-  [201, "Created"],
-  [202, "Accepted"],
-  [203, "Non-Authoritative Information"],
-  [204, "No Content"],
-  [205, "Reset Content"],
-  [206, "Partial Content"],
-  [300, "Multiple Choices"],
-  [301, "Moved Permanently"],
-  [302, "Found"],
-  [303, "See Other"],
-  [304, "Not Modified"],
-  [307, "Temporary Redirect"],
-  [308, "Permanent Redirect"],
-  [400, "Bad Request"],
-  [401, "Unauthorized"],
-  [402, "Payment Required"],
-  [403, "Forbidden"],
-  [404, "Not Found"],
-  [405, "Method Not Allowed"],
-  [406, "Not Acceptable"],
-  [407, "Proxy Authentication Required"],
-  [408, "Request Timeout"],
-  [409, "Conflict"],
-  [410, "Gone"],
-  [411, "Length Required"],
-  [412, "Precondition Failed"],
-  [413, "Content Too Large"],
-  [414, "URI Too Long"],
-  [415, "Unsupported Media Type"],
-  [416, "Range Not Satisfiable"],
-  [417, "Expectation Failed"],
-  [421, "Misdirected Request"],
-  [422, "Unprocessable Content"],
-  [426, "Upgrade Required"],
-  [428, "Precondition Required"],
-  [429, "Too Many Requests"],
-  [431, "Request Header Fields Too Large"],
-  [500, "Internal Server Error"],
-  [501, "Not Implemented"],
-  [502, "Bad Gateway"],
-  [503, "Service Unavailable"],
-  [504, "Gateway Timeout"],
-  [505, "HTTP Version Not Supported"],
-]);
 
 /** RFC 9110 §5.6.2's tchar. */
 const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -162,7 +115,7 @@ function fieldLines(
   const s = status ?? 200;
   // README: a 1xx is interim, 600 and up are no HTTP status: a final answer is 200-599.
   if (!Number.isInteger(s) || s < 200 || s > 599) return REFUSED;
-  let lines = `HTTP/1.1 ${s} ${REASONS.get(s) ?? ""}\r\n`;
+  let lines = `HTTP/1.1 ${s} ${reasonOf(s)}\r\n`;
   let close = false;
   let stated = -1;
   for (const [name, value] of fields) {

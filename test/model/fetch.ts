@@ -56,6 +56,7 @@ import {
   requestText,
   type Scenario,
 } from "./scenario.ts";
+import { reasonOf } from "../reasons.ts";
 
 const enc = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
@@ -192,21 +193,6 @@ function asRequestSpec(r: FetchRequestSpec): RequestSpec {
 
 // ---- what must come out ----
 
-const REASONS: Record<number, string> = {
-  200: "OK",
-  201: "Created",
-  204: "No Content",
-  205: "Reset Content",
-  301: "Moved Permanently",
-  302: "Found",
-  303: "See Other",
-  304: "Not Modified",
-  307: "Temporary Redirect",
-  308: "Permanent Redirect",
-  404: "Not Found",
-  500: "Internal Server Error",
-};
-
 function connectionLine(mode: Mode): string {
   return mode === "close"
     ? "Connection: close\r\n"
@@ -289,7 +275,7 @@ function ownCandidates(r: FetchRequestSpec, tag: string, mode: Mode): Candidate[
   if (asksClose(a) && mode !== "close") return [];
   const headOnly = r.method === "HEAD";
   const status = "status" in a ? a.status : a.kind === "echo" ? 200 : 500;
-  const line = `HTTP/1.1 ${status} ${REASONS[status]}\r\n`;
+  const line = `HTTP/1.1 ${status} ${reasonOf(status)}\r\n`;
   const conn = connectionLine(mode);
   const own = (head: string, framing: Framing, body: string, failing = false): Candidate => ({
     head,

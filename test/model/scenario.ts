@@ -8,6 +8,7 @@
  * Strings are Latin-1 (ASCII in practice): one char per byte.
  */
 import fc from "fast-check";
+import { reasonOf } from "../reasons.ts";
 
 /** How long something waits: not at all, a few microtasks, or until the schedule opens its gate. */
 export type Delay =
@@ -149,17 +150,6 @@ export function bodyBeforeFault(r: RequestSpec): string {
   return body.data.slice(0, n);
 }
 
-const REASONS: Record<number, string> = {
-  200: "OK",
-  201: "Created",
-  204: "No Content",
-  400: "Bad Request",
-  404: "Not Found",
-  408: "Request Timeout",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-};
-
 /** The Date line as the comparison writes every one (its value is the wall clock's), as long. */
 export const DATE: string = `Date: ${"*".repeat(29)}\r\n`;
 
@@ -177,7 +167,7 @@ function connectionLine(mode: Mode): string {
 /** The server's own canned answer with `status` (see errorReply in src/connection.ts). */
 export function errorText(status: number, headOnly: boolean, mode: Mode): string {
   const body = `${status}\n`;
-  return `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: text/plain\r\n` +
+  return `HTTP/1.1 ${status} ${reasonOf(status)}\r\nContent-Type: text/plain\r\n` +
     `Content-Length: ${body.length}\r\n${DATE}${connectionLine(mode)}\r\n` +
     (headOnly ? "" : body);
 }
@@ -190,7 +180,7 @@ export function replyText(r: RequestSpec, i: number, mode: Mode, conn?: number):
   const reply = r.handler.reply;
   const headOnly = r.method === "HEAD";
   if (reply.kind === "throw") return errorText(500, headOnly, mode);
-  let text = `HTTP/1.1 ${reply.status} ${REASONS[reply.status]}\r\nx-req: ${
+  let text = `HTTP/1.1 ${reply.status} ${reasonOf(reply.status)}\r\nx-req: ${
     label(i, conn)
   }\r\n${DATE}`;
   if (reply.status === 204) return text + connectionLine(mode) + "\r\n";
