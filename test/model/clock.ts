@@ -7,10 +7,28 @@
  */
 import { timers } from "../../src/clock.ts";
 
+interface Slot {
+  fireAt: number;
+  head: unknown;
+}
+
 interface WheelCore {
-  heap: { fireAt: number; head: unknown }[];
+  heap: Slot[];
+  slots: Map<number, Slot>;
+  count: number;
+  keepAliveCount: number;
+  arm(): void;
   disarm(): void;
   fireDue(): void;
+  reset(): void;
+}
+
+/** Timers other suites left on the shared wheel (bun test runs every file in one process). */
+interface Aside {
+  heap: Slot[];
+  slots: Map<number, Slot>;
+  count: number;
+  keepAliveCount: number;
 }
 
 const core = (timers as unknown as { core: WheelCore }).core;
@@ -19,22 +37,51 @@ const core = (timers as unknown as { core: WheelCore }).core;
 export const START = 1_000_000;
 
 export class VirtualClock {
-  private t = START;
+  private readonly start: number;
+  private t: number;
   private readonly real: () => number;
+  private readonly setsAside: boolean;
+  private aside: Aside | null = null;
 
-  constructor() {
+  /**
+   * With `setAside`, a run has the wheel to itself: the timers already on it are set aside, so
+   * that it neither fires other suites' timers early (their deadlines are on the real clock) nor
+   * counts the timers their callbacks would set; what the run leaves is dropped.
+   */
+  constructor(start: number = START, setAside = false) {
+    this.start = this.t = start;
+    this.setsAside = setAside;
     this.real = performance.now;
   }
 
   /** From now on `performance.now()` is this clock. */
   install(): void {
-    this.t = START;
+    this.t = this.start;
     performance.now = () => this.t;
+    if (!this.setsAside) return;
+    core.disarm();
+    this.aside = {
+      heap: core.heap.splice(0),
+      slots: new Map(core.slots),
+      count: core.count,
+      keepAliveCount: core.keepAliveCount,
+    };
+    core.slots.clear();
+    core.count = core.keepAliveCount = 0;
   }
 
   /** Give `performance.now()` back (assigned, not deleted: on Bun `now` is the object's own). */
   uninstall(): void {
     performance.now = this.real;
+    const aside = this.aside;
+    if (aside === null) return;
+    this.aside = null;
+    core.reset();
+    core.heap.push(...aside.heap);
+    for (const [fireAt, slot] of aside.slots) core.slots.set(fireAt, slot);
+    core.count = aside.count;
+    core.keepAliveCount = aside.keepAliveCount;
+    core.arm();
   }
 
   get now(): number {

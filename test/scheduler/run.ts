@@ -12,6 +12,7 @@ import { Channel, choose, type ChooseClause, EMPTY } from "../../src/channel.ts"
 import { Canceled, type CancelSource, Closed, Timeout } from "../../src/errors.ts";
 import { Scope, type Task, type TaskContext } from "../../src/scope.ts";
 import type { Findings } from "../model/check.ts";
+import { VirtualClock } from "../model/clock.ts";
 import {
   type Concrete,
   type ConcreteAct,
@@ -22,35 +23,8 @@ import {
 } from "./model.ts";
 import type { CancelHook, Policy, Program } from "./program.ts";
 
-interface Slot {
-  fireAt: number;
-  head: unknown;
-}
-
-/** The shared wheel's state (src/clock.ts WheelCore), set aside while a run has the wheel. */
-interface WheelCore {
-  heap: Slot[];
-  slots: Map<number, Slot>;
-  count: number;
-  keepAliveCount: number;
-  fireDue(): void;
-  arm(): void;
-  disarm(): void;
-  reset(): void;
-}
-
-const core = (timers as unknown as { core: WheelCore }).core;
-
 /** Where the virtual clock starts: on a slot boundary, so the model's slots are the wheel's. */
 export const START: number = 8192 * SLOT_MS;
-
-/** Timers other suites left on the shared wheel (bun test runs every file in one process). */
-interface Aside {
-  heap: Slot[];
-  slots: Map<number, Slot>;
-  count: number;
-  keepAliveCount: number;
-}
 
 /** Microtask turns after each step: what a step sets off is a few promise hops deep. */
 const SETTLE_TURNS = 40;
@@ -59,65 +33,8 @@ async function settle(): Promise<void> {
   for (let i = 0; i < SETTLE_TURNS; i++) await null;
 }
 
-/** `performance.now()` (what src/clock.ts reads) answers a number the run moves on by hand. */
-class VirtualClock {
-  t = START;
-  private readonly real: () => number = performance.now;
-  private aside: Aside | null = null;
-
-  /**
-   * Also sets the wheel's timers aside, so that the run neither fires other suites' timers early
-   * (their deadlines are on the real clock) nor counts the timers their callbacks would set.
-   */
-  install(): void {
-    this.t = START;
-    performance.now = () => this.t;
-    core.disarm();
-    this.aside = {
-      heap: core.heap.splice(0),
-      slots: new Map(core.slots),
-      count: core.count,
-      keepAliveCount: core.keepAliveCount,
-    };
-    core.slots.clear();
-    core.count = core.keepAliveCount = 0;
-  }
-
-  /** Drops what the run left on the wheel and puts back what was set aside. */
-  uninstall(): void {
-    // Assigned, not deleted: on Bun `now` is the object's own.
-    performance.now = this.real;
-    core.reset();
-    const aside = this.aside as Aside;
-    this.aside = null;
-    core.heap.push(...aside.heap);
-    for (const [fireAt, slot] of aside.slots) core.slots.set(fireAt, slot);
-    core.count = aside.count;
-    core.keepAliveCount = aside.keepAliveCount;
-    core.arm();
-  }
-
-  private nextDue(): number {
-    let next = Infinity;
-    for (const slot of core.heap) if (slot.head !== null && slot.fireAt < next) next = slot.fireAt;
-    return next;
-  }
-
-  /** Fires each instant's timers at that instant, and lets what they set off run before the next. */
-  async advance(ms: number): Promise<void> {
-    const target = this.t + ms;
-    for (let guard = 0; guard < 10_000; guard++) {
-      const due = this.nextDue();
-      if (due > target) break;
-      if (due > this.t) this.t = due;
-      core.fireDue();
-      await settle();
-    }
-    this.t = target;
-  }
-}
-
-const clock = new VirtualClock();
+/** The run has the wheel to itself: see {@link VirtualClock}. */
+const clock = new VirtualClock(START, true);
 
 /** The outcome of a settled call, as the model writes it. */
 function shown(err: unknown): string {
@@ -254,8 +171,8 @@ class World {
   }
 
   record(key: string, what: string): void {
-    if (key in this.outcomes) this.outcomes[`${key}!again`] = `${what}@${clock.t - START}`;
-    else this.outcomes[key] = `${what}@${clock.t - START}`;
+    if (key in this.outcomes) this.outcomes[`${key}!again`] = `${what}@${clock.now - START}`;
+    else this.outcomes[key] = `${what}@${clock.now - START}`;
   }
 
   /** Records how `promise` settles, under `key`. */
@@ -306,7 +223,7 @@ class World {
         this.track(step.key, this.scopes[step.scope].wait(step.deadline));
         break;
       case "advance":
-        await clock.advance(step.ms);
+        await clock.advance(step.ms, settle);
         break;
       case "burst":
         for (const act of step.acts) this.act(act);
