@@ -403,6 +403,11 @@ export interface Tail {
   close: boolean;
 }
 
+/** A {@link Tail} with nothing left to send, for {@link writeReply} to fill. */
+export function emptyTail(): Tail {
+  return { bytes: null, stream: null, closeDelimited: false, sized: -1, close: false };
+}
+
 /**
  * Serialise a {@link Reply}'s head (and a small body) into `out`.
  * `minor` is the request's HTTP minor version: HTTP/1.0 clients get streamed

@@ -17,7 +17,7 @@ import {
 } from "./limits.ts";
 import { RequestHead } from "./parser.ts";
 import type { ProxyHeader, ProxyTrust } from "./request.ts";
-import { Out, type Tail } from "./response.ts";
+import { emptyTail, Out, type Tail } from "./response.ts";
 import { now } from "./clock.ts";
 import { Scope } from "./scope.ts";
 import { Timeout } from "./errors.ts";
@@ -116,13 +116,7 @@ export class HttpServer implements ConnectionHost {
   readonly handler: Handler;
   readonly out: Out = new Out(64 * 1024);
   readonly resume: { scan: number } = { scan: 0 };
-  readonly tail: Tail = {
-    bytes: null,
-    stream: null,
-    closeDelimited: false,
-    sized: -1,
-    close: false,
-  };
+  readonly tail: Tail = emptyTail();
   readonly head: RequestHead;
   readonly lingerMs: number;
   draining = false;

@@ -4,14 +4,23 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { json, KEEP, Out, type Reply, type Tail, text, writeReply } from "../src/response.ts";
+import {
+  emptyTail,
+  json,
+  KEEP,
+  Out,
+  type Reply,
+  type Tail,
+  text,
+  writeReply,
+} from "../src/response.ts";
 
 const dec = new TextDecoder("latin1");
 
 /** The bytes `reply` becomes for an HTTP/1.1 request kept alive, its Date line made fixed. */
 function wire(reply: Reply, headOnly = false): string {
   const out = new Out(64);
-  const tail: Tail = { bytes: null, stream: null, closeDelimited: false, sized: -1, close: false };
+  const tail: Tail = emptyTail();
   writeReply(out, reply, headOnly, KEEP, 1, tail);
   assert.equal(tail.bytes, null);
   assert.equal(tail.stream, null);
@@ -141,13 +150,7 @@ describe("fields about the connection", () => {
   it("a handler's Connection asks to close with a close option between spaces and tabs only", () => {
     const closes = (value: string): boolean => {
       const out = new Out(64);
-      const tail: Tail = {
-        bytes: null,
-        stream: null,
-        closeDelimited: false,
-        sized: -1,
-        close: false,
-      };
+      const tail: Tail = emptyTail();
       writeReply(out, { headers: { Connection: value }, body: "ok" }, false, KEEP, 1, tail);
       return tail.close;
     };
@@ -187,13 +190,7 @@ describe("fields about the connection", () => {
 describe("a reply refused in a buffer it outgrew", () => {
   it("leaves exactly what waited before it, behind bytes a transport kept", () => {
     const out = new Out(64);
-    const tail: Tail = {
-      bytes: null,
-      stream: null,
-      closeDelimited: false,
-      sized: -1,
-      close: false,
-    };
+    const tail: Tail = emptyTail();
     writeReply(out, { body: "first" }, false, KEEP, 1, tail);
     // The transport keeps that view: what comes next is written after it.
     out.written();

@@ -23,7 +23,15 @@ import { parseHttpDate } from "../src/date.ts";
 import { IncomingRequest } from "../src/request.ts";
 import { findHeadEnd, parseHead, RequestHead } from "../src/parser.ts";
 import { defaultLimits } from "../src/limits.ts";
-import { KEEP, Out, type Reply, StaticReply, type Tail, writeReply } from "../src/response.ts";
+import {
+  emptyTail,
+  KEEP,
+  Out,
+  type Reply,
+  StaticReply,
+  type Tail,
+  writeReply,
+} from "../src/response.ts";
 import {
   type Access,
   type Answer,
@@ -797,7 +805,7 @@ function parsed(method: string, target: string, fields: [string, string][]): Inc
 async function wire(reply: Reply | StaticReply, headOnly: boolean): Promise<Answer> {
   assert.ok(!(reply instanceof StaticReply), "serveStatic answers with Reply objects");
   const out = new Out(512);
-  const tail: Tail = { bytes: null, stream: null, closeDelimited: false, sized: -1, close: false };
+  const tail: Tail = emptyTail();
   writeReply(out, reply, headOnly, KEEP, 1, tail);
   const all = out.buf.subarray(0, out.len);
   const text = latin1(all);

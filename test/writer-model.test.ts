@@ -21,6 +21,7 @@ import {
   chunkFrame,
   chunkSizeLine,
   CLOSE,
+  emptyTail,
   json,
   KEEP,
   KEEP_10,
@@ -337,13 +338,7 @@ function show(b: Uint8Array): string {
 /** One run: the steps written back to back into one buffer, as a connection does. */
 class Run {
   readonly out = new Out(64);
-  readonly tail: Tail = {
-    bytes: null,
-    stream: null,
-    closeDelimited: false,
-    sized: -1,
-    close: false,
-  };
+  readonly tail: Tail = emptyTail();
   /** What went to the transport, in order. */
   readonly sent: Uint8Array[] = [];
   /** What should have, in order (heads with the real Date lines, as they were written). */
