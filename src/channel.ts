@@ -10,6 +10,11 @@
  * out, cancellation, another choose() clause won) leaves every queue at once,
  * so it can never swallow a value meant for someone else.
  *
+ * A task's context is cancelled when the task settles too (see scope.ts): a
+ * call it left pending then ends with `Canceled`. A call its cancellation ends
+ * is never reported as an unhandled rejection, since whoever started it may be
+ * gone; awaiting it still sees the `Canceled`.
+ *
  * @module
  */
 
@@ -87,6 +92,8 @@ const POOLED_CLAUSES_LIMIT = 8;
 
 const SETTLED: Promise<void> = Promise.resolve();
 
+const IGNORE = (): void => {};
+
 /** One party waiting in a channel's queue: one clause of one blocked operation. */
 class Waiter {
   prev: Waiter | null = null;
@@ -155,6 +162,8 @@ class Operation {
   isChoose = false;
   resolve: ((value: unknown) => void) | null = null;
   reject: ((err: unknown) => void) | null = null;
+  /** What the caller was handed, to mark handled when its cancellation ends it. */
+  promise: Promise<unknown> | null = null;
   timer: Timer | null = null;
   /** Kept for the error it rejects with; one of the next two undoes the subscription. */
   cancelSource: CancelSource | null = null;
@@ -167,8 +176,11 @@ class Operation {
     this.reject = reject;
   };
   readonly onDeadline = (): void => this.fail(new Timeout());
-  readonly onCancel = (): void =>
+  readonly onCancel = (): void => {
+    // Its task may have left it pending and returned, with nobody to hear the rejection.
+    void this.promise?.catch(IGNORE);
     this.fail(this.expired() ? new Timeout() : canceledError(this.cancelSource));
+  };
 
   /** As the AbortSignal listener: no closure needed. */
   handleEvent(): void {
@@ -183,6 +195,7 @@ class Operation {
 
   block<R>(deadline: number, cancel: CancelSource | undefined): Promise<R> {
     const promise = new Promise<unknown>(this.capture) as Promise<R>;
+    this.promise = promise;
     if (deadline !== Infinity) this.timer = timers.add(deadline, this.onDeadline, true);
     if (cancel !== undefined) this.subscribe(cancel);
     return promise;
@@ -248,6 +261,7 @@ class Operation {
       this.unsubscribe = null;
     }
     this.cancelSource = null;
+    this.promise = null;
     this.resolve = this.reject = null;
     if (pool.length < OPERATION_POOL_LIMIT && this.waiters.length <= POOLED_CLAUSES_LIMIT) {
       pool.push(this);
@@ -539,12 +553,14 @@ class ChannelIterator<T> implements AsyncIterableIterator<T>, Cancellation {
 
   next(): Promise<IteratorResult<T>> {
     if (this.finished) return Promise.resolve(ITERATION_DONE);
-    return this.ch.recv(Infinity, this).then(
+    const next = this.ch.recv(Infinity, this).then(
       (value): IteratorResult<T> => ({ done: false, value }),
       (err: unknown): IteratorResult<T> => {
         if (err instanceof Canceled) {
           // Ended by return() while it waited: nothing was taken.
           if (this.finished) return ITERATION_DONE;
+          // As for any call its cancellation ends: its task may be gone.
+          void next.catch(IGNORE);
           throw canceledError(this.cancel);
         }
         if (!(err instanceof Closed)) throw err;
@@ -552,6 +568,7 @@ class ChannelIterator<T> implements AsyncIterableIterator<T>, Cancellation {
         return ITERATION_DONE;
       },
     );
+    return next;
   }
 
   return(): Promise<IteratorResult<T>> {

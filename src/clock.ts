@@ -405,25 +405,35 @@ export class TimerWheel {
 /** The process-wide wheel the scheduler and the HTTP core share. */
 export const timers: TimerWheel = new TimerWheel();
 
+const IGNORE = (): void => {};
+
 /**
  * Resolves once `deadline` has passed; rejects with `Canceled` if `cancel`
- * fires first. A deadline already past resolves at once. Keeps the process
- * alive while waiting (except `Infinity`, which only cancellation ends).
+ * fires first (a task's context also does when the task settles). A deadline
+ * already past resolves at once. Keeps the process alive while waiting (except
+ * `Infinity`, which only cancellation ends). A sleep its cancellation ends is
+ * never reported as an unhandled rejection: whoever started it may be gone.
  */
 export function sleep(deadline: number, cancel?: CancelSource): Promise<void> {
   if (isCanceled(cancel)) return Promise.reject(canceledError(cancel));
   if (deadline <= now()) return Promise.resolve();
-  return new Promise<void>((resolve, reject) => {
-    // The timer cannot fire before `unsubscribe` exists: timers never fire synchronously.
-    const timer = timers.add(deadline, () => {
-      unsubscribe();
-      resolve();
-    }, true);
-    const unsubscribe = whenCanceled(cancel, () => {
-      timer.cancel();
-      // The wheel fires up to 1/16 of a delay late: a deadline passed in between came first.
-      if (deadline <= now()) resolve();
-      else reject(canceledError(cancel));
-    });
+  let wake!: () => void;
+  let fail!: (err: unknown) => void;
+  const slept = new Promise<void>((resolve, reject) => {
+    wake = resolve;
+    fail = reject;
   });
+  // The timer cannot fire before `unsubscribe` exists: timers never fire synchronously.
+  const timer = timers.add(deadline, () => {
+    unsubscribe();
+    wake();
+  }, true);
+  const unsubscribe = whenCanceled(cancel, () => {
+    timer.cancel();
+    // The wheel fires up to 1/16 of a delay late: a deadline passed in between came first.
+    if (deadline <= now()) return wake();
+    void slept.catch(IGNORE);
+    fail(canceledError(cancel));
+  });
+  return slept;
 }

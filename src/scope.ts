@@ -7,6 +7,13 @@
  * its `onCancel` callbacks, its lazily created `signal`), and the blocking
  * operations it is in reject with `Canceled`; it still has to return.
  *
+ * A task's context ends with the task: once it settles (returns, throws, or
+ * is cancelled and returns), the context counts as cancelled, so a call the
+ * task started on it (or on its signal) and left pending rejects with
+ * `Canceled` and leaves its queue, instead of taking a value meant for a live
+ * receiver or delivering one long after its sender is gone. Tasks and scopes
+ * it opened belong to its scope, not to it, and outlive it.
+ *
  * @module
  */
 
@@ -15,16 +22,22 @@ import { Canceled, type Cancellation, Closed, Timeout } from "./errors.ts";
 
 /** What a task knows about its own cancellation; passed to the function given to `go()`. */
 export interface TaskContext extends Cancellation {
-  /** True once the task was cancelled (by `task.cancel()` or by closing its scope). */
+  /**
+   * True once the task was cancelled (by `task.cancel()` or by closing its
+   * scope), and once it has settled: its context ends with it.
+   */
   readonly canceled: boolean;
   /**
    * An `AbortSignal` that aborts with a `Canceled` reason when the task is
-   * cancelled, for APIs that take one. Created on first access only.
+   * cancelled or settles, for APIs that take one. Created on first access only.
    */
   readonly signal: AbortSignal;
-  /** Runs `cb` once on cancellation (at once if already cancelled); returns the unregister function. */
+  /**
+   * Runs `cb` once on cancellation, or when the task settles uncancelled (at
+   * once if either came already); returns the unregister function.
+   */
   onCancel(cb: () => void): () => void;
-  /** Throws the task's `Canceled` error if it was cancelled. */
+  /** Throws the task's `Canceled` error if it was cancelled (or has settled). */
   throwIfCanceled(): void;
   /** The scope that owns the task, e.g. to open a child scope. */
   readonly scope: Scope;
@@ -161,7 +174,10 @@ class TaskCore<T> implements TaskContext, Member {
   prev: Member | null = null;
   next: Member | null = null;
   readonly owner: ScopeCore;
+  /** The context's: set by a cancel, or when the task settles. */
   canceled = false;
+  /** `task.canceled`: whether a cancel came while it ran. */
+  cancelRequested = false;
   state: TaskState = RUNNING;
   /** The value or the error, once settled. */
   outcome: unknown = undefined;
@@ -191,7 +207,7 @@ class TaskCore<T> implements TaskContext, Member {
   }
 
   cancelReason(): Canceled {
-    return (this.reason ??= new Canceled("task canceled"));
+    return (this.reason ??= new Canceled(this.cancelRequested ? "task canceled" : "task ended"));
   }
 
   throwIfCanceled(): void {
@@ -203,7 +219,6 @@ class TaskCore<T> implements TaskContext, Member {
       cb();
       return NOTHING_TO_UNREGISTER;
     }
-    if (this.state !== RUNNING) return NOTHING_TO_UNREGISTER;
     const listener = new Listener(this as TaskCore<unknown>, cb);
     listener.prev = this.tail;
     if (this.tail === null) this.head = listener;
@@ -220,20 +235,18 @@ class TaskCore<T> implements TaskContext, Member {
     listener.prev = listener.next = listener.owner = null;
   }
 
-  /** Detaches every listener at once; returns the first so the caller may run them. */
-  takeListeners(): Listener | null {
-    const first = this.head;
-    this.head = this.tail = null;
-    for (let l = first; l !== null; l = l.next) l.owner = null;
-    return first;
-  }
-
   cancelMember(): void {
     this.cancel();
   }
 
   cancel(): void {
-    if (this.canceled || this.state !== RUNNING) return;
+    if (this.canceled) return;
+    this.cancelRequested = true;
+    this.endContext();
+  }
+
+  /** Runs the listeners and aborts the signal: what is pending on the context ends. */
+  endContext(): void {
     this.canceled = true;
     // One at a time from the head: a callback may unregister a later listener (e.g. finish an
     // operation that listened too), and that listener must then not run.
@@ -252,13 +265,15 @@ class TaskCore<T> implements TaskContext, Member {
     if (this.state !== RUNNING) return;
     this.state = state;
     this.outcome = outcome;
-    this.takeListeners();
+    // Before the scope hears of it: when wait() or close() resolves, nothing the task left
+    // pending on its context is in a queue or on the wheel any more.
+    if (!this.canceled) this.endContext();
     if (state === FULFILLED) this.resolveResult?.(outcome as T);
     else this.rejectResult?.(outcome);
     this.resolveResult = this.rejectResult = null;
     this.owner.taskDone(this as TaskCore<unknown>);
     // A Canceled from a cancelled task is the expected way out, not a failure.
-    if (state === REJECTED && !(this.canceled && outcome instanceof Canceled)) {
+    if (state === REJECTED && !(this.cancelRequested && outcome instanceof Canceled)) {
       this.owner.report(outcome);
     }
   }
@@ -482,9 +497,9 @@ export class Task<T> implements PromiseLike<T> {
     this.core.cancel();
   }
 
-  /** Whether the task was cancelled. */
+  /** Whether the task was cancelled while it ran (its context also ends when it settles). */
   get canceled(): boolean {
-    return this.core.canceled;
+    return this.core.cancelRequested;
   }
 
   /** Whether the task has finished (returned or thrown). */

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 
 import { Channel, choose, EMPTY } from "../src/channel.ts";
-import { deadlineIn, now, timers } from "../src/clock.ts";
+import { deadlineIn, now, sleep, timers } from "../src/clock.ts";
 import { Canceled, Closed, Timeout } from "../src/errors.ts";
 import { Scope } from "../src/scope.ts";
 
@@ -369,6 +369,111 @@ describe("Channel: cancellation", () => {
     await assert.rejects(ch.recv(Infinity, AbortSignal.abort()), Canceled);
     await assert.rejects(ch.send(2, Infinity, AbortSignal.abort()), Canceled);
     assert.equal(ch.length, 1);
+  });
+});
+
+describe("Channel: calls a task left pending when it ended", () => {
+  it("a receive left pending takes no value: the live receivers get theirs, in order", async () => {
+    const errors: unknown[] = [];
+    const scope = new Scope({ onError: (err) => errors.push(err) });
+    const ch = new Channel<number>();
+    const left: Promise<number>[] = [];
+    const first = ch.recv(deadlineIn(1000));
+    // A task ends in each way: at once, after an await, by throwing.
+    scope.go((cx) => {
+      left.push(ch.recv(Infinity, cx));
+    });
+    await scope.go(async (cx) => {
+      await settle();
+      left.push(ch.recv(Infinity, cx));
+    });
+    await scope.go(async (cx) => {
+      await settle();
+      left.push(ch.recv(Infinity, cx));
+      throw new Error("gave up");
+    }).result.catch(() => {});
+    const second = ch.recv(deadlineIn(1000));
+    assert.equal(ch.pendingReceivers, 2);
+    for (const recv of left) await assert.rejects(recv, Canceled);
+    assert.equal(ch.trySend(1), true);
+    assert.equal(ch.trySend(2), true);
+    assert.equal(ch.trySend(3), false);
+    assert.equal(await first, 1);
+    assert.equal(await second, 2);
+    assert.deepEqual(errors.map((e) => (e as Error).message), ["gave up"]);
+    await scope.close();
+  });
+
+  it("a send left pending is never delivered, on a rendezvous or a full buffer", async () => {
+    for (const capacity of [0, 1]) {
+      const scope = new Scope();
+      const ch = new Channel<number>(capacity);
+      if (capacity === 1) ch.trySend(1);
+      const left: Promise<void>[] = [];
+      await scope.go(async (cx) => {
+        await settle();
+        left.push(ch.send(2, Infinity, cx));
+      });
+      const live = ch.send(3, deadlineIn(1000));
+      assert.equal(ch.pendingSenders, 1, `capacity ${capacity}`);
+      await assert.rejects(left[0], Canceled);
+      const got: (number | typeof EMPTY)[] = [];
+      for (let i = 0; i < 3; i++) got.push(ch.tryRecv());
+      assert.deepEqual(got, capacity === 1 ? [1, 3, EMPTY] : [3, EMPTY, EMPTY]);
+      await live;
+      await scope.close();
+    }
+  });
+
+  it("a choose, a receive on the task's signal and an iterator's next() left pending leave every queue", async () => {
+    const scope = new Scope();
+    const a = new Channel<number>();
+    const b = new Channel<number>();
+    const c = new Channel<number>();
+    const left: Promise<unknown>[] = [];
+    await scope.go((cx) => {
+      left.push(choose([{ op: "recv", ch: a }, { op: "send", ch: b, value: 5 }], Infinity, cx));
+      left.push(a.recv(Infinity, cx.signal));
+      left.push(c.values(cx).next());
+    });
+    assert.deepEqual([a.pendingReceivers, b.pendingSenders, c.pendingReceivers], [0, 0, 0]);
+    for (const call of left) await assert.rejects(call, Canceled);
+    assert.equal(a.trySend(1), false);
+    assert.equal(b.tryRecv(), EMPTY);
+    assert.equal(c.trySend(2), false);
+    await scope.close();
+  });
+
+  it("what a task left pending is never an unhandled rejection, and leaves no timer", async () => {
+    // Other suites in the same process (bun test) may have timers of their own.
+    const base = timers.size;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const scope = new Scope();
+      const chans = [0, 1, 2, 3, 4].map(() => new Channel<number>());
+      await scope.go(async (cx) => {
+        await settle();
+        void chans[0].recv(deadlineIn(10_000), cx);
+        void chans[1].send(1, deadlineIn(10_000), cx);
+        void choose([{ op: "recv", ch: chans[2] }], deadlineIn(10_000), cx);
+        void chans[3].recv(deadlineIn(10_000), cx.signal);
+        void chans[4].values(cx).next();
+        void sleep(deadlineIn(10_000), cx);
+      });
+      await scope.close();
+      // Runtimes report a rejection nobody handled once the microtasks have run out.
+      await settle();
+      await settle();
+      assert.deepEqual(chans.map((ch) => ch.pendingSenders + ch.pendingReceivers), [0, 0, 0, 0, 0]);
+      assert.equal(timers.size - base, 0);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    assert.deepEqual(unhandled, []);
   });
 });
 

@@ -112,6 +112,19 @@ describe("clock", () => {
     }
   });
 
+  it("sleep() left pending by a task that returned is cancelled, and its timer is gone", async () => {
+    // Other suites in the same process (bun test) may have timers of their own.
+    const base = timers.size;
+    const scope = new Scope();
+    const left: Promise<void>[] = [];
+    await scope.go((cx) => {
+      left.push(sleep(deadlineIn(2000), cx));
+    });
+    assert.equal(timers.size - base, 0);
+    await assert.rejects(left[0], Canceled);
+    await scope.close();
+  });
+
   it("sleep() rejects with Canceled when its task is cancelled", async () => {
     const scope = new Scope();
     const task = scope.go((cx) => sleep(Infinity, cx));

@@ -161,6 +161,102 @@ describe("Scope: cancel listeners", () => {
   });
 });
 
+describe("Scope: a task's context ends with the task", () => {
+  it("once the task returns, its callbacks still registered run and its signal aborts; task.canceled stays false", async () => {
+    const scope = new Scope();
+    const seen: string[] = [];
+    let context: TaskContext | null = null;
+    const task = scope.go(async (cx) => {
+      context = cx;
+      cx.onCancel(() => seen.push("callback"));
+      const removed = cx.onCancel(() => seen.push("unregistered"));
+      removed();
+      cx.signal.addEventListener("abort", () => seen.push("signal"));
+      await settle();
+      assert.equal(cx.canceled, false);
+      return 1;
+    });
+    assert.equal(await task, 1);
+    assert.deepEqual(seen, ["callback", "signal"]);
+    assert.equal(task.canceled, false);
+    const cx = context as unknown as TaskContext;
+    assert.equal(cx.canceled, true);
+    assert.ok(cx.signal.reason instanceof Canceled);
+    assert.equal((cx.signal.reason as Canceled).message, "task ended");
+    // What is started on it afterwards fails at once.
+    let late = false;
+    cx.onCancel(() => late = true);
+    assert.equal(late, true);
+    assert.throws(() => cx.throwIfCanceled(), Canceled);
+    await assert.rejects(new Channel<number>().recv(Infinity, cx), Canceled);
+    await scope.close();
+  });
+
+  it("a task that throws ends its context before its failure is reported", async () => {
+    const order: string[] = [];
+    const scope = new Scope({ onError: (err) => order.push((err as Error).message) });
+    scope.go((cx) => {
+      cx.onCancel(() => order.push("callback"));
+      cx.onCancel(() => {
+        throw new Error("callback failed");
+      });
+      throw new Error("task failed");
+    });
+    assert.deepEqual(order, ["callback", "callback failed", "task failed"]);
+    await scope.close();
+  });
+
+  it("a cancelled task's callbacks run once, at the cancel, not again when it ends", async () => {
+    const scope = new Scope();
+    let runs = 0;
+    const task = scope.go(async (cx) => {
+      cx.onCancel(() => runs++);
+      await sleep(Infinity, cx).catch(() => {});
+      assert.equal(runs, 1);
+    });
+    task.cancel();
+    await task;
+    assert.equal(runs, 1);
+    assert.equal(task.canceled, true);
+    await scope.close();
+  });
+
+  it("the tasks and scopes it opened belong to its scope and outlive it", async () => {
+    const scope = new Scope();
+    const ch = new Channel<string>();
+    let child: Scope | null = null;
+    await scope.go((cx) => {
+      child = cx.scope.scope();
+      child.go((inner) => ch.send("from the child", Infinity, inner));
+      cx.scope.go((sibling) => ch.send("from the sibling", Infinity, sibling));
+    });
+    const opened = child as unknown as Scope;
+    assert.equal(opened.closed, false);
+    assert.equal(ch.pendingSenders, 2);
+    assert.equal(await ch.recv(deadlineIn(1000)), "from the child");
+    assert.equal(await ch.recv(deadlineIn(1000)), "from the sibling");
+    await scope.close();
+  });
+
+  it("a scope closed while tasks left calls pending closes with no waiter or timer left", async () => {
+    // Other suites in the same process (bun test) may have timers of their own.
+    const base = timers.size;
+    const ch = new Channel<number>();
+    const left: Promise<unknown>[] = [];
+    const scope = new Scope();
+    scope.go((cx) => {
+      left.push(ch.recv(deadlineIn(10_000), cx), sleep(deadlineIn(10_000), cx));
+    });
+    const waiting = scope.go((cx) => ch.recv(Infinity, cx));
+    assert.equal(ch.pendingReceivers, 1);
+    await scope.close();
+    await assert.rejects(waiting.result, Canceled);
+    for (const call of left) await assert.rejects(call, Canceled);
+    assert.equal(ch.pendingReceivers, 0);
+    assert.equal(timers.size - base, 0);
+  });
+});
+
 describe("Scope: close", () => {
   it("cancels every task and waits for them to finish", async () => {
     const scope = new Scope();

@@ -20,7 +20,9 @@
  *   Timers due at one instant fire in the order they were added, and what each sets off runs
  *   before the next instant.
  * - cancelling a task rejects every blocked call given its context or its signal with
- *   `Canceled`; closing a scope cancels its tasks and closes its child scopes, and its `close()`
+ *   `Canceled`, after running what it registered with `onCancel`; a task's context ends with the
+ *   task, so what it registered also runs when it returns or throws uncancelled (before the
+ *   scope hears of its end); closing a scope cancels its tasks and closes its child scopes, and its `close()`
  *   resolves once every member is gone (or rejects with `Timeout` at its deadline); `wait()`
  *   resolves once the scope's own tasks have all finished; `go()` and opening a child on a scope
  *   that is closing throw `Closed`.
@@ -531,8 +533,7 @@ export class Model {
     if (task.canceled || task.state === "done") return;
     task.canceled = true;
     // The hook was registered first, so it runs before the calls' own cancellation.
-    if (task.hook.kind === "close") this.closeChannel(this.chans[task.hook.ch]);
-    if (task.hook.kind === "throw") this.report(task.scope, `Error c${task.id}`);
+    this.runHook(task);
     const op = task.op;
     if (op === null || !op.pending || op.cancel === "none") return;
     // A deadline that passed came first: a sleep is over, a call timed out.
@@ -541,8 +542,15 @@ export class Model {
     else this.failOp(op, "Timeout");
   }
 
+  private runHook(task: MTask): void {
+    if (task.hook.kind === "close") this.closeChannel(this.chans[task.hook.ch]);
+    if (task.hook.kind === "throw") this.report(task.scope, `Error c${task.id}`);
+  }
+
   private endTask(task: MTask, how: string): void {
     task.state = "done";
+    // Its context ends with it; a cancelled task's hook ran at the cancel.
+    if (!task.canceled) this.runHook(task);
     this.outcomes[`task${task.id}`] = `${how}@${this.now}`;
     const scope = task.scope;
     scope.members = scope.members.filter((m) => m !== task);
