@@ -1,7 +1,8 @@
 /**
  * Model-based property tests of the scheduler (src/scope.ts, src/channel.ts, src/clock.ts):
  * random programs of tasks in nested scopes that send, receive, choose and sleep on a few
- * channels with deadlines and cancellation, while the driver closes channels, cancels tasks,
+ * channels with deadlines and cancellation (or start such a call and return or throw with it
+ * left pending), while the driver closes channels, cancels tasks,
  * closes and waits on scopes and moves a virtual clock on, compared step by step with a model
  * of the documented semantics (test/scheduler/model.ts).
  *

@@ -21,8 +21,9 @@
  *   before the next instant.
  * - cancelling a task rejects every blocked call given its context or its signal with
  *   `Canceled`, after running what it registered with `onCancel`; a task's context ends with the
- *   task, so what it registered also runs when it returns or throws uncancelled (before the
- *   scope hears of its end); closing a scope cancels its tasks and closes its child scopes, and its `close()`
+ *   task, so when it returns or throws uncancelled, what it registered runs and a call it started
+ *   on its context or signal and left pending ends as at a cancel (before the scope hears of its
+ *   end; a call given no cancellation stays pending); closing a scope cancels its tasks and closes its child scopes, and its `close()`
  *   resolves once every member is gone (or rejects with `Timeout` at its deadline); `wait()`
  *   resolves once the scope's own tasks have all finished; `go()` and opening a child on a scope
  *   that is closing throw `Closed`.
@@ -33,6 +34,7 @@
  * scheduler gave for the same call.
  */
 import type {
+  BlockingSpec,
   CancelHook,
   CancelKind,
   ClauseSpec,
@@ -161,7 +163,8 @@ export type Concrete =
   | { readonly kind: "advance"; readonly ms: number }
   | { readonly kind: "burst"; readonly acts: readonly ConcreteAct[] };
 
-export type ConcreteOp =
+/** A call a task may block in, resolved: values and deadlines chosen. */
+export type ConcreteBlocking =
   | {
     readonly kind: "send";
     readonly ch: number;
@@ -185,7 +188,11 @@ export type ConcreteOp =
     readonly deadline: number;
     readonly cancel: CancelKind;
   }
-  | { readonly kind: "sleep"; readonly deadline: number; readonly cancel: CancelKind }
+  | { readonly kind: "sleep"; readonly deadline: number; readonly cancel: CancelKind };
+
+export type ConcreteOp =
+  | ConcreteBlocking
+  | { readonly kind: "leave"; readonly op: ConcreteBlocking; readonly throws: boolean }
   | { readonly kind: "throw"; readonly canceled: boolean }
   | { readonly kind: "return" };
 
@@ -339,7 +346,8 @@ export class Model {
       }
     }
     Model.cancelTimer(op.timer);
-    if (op.task !== null) {
+    // A call its task left pending as it ended does not bring the task back.
+    if (op.task !== null && op.task.op === op) {
       op.task.state = "idle";
       op.task.op = null;
     }
@@ -434,6 +442,16 @@ export class Model {
   }
 
   private runOp(task: MTask, key: string, op: ConcreteOp): void {
+    if (op.kind === "leave") {
+      this.runOp(task, key, op.op);
+      if (op.throws) {
+        this.endTask(task, "threw Error");
+        this.report(task.scope, `Error t${task.id}`);
+      } else {
+        this.endTask(task, "returned");
+      }
+      return;
+    }
     const canceled = op.kind !== "throw" && op.kind !== "return" && op.cancel !== "none" &&
       task.canceled;
     const local = (d: number) => d !== Infinity && d !== 0 ? this.local(d) : d;
@@ -532,6 +550,11 @@ export class Model {
   private cancelTask(task: MTask): void {
     if (task.canceled || task.state === "done") return;
     task.canceled = true;
+    this.endContext(task);
+  }
+
+  /** What a cancel, or the task's end, sets off: its hook, then the call it is in ends. */
+  private endContext(task: MTask): void {
     // The hook was registered first, so it runs before the calls' own cancellation.
     this.runHook(task);
     const op = task.op;
@@ -548,9 +571,11 @@ export class Model {
   }
 
   private endTask(task: MTask, how: string): void {
+    // Its context ends with it (before its scope hears of its end); a cancelled task's ended
+    // at the cancel. A call left pending on no context stays, its task gone.
+    if (!task.canceled) this.endContext(task);
     task.state = "done";
-    // Its context ends with it; a cancelled task's hook ran at the cancel.
-    if (!task.canceled) this.runHook(task);
+    task.op = null;
     this.outcomes[`task${task.id}`] = `${how}@${this.now}`;
     const scope = task.scope;
     scope.members = scope.members.filter((m) => m !== task);
@@ -620,6 +645,18 @@ export class Model {
   }
 
   private concreteOp(spec: OpSpec): ConcreteOp {
+    switch (spec.kind) {
+      case "leave":
+        return { kind: "leave", op: this.concreteBlocking(spec.op), throws: spec.throws };
+      case "throw":
+      case "return":
+        return spec;
+      default:
+        return this.concreteBlocking(spec);
+    }
+  }
+
+  private concreteBlocking(spec: BlockingSpec): ConcreteBlocking {
     const ch = (n: number) => n % this.chans.length;
     switch (spec.kind) {
       case "send":
@@ -650,8 +687,6 @@ export class Model {
         };
       case "sleep":
         return { kind: "sleep", deadline: this.deadline(spec.deadline), cancel: spec.cancel };
-      default:
-        return spec;
     }
   }
 

@@ -32,8 +32,8 @@ export interface ClauseSpec {
   readonly ch: number;
 }
 
-/** What a task at its gate is told to do next. */
-export type OpSpec =
+/** A call a task may block in. */
+export type BlockingSpec =
   | {
     readonly kind: "send";
     readonly ch: number;
@@ -52,7 +52,15 @@ export type OpSpec =
     readonly deadline: DeadlineSpec;
     readonly cancel: CancelKind;
   }
-  | { readonly kind: "sleep"; readonly deadline: DeadlineSpec; readonly cancel: CancelKind }
+  | { readonly kind: "sleep"; readonly deadline: DeadlineSpec; readonly cancel: CancelKind };
+
+/**
+ * What a task at its gate is told to do next: a call it awaits, or one it starts and leaves
+ * pending as it returns or throws (its context ends with it), or just returning or throwing.
+ */
+export type OpSpec =
+  | BlockingSpec
+  | { readonly kind: "leave"; readonly op: BlockingSpec; readonly throws: boolean }
   | { readonly kind: "throw"; readonly canceled: boolean }
   | { readonly kind: "return" };
 
@@ -137,7 +145,7 @@ const hookArb: fc.Arbitrary<CancelHook> = fc.oneof(
 
 /** Programs whose deadlines are drawn by `deadlineArb`. */
 function programs(deadlineArb: fc.Arbitrary<DeadlineSpec>): fc.Arbitrary<Program> {
-  const opArb: fc.Arbitrary<OpSpec> = fc.oneof(
+  const blockingArb: fc.Arbitrary<BlockingSpec> = fc.oneof(
     {
       weight: 4,
       arbitrary: fc.record({
@@ -183,6 +191,18 @@ function programs(deadlineArb: fc.Arbitrary<DeadlineSpec>): fc.Arbitrary<Program
           ? { ...s, deadline: { kind: "slot", n: 3 } as const }
           : s
       ),
+    },
+  );
+
+  const opArb: fc.Arbitrary<OpSpec> = fc.oneof(
+    { weight: 13, arbitrary: blockingArb },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant("leave" as const),
+        op: blockingArb,
+        throws: fc.boolean(),
+      }),
     },
     {
       weight: 1,
