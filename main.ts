@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { CliError, parseCli, usage } from "./src/cli.ts";
+import { CliError, parseCli, usage, workerArgs } from "./src/cli.ts";
 import { demoApp } from "./src/demo.ts";
 import { Router } from "./src/router.ts";
 import { serve, type ServeOptions } from "./serve.ts";
@@ -377,7 +377,7 @@ async function runPrimary(
   // Bound once here, alone: a port taken is one line and exit 1 before any worker starts.
   const port = await freePort(options.hostname, options.port);
   const main = (await import("node:url")).fileURLToPath(import.meta.url);
-  const args = [...h.args, "--port", String(port)];
+  const args = workerArgs(h.args, port);
   const supervisor = new Supervisor({
     workers,
     graceMs: options.graceMs,

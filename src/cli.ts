@@ -246,6 +246,31 @@ const FLAGS: readonly Flag[] = [
   },
 ];
 
+/** Ends the options: every argument after it is positional. */
+const END_OF_OPTIONS = "--";
+
+/** Where `--` ends the options of `argv`, or -1: the first one that is no flag's value. */
+function optionsEnd(argv: readonly string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === END_OF_OPTIONS) return i;
+    const flag = FLAGS.find((f) => f.name === arg);
+    if (flag !== undefined && flag.value !== "") i++;
+  }
+  return -1;
+}
+
+/**
+ * A worker's command line: the primary's `argv`, which {@link parseCli} took, with the port the
+ * primary bound put where it wins. After a `--` it would be read as a positional, and a positional
+ * port would come after it: the `--` goes, as what follows it is digits, positional anyway.
+ */
+export function workerArgs(argv: readonly string[], port: number): string[] {
+  const end = optionsEnd(argv);
+  const options = end < 0 ? argv : [...argv.slice(0, end), ...argv.slice(end + 1)];
+  return [...options, "--port", String(port)];
+}
+
 /** The flags that print something and exit, besides the options in {@link FLAGS}. */
 const SWITCHES = ["--help", "-h", "--version", "-v"];
 
@@ -261,7 +286,7 @@ export class CliError extends Error {
 /** The `--help` text. */
 export function usage(): string {
   const lines = [
-    "Usage: binks [PORT [MAX_CONNECTIONS]] [options]",
+    "Usage: binks [options] [--] [PORT [MAX_CONNECTIONS]]",
     "",
     'A minimal, fast HTTP/1.1 server. Serves the demo app: GET / → {"hello":"world"},',
     "/echo, /inspect and /sleep?ms=N.",
@@ -274,7 +299,10 @@ export function usage(): string {
   return lines.join("\n");
 }
 
-/** Parse flags (`--name value`, `--name=value`, and a first positional port). */
+/**
+ * Parse flags (`--name value`, `--name=value`, and a first positional port). A `--` that is no
+ * flag's value ends the options, as getopt's does: what follows is positional.
+ */
 export function parseCli(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = {},
@@ -299,9 +327,14 @@ export function parseCli(
   let portGiven = false;
   let hostGiven = false;
   let positional = 0;
+  let optionsEnded = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (!arg.startsWith("-")) {
+    if (arg === END_OF_OPTIONS && !optionsEnded) {
+      optionsEnded = true;
+      continue;
+    }
+    if (optionsEnded || !arg.startsWith("-")) {
       // As the original `dsock-n-server 5555 10`: the port, then how many clients at once.
       if (positional === 0) {
         options.port = integer("port", arg, 0, 65535);

@@ -19,9 +19,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import fc from "fast-check";
-import { CliError, parseCli, usage } from "../src/cli.ts";
+import { CliError, parseCli, usage, workerArgs } from "../src/cli.ts";
 import { VERSION } from "../src/version.ts";
 import { expected, ORACLE_FLAGS, PROXY_ADDRESSES, readmeFlags } from "./cli-oracle.ts";
+import { startMainWith } from "./client.ts";
 
 const NUMBERS = [
   "0",
@@ -100,7 +101,7 @@ const PROXY_HEADERS = [
   "x-real-ip",
   "",
 ];
-const UNKNOWN = ["--nope", "--Port", "-p", "--", "-", "--max_body", "--port-x", "-1", "---port"];
+const UNKNOWN = ["--nope", "--Port", "-p", "--=1", "-", "--max_body", "--port-x", "-1", "---port"];
 
 const numberArb = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...NUMBERS) },
@@ -170,6 +171,7 @@ const pieceArb: fc.Arbitrary<string[]> = fc.oneof(
   },
   { weight: 2, arbitrary: numberArb.map((n) => [n]) },
   { weight: 1, arbitrary: fc.constantFrom(...UNKNOWN).map((u) => [u]) },
+  { weight: 1, arbitrary: fc.constant<string[]>(["--"]) },
 );
 
 const envArb = fc.record({
@@ -254,6 +256,18 @@ describe("command line against the README's oracle", () => {
     }
   });
 
+  it("gives a worker the primary's options, with the port the primary bound", () => {
+    holds(
+      fc.property(argvArb, envArb, (argv, env) => {
+        const primary = parsed(argv, env);
+        if (!("options" in primary)) return;
+        const worker = parsed(workerArgs(argv, 4321), env);
+        assert.deepEqual(worker, { options: { ...primary.options, port: 4321 } }, argv.join(" "));
+      }),
+      { seed: 0xc13, numRuns: 1000 },
+    );
+  });
+
   it("knows the same flags in --help, in the README's table and in the parser", () => {
     const readme = readFileSync(join(repoRoot(), "README.md"), "utf8");
     const oracle = [...ORACLE_FLAGS.keys()].sort();
@@ -270,7 +284,7 @@ describe("command line against the README's oracle", () => {
       assert.ok(!message.startsWith("unknown option"), `${flag}: ${message}`);
     }
     // And what is in none of them is unknown to the parser.
-    for (const flag of ["--verbose", "--hostname", "--max-chunk-extension", "-p", "-H", "--"]) {
+    for (const flag of ["--verbose", "--hostname", "--max-chunk-extension", "-p", "-H"]) {
       const got = parsed([flag, "1"], {});
       assert.ok("message" in got && got.message === `unknown option ${flag} (see --help)`, flag);
     }
@@ -323,6 +337,18 @@ describe("command line of the running executable", () => {
     const version = run(["-v"]);
     assert.equal(version.status, 0, version.stderr);
     assert.equal(version.stdout, `binks ${VERSION}\n`);
+  });
+
+  it("gives its workers the port it bound, also after --", async () => {
+    // The port went after the primary's own flags: past a `--` a worker read it as a positional.
+    const s = await startMainWith(["--host", "127.0.0.1", "--workers", "2", "--", "0"]);
+    try {
+      assert.match(s.output(), /listening on http:\/\/127\.0\.0\.1:\d+ \(.*; 2 workers, /);
+      const answer = await fetch(`http://127.0.0.1:${s.port}/`);
+      assert.equal(`${answer.status} ${await answer.text()}`, '200 {"hello":"world"}');
+    } finally {
+      assert.equal(await s.stop(), 0);
+    }
   });
 
   it("refuses a --runtime that cannot run here as a bad flag", () => {

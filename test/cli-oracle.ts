@@ -236,9 +236,15 @@ function interpret(argv: readonly string[], env: Record<string, string | undefin
   let portSet = false;
   let hostSet = false;
   let positionals = 0;
+  let ended = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (!arg.startsWith("-")) {
+    // The first `--` read where a flag could be ends the flags; after it all is positional.
+    if (arg === "--" && !ended) {
+      ended = true;
+      continue;
+    }
+    if (ended || !arg.startsWith("-")) {
       // `binks 5555 10`: the port, then at most that many connections.
       if (positionals === 0) {
         o.port = whole("port", arg, 0, 65535);

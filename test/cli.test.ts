@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CliError, parseCli, usage } from "../src/cli.ts";
+import { CliError, parseCli, usage, workerArgs } from "../src/cli.ts";
 import {
   defaultLimits,
   defaultTimeouts,
@@ -108,6 +108,48 @@ describe("command-line flags", () => {
     assert.equal(o.port, 5555);
     assert.equal(o.limits.maxConnections, 10);
     assert.throws(() => parseCli(["1", "2", "3"]), /unexpected argument "3"/);
+  });
+
+  it("ends the options at --: what follows is PORT and MAX_CONNECTIONS", () => {
+    const o = parseCli(["--max-body", "9", "--", "8080", "10"]);
+    assert.deepEqual([o.port, o.limits.maxConnections, o.limits.maxBodyBytes], [8080, 10, 9]);
+    assert.deepEqual(parseCli(["--"]), parseCli([]));
+    assert.equal(parseCli(["--"], { PORT: "81" }).port, 81);
+    // Only the first ends them, and only where it is no flag's value.
+    assert.equal(parseCli(["--static", "--"]).staticDir, "--");
+    assert.equal(parseCli(["--static", "--", "--", "7"]).port, 7);
+    const cases: [string[], string][] = [
+      [["--", "--port", "1"], 'port takes a whole number, not "--port"'],
+      [["--", "-1"], 'port takes a whole number, not "-1"'],
+      [["--", "1", "--"], 'max-connections takes a whole number, not "--"'],
+      [["1", "--", "2", "3"], 'unexpected argument "3"'],
+    ];
+    for (const [argv, message] of cases) {
+      assert.throws(
+        () => parseCli(argv),
+        (err: unknown) => err instanceof CliError && err.message === message,
+        argv.join(" "),
+      );
+    }
+  });
+
+  it("gives a worker the primary's options with the port it bound, after -- too", () => {
+    const cases = [
+      [],
+      ["7"],
+      ["--port", "7", "--workers", "2"],
+      ["--", "7", "9"],
+      ["--workers", "2", "--", "0"],
+      ["5", "--", "9"],
+      ["--static", "--", "--", "5"],
+    ];
+    for (const argv of cases) {
+      assert.deepEqual(
+        parseCli(workerArgs(argv, 4321)),
+        { ...parseCli(argv), port: 4321 },
+        argv.join(" "),
+      );
+    }
   });
 
   it("accepts --name value and --name=value, the last one winning", () => {
