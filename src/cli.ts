@@ -58,23 +58,33 @@ interface Flag {
   apply(options: CliOptions, value: string): void;
 }
 
-function integer(flag: string, text: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text)) throw new CliError(`${flag} takes a whole number, not "${text}"`);
+/** A whole number within [min, max]; `word` is the one other value the flag takes, if any. */
+function integer(flag: string, text: string, min: number, max: number, word?: string): number {
+  const or = word === undefined ? "" : ` or ${word}`;
+  if (!/^\d+$/.test(text)) throw new CliError(`${flag} takes a whole number${or}, not "${text}"`);
   const n = Number(text);
   // The text as given: Number() would show 070000 as 70000 and a long one as 1e+23.
   if (n < min || n > max) {
-    throw new CliError(`${flag} must be between ${min} and ${max}, not ${text}`);
+    throw new CliError(`${flag} must be between ${min} and ${max}${or}, not ${text}`);
   }
   return n;
 }
 
+/** How a limit that may be Infinity (`maxInflight`) is set back to it, as --help shows it. */
+const UNLIMITED = "unlimited";
+
 function limitFlag(name: string, key: keyof Limits, help: string): Flag {
+  const [min, max] = limitRanges[key];
+  // The one limit checkLimits() takes Infinity for.
+  const mayBeUnlimited = key === "maxInflight";
   return {
     name,
     value: "N",
-    help: `${help} (default ${defaultLimits[key] === Infinity ? "unlimited" : defaultLimits[key]})`,
+    help: `${help} (default ${defaultLimits[key] === Infinity ? UNLIMITED : defaultLimits[key]})`,
     apply: (o, v) => {
-      o.limits[key] = integer(name, v, limitRanges[key][0], limitRanges[key][1]);
+      o.limits[key] = mayBeUnlimited && v === UNLIMITED
+        ? Infinity
+        : integer(name, v, min, max, mayBeUnlimited ? UNLIMITED : undefined);
     },
   };
 }
@@ -153,7 +163,11 @@ const FLAGS: readonly Flag[] = [
   limitFlag("--max-body", "maxBodyBytes", "largest request body in bytes, else 413"),
   limitFlag("--max-pipelined", "maxPipelined", "requests read ahead of their answers"),
   limitFlag("--max-connections", "maxConnections", "open connections; past it 503 and close"),
-  limitFlag("--max-inflight", "maxInflight", "handlers running at once; past it reading waits"),
+  limitFlag(
+    "--max-inflight",
+    "maxInflight",
+    `handlers running at once, or ${UNLIMITED}; past it reading waits`,
+  ),
   timeoutFlag("--keep-alive-timeout", "keepAliveMs", "ms a connection may idle between requests"),
   timeoutFlag("--head-timeout", "headMs", "ms to receive a whole request head, else 408"),
   timeoutFlag("--body-timeout", "bodyMs", "ms of silence allowed inside a body, else 408"),
@@ -216,7 +230,7 @@ const FLAGS: readonly Flag[] = [
     value: "N",
     help: "worker processes sharing the port, or auto for one per core (default 1)",
     apply: (o, v) => {
-      o.workers = v === "auto" ? "auto" : integer("--workers", v, 1, 1024);
+      o.workers = v === "auto" ? "auto" : integer("--workers", v, 1, 1024, "auto");
     },
   },
   {

@@ -56,6 +56,8 @@ const NUMBERS = [
   "NaN",
   "",
   "auto",
+  "unlimited",
+  "Unlimited",
   "١٢",
 ];
 const HOSTS = [

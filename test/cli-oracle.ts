@@ -121,7 +121,12 @@ export const ORACLE_FLAGS: ReadonlyMap<string, OracleFlag> = new Map<string, Ora
   limit("maxBodyBytes", "--max-body", 0, 2 ** 50),
   limit("maxPipelined", "--max-pipelined", 1, 10_000),
   limit("maxConnections", "--max-connections", 1, 2 ** 24),
-  limit("maxInflight", "--max-inflight", 1, 2 ** 24),
+  ["--max-inflight", {
+    apply: (o, v) => {
+      // Its default, unlimited, can be asked for again by name.
+      o.limits.maxInflight = v === "unlimited" ? Infinity : whole("--max-inflight", v, 1, 2 ** 24);
+    },
+  }],
   timeout("keepAliveMs", "--keep-alive-timeout"),
   timeout("headMs", "--head-timeout"),
   timeout("bodyMs", "--body-timeout"),

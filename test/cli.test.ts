@@ -152,6 +152,45 @@ describe("command-line flags", () => {
     }
   });
 
+  it("sets --max-inflight back to unlimited by name, and names it when refusing", () => {
+    assert.equal(
+      parseCli(["--max-inflight", "8", "--max-inflight=unlimited"]).limits.maxInflight,
+      Infinity,
+    );
+    assert.equal(
+      parseCli(["--max-inflight", "unlimited", "--max-inflight", "8"]).limits.maxInflight,
+      8,
+    );
+    const cases: [string[], string][] = [
+      [
+        ["--max-inflight", "0"],
+        "--max-inflight must be between 1 and 16777216 or unlimited, not 0",
+      ],
+      [
+        ["--max-inflight", "Infinity"],
+        '--max-inflight takes a whole number or unlimited, not "Infinity"',
+      ],
+      [
+        ["--max-inflight", "Unlimited"],
+        '--max-inflight takes a whole number or unlimited, not "Unlimited"',
+      ],
+      [["--max-inflight="], '--max-inflight takes a whole number or unlimited, not ""'],
+      [
+        ["--max-connections", "unlimited"],
+        '--max-connections takes a whole number, not "unlimited"',
+      ],
+      [["--workers", "x"], '--workers takes a whole number or auto, not "x"'],
+      [["--workers", "0"], "--workers must be between 1 and 1024 or auto, not 0"],
+    ];
+    for (const [argv, message] of cases) {
+      assert.throws(
+        () => parseCli(argv),
+        (err: unknown) => err instanceof CliError && err.message === message,
+        argv.join(" "),
+      );
+    }
+  });
+
   it("accepts --name value and --name=value, the last one winning", () => {
     const o = parseCli([
       "--max-body=100",
