@@ -22,6 +22,7 @@ import { type Sharing, WORKER_ENV, workerSharing } from "./adapters/worker-role.
 import { canRunAs, detectRuntime } from "./adapters/detect.ts";
 import { EXIT_DRAIN_MS, Output } from "./src/output.ts";
 import { connectionsWithin } from "./src/limits.ts";
+import { Canceled } from "./src/errors.ts";
 
 /**
  * Worker plumbing, loaded only by workers and their primary: its `node:`
@@ -415,8 +416,14 @@ async function runPrimary(
     console.error(`binks: giving up: ${supervisor.failureReason}`);
     return exitWhenWritten(h, out, 1);
   });
-  // Giving up before every worker was ready is said once, above, before the exit.
-  await supervisor.start().catch(() => gaveUp);
+  try {
+    await supervisor.start();
+  } catch (err) {
+    // A signal before every worker was ready: stop() exits, with no banner. Giving up is said
+    // once, above, before the exit.
+    if (!(err instanceof Canceled)) await gaveUp;
+    return;
+  }
   const how = sharing(runtime) === "cluster" ? "node:cluster" : "SO_REUSEPORT";
   out.line(
     `binks ${VERSION} listening on ${

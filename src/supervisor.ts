@@ -9,7 +9,7 @@
  * @module
  */
 import { now, sleep, timers } from "./clock.ts";
-import { Closed, Timeout } from "./errors.ts";
+import { Canceled, Closed, Timeout } from "./errors.ts";
 import type { PortChannel } from "./port.ts";
 import { Scope, type TaskContext } from "./scope.ts";
 
@@ -84,6 +84,8 @@ export class Supervisor {
   /** No worker that exits is replaced any more. */
   private replacing = true;
   private failed: (() => void) | null = null;
+  /** Rejects what start() returned, unless it has settled. */
+  private abandonStart: (reason: Canceled) => void = () => {};
   /** Resolves when the supervisor gave up (too many restarts). */
   readonly gaveUp: Promise<void>;
 
@@ -107,18 +109,29 @@ export class Supervisor {
     return [...this.current.values()].map((w) => w.pid);
   }
 
-  /** Start every worker; resolves once all have said they are ready (with their port). */
+  /**
+   * Start every worker; resolves once all have said they are ready, with the first one's port.
+   * Rejects with the reason when the supervisor gives up first, and with a {@link Canceled} when
+   * {@link shutdown} is called first: those that are not ready then never will be.
+   */
   start(): Promise<number> {
-    const ready: Promise<number>[] = [];
-    for (let i = 0; i < this.options.workers; i++) {
-      let signalReady!: (port: number) => void;
-      ready.push(new Promise<number>((resolve) => (signalReady = resolve)));
-      this.scope.go((cx) => this.keep(i, cx, signalReady));
-    }
-    return Promise.race([
-      Promise.all(ready).then((ports) => ports[0]!),
-      this.gaveUp.then(() => Promise.reject(this.failure)),
-    ]);
+    return new Promise<number>((resolve, reject) => {
+      this.abandonStart = reject;
+      void this.gaveUp.then(() => reject(this.failure));
+      const ports: number[] = [];
+      const ready = new Set<number>();
+      for (let i = 0; i < this.options.workers; i++) {
+        this.scope.go((cx) =>
+          this.keep(i, cx, (port) => {
+            // A replacement says ready too: a slot counts once.
+            if (ready.has(i)) return;
+            ready.add(i);
+            ports[i] = port;
+            if (ready.size === this.options.workers) resolve(ports[0]!);
+          })
+        );
+      }
+    });
   }
 
   /** Ask every worker for its counts and add them up. */
@@ -145,6 +158,8 @@ export class Supervisor {
   /** Tell every worker to drain, wait for them (killing stragglers after the grace period). */
   async shutdown(): Promise<void> {
     this.replacing = false;
+    // Once every worker was ready, start() has resolved and this changes nothing.
+    this.abandonStart(new Canceled("shut down before every worker was ready"));
     try {
       await this.scope.close(now() + this.options.graceMs + (this.options.exitMs ?? 1_000) + 1_000);
     } catch (err) {

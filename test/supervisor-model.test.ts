@@ -136,6 +136,8 @@ class Run {
   private failure: string | null = null;
   private gaveUpSeen = false;
   private startOutcome: string | null = null;
+  /** What start() settles with: whichever comes first of every slot ready, a give-up, shutdown. */
+  private startExpected: string | null = null;
   private readonly timersBefore: number;
 
   constructor(clock: VirtualClock, s: Scenario) {
@@ -387,6 +389,9 @@ class Run {
     if (!slot.started) {
       slot.started = true;
       slot.firstPort = 8000 + fake.pid;
+      if (this.slots.every((sl) => sl.started)) {
+        this.startExpected ??= `port ${this.slots[0]!.firstPort}`;
+      }
     }
     // Told to drain before it said ready: told again (drain()'s comment).
     if (this.shutdownAt !== null && fake.shutdownsOwed > 0) fake.shutdownsOwed++;
@@ -418,6 +423,7 @@ class Run {
 
   private giveUp(reason: string): void {
     this.failure ??= reason;
+    this.startExpected ??= `rejected ${this.failure}`;
   }
 
   private beginShutdown(): void {
@@ -425,6 +431,7 @@ class Run {
     this.note(`shutdown() #${this.shutdownCalls}`);
     if (this.shutdownAt === null) {
       this.shutdownAt = this.t;
+      this.startExpected ??= "rejected shut down before every worker was ready";
       const lateAt = this.t + this.s.graceMs + this.s.exitMs;
       for (const f of this.alive()) {
         if (f.pipeOpen) f.shutdownsOwed = 1;
@@ -574,13 +581,9 @@ class Run {
         this.violation(`gave up with "${this.sup.failureReason}", the model "${this.failure}"`);
       }
     } else if (this.gaveUpSeen) this.violation(`gave up: ${this.sup.failureReason}`);
-    const allStarted = this.slots.every((sl) => sl.started);
-    if (this.startOutcome?.startsWith("port") && this.slots[0]!.firstPort !== null) {
-      if (this.startOutcome !== `port ${this.slots[0]!.firstPort}`) {
-        this.violation(`start() ${this.startOutcome}, the model port ${this.slots[0]!.firstPort}`);
-      }
-    } else if (this.startOutcome === null && allStarted) {
-      this.violation("start() pending though every slot had a worker ready");
+    // Settled by the time shutdown() resolves, whatever came first.
+    if (this.startOutcome !== this.startExpected) {
+      this.violation(`start() ${this.startOutcome ?? "pending"}, the model ${this.startExpected}`);
     }
   }
 }

@@ -142,6 +142,46 @@ describe("supervisor", () => {
     assert.deepEqual(await supervisor.collect(0), { workers: 0, connections: 0, requests: 5 });
   });
 
+  // start() stayed pending when shutdown() came before every worker was ready.
+  it("rejects start() with Canceled when shut down before every worker was ready", async () => {
+    const [a, b] = [fakeWorker(4848), fakeWorker(4849)];
+    const workers = [a.worker, b.worker];
+    const supervisor = new Supervisor({
+      workers: 2,
+      spawn: (index) => workers[index]!,
+      graceMs: 2_000,
+      log: () => {},
+    });
+    const started = supervisor.start().then(
+      (port) => `port ${port}`,
+      (err: Error) => `${err.name}: ${err.message}`,
+    );
+    a.say({ type: "ready", pid: 4848, port: 8080 });
+    await tick();
+    const stopped = supervisor.shutdown();
+    assert.equal(
+      await Promise.race([started, tick(50).then(() => "pending")]),
+      "Canceled: shut down before every worker was ready",
+    );
+    // Ready after the drain was asked for: start() has settled already.
+    b.say({ type: "ready", pid: 4849, port: 8080 });
+    a.exit(0);
+    b.exit(0);
+    await stopped;
+  });
+
+  it("resolves start() once every worker was ready, whatever comes after", async () => {
+    const w = fakeWorker(4949);
+    const supervisor = supervising(w.worker);
+    const started = supervisor.start();
+    w.say({ type: "ready", pid: 4949, port: 8082 });
+    await tick();
+    const stopped = supervisor.shutdown();
+    assert.equal(await started, 8082);
+    w.exit(0);
+    await stopped;
+  });
+
   // Found by the model test: a worker whose pipe closed before it said ready (it let go of it)
   // was never killed: it could no longer say ready, and start() neither resolved nor gave up.
   it("kills a worker whose pipe closed before it was ready, once readyMs is over", async () => {
