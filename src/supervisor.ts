@@ -269,10 +269,10 @@ export class Supervisor {
         this.options.log(`worker ${message.pid} ready`);
         signalReady(message.port);
       } else if (message.type === "stats") {
-        this.stats.set(message.pid, {
-          connections: message.connections,
-          requests: message.requests,
-        });
+        // Under the pid of the pipe it came on: a pid the worker got wrong would add a report
+        // that no exit retires.
+        const counts = reportedCounts(message);
+        if (counts !== null) this.stats.set(worker.pid, counts);
       }
     }
   }
@@ -298,6 +298,19 @@ export class Supervisor {
   private shutdownMessage(): ControlMessage {
     return { type: "shutdown", graceMs: this.options.graceMs };
   }
+}
+
+/**
+ * The counts of a stats message, or null when they are no counts: one NaN, string or missing
+ * field, summed, would make the cluster's totals NaN or text.
+ */
+function reportedCounts(message: object): { connections: number; requests: number } | null {
+  const { connections, requests } = message as Record<string, unknown>;
+  return isCount(connections) && isCount(requests) ? { connections, requests } : null;
+}
+
+function isCount(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 0;
 }
 
 /**

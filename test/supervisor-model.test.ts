@@ -26,7 +26,12 @@ const slackOf = (delay: number): number => Math.min(250, delay / 16);
 /** Virtual ms a schedule's own events span; the shutdown comes by then if none came before. */
 const HORIZON = 12_000;
 
-type Junk = null | number | string | { type: string; graceMs?: number };
+type Junk = null | number | string | { type: string; graceMs?: number } | {
+  type: "stats";
+  pid?: number;
+  connections?: unknown;
+  requests?: unknown;
+};
 
 interface Plan {
   /** ms after its spawn that it says ready; null: never. */
@@ -597,6 +602,10 @@ const junkArb: fc.Arbitrary<Junk> = fc.constantFrom<Junk>(
   { type: "bogus" },
   { type: "stats?" },
   { type: "shutdown", graceMs: 1 },
+  // Reports that are no counts: they change no total.
+  { type: "stats" },
+  { type: "stats", pid: 1000, connections: 1, requests: "5" },
+  { type: "stats", pid: 1000, connections: -1, requests: 5 },
 );
 
 const planArb = (maxTime: number): fc.Arbitrary<Plan> =>

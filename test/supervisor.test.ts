@@ -182,6 +182,38 @@ describe("supervisor", () => {
     await stopped;
   });
 
+  // A stats message with a field missing made the totals NaN; one with another pid added a report
+  // that stayed in them after the worker exited.
+  it("counts only a stats message's whole counts, under the pid of its pipe", async () => {
+    const w = fakeWorker(5050);
+    const supervisor = supervising(w.worker);
+    const started = supervisor.start();
+    w.say({ type: "ready", pid: 5050, port: 8080 });
+    await started;
+    w.say({ type: "stats", pid: 5050, connections: 3, requests: 5 });
+    const junk: unknown[] = [
+      { type: "stats", pid: 5050 },
+      { type: "stats", pid: 5050, connections: 1 },
+      { type: "stats", pid: 5050, connections: "2", requests: 9 },
+      { type: "stats", pid: 5050, connections: -1, requests: 9 },
+      { type: "stats", pid: 5050, connections: 1.5, requests: 9 },
+      { type: "stats", pid: 5050, connections: 1, requests: NaN },
+      { type: "stats", pid: 5050, connections: 1, requests: Infinity },
+      { type: "stats", pid: 5050, connections: 1, requests: 2 ** 53 },
+    ];
+    for (const message of junk) (w.say as (message: unknown) => void)(message);
+    await tick();
+    assert.deepEqual(await supervisor.collect(0), { workers: 1, connections: 3, requests: 5 });
+    w.say({ type: "stats", pid: 9999, connections: 4, requests: 6 });
+    await tick();
+    assert.deepEqual(await supervisor.collect(0), { workers: 1, connections: 4, requests: 6 });
+    const stopped = supervisor.shutdown();
+    await tick();
+    w.exit(0);
+    await stopped;
+    assert.deepEqual(await supervisor.collect(0), { workers: 0, connections: 0, requests: 6 });
+  });
+
   // Found by the model test: a worker whose pipe closed before it said ready (it let go of it)
   // was never killed: it could no longer say ready, and start() neither resolved nor gave up.
   it("kills a worker whose pipe closed before it was ready, once readyMs is over", async () => {
