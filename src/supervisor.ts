@@ -261,12 +261,15 @@ export class Supervisor {
       // a message that is no object is no ControlMessage, and reading its type would throw.
       if (typeof message !== "object" || message === null) continue;
       if (message.type === "ready") {
+        // A handler may send { type: "ready" } too: only a port it can have bound is the
+        // worker's own word, and the pid is the pipe's.
+        if (!isPort(message.port)) continue;
         ready = true;
         // Told to drain while it was starting, maybe before it listened: tell it again.
         if (this.draining.has(worker)) {
           void worker.control.send(this.shutdownMessage()).catch(() => {});
         }
-        this.options.log(`worker ${message.pid} ready`);
+        this.options.log(`worker ${worker.pid} ready`);
         signalReady(message.port);
       } else if (message.type === "stats") {
         // Under the pid of the pipe it came on: a pid the worker got wrong would add a report
@@ -307,6 +310,10 @@ export class Supervisor {
 function reportedCounts(message: object): { connections: number; requests: number } | null {
   const { connections, requests } = message as Record<string, unknown>;
   return isCount(connections) && isCount(requests) ? { connections, requests } : null;
+}
+
+function isPort(n: unknown): n is number {
+  return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65_535;
 }
 
 function isCount(n: unknown): n is number {

@@ -182,6 +182,39 @@ describe("supervisor", () => {
     await stopped;
   });
 
+  // A handler's process.send({ type: "ready" }) resolved start() with undefined, before the
+  // worker had listened.
+  it("takes a ready message only with a port the worker can have bound", async () => {
+    const w = fakeWorker(5151);
+    const lines: string[] = [];
+    const supervisor = new Supervisor({
+      workers: 1,
+      spawn: () => w.worker,
+      graceMs: 2_000,
+      log: (line) => lines.push(line),
+    });
+    let port: number | undefined;
+    const started = supervisor.start().then((p) => (port = p));
+    const junk: unknown[] = [
+      { type: "ready", pid: 5151 },
+      { type: "ready", pid: 5151, port: "8080" },
+      { type: "ready", pid: 5151, port: 0 },
+      { type: "ready", pid: 5151, port: 65536 },
+      { type: "ready", pid: 5151, port: 80.5 },
+    ];
+    for (const message of junk) (w.say as (message: unknown) => void)(message);
+    await tick();
+    assert.equal(port, undefined);
+    w.say({ type: "ready", pid: 1, port: 8083 });
+    await started;
+    assert.equal(port, 8083);
+    assert.deepEqual(lines, ["worker 5151 ready"]);
+    const stopped = supervisor.shutdown();
+    await tick();
+    w.exit(0);
+    await stopped;
+  });
+
   // A stats message with a field missing made the totals NaN; one with another pid added a report
   // that stayed in them after the worker exited.
   it("counts only a stats message's whole counts, under the pid of its pipe", async () => {
