@@ -178,3 +178,30 @@ export function withoutOws(text: string): string {
 function isOws(c: number): boolean {
   return c === SP || c === HT;
 }
+
+/**
+ * `path` in normal form (RFC 3986 §6.2.2.1-2): each `%HH` of an unreserved character as that
+ * character, the others in upper case. One with a `%` that starts no `%HH` is left as it is:
+ * normalising around it could make a `%HH` that was not there (`%%34%31`, `%41`).
+ */
+export function normalPath(path: string): string {
+  let i = path.indexOf("%");
+  if (i < 0) return path;
+  let out = "";
+  let from = 0;
+  for (; i >= 0; i = path.indexOf("%", from)) {
+    const hi = HEX[path.charCodeAt(i + 1)] ?? 0xff;
+    const lo = HEX[path.charCodeAt(i + 2)] ?? 0xff;
+    if (hi === 0xff || lo === 0xff) return path;
+    const c = hi * 16 + lo;
+    out += path.slice(from, i) +
+      (UNRESERVED.test(String.fromCharCode(c))
+        ? String.fromCharCode(c)
+        : `%${path.slice(i + 1, i + 3).toUpperCase()}`);
+    from = i + 3;
+  }
+  return out + path.slice(from);
+}
+
+/** RFC 3986 §2.3. */
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;

@@ -35,7 +35,7 @@
 import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
 import { hashPath, type IncomingRequest } from "./request.ts";
-import { BACKSLASH, HEX, QUESTION, TARGET } from "./bytes.ts";
+import { BACKSLASH, normalPath, QUESTION, TARGET } from "./bytes.ts";
 import type { Reply, StaticReply } from "./response.ts";
 
 /** What a handler or middleware gives back: a reply, or a promise of one. */
@@ -461,33 +461,6 @@ function collect(node: Node, path: string, start: number, out: Methods[]): void 
   if (node.param !== null && end > start) collect(node.param, path, end + 1, out);
   if (node.wildcard !== null && !out.includes(node.wildcard)) out.push(node.wildcard);
 }
-
-/**
- * `path` in normal form (RFC 3986 §6.2.2.1-2): each `%HH` of an unreserved character as that
- * character, the others in upper case. One with a `%` that starts no `%HH` is left as it is:
- * normalising around it could make a `%HH` that was not there (`%%34%31`, `%41`).
- */
-function normalPath(path: string): string {
-  let i = path.indexOf("%");
-  if (i < 0) return path;
-  let out = "";
-  let from = 0;
-  for (; i >= 0; i = path.indexOf("%", from)) {
-    const hi = HEX[path.charCodeAt(i + 1)] ?? 0xff;
-    const lo = HEX[path.charCodeAt(i + 2)] ?? 0xff;
-    if (hi === 0xff || lo === 0xff) return path;
-    const c = hi * 16 + lo;
-    out += path.slice(from, i) +
-      (UNRESERVED.test(String.fromCharCode(c))
-        ? String.fromCharCode(c)
-        : `%${path.slice(i + 1, i + 3).toUpperCase()}`);
-    from = i + 3;
-  }
-  return out + path.slice(from);
-}
-
-/** RFC 3986 §2.3. */
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
 /** Where the path segment starting at `start` ends: the next `/`, or the end of the path. */
 function segmentEnd(path: string, start: number): number {

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { withoutOws } from "./bytes.ts";
+import { normalPath, withoutOws } from "./bytes.ts";
 import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
 import { imfDate, parseHttpDate } from "./date.ts";
@@ -161,8 +161,9 @@ const PIECE_RANGE: readonly [number, number] = [4 * 1024, 4 * 1024 * 1024];
  */
 export function serveStatic(root: string, fs: FileSystem, options: StaticOptions = {}): Handler {
   const index = options.index ?? "index.html";
-  // `/files/` is `/files`: what it holds is what is under `/files/`.
-  const prefix = (options.prefix ?? "").replace(/\/$/, "");
+  // `/files/` is `/files`: what it holds is what is under `/files/`. In the router's normal form
+  // (`%65` is `e`), as the paths it is compared with.
+  const prefix = normalPath((options.prefix ?? "").replace(/\/$/, ""));
   const under = `${prefix}/`;
   const dotfiles = options.dotfiles ?? false;
   const piece = options.pieceBytes ?? PIECE;
@@ -186,7 +187,9 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     }
     let path = req.path;
     if (prefix !== "") {
-      // Whole segments: `/staticindex.html` is not under `/static`.
+      // The router found this handler by the path's normal form: `/st%61tic/a` is under `/static`.
+      // Whole segments: `/staticindex.html` is not.
+      path = normalPath(path);
       if (path !== prefix && !path.startsWith(under)) return plain(404);
       path = path.slice(prefix.length);
     }

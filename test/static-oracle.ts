@@ -6,6 +6,7 @@
  * src/static.ts or src/date.ts: dates, entity-tag lists and ranges are read here on their own.
  */
 import type { FileInfo, FileSystem, OpenFile } from "../src/static.ts";
+import { normalizePath } from "./router-oracle.ts";
 
 /** What a file does when it is opened, beyond being read. */
 export type Access =
@@ -468,8 +469,10 @@ export function locate(
   let path = fullPath;
   // The prefix names whole segments, `/static/` the same as `/static`; a path not under it is
   // no file of these.
-  const prefix = options.prefix.replace(/\/$/, "");
+  // Both in the router's normal form (RFC 3986 §6.2.2.1-2), which found the files' handler.
+  const prefix = normalizePath(options.prefix.replace(/\/$/, ""));
   if (prefix !== "") {
+    path = normalizePath(path);
     if (path !== prefix && !path.startsWith(`${prefix}/`)) return refusal(404);
     path = path.slice(prefix.length);
   }

@@ -25,6 +25,7 @@ import { serve, type Server } from "../serve.ts";
 import { type FileSystem, serveStatic } from "../src/static.ts";
 import type { Handler } from "../src/connection.ts";
 import { nodeFileSystem } from "../adapters/fs.ts";
+import { Router } from "../src/router.ts";
 import { header, type Parsed, RawClient, request, requestHead, text } from "./client.ts";
 
 let server: Server;
@@ -233,6 +234,28 @@ describe("static files", () => {
         assert.equal(r.status, 404, `${prefix} ${outside}`);
         assert.equal(text(r.body), "404\n", `${prefix} ${outside}`);
       }
+    }
+  });
+
+  it("finds its prefix in the router's normal form: %65 is e, %c3 is %C3", async () => {
+    const app = new Router();
+    app.get("/files/*", serveStatic(dir, nodeFileSystem, { prefix: "/files" }));
+    app.get("/caf%C3%A9/*", serveStatic(dir, nodeFileSystem, { prefix: "/caf%c3%a9/" }));
+    fakeHandler = app.handler;
+    const at = (path: string) =>
+      request(fakeServer.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    // The router sent each of these to the files; before, the files said 404 to all but one.
+    for (
+      const path of ["/fil%65s/a.txt", "/%66iles/a.txt", "/caf%c3%a9/a.txt", "/caf%C3%A9/a.txt"]
+    ) {
+      const r = await at(path);
+      assert.equal(r.status, 200, path);
+      assert.equal(text(r.body), "hello world", path);
+    }
+    assert.equal(header(await at("/fil%65s/sub?q"), "location"), "/fil%65s/sub/?q");
+    // Still whole segments, and %2F is no slash of the path.
+    for (const path of ["/fil%65sa.txt", "/files%2Fa.txt"]) {
+      assert.equal((await at(path)).status, 404, path);
     }
   });
 
