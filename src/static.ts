@@ -270,8 +270,15 @@ function safeSegments(path: string): string[] | typeof TRAVERSAL | null {
     if (seg === "..") return TRAVERSAL;
     segments.push(seg);
   }
+  // `%2F` and `%5C` are data in a segment to the router (RFC 3986 §2.2), which routed this path
+  // by its segments: read as separators, `/private%2Fkey` would be `/private/key` served past
+  // the guard of the route `/private/*`. So no name holding either is served.
+  if (ENCODED_SEPARATOR.test(path)) return null;
   return segments;
 }
+
+/** `/` or `\` percent-encoded. */
+const ENCODED_SEPARATOR = /%2f|%5c/i;
 
 /** Where RFC 8615 puts site-wide metadata: a dot-named directory meant to be served. */
 const WELL_KNOWN = ".well-known";

@@ -484,6 +484,8 @@ export function locate(
     if (seg === "..") return refusal(403);
     segments.push(seg);
   }
+  // An encoded `/` or `\` is data to the router, so in no name served.
+  if (/%2f|%5c/i.test(path)) return refusal(404);
   if (
     !options.dotfiles &&
     segments.some((seg, i) => seg.startsWith(".") && !(i === 0 && seg === ".well-known"))

@@ -259,6 +259,26 @@ describe("static files", () => {
     }
   });
 
+  it("takes an encoded slash for no separator: a route's own guard is not walked around", async () => {
+    const app = new Router();
+    // A guard on the directory, and the files of the whole tree for every other path.
+    app.get("/sub/*", () => ({ status: 401, body: "401\n" }));
+    app.get("/*", serveStatic(dir, nodeFileSystem));
+    fakeHandler = app.handler;
+    const at = (path: string) =>
+      request(fakeServer.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.equal((await at("/sub/index.html")).status, 401);
+    // The router reads `sub%2Findex.html` as one segment, not /sub/; before, the files read two
+    // and served sub/index.html past its guard with a 200.
+    for (const path of ["/sub%2Findex.html", "/sub%2findex.html", "/sub%5Cindex.html", "/%2f"]) {
+      const r = await at(path);
+      assert.equal(r.status, 404, path);
+      assert.equal(text(r.body), "404\n", path);
+    }
+    // Encoded `..` between them is still refused as a way out.
+    assert.equal((await at("/sub%2F..%2F..%2Fetc")).status, 403);
+  });
+
   it("says which root it cannot open, and serves it once it is there", async () => {
     const later = join(dir, "later");
     fakeHandler = serveStatic(later, nodeFileSystem);
