@@ -120,13 +120,19 @@ function bindAddress(name: string, text: string): string {
 /** RFC 3986's path-absolute: pchar (percent-encoded beyond it) and "/". */
 const PATH_ABSOLUTE = /^(?:\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)+$/;
 
+/** `.` or `..`, a dot possibly written `%2e`. */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
 /**
  * A path a request can name, meaning only itself: routed as a pattern, a segment `:x` or `*`
- * would answer other paths too, and a space or `?` is refused by the router.
+ * would answer other paths too, a space or `?` is refused by the router, and a dot-segment by
+ * the parser (every probe a 400).
  */
 function isLiteralPath(text: string): boolean {
   if (!PATH_ABSOLUTE.test(text)) return false;
-  return text.split("/").every((segment) => !segment.startsWith(":") && segment !== "*");
+  return text.split("/").every((segment) =>
+    !segment.startsWith(":") && segment !== "*" && !DOT_SEGMENT.test(segment)
+  );
 }
 
 const FLAGS: readonly Flag[] = [

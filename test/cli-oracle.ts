@@ -172,9 +172,12 @@ export const ORACLE_FLAGS: ReadonlyMap<string, OracleFlag> = new Map<string, Ora
   ["--health", {
     apply: (o, v) => {
       // A path a probe can request, as written: a segment starting with ":" or a "*" would be a
-      // route pattern matching other paths.
+      // route pattern matching other paths; `.` and `..` (dots also as %2e) a request refused.
       const segments = v.split("/").slice(1);
-      if (!LITERAL_PATH.test(v) || segments.some((s) => s.startsWith(":") || s === "*")) {
+      const dots = (s: string) => /^(?:\.|%2e){1,2}$/i.test(s);
+      if (
+        !LITERAL_PATH.test(v) || segments.some((s) => s.startsWith(":") || s === "*" || dots(s))
+      ) {
         refuse("--health", v);
       }
       o.health = v;

@@ -55,7 +55,12 @@ describe("command-line flags", () => {
   it("takes for --health only a path that a request names, meaning itself alone", () => {
     // A pattern answered other paths (`/*` every GET the app did not route), and what the router
     // refuses (a space, `?`) ended the executable in a stack trace rather than one line.
-    for (const path of ["/a b", "/x?y", "/:id", "/a/*", "/*", "/é", "/a%zz", "healthz", ""]) {
+    // A dot-segment, encoded or not, is a request refused with a 400 (parser.ts): every probe of
+    // such a path failed.
+    const dotted = ["/..", "/.", "/a/./b", "/a/..", "/%2e%2E", "/.%2e/x", "/%2E"];
+    for (
+      const path of ["/a b", "/x?y", "/:id", "/a/*", "/*", "/é", "/a%zz", "healthz", "", ...dotted]
+    ) {
       assert.throws(
         () => parseCli(["--health", path]),
         (err: unknown) =>
@@ -64,7 +69,9 @@ describe("command-line flags", () => {
         path,
       );
     }
-    for (const path of ["/healthz", "/a:b", "/a*", "/%41", "/-/ready", "//"]) {
+    for (
+      const path of ["/healthz", "/a:b", "/a*", "/%41", "/-/ready", "//", "/...", "/.a", "/a."]
+    ) {
       assert.equal(parseCli(["--health", path]).health, path);
     }
   });
