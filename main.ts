@@ -192,10 +192,12 @@ async function main(): Promise<void> {
   await fitConnections(h, options, role === null);
   const state: RunState = { draining: false, signalled: false };
   if (options.health !== undefined) {
+    // A path the demo app routes already (`--health /`), for any method: a bad flag too. The
+    // router refuses only a second GET; `/echo` takes every method, and would lose GET.
     try {
+      if (app.routesPath(options.health)) throw new Error("the app routes that path already");
       app.get(options.health, () => state.draining ? HEALTH_DRAINING : HEALTH_OK);
     } catch (err) {
-      // A path the demo app routes already (`--health /`): a bad flag too.
       console.error(`binks: --health "${options.health}": ${(err as Error).message}`);
       h.exit(2);
     }

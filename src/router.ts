@@ -204,6 +204,14 @@ export class Router {
   }
 
   /**
+   * @internal Whether a route has exactly the path `path` (in normal form), whatever its methods:
+   * one more route there would take some of them over.
+   */
+  routesPath(path: string): boolean {
+    return this.exact.has(normalPath(path));
+  }
+
+  /**
    * Add a route for one method (`"*"` for any). Middleware given before the
    * handler runs, in order, for this route only.
    */

@@ -324,6 +324,10 @@ describe("command line of the running executable", () => {
       [["--port", "1e3"], {}, /^binks: --port .*"1e3"\n$/],
       [["--health", "/a b"], {}, /^binks: --health .*"\/a b"\n$/],
       [["--health", "/"], {}, /^binks: --health .*"\/".*\n$/],
+      // The demo routes these for every method: a GET health route took them over silently.
+      [["--port", "0", "--health", "/echo"], {}, /^binks: --health .*"\/echo".*\n$/],
+      [["--port", "0", "--health", "/%65cho"], {}, /^binks: --health .*"\/%65cho".*\n$/],
+      [["--port", "0", "--health", "/inspect"], {}, /^binks: --health .*"\/inspect".*\n$/],
       [["--port", "0"], { HOST: "[]" }, /^binks: HOST .*"\[\]"\n$/],
       [["--access-log=yes"], {}, /^binks: --access-log takes no value, not "yes"\n$/],
     ];
