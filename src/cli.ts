@@ -201,7 +201,7 @@ const FLAGS: readonly Flag[] = [
       if (addresses.length === 0) throw new CliError("--trust-proxy needs addresses");
       for (const a of addresses) {
         if (configuredAddress(a) === null) {
-          throw new CliError(`--trust-proxy takes IP addresses, not ${JSON.stringify(a)}`);
+          throw new CliError(`--trust-proxy takes IP addresses, not "${a}"`);
         }
       }
       o.trustProxy.push(...addresses);

@@ -89,6 +89,8 @@ describe("command-line flags", () => {
       [["-v="], '-v takes no value, not ""'],
       [["--host", "[]"], '--host needs an address, not "[]"'],
       [["--host="], "--host needs an address"],
+      // Not JSON-escaped as "a\\b": as it was typed, as every other flag shows its value.
+      [["--trust-proxy", "10.0.0.1,a\\b"], '--trust-proxy takes IP addresses, not "a\\b"'],
     ];
     for (const [argv, message] of cases) {
       assert.throws(
