@@ -1208,7 +1208,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       // with a reset where a FIN would say that a close-delimited body is complete.
       // A producer that stopped because its client left (the request's signal) did no wrong.
       if (!req.abortedWith(err)) this.host.reportError(err);
-      this.logStream(false);
+      // One of a known length that failed after its last byte went out (closing its file) left
+      // its client with the whole answer, as one cut then does.
+      this.logStream(this.streamWhole);
       this.cutTransport(closeDelimited);
       return;
     }

@@ -282,4 +282,37 @@ describe("access log lines", () => {
       [["/sized", 200, sent, true]],
     );
   });
+
+  it("say a stream of a known length went out whole once all of it did, failing after that", async () => {
+    // Its last piece sent, the producer failed closing its file: the client has all it was told.
+    const failure = new Error("close failed");
+    const errors: unknown[] = [];
+    const lines: string[] = [];
+    const server = new HttpServer({
+      accessLog: (text) => lines.push(text),
+      onError: (err) => errors.push(err),
+      handler: () => ({
+        length: 4,
+        body: {
+          async *[Symbol.asyncIterator]() {
+            yield "abcd";
+            throw failure;
+          },
+        },
+      }),
+    });
+    const t = new LoggedTransport();
+    t.events = server.accept(t);
+    t.events.onData(new TextEncoder().encode(get("/sized")));
+    await turns();
+    server.accessLog!.flush();
+    const [entry] = lines.join("").trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual([entry.path, entry.status, entry.bytes, entry.complete], [
+      "/sized",
+      200,
+      t.written,
+      true,
+    ]);
+    assert.deepEqual(errors, [failure]);
+  });
 });
