@@ -110,9 +110,15 @@ function withoutBlanks(text: string): string {
 
 /** `--host` or `$HOST`: an IPv6 address may come in brackets, as in a URL. */
 function bindAddress(name: string, text: string): string {
-  const bare = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
+  const bracketed = text.startsWith("[") && text.endsWith("]");
+  const bare = bracketed ? text.slice(1, -1) : text;
   if (bare === "") {
     throw new CliError(`${name} needs an address${text === "" ? "" : `, not "${text}"`}`);
+  }
+  // Brackets are for IPv6 alone (RFC 3986 §3.2.2), as --trust-proxy has them: "[10.0.0.1]" is
+  // no address literal, and --host should not take what --trust-proxy refuses.
+  if (bracketed && !bare.includes(":")) {
+    throw new CliError(`${name} takes brackets around an IPv6 address only, not "${text}"`);
   }
   return bare;
 }

@@ -72,6 +72,8 @@ const HOSTS = [
   "::1]",
   "[",
   "my host",
+  "[127.0.0.1]",
+  "[localhost]",
 ];
 const DIRS = ["www", "my dir/with spaces", "", "/tmp/a b", "-x"];
 const HEALTH = [

@@ -70,8 +70,9 @@ const LITERAL_PATH = /^(?:\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)+
 
 /** `--host` and `$HOST`: an address, an IPv6 one with or without brackets; not empty. */
 function address(name: string, text: string): string {
-  const bare = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
-  if (bare === "") refuse(name, text);
+  const bracketed = text.startsWith("[") && text.endsWith("]");
+  const bare = bracketed ? text.slice(1, -1) : text;
+  if (bare === "" || (bracketed && !bare.includes(":"))) refuse(name, text);
   return bare;
 }
 

@@ -105,6 +105,12 @@ describe("command-line flags", () => {
     assert.equal(parseCli(["--host", "[::1]"]).hostname, "::1");
     assert.equal(parseCli(["--host=::1"]).hostname, "::1");
     assert.throws(() => parseCli(["--host", "[]"]), /--host needs an address/);
+    // Brackets are for IPv6 alone (RFC 3986 §3.2.2); they were stripped from any address.
+    assert.throws(
+      () => parseCli(["--host", "[127.0.0.1]"]),
+      /^CliError: --host takes brackets around an IPv6 address only, not "\[127\.0\.0\.1\]"$/,
+    );
+    assert.throws(() => parseCli([], { HOST: "[localhost]" }), /HOST takes brackets around/);
     assert.equal(parseCli(["--version"]).version, true);
     assert.equal(parseCli(["-v"]).version, true);
     assert.equal(parseCli([]).version, false);
