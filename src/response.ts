@@ -18,7 +18,8 @@ import { kindOf } from "./shown.ts";
 const RESET_CONTENT = 205;
 
 /**
- * Header fields as a record, or as name/value pairs (pairs allow repeats, e.g. Set-Cookie): an
+ * Header fields as a record (its own enumerable string keys, as `Object.entries` and
+ * `new Headers(record)` take them), or as name/value pairs (pairs allow repeats, e.g. Set-Cookie): an
  * array of them, or anything iterable that yields them, such as a `Headers` or a `Map`.
  */
 export type HeaderInit =
@@ -128,6 +129,12 @@ function withDefaultType(headers: HeaderInit | undefined, type: string): HeaderI
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * For {@link writeHeaderFields}' for-in: V8 answers `hasOwnProperty` of a for-in's own key from
+ * the loop's map check, for nothing; `Object.hasOwn` it looks up (5-10% on an 8-field record).
+ */
+const hasOwnProperty = Object.prototype.hasOwnProperty;
 
 /**
  * A growable byte buffer that responses are serialised into, and handed to transports from.
@@ -247,8 +254,12 @@ export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): bo
       if (writeField(out, name, value)) close = true;
     }
   } else {
+    // Own enumerable string keys, as Object.entries (withHeaders) and `new Headers(record)`
+    // take them: for-in alone also lists a prototype's, Object.prototype's polluted ones too.
     const record = headers as Readonly<Record<string, string>>;
-    for (const name in record) if (writeField(out, name, record[name]!)) close = true;
+    for (const name in record) {
+      if (hasOwnProperty.call(record, name) && writeField(out, name, record[name]!)) close = true;
+    }
   }
   return close;
 }

@@ -45,6 +45,20 @@ const MANY_HEADERS: Reply = {
   ],
   body: "<!doctype html><title>ok</title>",
 };
+const MANY_HEADERS_RECORD: Reply = {
+  status: 200,
+  headers: {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "Set-Cookie": "a=1; Path=/; HttpOnly",
+    "X-Request-Id": "0f8e7d6c5b4a3928",
+    "Vary": "Accept-Encoding",
+    "Strict-Transport-Security": "max-age=63072000",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+  },
+  body: "<!doctype html><title>ok</title>",
+};
 const UNICODE: Reply = { status: 200, headers: { "Content-Type": "text/plain" }, body: "grüße ✓" };
 
 const out = new Out(256 * 1024);
@@ -79,6 +93,7 @@ suite
   .add("Reply hello, string body", () => reply(HELLO_REPLY))
   .add("json({ hello }) + Reply", () => reply(json({ hello: "world" })))
   .add("Reply, 8 header fields", () => reply(MANY_HEADERS))
+  .add("Reply, 8 header fields as a record", () => reply(MANY_HEADERS_RECORD))
   .add("Reply, non-ASCII string body", () => reply(UNICODE))
   .add("Reply, 4 KiB bytes (inlined)", () => reply({ body: FOUR_K }))
   .add("Reply, 64 KiB bytes (head only; body sent apart)", () => reply({ body: SIXTY_FOUR_K }));
