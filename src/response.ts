@@ -5,7 +5,8 @@
  * {@link StaticReply}, whose status line, headers and body were turned into
  * bytes once, when it was made. The server adds `Date`, the framing headers
  * (`Content-Length` or `Transfer-Encoding`) and `Connection`; a handler's own
- * values for those are ignored, and so are `Keep-Alive` and `Proxy-Connection`.
+ * values for those are ignored, and so are `Keep-Alive` and `Proxy-Connection`, except that the
+ * options a handler's `Connection` names go on in the one binks writes (RFC 9110 §7.6.1).
  *
  * @module
  */
@@ -39,7 +40,8 @@ export interface Reply {
   status?: number;
   /**
    * Header fields to send; the server's own (Date, framing, Connection) are dropped, as are
-   * `Keep-Alive` and `Proxy-Connection`.
+   * `Keep-Alive` and `Proxy-Connection`; a `Connection`'s options but `close` go on in the
+   * server's own.
    */
   headers?: HeaderInit;
   /** Nothing (an empty body), text, bytes or a stream. */
@@ -62,6 +64,8 @@ export class StaticReply {
   readonly body: Uint8Array;
   /** `headers` held `Connection: close`: the connection ends after this reply. */
   readonly close: boolean;
+  /** The other options of `headers`' `Connection`, for the field written with each answer. */
+  readonly connectionOptions: string;
   /** The header fields it was made with, as pairs (see {@link withHeaders}). */
   readonly headers: ReadonlyArray<readonly [string, string]>;
 
@@ -76,6 +80,7 @@ export class StaticReply {
     const out = new Out(256);
     out.put(statusLine(status));
     this.close = writeHeaderFields(out, headers);
+    this.connectionOptions = connectionOptions;
     if (!statusHasNoBody(status)) out.ascii(`Content-Length: ${bytes.length}\r\n`);
     this.status = status;
     this.head = out.buf.slice(0, out.len);
@@ -238,10 +243,12 @@ const CONNECTION_SPECIFIC = new Set(["keep-alive", "proxy-connection"]);
  * holding a control byte other than HTAB (CR and LF would let a handler split the
  * response), is not sent: throw.
  * Returns true when a `Connection` field among them holds `close`: the handler
- * wants the connection ended after this response (the server writes that field).
+ * wants the connection ended after this response (the server writes that field, with
+ * {@link connectionOptions}).
  */
 export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): boolean {
   statedLength = -1;
+  connectionOptions = "";
   if (headers === undefined) return false;
   let close = false;
   if (Array.isArray(headers)) {
@@ -269,6 +276,16 @@ export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): bo
  * messages itself, but an answer to HEAD without a body may pass on the length a GET would have.
  */
 let statedLength = -1;
+
+/**
+ * The options the last headers' `Connection` fields named besides `close`, joined with ", ", or
+ * "". A sender lists there each field it sends only for the next hop, which intermediaries then
+ * remove (RFC 9110 §7.6.1; an `Upgrade` must come with `upgrade`, §7.8): binks writes the
+ * `Connection` field itself, so it carries them on rather than let such fields go out unmarked.
+ * `close` and the names of fields binks writes or drops itself are binks's to say; an element
+ * that is no token is no option (as a request's `Connection` is read).
+ */
+let connectionOptions = "";
 
 /** Write one field; true when it is a `Connection` that asks to close. */
 function writeField(out: Out, name: string, value: string): boolean {
@@ -299,23 +316,42 @@ function writeField(out: Out, name: string, value: string): boolean {
   return false;
 }
 
-/** A field binks writes itself: see {@link asksClose} and {@link statedLength}. */
+/** A field binks writes itself: see {@link readConnection} and {@link statedLength}. */
 function managedField(name: string, value: string): boolean {
   // Of the managed names only Content-Length has 14 characters.
-  if (name.length !== 14) return asksClose(name, value);
+  if (name.length !== 14) return readConnection(name, value);
   // Only spaces and tabs surround a value (RFC 9110 §5.5): trim() took 0xA0 for one too.
   const text = withoutOws(String(value));
   statedLength = text.length > 0 && text.length <= 15 && /^[0-9]+$/.test(text) ? Number(text) : -1;
   return false;
 }
 
-/** A `Connection` value (a comma list of options, RFC 9110 §7.6.1) that holds `close`. */
-function asksClose(name: string, value: string): boolean {
+/**
+ * A `Connection` value (a comma list of options, RFC 9110 §7.6.1): true when it holds `close`;
+ * its other options are added to {@link connectionOptions}.
+ */
+function readConnection(name: string, value: string): boolean {
   if (name.length !== 10 || name.toLowerCase() !== "connection") return false;
-  for (const option of String(value).split(",")) {
-    if (withoutOws(option).toLowerCase() === "close") return true;
+  let close = false;
+  for (const element of String(value).split(",")) {
+    const option = withoutOws(element);
+    const lower = option.toLowerCase();
+    if (lower === "close") close = true;
+    else if (isToken(option) && !MANAGED.has(lower) && !CONNECTION_SPECIFIC.has(lower)) {
+      connectionOptions = connectionOptions === "" ? option : `${connectionOptions}, ${option}`;
+    }
   }
-  return false;
+  return close;
+}
+
+/** `text` is a token (RFC 9110 §5.6.2), as a connection option is. */
+function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f || TOKEN[c] !== 1) return false;
+  }
+  return true;
 }
 
 /** Stands for a name binks writes itself (see {@link MANAGED}) in {@link prefixes}. */
@@ -371,9 +407,22 @@ export const KEEP_10: number = 2;
 /** Bodies at most this long are copied next to the head so both go out in one write. */
 export const INLINE_BODY_MAX: number = 16 * 1024;
 
-function connectionField(out: Out, mode: number): void {
-  if (mode === CLOSE) out.put(CONNECTION_CLOSE);
-  else if (mode === KEEP_10) out.put(CONNECTION_KEEP_ALIVE);
+/** The `Connection` field for `mode`, with a handler's `options` after binks's own. */
+function connectionField(out: Out, mode: number, options: string): void {
+  if (options === "") {
+    if (mode === CLOSE) out.put(CONNECTION_CLOSE);
+    else if (mode === KEEP_10) out.put(CONNECTION_KEEP_ALIVE);
+    return;
+  }
+  out.ascii(
+    mode === CLOSE
+      ? "Connection: close, "
+      : mode === KEEP_10
+      ? "Connection: keep-alive, "
+      : "Connection: ",
+  );
+  out.ascii(options);
+  out.put(CRLF);
 }
 
 /**
@@ -389,7 +438,7 @@ export function writeStatic(
   if (reply.close) mode = CLOSE;
   out.put(reply.head);
   out.put(dateLine());
-  connectionField(out, mode);
+  connectionField(out, mode, reply.connectionOptions);
   out.put(CRLF);
   if (headOnly || statusHasNoBody(reply.status)) return null;
   if (reply.body.length > INLINE_BODY_MAX) return reply.body;
@@ -465,9 +514,10 @@ export function writeReply(
     out.len = out.start + start;
     throw err;
   }
+  const options = connectionOptions;
   out.put(dateLine());
   if (statusHasNoBody(status)) {
-    connectionField(out, mode);
+    connectionField(out, mode, options);
     out.put(CRLF);
     discardStream(body);
     return;
@@ -481,19 +531,19 @@ export function writeReply(
       out.decimal(statedLength);
       out.put(CRLF);
     }
-    connectionField(out, mode);
+    connectionField(out, mode, options);
     out.put(CRLF);
     return;
   }
   if (typeof body === "string") {
-    writeStringBody(out, body, headOnly, mode);
+    writeStringBody(out, body, headOnly, mode, options);
     return;
   }
   if (body instanceof Uint8Array) {
     out.ascii("Content-Length: ");
     out.decimal(body.length);
     out.put(CRLF);
-    connectionField(out, mode);
+    connectionField(out, mode, options);
     out.put(CRLF);
     if (headOnly) return;
     if (body.length > INLINE_BODY_MAX) tail.bytes = body;
@@ -515,17 +565,17 @@ export function writeReply(
     out.ascii("Content-Length: ");
     out.decimal(length);
     out.put(CRLF);
-    connectionField(out, mode);
+    connectionField(out, mode, options);
     tail.sized = length;
   } else if (minor === 0) {
-    connectionField(out, CLOSE);
+    connectionField(out, CLOSE, options);
     tail.closeDelimited = true;
     // Said, so done: the connection ends after this answer, also when it answers HEAD and no
     // body follows to be ended by the close (RFC 9112 §9.6).
     tail.close = true;
   } else {
     out.put(TRANSFER_CHUNKED);
-    connectionField(out, mode);
+    connectionField(out, mode, options);
   }
   out.put(CRLF);
   if (!headOnly) tail.stream = body;
@@ -553,7 +603,13 @@ export function discardStream(body: ReplyBody): void {
   }
 }
 
-function writeStringBody(out: Out, body: string, headOnly: boolean, mode: number): void {
+function writeStringBody(
+  out: Out,
+  body: string,
+  headOnly: boolean,
+  mode: number,
+  options: string,
+): void {
   let ascii = true;
   for (let i = 0; i < body.length; i++) {
     if (body.charCodeAt(i) > 0x7f) {
@@ -565,7 +621,7 @@ function writeStringBody(out: Out, body: string, headOnly: boolean, mode: number
   out.ascii("Content-Length: ");
   out.decimal(bytes === null ? body.length : bytes.length);
   out.put(CRLF);
-  connectionField(out, mode);
+  connectionField(out, mode, options);
   out.put(CRLF);
   if (headOnly) return;
   if (bytes === null) out.ascii(body);

@@ -5,9 +5,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  CLOSE,
   emptyTail,
   type HeaderInit,
   KEEP,
+  KEEP_10,
   Out,
   type Reply,
   StaticReply,
@@ -107,5 +109,109 @@ describe("a header record", () => {
       delete (Object.prototype as Record<string, unknown>)[key];
     }
     assert.deepEqual(got, [headWith("X-A: 1\r\n"), staticWith("X-A: 1\r\n")]);
+  });
+});
+
+/** The bytes `reply` becomes answering HTTP/1.`minor`, its Date line made fixed, and its tail. */
+function answer(reply: Reply, mode: number, minor = 1, headOnly = false): [string, Tail] {
+  const out = new Out(64);
+  const tail: Tail = emptyTail();
+  writeReply(out, reply, headOnly, mode, minor, tail);
+  const bytes = octets(out.buf.subarray(out.start, out.len));
+  assert.match(bytes, DATE);
+  return [bytes.replace(DATE, "\r\nDate: D\r\n"), tail];
+}
+
+describe("a handler's Connection options (RFC 9110 §7.6.1)", () => {
+  it("go on after binks's own option in the one Connection field, marking their fields", () => {
+    const reply: Reply = { headers: [["Connection", "close, x-foo"], ["X-Foo", "1"]], body: "ok" };
+    const [bytes, tail] = answer(reply, KEEP);
+    assert.equal(
+      bytes,
+      "HTTP/1.1 200 OK\r\nX-Foo: 1\r\nDate: D\r\nContent-Length: 2\r\nConnection: close, x-foo\r\n" +
+        "\r\nok",
+    );
+    assert.equal(tail.close, true);
+    // §7.8: an Upgrade goes with an upgrade option, in whatever Connection binks writes.
+    const upgrade: Reply = {
+      status: 426,
+      headers: { Upgrade: "h2c", Connection: "Upgrade" },
+      body: "ok",
+    };
+    const fields =
+      "HTTP/1.1 426 Upgrade Required\r\nUpgrade: h2c\r\nDate: D\r\nContent-Length: 2\r\n";
+    assert.deepEqual(answer(upgrade, KEEP)[0], `${fields}Connection: Upgrade\r\n\r\nok`);
+    assert.deepEqual(answer(upgrade, CLOSE)[0], `${fields}Connection: close, Upgrade\r\n\r\nok`);
+    assert.deepEqual(
+      answer(upgrade, KEEP_10, 0)[0],
+      `${fields}Connection: keep-alive, Upgrade\r\n\r\nok`,
+    );
+    assert.equal(answer(upgrade, KEEP)[1].close, false);
+  });
+
+  it("leave out close, binks's own fields' names and what is no token; repeated fields join", () => {
+    const reply: Reply = {
+      headers: [
+        ["Connection", "Keep-Alive, , Date,content-length, x bad,\u00a0x-a, X-A ,Proxy-Connection"],
+        ["connection", "transfer-encoding, CONNECTION, Close, x-b"],
+        ["Connection", ""],
+      ],
+      body: null,
+    };
+    const [bytes, tail] = answer(reply, KEEP);
+    assert.equal(
+      bytes,
+      "HTTP/1.1 200 OK\r\nDate: D\r\nContent-Length: 0\r\nConnection: close, X-A, x-b\r\n\r\n",
+    );
+    assert.equal(tail.close, true);
+    // Nothing left: no field, as before.
+    const none: Reply = { headers: { Connection: "keep-alive, close" }, body: "ok" };
+    assert.equal(
+      answer(none, KEEP_10, 0)[0],
+      headWith("").replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"),
+    );
+  });
+
+  it("are in every kind of answer: a StaticReply, no content, HEAD, streams", () => {
+    const headers = { "X-Foo": "1", "Connection": "x-foo" };
+    const stat = new StaticReply(200, headers, "ok");
+    assert.equal(stat.close, false);
+    assert.equal(
+      wire(stat, KEEP),
+      staticWith("X-Foo: 1\r\n").replace("D\r\n", "D\r\nConnection: x-foo\r\n"),
+    );
+    assert.equal(
+      wire(stat, CLOSE),
+      staticWith("X-Foo: 1\r\n").replace("D\r\n", "D\r\nConnection: close, x-foo\r\n"),
+    );
+    assert.equal(
+      answer({ status: 204, headers }, KEEP)[0],
+      "HTTP/1.1 204 No Content\r\nX-Foo: 1\r\nDate: D\r\nConnection: x-foo\r\n\r\n",
+    );
+    assert.equal(
+      answer({ headers }, KEEP, 1, true)[0],
+      "HTTP/1.1 200 OK\r\nX-Foo: 1\r\nDate: D\r\nConnection: x-foo\r\n\r\n",
+    );
+    const stream = { async *[Symbol.asyncIterator]() {} };
+    assert.equal(
+      answer({ headers, body: stream }, KEEP)[0],
+      "HTTP/1.1 200 OK\r\nX-Foo: 1\r\nDate: D\r\nTransfer-Encoding: chunked\r\n" +
+        "Connection: x-foo\r\n\r\n",
+    );
+    assert.equal(
+      answer({ headers, body: stream, length: 3 }, KEEP)[0],
+      "HTTP/1.1 200 OK\r\nX-Foo: 1\r\nDate: D\r\nContent-Length: 3\r\nConnection: x-foo\r\n\r\n",
+    );
+    // HTTP/1.0: delimited by the close.
+    assert.equal(
+      answer({ headers, body: stream }, KEEP_10, 0)[0],
+      "HTTP/1.1 200 OK\r\nX-Foo: 1\r\nDate: D\r\nConnection: close, x-foo\r\n\r\n",
+    );
+    assert.equal(
+      answer({ headers, body: new Uint8Array([0x61]) }, KEEP)[0],
+      "HTTP/1.1 200 OK\r\nX-Foo: 1\r\nDate: D\r\nContent-Length: 1\r\nConnection: x-foo\r\n\r\na",
+    );
+    // The next reply written has none of them.
+    assert.equal(answer({ body: "ok" }, KEEP)[0], headWith(""));
   });
 });

@@ -1284,9 +1284,12 @@ describe("connection: closing after the last response", () => {
           ? { headers: { Connection: "keep-alive" }, body: "k" }
           : { headers: { "X-A": "1", connection: "close" }, body: "r" },
     });
+    // The handler's other options go on after close, in the one field (RFC 9110 §7.6.1).
     const expected = (body: string) =>
       new RegExp(
-        `^HTTP/1\\.1 200 OK\r\n(?:(?!Connection)[^\r]*\r\n)*Connection: close\r\n\r\n${body}$`,
+        `^HTTP/1\\.1 200 OK\r\n(?:(?!Connection)[^\r]*\r\n)*Connection: close${
+          body === "l" ? ", Upgrade" : ""
+        }\r\n\r\n${body}$`,
       );
     for (const path of ["/static", "/reply", "/later"]) {
       const t = connect();

@@ -100,6 +100,7 @@ const VALUES = [
   "keep-alive, CLOSE ",
   "\u00a0close",
   "x close",
+  "upgrade, X-A",
   "7",
   "000123",
   " 42 ",

@@ -71,6 +71,17 @@ function asksClose(value: string): boolean {
   return value.split(",").some((option) => lower(trimOws(option)) === "close");
 }
 
+/**
+ * The options of a handler's Connection that binks passes on in its own (README): tokens other
+ * than `close` and the names of the fields binks writes or drops, as written.
+ */
+function passedOptions(value: string): string[] {
+  return value.split(",").map(trimOws).filter((option) =>
+    TCHAR.test(option) && lower(option) !== "close" && !OWN.includes(lower(option)) &&
+    !DROPPED.includes(lower(option))
+  );
+}
+
 /** A value that may go out: no control byte but HTAB, and octets only (README, §5.5). */
 function valueOk(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
@@ -111,13 +122,14 @@ export function utf8(s: string): Uint8Array {
 function fieldLines(
   status: number | undefined,
   fields: readonly Field[],
-): { lines: string; close: boolean; stated: number } | typeof REFUSED {
+): { lines: string; close: boolean; stated: number; options: string[] } | typeof REFUSED {
   const s = status ?? 200;
   // README: a 1xx is interim, 600 and up are no HTTP status: a final answer is 200-599.
   if (!Number.isInteger(s) || s < 200 || s > 599) return REFUSED;
   let lines = `HTTP/1.1 ${s} ${reasonOf(s)}\r\n`;
   let close = false;
   let stated = -1;
+  const options: string[] = [];
   for (const [name, value] of fields) {
     if (!TCHAR.test(name)) return REFUSED;
     if (value === undefined || value === null) return REFUSED;
@@ -126,6 +138,7 @@ function fieldLines(
     const n = lower(name);
     if (OWN.includes(n)) {
       if (n === "connection" && asksClose(value)) close = true;
+      if (n === "connection") options.push(...passedOptions(value));
       if (n === "content-length") {
         const digits = trimOws(value);
         stated = /^[0-9]{1,15}$/.test(digits) ? Number(digits) : -1;
@@ -135,15 +148,14 @@ function fieldLines(
     if (DROPPED.includes(n)) continue;
     lines += `${name}: ${value}\r\n`;
   }
-  return { lines, close, stated };
+  return { lines, close, stated, options };
 }
 
-function connectionLine(mode: Ctx["mode"]): string {
-  return mode === "close"
-    ? "Connection: close\r\n"
-    : mode === "keep10"
-    ? "Connection: keep-alive\r\n"
-    : "";
+/** RFC 9110 §7.6.1: one Connection field, binks's option first, then the handler's. */
+function connectionLine(mode: Ctx["mode"], options: readonly string[]): string {
+  const own = mode === "close" ? ["close"] : mode === "keep10" ? ["keep-alive"] : [];
+  const all = [...own, ...options];
+  return all.length === 0 ? "" : `Connection: ${all.join(", ")}\r\n`;
 }
 
 const NOTHING = new Uint8Array(0);
@@ -173,8 +185,8 @@ export function expectedWire(
   // order of fields of different names means nothing (RFC 9110 §5.3).
   const framed = (framing: string): string =>
     made === "static"
-      ? f.lines + framing + "Date: D\r\n" + connectionLine(mode) + "\r\n"
-      : start + framing + connectionLine(mode) + "\r\n";
+      ? f.lines + framing + "Date: D\r\n" + connectionLine(mode, f.options) + "\r\n"
+      : start + framing + connectionLine(mode, f.options) + "\r\n";
   // RFC 9110 §6.4.1, §8.6, §15.3.5, §15.4.5: no content, no framing fields.
   if (s === 204 || s === 304) return { ...base, head: framed("") };
   // §15.3.6: a 205 has no content; binks frames it as empty (README).
@@ -186,7 +198,7 @@ export function expectedWire(
       : f.stated >= 0
       ? `Content-Length: ${f.stated}\r\n`
       : "";
-    return { ...base, head: start + length + connectionLine(mode) + "\r\n" };
+    return { ...base, head: start + length + connectionLine(mode, f.options) + "\r\n" };
   }
   if (body.kind === "string" || body.kind === "bytes") {
     const bytes = body.kind === "string" ? utf8(body.value) : body.value;
@@ -199,15 +211,15 @@ export function expectedWire(
   const length = body.length;
   if (length !== undefined) {
     if (!Number.isSafeInteger(length) || length < 0) return REFUSED;
-    const head = start + `Content-Length: ${length}\r\n` + connectionLine(mode) + "\r\n";
+    const head = start + `Content-Length: ${length}\r\n` + connectionLine(mode, f.options) + "\r\n";
     return { ...base, head, stream: !ctx.head, sized: length };
   }
   if (ctx.minor === 0) {
     // RFC 9112 §6.3 (7): an HTTP/1.0 client reads a body of unknown length to the close.
-    const head = start + "Connection: close\r\n\r\n";
+    const head = start + connectionLine("close", f.options) + "\r\n";
     return { ...base, head, stream: !ctx.head, closeDelimited: true, close: true };
   }
-  const head = start + "Transfer-Encoding: chunked\r\n" + connectionLine(mode) + "\r\n";
+  const head = start + "Transfer-Encoding: chunked\r\n" + connectionLine(mode, f.options) + "\r\n";
   return { ...base, head, stream: !ctx.head };
 }
 
