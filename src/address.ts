@@ -71,7 +71,21 @@ function validOctets(text: string): boolean {
   return text.split(".").every((octet) => Number(octet) <= 255);
 }
 
-/** `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) is 192.0.2.1. */
+/**
+ * A peer's address as a socket reports it, in {@link canonicalAddress}'s form, the one trusted
+ * proxies are written in: `::ffff:192.0.2.1` (an IPv4 peer on a dual-stack socket) is 192.0.2.1.
+ * Any other IPv6 address written with an IPv4 tail is IPv6, in hex: libuv (Node) writes the
+ * IPv4-compatible `::a00:1` (deprecated, RFC 4291 §2.5.5.1) as `::10.0.0.1`, where other stacks
+ * write `::a00:1`. It is no IPv4 peer (that form names `::1` as `::0.0.0.1`), so an IPv4 entry
+ * does not trust it. Other text stays as sockets write it (RFC 5952 already, or `fe80::1%eth0`).
+ */
 export function plainAddress(address: string): string {
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+  if (!address.includes(":")) return address;
+  if (address.startsWith("::ffff:")) {
+    // Its octets are a socket's, each at most 255.
+    const ipv4 = address.slice(7);
+    if (IPV4.test(ipv4)) return ipv4;
+  }
+  if (!address.includes(".")) return address;
+  return canonicalAddress(address) ?? address;
 }

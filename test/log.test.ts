@@ -208,6 +208,19 @@ describe("access log lines", () => {
     );
   });
 
+  it("write an IPv4-compatible peer in hex, as IPv6, however the runtime writes it", async () => {
+    const { connect, entries } = logged(() => ({ body: "ok" }));
+    // libuv writes `::a00:1` as `::10.0.0.1`; it is no IPv4 peer (RFC 4291 §2.5.5.1).
+    connect(get("/ok"), "::10.0.0.1");
+    connect("NOT A REQUEST LINE\r\n\r\n", "::10.0.0.1");
+    connect(get("/ok"), "::a00:1");
+    await turns();
+    assert.deepEqual(
+      entries().map((e) => [e.path, e.status, e.remote]),
+      [["/ok", 200, "::a00:1"], [null, 400, "::a00:1"], ["/ok", 200, "::a00:1"]],
+    );
+  });
+
   // Found by the model tests (test/model/access.ts): the requests given up on behind a streamed
   // answer were logged as they were given up, the stream's own line only when it ended, after
   // theirs.

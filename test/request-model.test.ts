@@ -186,6 +186,9 @@ const PEERS = [
   "::ffff:127.0.0.1",
   "fe80::1%eth0",
   "203.0.113.9",
+  // IPv4-compatible, as libuv writes it and as other stacks do.
+  "::10.0.0.1",
+  "::a00:1",
 ];
 /** Proxies as a configuration may write them; some are no IP address at all. */
 const TRUST = [
@@ -212,10 +215,12 @@ const PEER_WRITTEN: Record<string, string[]> = {
   "10.0.0.2": ["10.0.0.2", "0:0:0:0:0:ffff:10.0.0.2"],
   "::1": ["::1", "0:0::1", "0000:0000:0000:0000:0000:0000:0000:0001"],
   "2001:db8::1": ["2001:DB8:0:0::1", "2001:db8:0::0:1"],
-  "::ffff:10.0.0.1": ["10.0.0.1", "::ffff:10.0.0.1"],
+  "::ffff:10.0.0.1": ["10.0.0.1", "::ffff:10.0.0.1", "[::ffff:10.0.0.1]"],
   "::ffff:127.0.0.1": ["127.0.0.1", "::1"],
   "fe80::1%eth0": ["fe80::1"],
   "203.0.113.9": ["203.0.113.9"],
+  "::10.0.0.1": ["::10.0.0.1", "[::10.0.0.1]", "::a00:1", "0:0:0:0:0:0:10.0.0.1"],
+  "::a00:1": ["::a00:1", "[::A00:1]", "::10.0.0.1"],
 };
 /** Mostly lists that name the peer, so that chains are walked. */
 const peerTrustArb: fc.Arbitrary<[string, string[]]> = fc.tuple(

@@ -15,7 +15,8 @@
  * - `header(name)`: the values of the fields of that name (ASCII case-insensitive; a name that is
  *   no token names no field) in order, joined with `, ` (RFC 9110 §5.3), `Cookie` with `; `
  *   (RFC 6265 §4.2.1); `headerList()` every field, name lowercased, value without the OWS around.
- * - `ip`: the peer, as sockets write it (`::ffff:a.b.c.d` as `a.b.c.d`), unless it is a trusted
+ * - `ip`: the peer, as binks writes addresses (`::ffff:a.b.c.d` as `a.b.c.d`, an IPv4-compatible
+ *   `::a.b.c.d` in hex: RFC 4291 §2.5.5.1 deprecates it, and it is no IPv4), unless it is a trusted
  *   proxy; then the proxies' field (only the one configured) is walked from its last element, at
  *   most 16 elements: a trusted address goes on, another address is the client, and an element
  *   that names no address (`unknown`, `_obfuscated`, malformed, a Forwarded element with no `for`
@@ -122,10 +123,12 @@ export function canonical(text: string): string | null {
   return rfc5952(pieces);
 }
 
-/** The peer as a socket reports it, with an IPv4 client of a dual-stack socket as IPv4. */
+/**
+ * The peer as binks shows it: an IP address as binks writes one (an IPv4 client of a dual-stack
+ * socket as IPv4, an IPv4-compatible `::10.0.0.1` in hex as IPv6), other text as the socket wrote it.
+ */
 export function socketForm(peer: string): string {
-  const m = /^::ffff:(.*)$/i.exec(peer);
-  return m !== null && isIPv4(m[1]!) ? m[1]! : peer;
+  return canonical(peer) ?? peer;
 }
 
 // ---- Authorities ----
