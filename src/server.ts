@@ -97,12 +97,19 @@ function withDefaults<T extends object>(
   return out;
 }
 
-/** A trusted proxy's address, written as sockets report peers; a TypeError for anything else. */
-function trustedAddress(text: string): string {
-  const address = configuredAddress(text);
-  if (address === null) {
-    throw new TypeError(`trustProxy: not an IP address: ${JSON.stringify(text)}`);
+/** `trustProxy`'s addresses, written as sockets report peers; a TypeError for anything else. */
+function trustedAddresses(given: unknown): Set<string> {
+  if (given === undefined) return new Set();
+  // A lone string would be read letter by letter, and a number has no letters to read.
+  if (!Array.isArray(given)) {
+    throw new TypeError(`trustProxy must be an array of IP addresses, not ${kindOf(given)}`);
   }
+  return new Set(given.map(trustedAddress));
+}
+
+function trustedAddress(text: unknown): string {
+  const address = typeof text === "string" ? configuredAddress(text) : null;
+  if (address === null) throw new TypeError(`trustProxy: not an IP address: ${shown(text)}`);
   return address;
 }
 
@@ -167,7 +174,7 @@ export class HttpServer implements ConnectionHost {
         `proxyHeader must be "x-forwarded-for" or "forwarded", not ${shown(header)}`,
       );
     }
-    this.proxies = { addresses: new Set((options.trustProxy ?? []).map(trustedAddress)), header };
+    this.proxies = { addresses: trustedAddresses(options.trustProxy), header };
     this.onError = options.onError ?? ((error) => console.error("binks: handler failed:", error));
     this.scope = new Scope({ onError: (error) => this.reportError(error) });
     this.accept = (transport: Transport): ConnectionEvents => {

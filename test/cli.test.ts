@@ -363,6 +363,16 @@ describe("trusted proxy addresses", () => {
       () => new HttpServer({ handler: () => ({}), trustProxy: ["proxy.local"] }),
       /not an IP address: "proxy\.local"/,
     );
+    // A number failed in the address parser ("text.startsWith is not a function"), a string
+    // was read letter by letter.
+    const given = (trustProxy: unknown) => () =>
+      new HttpServer({ handler: () => ({}), trustProxy: trustProxy as string[] });
+    assert.throws(given([123]), /^TypeError: trustProxy: not an IP address: 123$/);
+    assert.throws(given([null]), /^TypeError: trustProxy: not an IP address: null$/);
+    assert.throws(
+      given("10.0.0.1"),
+      /^TypeError: trustProxy must be an array of IP addresses, not a string$/,
+    );
   });
 });
 
