@@ -29,15 +29,28 @@ function bodyAllowed(method: string): boolean {
 function absoluteUrl(req: IncomingRequest): string {
   const target = req.url;
   const first = target.charCodeAt(0);
-  const url = first !== SLASH && first !== ASTERISK && req.method !== "CONNECT"
+  let url = first !== SLASH && first !== ASTERISK && req.method !== "CONNECT"
     ? target
     : `http://${req.host || "localhost"}${first === SLASH ? target : ""}`;
+  if (url.includes("^")) url = caretsEncoded(url);
   // Bun's `Request` takes a host with a Punycode label the URL standard refuses (`xn--a`),
   // and `new URL(request.url)` in the handler would then throw: such a host is checked here.
   if (url.includes("--") && PUNYCODE.test(url) && !URL.canParse(url)) {
     throw new TypeError(`invalid URL: ${url}`);
   }
   return url;
+}
+
+/**
+ * `url` with each `^` of its path written `%5E`, as the URL standard has it since 2025 (the
+ * path percent-encode set): Bun's and Node 24's `URL` do, Node 20's and 22's and Deno's keep
+ * the `^`, so a fetch handler was told `/a%5Eb` on one runtime and `/a^b` on another. No
+ * authority holds a `^` (the parser refuses one), and in the query every runtime keeps it.
+ */
+function caretsEncoded(url: string): string {
+  const query = url.indexOf("?");
+  const pathEnd = query < 0 ? url.length : query;
+  return url.slice(0, pathEnd).replaceAll("^", "%5E") + url.slice(pathEnd);
 }
 
 /** A Punycode label (`xn--`) in a URL's authority. */

@@ -396,6 +396,19 @@ describe("fetch handlers: the Request they get", () => {
     assert.equal(await url("OPTIONS *"), "http://probe.test:8/");
   });
 
+  it("writes a ^ of the path as %5E on every runtime, as the URL standard has it since 2025", async () => {
+    // Bun's and Node 24's URL encode it, Node 20's and 22's and Deno's kept it: the handler was
+    // told another path by runtime. In the query no runtime encodes it.
+    const seen = async (line: string): Promise<string> => {
+      const r = await request(probePort, `${line} HTTP/1.1\r\nHost: probe.test:8\r\n\r\n`);
+      assert.equal(r.status, 200, line);
+      return String((JSON.parse(text(r.body)) as Seen).url);
+    };
+    assert.equal(await seen("GET /a^b/^?c^d"), "http://probe.test:8/a%5Eb/%5E?c^d");
+    assert.equal(await seen("GET /^>"), "http://probe.test:8/%5E%3E");
+    assert.equal(await seen("GET http://other.test/x^?^"), "http://other.test/x%5E?^");
+  });
+
   it("sends 100 Continue only when the handler reads the body (RFC 9110 §10.1.1)", async () => {
     const expecting = (path: string) =>
       `PUT ${path} HTTP/1.1\r\nHost: probe.test:8\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`;
