@@ -33,9 +33,10 @@ function absoluteUrl(req: IncomingRequest): string {
     ? target
     : `http://${req.host || "localhost"}${first === SLASH ? target : ""}`;
   if (url.includes("^")) url = caretsEncoded(url);
-  // Bun's `Request` takes a host with a Punycode label the URL standard refuses (`xn--a`),
-  // and `new URL(request.url)` in the handler would then throw: such a host is checked here.
-  if (url.includes("--") && PUNYCODE.test(url) && !URL.canParse(url)) {
+  // Bun's `Request` takes a host with a Punycode label the URL standard refuses (`xn--a`, also
+  // when a byte of it is percent-encoded: `%78n--a`, `xn%2D-a`), and `new URL(request.url)` in
+  // the handler would then throw: such a host is checked here.
+  if ((url.includes("--") || url.includes("%")) && PUNYCODE.test(url) && !URL.canParse(url)) {
     throw new TypeError(`invalid URL: ${url}`);
   }
   return url;
@@ -53,8 +54,8 @@ function caretsEncoded(url: string): string {
   return url.slice(0, pathEnd).replaceAll("^", "%5E") + url.slice(pathEnd);
 }
 
-/** A Punycode label (`xn--`) in a URL's authority. */
-const PUNYCODE = /^[^:]*:\/\/[^/?]*xn--/i;
+/** A Punycode label (`xn--`) in a URL's authority, or a `%` that may hide one. */
+const PUNYCODE = /^[^:]*:\/\/[^/?]*(?:xn--|%)/i;
 
 /** A `ReadableStream` over a request body, pulled piece by piece as the handler reads. */
 function bodyStream(source: RequestBody): ReadableStream<Uint8Array> {
