@@ -249,6 +249,7 @@ const CONNECTION_SPECIFIC = new Set(["keep-alive", "proxy-connection"]);
 export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): boolean {
   statedLength = -1;
   connectionOptions = "";
+  upgradeSent = false;
   if (headers === undefined) return false;
   let close = false;
   if (Array.isArray(headers)) {
@@ -268,6 +269,7 @@ export function writeHeaderFields(out: Out, headers: HeaderInit | undefined): bo
       if (hasOwnProperty.call(record, name) && writeField(out, name, record[name]!)) close = true;
     }
   }
+  if (upgradeSent) connectionOptions = withUpgradeOption(connectionOptions);
   return close;
 }
 
@@ -286,6 +288,23 @@ let statedLength = -1;
  * that is no token is no option (as a request's `Connection` is read).
  */
 let connectionOptions = "";
+
+/**
+ * The last headers held an `Upgrade` field, which goes out only with an `upgrade` option in
+ * `Connection` (RFC 9110 §7.8), lest an intermediary pass it on: binks adds the option when the
+ * handler's `Connection` did not name it.
+ */
+let upgradeSent = false;
+
+/** Length of the prefix `Upgrade: `, the only name of seven letters that {@link upgradeSent} needs. */
+const UPGRADE_PREFIX_LENGTH = 9;
+
+/** `options` (tokens joined with ", ") with `upgrade` among them. */
+function withUpgradeOption(options: string): string {
+  if (options === "") return "upgrade";
+  for (const option of options.split(", ")) if (option.toLowerCase() === "upgrade") return options;
+  return `${options}, upgrade`;
+}
 
 /** Write one field; true when it is a `Connection` that asks to close. */
 function writeField(out: Out, name: string, value: string): boolean {
@@ -310,6 +329,9 @@ function writeField(out: Out, name: string, value: string): boolean {
     if (c > 0xff) throw new TypeError(`header ${name}: a character past U+00FF is no octet`);
   }
   if (prefix.length === 0) return prefix === MANAGED_NAME && managedField(name, value);
+  if (prefix.length === UPGRADE_PREFIX_LENGTH && name.toLowerCase() === "upgrade") {
+    upgradeSent = true;
+  }
   out.put(prefix);
   out.ascii(value);
   out.ascii("\r\n");

@@ -149,6 +149,34 @@ describe("a handler's Connection options (RFC 9110 §7.6.1)", () => {
     assert.equal(answer(upgrade, KEEP)[1].close, false);
   });
 
+  // An Upgrade whose handler named no upgrade option went out unmarked, for an intermediary to
+  // pass on (RFC 9110 §7.8: the sender MUST send the option with it).
+  it("get upgrade added when an Upgrade goes out and its handler's Connection did not name it", () => {
+    const fields =
+      "HTTP/1.1 426 Upgrade Required\r\nupgrade: h2c\r\nDate: D\r\nContent-Length: 2\r\n";
+    const bare: Reply = { status: 426, headers: { upgrade: "h2c" }, body: "ok" };
+    assert.deepEqual(answer(bare, KEEP)[0], `${fields}Connection: upgrade\r\n\r\nok`);
+    assert.deepEqual(answer(bare, CLOSE)[0], `${fields}Connection: close, upgrade\r\n\r\nok`);
+    const other: Reply = {
+      status: 426,
+      headers: [["upgrade", "h2c"], ["Connection", "x-foo, UPGRADE"]],
+      body: "ok",
+    };
+    assert.deepEqual(answer(other, KEEP)[0], `${fields}Connection: x-foo, UPGRADE\r\n\r\nok`);
+    const named: Reply = {
+      status: 426,
+      headers: [["upgrade", "h2c"], ["Connection", "x-foo"]],
+      body: "ok",
+    };
+    assert.deepEqual(answer(named, KEEP)[0], `${fields}Connection: x-foo, upgrade\r\n\r\nok`);
+    // Also when the reply is made once and sent many times.
+    const made = new StaticReply(426, { Upgrade: "h2c" }, "ok");
+    assert.equal(made.connectionOptions, "upgrade");
+    // Another name of seven letters is no Upgrade.
+    const expires: Reply = { headers: { Expires: "0" }, body: "ok" };
+    assert.doesNotMatch(answer(expires, KEEP)[0], /Connection/);
+  });
+
   it("leave out close, binks's own fields' names and what is no token; repeated fields join", () => {
     const reply: Reply = {
       headers: [

@@ -69,6 +69,7 @@ const NAMES = [
   "X-Keep-Alive",
   "X-Content-Length",
   "Connection-X",
+  "Upgrade",
 ];
 const BAD_NAMES = ["", "a b", "caf\u00e9", "x:y", "a\r\nb", "[x]", "\u212Aey"];
 

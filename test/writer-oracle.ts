@@ -130,6 +130,7 @@ function fieldLines(
   let close = false;
   let stated = -1;
   const options: string[] = [];
+  let upgrade = false;
   for (const [name, value] of fields) {
     if (!TCHAR.test(name)) return REFUSED;
     if (value === undefined || value === null) return REFUSED;
@@ -147,7 +148,10 @@ function fieldLines(
     }
     if (DROPPED.includes(n)) continue;
     lines += `${name}: ${value}\r\n`;
+    upgrade ||= n === "upgrade";
   }
+  // RFC 9110 §7.8: an Upgrade goes with an `upgrade` option, added when the handler named none.
+  if (upgrade && !options.some((option) => lower(option) === "upgrade")) options.push("upgrade");
   return { lines, close, stated, options };
 }
 
