@@ -257,6 +257,9 @@ const TRAVERSAL: string[] = [];
 
 /** Decoded path segments, null for a path that cannot name a file, TRAVERSAL for `..` tricks. */
 function safeSegments(path: string): string[] | typeof TRAVERSAL | null {
+  // An empty segment is one to the router (`//private/key` matches no route `/private/*`), while
+  // the files would skip it and serve private/key past that route's guard.
+  if (path.includes("//")) return null;
   let decoded: string;
   try {
     decoded = decodeURIComponent(path);

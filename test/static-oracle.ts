@@ -476,6 +476,8 @@ export function locate(
     if (path !== prefix && !path.startsWith(`${prefix}/`)) return refusal(404);
     path = path.slice(prefix.length);
   }
+  // An empty segment is one to the router, so no path with one names a file.
+  if (path.includes("//")) return refusal(404);
   const decoded = percentDecode(path);
   if (decoded === null || decoded.includes("\0")) return refusal(404);
   const segments: string[] = [];

@@ -208,8 +208,10 @@ describe("static files", () => {
     const head = await requestHead(port, "HEAD /sub HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.equal(head.status, 301);
     assert.equal(header(head, "location"), "/sub/");
-    // Not `//evil.example/`, which names another site.
-    assert.equal(header(await get("//evil.example"), "location"), "/evil.example/");
+    // No `Location: //evil.example/`, which names another site: an empty segment names no file.
+    const other = await get("//evil.example");
+    assert.equal(other.status, 404);
+    assert.equal(header(other, "location"), undefined);
   });
 
   it("redirects under its prefix, the mount point itself too", async () => {
@@ -277,6 +279,41 @@ describe("static files", () => {
     }
     // Encoded `..` between them is still refused as a way out.
     assert.equal((await at("/sub%2F..%2F..%2Fetc")).status, 403);
+  });
+
+  it("takes an empty segment for a segment: `//sub/` walks around no route's guard", async () => {
+    const guard = () => ({ status: 401, body: "401\n" });
+    const app = new Router();
+    // The guard of a directory, and the whole tree's files at the root and under a prefix.
+    app.get("/sub/*", guard);
+    app.get("/files/sub/*", guard);
+    app.get("/files/*", serveStatic(dir, nodeFileSystem, { prefix: "/files" }));
+    app.get("/*", serveStatic(dir, nodeFileSystem));
+    fakeHandler = app.handler;
+    const at = (path: string) =>
+      request(fakeServer.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.equal((await at("/sub/index.html")).status, 401);
+    assert.equal((await at("/files/sub/index.html")).status, 401);
+    // The router matches `//sub/index.html` to no `/sub/*` (its first segment is empty); before,
+    // the files skipped the empty segment and served sub/index.html past the guard with a 200.
+    for (
+      const path of [
+        "//sub/index.html",
+        "///sub/",
+        "/files//sub/index.html",
+        "/fil%65s//sub/",
+        "/files///sub/index.html",
+      ]
+    ) {
+      const r = await at(path);
+      assert.equal(r.status, 404, path);
+      assert.equal(text(r.body), "404\n", path);
+    }
+    // Nowhere else either: one name is reached by one path.
+    for (const path of ["/a.txt//", "/files/a.txt//", "/sub//index.html"]) {
+      assert.equal((await at(path)).status, path.startsWith("/sub") ? 401 : 404, path);
+    }
+    assert.equal(text((await at("/files/a.txt")).body), "hello world");
   });
 
   it("says which root it cannot open, and serves it once it is there", async () => {
