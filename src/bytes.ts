@@ -180,28 +180,56 @@ function isOws(c: number): boolean {
 }
 
 /**
- * `path` in normal form (RFC 3986 §6.2.2.1-2): each `%HH` of an unreserved character as that
- * character, the others in upper case. One with a `%` that starts no `%HH` is left as it is:
- * normalising around it could make a `%HH` that was not there (`%%34%31`, `%41`).
+ * `path` (a request's) in the router's normal form: RFC 3986 §6.2.2.1-2 (upper-case hex,
+ * unreserved characters as themselves), and each `%HH` of any other character a path may hold as
+ * it is sent as that character (`%40` is `@`, `%28` is `(`). Everything past the router decodes
+ * them (params, the files, a fetch handler's router): kept apart here, `/%40private/key` would
+ * walk around the guard of the route `/@private/*` to a handler that reads it as `@private/key`.
+ * Not `%2F`, `%5C`, `%3F`, `%23` and `%25`, which sent as they are would say something else, nor
+ * bytes outside printable ASCII. A `:` starting a segment and a `*` alone in one are `%3A` and
+ * `%2A` however sent: as they are, in a pattern, they are a param and the wildcard. A path with a
+ * `%` that starts no `%HH` is left as it is: normalising around it could make a `%HH` that was
+ * not there (`%%34%31`, `%41`).
  */
 export function normalPath(path: string): string {
-  let i = path.indexOf("%");
-  if (i < 0) return path;
-  let out = "";
-  let from = 0;
-  for (; i >= 0; i = path.indexOf("%", from)) {
-    const hi = HEX[path.charCodeAt(i + 1)] ?? 0xff;
-    const lo = HEX[path.charCodeAt(i + 2)] ?? 0xff;
-    if (hi === 0xff || lo === 0xff) return path;
-    const c = hi * 16 + lo;
-    out += path.slice(from, i) +
-      (UNRESERVED.test(String.fromCharCode(c))
-        ? String.fromCharCode(c)
-        : `%${path.slice(i + 1, i + 3).toUpperCase()}`);
-    from = i + 3;
-  }
-  return out + path.slice(from);
+  if (path.indexOf("%") < 0 && path.indexOf("/:") < 0 && path.indexOf("/*") < 0) return path;
+  return normalForm(path, false);
 }
 
-/** RFC 3986 §2.3. */
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+/** A route pattern in {@link normalPath}'s form, its params and wildcard left as written. */
+export function normalPattern(pattern: string): string {
+  return pattern.indexOf("%") < 0 ? pattern : normalForm(pattern, true);
+}
+
+function normalForm(path: string, pattern: boolean): string {
+  for (let i = path.indexOf("%"); i >= 0; i = path.indexOf("%", i + 1)) {
+    if (!isHex(path.charCodeAt(i + 1)) || !isHex(path.charCodeAt(i + 2))) return path;
+  }
+  return path.split("/").map((segment) => normalSegment(segment, pattern)).join("/");
+}
+
+function isHex(c: number): boolean {
+  return (HEX[c] ?? 0xff) !== 0xff;
+}
+
+function normalSegment(segment: string, pattern: boolean): string {
+  if (pattern && (segment === "*" || segment.startsWith(":"))) return segment;
+  if (segment === "*" || segment.toUpperCase() === "%2A") return "%2A";
+  let out = segment.startsWith(":") ? "%3A" : "";
+  let from = out.length === 0 ? 0 : 1;
+  for (let i = segment.indexOf("%", from); i >= 0; i = segment.indexOf("%", from)) {
+    const c = HEX[segment.charCodeAt(i + 1)]! * 16 + HEX[segment.charCodeAt(i + 2)]!;
+    // A `:` that would be read as a param's, sent as it is, stays encoded.
+    out += segment.slice(from, i) +
+      (AS_SENT[c] === 1 && !(i === 0 && c === COLON)
+        ? String.fromCharCode(c)
+        : `%${segment.slice(i + 1, i + 3).toUpperCase()}`);
+    from = i + 3;
+  }
+  return out + segment.slice(from);
+}
+
+/** What a path segment may hold as it is and means the same encoded (see {@link normalPath}). */
+const AS_SENT: Uint8Array = /* @__PURE__ */ makeTable((c) =>
+  TARGET[c]! > 0 && c !== PERCENT && c !== SLASH && c !== BACKSLASH && c !== QUESTION
+);

@@ -19,8 +19,9 @@
  *
  * Paths are compared in the normal form of RFC 3986 §6.2.2.1-2, in patterns and requests
  * alike: `%c3%a9` is `%C3%A9`, and `%61` is `a` (an unreserved character, §2.3), so
- * `/caf%c3%a9` finds the route `/caf%C3%A9` and `/%61` the route `/a`. A path with a `%` that
- * starts no `%HH` is compared as it is.
+ * `/caf%c3%a9` finds the route `/caf%C3%A9` and `/%61` the route `/a`; so is any other character
+ * a path may hold as it is (`/%40a` finds `/@a`), but `%2F`, `%5C`, `%3F`, `%23` and `%25`: see
+ * `normalPath`. A path with a `%` that starts no `%HH` is compared as it is.
  *
  * `HEAD` falls back to the `GET` route (the server drops the body), `OPTIONS`
  * is answered with `Allow`, a path that exists under other methods gets `405`
@@ -35,7 +36,7 @@
 import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
 import { hashPath, type IncomingRequest } from "./request.ts";
-import { BACKSLASH, normalPath, QUESTION, TARGET } from "./bytes.ts";
+import { BACKSLASH, normalPath, normalPattern, QUESTION, TARGET } from "./bytes.ts";
 import type { Reply, StaticReply } from "./response.ts";
 
 /** What a handler or middleware gives back: a reply, or a promise of one. */
@@ -227,7 +228,7 @@ export class Router {
       handlers[handlers.length - 1] as Handler,
     );
     checkPattern(pattern);
-    const normal = normalPath(pattern);
+    const normal = normalPattern(pattern);
     const segments = normal.split("/").slice(1);
     if (!segments.some((s) => s.startsWith(":") || s === "*")) {
       let methods = this.exact.get(normal);

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { serve, type Server } from "../serve.ts";
 import { detectRuntime } from "../adapters/detect.ts";
+import { fetchHandler } from "../src/fetch.ts";
+import { Router } from "../src/router.ts";
 import {
   header,
   type Parsed,
@@ -836,5 +838,30 @@ describe("fetch handlers: the Response they give", () => {
       notOne: false,
       clone: "copied",
     });
+  });
+});
+
+describe("fetch handlers behind a router's guard", () => {
+  it("reach no path the guard did not see: Hono's (admin) is binks's %28admin%29", async () => {
+    const hono = new Hono();
+    hono.get("/(admin)/*", (c) => c.text(`admin ${c.req.path}`));
+    hono.get("/*", (c) => c.text(`open ${c.req.path}`));
+    const app = new Router()
+      .all("/(admin)/*", () => ({ status: 403, body: "403\n" }))
+      .all("/*", fetchHandler((r) => hono.fetch(r)));
+    const guarded = await serve({ port: 0, hostname: "127.0.0.1", handler: app.handler });
+    try {
+      const at = (path: string) => request(guarded.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      // Hono decodes `%28` and `%29` before routing; binks's router did not, and the app answered
+      // `admin /(admin)/x` for each encoded path past the guard.
+      for (const path of ["/(admin)/x", "/%28admin%29/x", "/(admin%29/x", "/%28admin)/x"]) {
+        const r = await at(path);
+        assert.equal(r.status, 403, path);
+        assert.equal(text(r.body), "403\n", path);
+      }
+      assert.equal(text((await at("/%28open%29/x")).body), "open /(open)/x");
+    } finally {
+      await guarded.shutdown(100);
+    }
   });
 });

@@ -39,7 +39,23 @@ import {
 
 // ---- Tables ----
 
-const STATIC = ["a", "b", "me", "users", "", "caf%C3%A9", "%61", "x%2Fy", "%7e", "A"];
+const STATIC = [
+  "a",
+  "b",
+  "me",
+  "users",
+  "",
+  "caf%C3%A9",
+  "%61",
+  "x%2Fy",
+  "%7e",
+  "A",
+  "@a",
+  "%28a)",
+  "%3Ax",
+  "%2a",
+  "a:b",
+];
 /** Mostly a few plain segments, so that patterns overlap. */
 const staticArb = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...STATIC.slice(0, 5)) },
@@ -157,6 +173,18 @@ const VALUES = [
   "",
   "*",
   ":id",
+  "%40a",
+  "%40A",
+  "@a",
+  "(a)",
+  "%28a%29",
+  "%3ax",
+  ":x",
+  "%2A",
+  "a%3Ab",
+  "a%2a",
+  "%22",
+  '"',
 ];
 /** Rare: what the parser refuses in a path (a dot-segment, bytes no target holds). */
 const REFUSED = [".", "..", "%2e", ".%2E", "é", "a\\b", "x#f"];
@@ -397,6 +425,18 @@ interface Case {
   calls: Call[];
 }
 
+/**
+ * `segment` spelled another way: the characters a path may hold as they are that mean the same
+ * encoded, each swapped for the other form (`@` for `%40`, `%28` for `(`).
+ */
+function respelled(segment: string): string {
+  return segment.replace(/%([2-7][0-9A-Fa-f])|[@():*!"]/g, (m, hex: string | undefined) => {
+    if (hex === undefined) return `%${m.charCodeAt(0).toString(16).toUpperCase()}`;
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return /^[!-~]$/.test(c) && !"#%/?\\.".includes(c) ? c : m;
+  });
+}
+
 /** Calls that hit the table's routes more often than chance: its own patterns filled in. */
 function callsFor(table: Table): fc.Arbitrary<Call[]> {
   const patterns = table.flatMap((ops) =>
@@ -427,10 +467,11 @@ function callsFor(table: Table): fc.Arbitrary<Call[]> {
       maxLength: 4,
     }),
     query: queryArb,
-  }).map(({ method, pattern, prefix, values, query }) => {
+    respell: fc.boolean(),
+  }).map(({ method, pattern, prefix, values, query, respell }) => {
     let i = 0;
     const path = pattern.split("/").map((s) =>
-      s.startsWith(":") || s === "*" ? values[i++ % values.length]! : s
+      s.startsWith(":") || s === "*" ? values[i++ % values.length]! : respell ? respelled(s) : s
     ).join("/");
     return { method, target: `${prefix}${path.startsWith("/") ? "" : "/"}${path}${query}` };
   });

@@ -16,7 +16,9 @@
  *   decode makes the chosen route a 400.
  * - Paths equivalent under RFC 3986 §6.2.2.1-2 (hex digits in either case, unreserved characters
  *   percent-encoded or not) are one path, in patterns and in requests, when every `%` of the
- *   path starts a triplet (a path that is no URI path is matched as it is).
+ *   path starts a triplet (a path that is no URI path is matched as it is); so are those that
+ *   differ only in any other character a path may hold as it is, sent as it is or encoded
+ *   (`@`, `%40`), but `#`, `%`, `/`, `?` and `\`.
  */
 
 /** How a test middleware behaves. */
@@ -72,13 +74,31 @@ function wellEncoded(text: string): boolean {
   return text.split("%").length - 1 === (text.match(TRIPLET) ?? []).length;
 }
 
-/** RFC 3986 §6.2.2.1-2: upper-case hex, unreserved characters as themselves. */
-export function normalizePath(path: string): string {
-  if (!path.includes("%") || !wellEncoded(path)) return path;
-  return path.replace(TRIPLET, (_, hex: string) => {
-    const c = parseInt(hex, 16);
-    return unreserved(c) ? String.fromCharCode(c) : `%${hex.toUpperCase()}`;
-  });
+/**
+ * Printable ASCII but what says something else in a path (`#`, `%`, `/`, `?`, `\`): the same
+ * sent as it is or encoded, to binks as to the files and params behind it.
+ */
+function sameAsSent(c: number): boolean {
+  return c > 0x20 && c < 0x7f && !"#%/?\\".includes(String.fromCharCode(c));
+}
+
+/**
+ * RFC 3986 §6.2.2.1-2 (upper-case hex, unreserved characters as themselves), and every other
+ * character that `sameAsSent` as itself too; but a segment that would read as a param (`:` first)
+ * or the wildcard (`*`) has that character encoded. In a pattern (`pattern`), a param or wildcard
+ * is left as written.
+ */
+export function normalizePath(path: string, pattern = false): string {
+  if (!wellEncoded(path)) return path;
+  return path.split("/").map((segment) => {
+    if (pattern && (segment === "*" || segment.startsWith(":"))) return segment;
+    const decoded = segment.replace(TRIPLET, (_, hex: string) => {
+      const c = parseInt(hex, 16);
+      return unreserved(c) || sameAsSent(c) ? String.fromCharCode(c) : `%${hex.toUpperCase()}`;
+    });
+    if (decoded === "*") return "%2A";
+    return decoded.startsWith(":") ? `%3A${decoded.slice(1)}` : decoded;
+  }).join("/");
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -132,7 +152,7 @@ export class OracleRouter {
     }
     const refused = refusal(pattern);
     if (refused !== null) return refused;
-    const segments = normalizePath(pattern).slice(1).split("/");
+    const segments = normalizePath(pattern, true).slice(1).split("/");
     for (let i = 0; i < segments.length; i++) {
       if (rank(segments[i]!) !== 1) continue;
       const clash = this.routes.some((r) =>

@@ -316,6 +316,45 @@ describe("static files", () => {
     assert.equal(text((await at("/files/a.txt")).body), "hello world");
   });
 
+  it("takes a character sent as it is and encoded for one: `/%40sub/` walks around no guard", async () => {
+    for (const name of ["@sub", "(sub)"]) {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, "key.txt"), "key");
+    }
+    try {
+      const guard = () => ({ status: 401, body: "401\n" });
+      const app = new Router();
+      app.get("/@sub/*", guard);
+      app.get("/(sub)/*", guard);
+      app.get("/files/@sub/*", guard);
+      app.get("/files/*", serveStatic(dir, nodeFileSystem, { prefix: "/files" }));
+      app.get("/*", serveStatic(dir, nodeFileSystem));
+      fakeHandler = app.handler;
+      const at = (path: string) =>
+        request(fakeServer.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      // The router took `%40sub` for another segment than `@sub`, the files for the same: before,
+      // each encoded path here got the key with a 200.
+      for (
+        const path of [
+          "/@sub/key.txt",
+          "/%40sub/key.txt",
+          "/(sub)/key.txt",
+          "/%28sub%29/key.txt",
+          "/(sub%29/key.txt",
+          "/files/%40sub/key.txt",
+          "/fil%65s/%40sub/key.txt",
+        ]
+      ) {
+        const r = await at(path);
+        assert.equal(r.status, 401, path);
+        assert.equal(text(r.body), "401\n", path);
+      }
+      assert.equal(text((await at("/files/(sub)/key.txt")).body), "key");
+    } finally {
+      for (const name of ["@sub", "(sub)"]) rmSync(join(dir, name), { recursive: true });
+    }
+  });
+
   it("says which root it cannot open, and serves it once it is there", async () => {
     const later = join(dir, "later");
     fakeHandler = serveStatic(later, nodeFileSystem);
