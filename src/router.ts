@@ -36,7 +36,7 @@
 import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
 import { hashPath, type IncomingRequest } from "./request.ts";
-import { BACKSLASH, normalPath, normalPattern, QUESTION, TARGET } from "./bytes.ts";
+import { BACKSLASH, normalPath, normalPattern, QUESTION, SLASH, TARGET } from "./bytes.ts";
 import type { Reply, StaticReply } from "./response.ts";
 
 /** What a handler or middleware gives back: a reply, or a promise of one. */
@@ -339,6 +339,12 @@ export class Router {
     let path = req.path;
     // Only OPTIONS may have the asterisk-form target (the parser sees to it).
     if (path === "*") return { status: 204, headers: { Allow: this.allowAll() } };
+    if (path.charCodeAt(0) !== SLASH) {
+      // A CONNECT's authority (`host:443`) is no path: walked as one from its second byte, it
+      // found `/dmin:80` for `admin:80`, and gave a param or `*` what no route had matched.
+      pathSeen = false;
+      return this.unrouted(method, path, null);
+    }
     const normal = normalPath(path);
     if (normal !== path) {
       // Its bytes matched no static route as sent: their normal form may.

@@ -334,6 +334,20 @@ describe("router: matching", () => {
     assert.deepEqual(call(p, "GET", "/w/%3a/%40(%21")[2], { "*": ":/@(!" });
   });
 
+  it("routes no CONNECT authority as a path: `admin:80` is no `/dmin:80`", () => {
+    // Before, the authority was walked as a path from its second byte: the param got `dmin:80`
+    // and the wildcard `:1`, each a 200.
+    const r = new Router()
+      .all("/:page", tag("page"))
+      .all("/a/*", tag("a"))
+      .on("CONNECT", "/*", tag("tunnel"));
+    assert.deepEqual(call(r, "CONNECT", "admin:80"), [404, "404", {}]);
+    assert.deepEqual(call(r, "CONNECT", "a:1"), [404, "404", {}]);
+    assert.deepEqual(call(r, "CONNECT", "[::1]:443"), [404, "404", {}]);
+    // No route takes CONNECT: a method the server does not implement, as before.
+    assert.deepEqual(call(new Router().get("/*", tag("x")), "CONNECT", "a:1"), [501, "501", {}]);
+  });
+
   it("keeps no params from a branch it gave up", () => {
     const r = new Router().get("/w/*", tag("rest")).get("/w/:id/x", tag("x"));
     assert.deepEqual(call(r, "GET", "/w/5/q"), [200, "rest", { "*": "5/q" }]);
