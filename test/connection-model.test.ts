@@ -172,6 +172,23 @@ describe("connection model: cases it found", () => {
     const actions = [{ kind: "deliver" }, { kind: "time", ms: 200 }] as const;
     await holds(scenario(requests, { cuts: [36], actions: [...actions] }), HURRIED);
   });
+
+  it("logs a close-delimited stream cut before its producer ended as not complete", async () => {
+    // All of its body had gone out, yet without the server's FIN no client could know that: the
+    // checker took the bytes for a whole answer.
+    const get = request({
+      minor: 0,
+      handler: {
+        reply: {
+          kind: "stream",
+          status: 200,
+          pieces: [{ text: "x", delay: { kind: "sync" } }, { text: "", delay: { kind: "gate" } }],
+          sized: false,
+        },
+      },
+    });
+    await holds(scenario([get], { actions: [{ kind: "deliver" }, { kind: "reset" }] }), CALM);
+  });
 });
 
 describe("connection model", () => {

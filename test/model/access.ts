@@ -73,6 +73,10 @@ export interface Answer {
   at: number;
   /** Where it ends (for one cut short, where the output does). */
   end: number;
+  /**
+   * Not all of it went out: cut short, or a body delimited by the close (all there, as far as
+   * the bytes tell) that the server did not end with a FIN before its client left.
+   */
   partial: boolean;
 }
 

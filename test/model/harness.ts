@@ -29,6 +29,7 @@ import { AccessSink, checkAccess, remoteOf } from "./access.ts";
 import {
   type Action,
   bodyBeforeFault,
+  closeDelimited,
   DATE,
   type Delay,
   errorText,
@@ -639,9 +640,23 @@ export class Run {
         target: `/r${label(i, this.connNo)}`,
         called: this.records[i]!.called,
       })),
-      answers: slots,
+      answers: slots.map((slot, k) =>
+        slot.kind === "own" && !slot.partial && closeDelimited(this.s.requests[k]!)
+          ? { ...slot, partial: !this.endedByServer() }
+          : slot
+      ),
       mayRefuseUnanswered: firstUncalled >= 0 && this.delivered > this.starts[firstUncalled]!,
     }, (what) => this.violation(what));
+  }
+
+  /**
+   * The server ended the connection with a FIN before the client left, rather than cutting it:
+   * what says that a body delimited by the close is whole, when the bytes are all there.
+   */
+  private endedByServer(): boolean {
+    const { endedAt, closedAt, notifiedAt } = this.t;
+    return endedAt >= 0 && (closedAt < 0 || endedAt < closedAt) &&
+      (notifiedAt < 0 || endedAt < notifiedAt);
   }
 
   private check(): void {

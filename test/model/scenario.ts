@@ -206,6 +206,16 @@ export function replyText(r: RequestSpec, i: number, mode: Mode, conn?: number):
 }
 
 /**
+ * The handler's own answer has a body that only the server's close delimits (RFC 9112 §6.3, 8):
+ * a stream of no known length to an HTTP/1.0 client. Its bytes cannot say whether it is whole.
+ */
+export function closeDelimited(r: RequestSpec): boolean {
+  const reply = r.handler.reply;
+  return reply.kind === "stream" && !reply.sized && r.minor === 0 && reply.status !== 204 &&
+    r.method !== "HEAD";
+}
+
+/**
  * The answer must close the connection whatever else happens: a close-delimited stream, or a
  * reply that asks to (not a handler that throws: its 500 is the server's).
  */
