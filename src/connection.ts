@@ -1145,7 +1145,8 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       else {
         // A stream may yet fail or lose its client: logged when it ends, as it went.
         this.streamLog = log;
-        this.streamWhole = false;
+        // Of length 0, it went out whole with its head, whenever its producer ends.
+        this.streamWhole = tail.sized === 0;
         this.streamStatus = status;
         this.streamBytes = bytes;
       }

@@ -189,6 +189,21 @@ describe("connection model: cases it found", () => {
     });
     await holds(scenario([get], { actions: [{ kind: "deliver" }, { kind: "reset" }] }), CALM);
   });
+
+  it("logs a stream of length 0 as complete once its head went out", async () => {
+    // Content-Length: 0 and the head were all of it; binks waited for its producer to end.
+    const get = request({
+      handler: {
+        reply: {
+          kind: "stream",
+          status: 200,
+          pieces: [{ text: "", delay: { kind: "gate" } }],
+          sized: true,
+        },
+      },
+    });
+    await holds(scenario([get], { actions: [{ kind: "deliver" }, { kind: "reset" }] }), CALM);
+  });
 });
 
 describe("connection model", () => {

@@ -296,6 +296,27 @@ describe("access log lines", () => {
     );
   });
 
+  it("say a stream of length 0 went out whole with its head, cut before its producer ended", async () => {
+    // Content-Length: 0 is all the client is owed; the producer had not said it was done.
+    const { connect, entries } = logged(() => ({
+      length: 0,
+      body: {
+        [Symbol.asyncIterator]: () => ({
+          next: () => new Promise<IteratorResult<string>>(() => {}),
+        }),
+      },
+    }));
+    const t = connect(get("/empty"));
+    await turns();
+    const sent = t.written;
+    assert.ok(sent > 0);
+    t.events.onClose(new Error("ECONNRESET"));
+    assert.deepEqual(
+      entries().map((e) => [e.path, e.status, e.bytes, e.complete]),
+      [["/empty", 200, sent, true]],
+    );
+  });
+
   it("say a stream of a known length went out whole once all of it did, failing after that", async () => {
     // Its last piece sent, the producer failed closing its file: the client has all it was told.
     const failure = new Error("close failed");
