@@ -976,7 +976,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (this.blocked !== 0 || this.phase >= DISCARD) return;
     this.t.resume();
     this.processBuffered();
-    if (this.peerEnded && this.blocked === 0) {
+    // Unblocked from inside the read of the buffer (an answer written at once), the rest of the
+    // buffer is still to be read: the read that is going on ends the input once it has.
+    if (this.peerEnded && this.blocked === 0 && !this.processing) {
       this.peerEnded = false;
       this.endInput();
     }

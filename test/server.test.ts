@@ -2282,6 +2282,28 @@ describe("connection: half-close", () => {
     assert.match(t.text(), /Connection: close\r\n\r\nok$/);
   });
 
+  it("answers a request held back behind one with a body answered at once, after the FIN", async () => {
+    // With maxPipelined 1, the POST's answer, written while the buffer was being read, let
+    // input go on and took the FIN in there and then: the GET behind it was dropped unanswered.
+    let open = () => {};
+    const { connect } = setup({
+      limits: { maxPipelined: 1 },
+      handler: (req) =>
+        req.path === "/1"
+          ? new Promise<Reply>((resolve) => open = () => resolve({ body: req.path }))
+          : { body: req.path },
+    });
+    const t = connect();
+    t.send(GET("/1") + "POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na" + GET("/3"));
+    t.events.onEnd();
+    await tick();
+    open();
+    await tick();
+    const bodies = parseResponses(t.bytes()).responses.map((r) => dec.decode(r.body));
+    assert.deepEqual(bodies, ["/1", "/2", "/3"]);
+    assert.equal(t.ended, true);
+  });
+
   it("aborts the signals of the requests being handled and of a streamed answer at the FIN, and still sends what comes", async () => {
     const gates: (() => void)[] = [];
     const reasons: Record<string, unknown> = {};
