@@ -32,22 +32,45 @@ export function holdsIn(outcome: Findings, output: unknown): void {
   );
 }
 
-/** Check `property` with fixed `params`; a failure says what was violated, not only where. */
+/**
+ * The seeds to check a property with: its fixed one, or those the MODEL_SEEDS variable names
+ * (`21814`, or `1..200`), to look for what the fixed seeds miss without editing each test.
+ */
+function seedsFor(fixed: number): number[] {
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process
+    ?.env;
+  const spec = env?.MODEL_SEEDS;
+  if (spec === undefined || spec === "") return [fixed];
+  const [from, to = from] = spec.split("..").map(Number) as [number, number?];
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || to < from) {
+    throw new RangeError(`MODEL_SEEDS takes N or FROM..TO, not ${JSON.stringify(spec)}`);
+  }
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+/**
+ * Check `property` with fixed `params` (or the seeds MODEL_SEEDS names); a failure says what
+ * was violated, not only where, for every seed that failed.
+ */
 export async function check<T>(
   property: fc.IAsyncProperty<[T]>,
   params: { seed: number; numRuns: number },
 ): Promise<void> {
-  const details = await fc.check(property, params);
-  if (!details.failed) return;
-  const error = details.errorInstance as Error | null;
-  // Long strings (bodies) shown by their start and length.
-  const shown = JSON.stringify(
-    details.counterexample?.[0],
-    (_, v) => typeof v === "string" && v.length > 200 ? `${v.slice(0, 40)}…(${v.length})` : v,
-  );
-  assert.fail(
-    `seed ${details.seed}, path ${
-      JSON.stringify(details.counterexamplePath)
-    }, after ${details.numRuns} runs\ncounterexample: ${shown}\n${error?.message ?? error}`,
-  );
+  const failures: string[] = [];
+  for (const seed of seedsFor(params.seed)) {
+    const details = await fc.check(property, { ...params, seed });
+    if (!details.failed) continue;
+    const error = details.errorInstance as Error | null;
+    // Long strings (bodies) shown by their start and length.
+    const shown = JSON.stringify(
+      details.counterexample?.[0],
+      (_, v) => typeof v === "string" && v.length > 200 ? `${v.slice(0, 40)}…(${v.length})` : v,
+    );
+    failures.push(
+      `seed ${details.seed}, path ${
+        JSON.stringify(details.counterexamplePath)
+      }, after ${details.numRuns} runs\ncounterexample: ${shown}\n${error?.message ?? error}`,
+    );
+  }
+  if (failures.length > 0) assert.fail(failures.join("\n\n"));
 }
