@@ -192,7 +192,9 @@ function isOws(c: number): boolean {
  * not there (`%%34%31`, `%41`).
  */
 export function normalPath(path: string): string {
-  if (path.indexOf("%") < 0 && path.indexOf("/:") < 0 && path.indexOf("/*") < 0) return path;
+  // Searched for one character at a time: V8 finds one far faster than two (`/:`), a cost every
+  // request routed past the static routes paid. A `:` or `*` inside a segment is kept as it is.
+  if (path.indexOf("%") < 0 && path.indexOf(":") < 0 && path.indexOf("*") < 0) return path;
   return normalForm(path, false);
 }
 
