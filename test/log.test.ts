@@ -349,4 +349,37 @@ describe("access log lines", () => {
     ]);
     assert.deepEqual(errors, [failure]);
   });
+
+  it("say a stream of length 0 went out whole with its head, failing after that", async () => {
+    // `Content-Length: 0` went out with the head: the client has all there is before any piece.
+    const failure = new Error("close failed");
+    const errors: unknown[] = [];
+    const lines: string[] = [];
+    const server = new HttpServer({
+      accessLog: (text) => lines.push(text),
+      onError: (err) => errors.push(err),
+      handler: () => ({
+        length: 0,
+        body: {
+          // deno-lint-ignore require-yield
+          async *[Symbol.asyncIterator]() {
+            throw failure;
+          },
+        },
+      }),
+    });
+    const t = new LoggedTransport();
+    t.events = server.accept(t);
+    t.events.onData(new TextEncoder().encode(get("/empty")));
+    await turns();
+    server.accessLog!.flush();
+    const [entry] = lines.join("").trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual([entry.path, entry.status, entry.bytes, entry.complete], [
+      "/empty",
+      200,
+      t.written,
+      true,
+    ]);
+    assert.deepEqual(errors, [failure]);
+  });
 });
