@@ -11,6 +11,8 @@
  * query its `req.query`'s, both percent-encoded where the URL standard encodes, nothing more.
  */
 
+import { ipv6Pieces, rfc5952 } from "./request-oracle.ts";
+
 /** What a request must come to. */
 export type Expected =
   | { kind: "refused" }
@@ -203,59 +205,7 @@ function ipv4Url(host: string): string | null {
  */
 function ipv6Url(text: string): string | null {
   const pieces = ipv6Pieces(text);
-  if (pieces === null) return null;
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (pieces[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && pieces[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = pieces.map((p) => p.toString(16));
-  if (bestStart < 0) return `[${hex.join(":")}]`;
-  const head = hex.slice(0, bestStart).join(":");
-  const tail = hex.slice(bestStart + bestLength).join(":");
-  return `[${head}::${tail}]`;
-}
-
-/** The eight 16-bit pieces of an RFC 3986 IPv6address, or null. */
-function ipv6Pieces(text: string): number[] | null {
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const parse = (half: string): number[] | null => {
-    if (half === "") return [];
-    const out: number[] = [];
-    const groups = half.split(":");
-    for (let i = 0; i < groups.length; i++) {
-      const g = groups[i]!;
-      if (i === groups.length - 1 && g.includes(".")) {
-        const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(g);
-        if (m === null) return null;
-        const octets = m.slice(1).map((o) => (o.length > 1 && o.startsWith("0") ? 256 : Number(o)));
-        if (octets.some((o) => o > 255)) return null;
-        out.push(octets[0]! * 256 + octets[1]!, octets[2]! * 256 + octets[3]!);
-      } else {
-        if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return null;
-        out.push(parseInt(g, 16));
-      }
-    }
-    return out;
-  };
-  const before = parse(halves[0]!);
-  const after = halves.length === 2 ? parse(halves[1]!) : [];
-  if (before === null || after === null) return null;
-  if (halves.length === 1) return before.length === 8 ? before : null;
-  const zeros = 8 - before.length - after.length;
-  if (zeros < 1) return null;
-  return [...before, ...new Array<number>(zeros).fill(0), ...after];
+  return pieces === null ? null : `[${rfc5952(pieces)}]`;
 }
 
 /**

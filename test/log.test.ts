@@ -162,9 +162,17 @@ class LoggedTransport implements Transport {
 }
 
 /** A server logging into `lines`, and connections to it. */
-function logged(handler: (req: IncomingRequest) => Reply | Promise<Reply>) {
+function logged(
+  handler: (req: IncomingRequest) => Reply | Promise<Reply>,
+  onError?: (err: unknown) => void,
+) {
   const lines: string[] = [];
-  const server = new HttpServer({ lingerMs: 50, accessLog: (text) => lines.push(text), handler });
+  const server = new HttpServer({
+    lingerMs: 50,
+    accessLog: (text) => lines.push(text),
+    handler,
+    onError,
+  });
   const connect = (requests: string, from?: string): LoggedTransport => {
     const t = new LoggedTransport(from);
     t.events = server.accept(t);
@@ -319,67 +327,33 @@ describe("access log lines", () => {
 
   it("say a stream of a known length went out whole once all of it did, failing after that", async () => {
     // Its last piece sent, the producer failed closing its file: the client has all it was told.
-    const failure = new Error("close failed");
-    const errors: unknown[] = [];
-    const lines: string[] = [];
-    const server = new HttpServer({
-      accessLog: (text) => lines.push(text),
-      onError: (err) => errors.push(err),
-      handler: () => ({
-        length: 4,
-        body: {
-          async *[Symbol.asyncIterator]() {
-            yield "abcd";
-            throw failure;
-          },
-        },
-      }),
-    });
-    const t = new LoggedTransport();
-    t.events = server.accept(t);
-    t.events.onData(new TextEncoder().encode(get("/sized")));
-    await turns();
-    server.accessLog!.flush();
-    const [entry] = lines.join("").trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual([entry.path, entry.status, entry.bytes, entry.complete], [
-      "/sized",
-      200,
-      t.written,
-      true,
-    ]);
-    assert.deepEqual(errors, [failure]);
+    await failingStreamLogged(4, ["abcd"], "/sized");
   });
 
   it("say a stream of length 0 went out whole with its head, failing after that", async () => {
     // `Content-Length: 0` went out with the head: the client has all there is before any piece.
+    await failingStreamLogged(0, [], "/empty");
+  });
+
+  /** A stream of `length` that yields `pieces` and then fails is logged complete, its error reported. */
+  async function failingStreamLogged(length: number, pieces: string[], path: string) {
     const failure = new Error("close failed");
     const errors: unknown[] = [];
-    const lines: string[] = [];
-    const server = new HttpServer({
-      accessLog: (text) => lines.push(text),
-      onError: (err) => errors.push(err),
-      handler: () => ({
-        length: 0,
-        body: {
-          // deno-lint-ignore require-yield
-          async *[Symbol.asyncIterator]() {
-            throw failure;
-          },
+    const { connect, entries } = logged(() => ({
+      length,
+      body: {
+        async *[Symbol.asyncIterator]() {
+          yield* pieces;
+          throw failure;
         },
-      }),
-    });
-    const t = new LoggedTransport();
-    t.events = server.accept(t);
-    t.events.onData(new TextEncoder().encode(get("/empty")));
+      },
+    }), (err) => errors.push(err));
+    const t = connect(get(path));
     await turns();
-    server.accessLog!.flush();
-    const [entry] = lines.join("").trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual([entry.path, entry.status, entry.bytes, entry.complete], [
-      "/empty",
-      200,
-      t.written,
-      true,
-    ]);
+    assert.deepEqual(
+      entries().map((e) => [e.path, e.status, e.bytes, e.complete]),
+      [[path, 200, t.written, true]],
+    );
     assert.deepEqual(errors, [failure]);
-  });
+  }
 });

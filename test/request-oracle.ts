@@ -84,7 +84,7 @@ export function ipv6Pieces(text: string): number[] | null {
 }
 
 /** RFC 5952 §4 text of eight pieces: lowercase, no leading zeros, the first longest zero run. */
-function rfc5952(pieces: number[]): string {
+export function rfc5952(pieces: number[]): string {
   let bestAt = -1;
   let bestLength = 1;
   for (let i = 0; i < 8;) {
