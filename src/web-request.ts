@@ -29,7 +29,7 @@ function bodyAllowed(method: string): boolean {
 function absoluteUrl(req: IncomingRequest): string {
   const target = req.url;
   const first = target.charCodeAt(0);
-  let url = first !== SLASH && first !== ASTERISK && req.method !== "CONNECT"
+  let url = isAbsoluteForm(req)
     ? target
     : `http://${req.host || "localhost"}${first === SLASH ? target : ""}`;
   if (url.includes("^")) url = caretsEncoded(url);
@@ -104,13 +104,31 @@ function requestInit(req: IncomingRequest): (RequestInit & { duplex?: "half" }) 
  * parsers read as part of the first cookie's value (Deno's does; Node's and Bun's use `; `).
  */
 function fieldList(req: IncomingRequest): [string, string][] {
-  const list = req.headerList();
+  let list = req.headerList();
+  if (isAbsoluteForm(req)) list = withTargetHost(list, req.host);
   let cookies = 0;
   for (const field of list) if (field[0] === "cookie") cookies++;
   if (cookies < 2) return list;
   const merged = list.filter((field) => field[0] !== "cookie");
   merged.push(["cookie", list.filter((f) => f[0] === "cookie").map((f) => f[1]).join("; ")]);
   return merged;
+}
+
+/** The target is `http://authority/path`: the URL's host is the target's, not `Host`'s. */
+function isAbsoluteForm(req: IncomingRequest): boolean {
+  const first = req.url.charCodeAt(0);
+  return first !== SLASH && first !== ASTERISK && req.method !== "CONNECT";
+}
+
+/**
+ * `list` with its `Host` saying `authority`: an origin server ignores the `Host` of a request
+ * with an absolute-form target and takes the target's (RFC 9112 §3.2.2), and a handler reading
+ * `request.headers.get("host")` must not be told another host than its URL's.
+ */
+function withTargetHost(list: [string, string][], authority: string): [string, string][] {
+  const out: [string, string][] = [["host", authority]];
+  for (const field of list) if (field[0] !== "host") out.push(field);
+  return out;
 }
 
 /** A `Request` whose `signal` is the binks request's, made on first use. */

@@ -271,7 +271,10 @@ function headersOf(c: UrlCase): [string, string][] {
   const fields = new Map<string, string[]>();
   const add = (name: string, value: string) =>
     fields.set(name, [...(fields.get(name) ?? []), value]);
-  for (const host of c.hosts) add("host", host.replace(/^[ \t]+|[ \t]+$/g, ""));
+  // RFC 9112 §3.2.2: with an absolute-form target, the target's authority is the host.
+  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(c.target);
+  if (absolute !== null) add("host", absolute[1]!);
+  else for (const host of c.hosts) add("host", host.replace(/^[ \t]+|[ \t]+$/g, ""));
   add("x-seen", "1");
   if (c.method === "POST") add("content-length", "0");
   add("connection", "close");

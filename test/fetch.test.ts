@@ -238,6 +238,7 @@ async function probe(request: Request): Promise<Response> {
   seen.type = request.headers.get("content-type");
   seen.names = [...request.headers.keys()];
   seen.cookie = request.headers.get("cookie");
+  seen.host = request.headers.get("host");
   if (path === "/get") {
     seen.fields = [request.cache, request.credentials, request.mode, request.redirect].every(
       (v) => typeof v === "string",
@@ -306,6 +307,30 @@ describe("fetch handlers: the Request they get", () => {
     assert.equal(seen.fields, true);
     assert.equal(seen.signal, true);
     assert.equal(seen.body, null);
+  });
+
+  // The Request kept the client's Host beside the target's URL: a handler reading the header was
+  // told another host than its URL's, which an origin server must ignore (RFC 9112 §3.2.2).
+  it("says the absolute-form target's host in Host too, as in its URL", async () => {
+    for (
+      const head of [
+        "GET http://target.test:9/get HTTP/1.1\r\nX-A: 1\r\nHost: probe.test:8\r\n\r\n",
+        "POST http://target.test:9/text HTTP/1.1\r\nHost: probe.test:8\r\nX-A: 1\r\n" +
+        "Content-Length: 2\r\n\r\nhi",
+      ]
+    ) {
+      const r = await request(probePort, head);
+      assert.equal(r.status, 200, text(r.body));
+      const seen = JSON.parse(text(r.body)) as Seen;
+      assert.match(String(seen.url), /^http:\/\/target\.test:9\//);
+      assert.equal(seen.host, "target.test:9");
+      assert.deepEqual(
+        (seen.names as string[]).filter((n) => n !== "content-length" && n !== "content-type"),
+        ["host", "x-a"],
+      );
+    }
+    // An origin-form target keeps its Host.
+    assert.equal((await ask("/get")).host, "probe.test:8");
   });
 
   // Found by an audit: Deno's Headers joined two Cookie fields with ", ", which cookie parsers
