@@ -51,7 +51,11 @@ export class IncomingRequest {
     this.proxies = proxies;
   }
 
-  /** The peer's address (asked of the socket only when read). */
+  /**
+   * The peer's address as the runtime's socket writes it (asked of it only when read): an IPv4
+   * client of a dual-stack socket may come as `::ffff:10.0.0.1`. {@link IncomingRequest.ip}
+   * gives it plain (`10.0.0.1`), as the access log and `trustProxy` take it.
+   */
   get remoteAddress(): string {
     return this.peer.remoteAddress;
   }
