@@ -34,9 +34,22 @@ export class HttpError extends Error {
 /** The status a thrown value asks to be answered with, or 0 when it asks for none. */
 export function statusOf(thrown: unknown): number {
   if (typeof thrown !== "object" || thrown === null) return 0;
-  const { status, statusCode } = thrown as { status?: unknown; statusCode?: unknown };
+  const status = field(thrown, "status");
   if (isErrorStatus(status)) return status;
+  const statusCode = field(thrown, "statusCode");
   return isErrorStatus(statusCode) ? statusCode : 0;
+}
+
+/**
+ * `thrown[key]`, or undefined when reading it throws: a getter (or a Proxy's trap) that throws
+ * asks for no status, and must not turn the answer to a failed handler into a failure of its own.
+ */
+function field(thrown: object, key: "status" | "statusCode"): unknown {
+  try {
+    return (thrown as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
 }
 
 function isErrorStatus(status: unknown): status is number {

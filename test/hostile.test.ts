@@ -1,0 +1,159 @@
+/**
+ * Hostile values from application code: thrown non-Errors, getters and Proxy traps that throw,
+ * thenables that are no Promise, iterators that break their protocol. Each request gets its
+ * documented answer, `onError` hears of it once, the connection serves the next request, and
+ * nothing escapes into the transport's callbacks (which on a real socket is a crash).
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type HttpOptions, HttpServer } from "../src/server.ts";
+import type { ConnectionEvents, Transport } from "../src/transport.ts";
+import { parseResponses } from "./client.ts";
+
+const enc = new TextEncoder();
+
+/** Keeps what the core writes; close() calls back a turn later, as a socket does. */
+class Wire implements Transport {
+  readonly chunks: Uint8Array[] = [];
+  closed = false;
+  readonly pending = 0;
+  readonly remoteAddress = "192.0.2.7";
+  readonly remotePort = 4711;
+  events!: ConnectionEvents;
+
+  write(bytes: Uint8Array, owned: boolean): boolean {
+    this.chunks.push(owned ? bytes : bytes.slice());
+    return true;
+  }
+  pause(): void {}
+  resume(): void {}
+  end(): void {}
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    queueMicrotask(() => this.events.onClose());
+  }
+  reset(): void {
+    this.close();
+  }
+  statuses(): number[] {
+    const all = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of this.chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return parseResponses(all).responses.map((r) => r.status);
+  }
+}
+
+function serve(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
+  const errors: unknown[] = [];
+  const server = new HttpServer({ lingerMs: 50, onError: (e) => errors.push(e), ...options });
+  const connect = (): Wire => {
+    const wire = new Wire();
+    wire.events = server.accept(wire);
+    return wire;
+  };
+  return { server, connect, errors };
+}
+
+const request = (method: string, target: string) =>
+  `${method} ${target} HTTP/1.1\r\nHost: x\r\n\r\n`;
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+/** What `onError` got, as text, without trusting the values' own getters. */
+function messages(errors: unknown[]): string[] {
+  return errors.map((e) => {
+    try {
+      return e instanceof Error ? e.message : typeof e;
+    } catch {
+      // A Proxy whose getPrototypeOf throws.
+      return "unreadable";
+    }
+  });
+}
+
+function throwingGetter(key: string, message: string): Error {
+  return Object.defineProperty(new Error("outer"), key, {
+    get() {
+      throw new Error(message);
+    },
+  });
+}
+
+/** A Proxy whose every trap throws `message`. */
+function trapped(message: string): object {
+  const traps = new Proxy({}, {
+    get: () => () => {
+      throw new Error(message);
+    },
+  });
+  return new Proxy({}, traps);
+}
+
+describe("hostile values: what a handler throws", () => {
+  const thrown: Record<string, () => unknown> = {
+    "/status-getter": () => throwingGetter("status", "status getter"),
+    "/status-code-getter": () => throwingGetter("statusCode", "statusCode getter"),
+    "/proxy": () => trapped("trap"),
+  };
+
+  for (const mode of ["sync", "async"]) {
+    it(`answers a ${mode} throw whose status cannot be read with a 500, reported once`, async () => {
+      const { connect, errors, server } = serve({
+        handler: (req) => {
+          if (req.path === "/ok") return { body: "ok" };
+          if (mode === "sync") throw thrown[req.path]!();
+          return Promise.reject(thrown[req.path]!());
+        },
+      });
+      const wire = connect();
+      // On a socket an exception out of onData is an uncaught one: the process goes down.
+      wire.events.onData(enc.encode(Object.keys(thrown).map((p) => request("GET", p)).join("")));
+      wire.events.onData(enc.encode(request("GET", "/ok")));
+      await tick(5);
+      assert.deepEqual(wire.statuses(), [500, 500, 500, 200]);
+      assert.deepEqual(messages(errors), ["outer", "outer", "unreadable"]);
+      assert.equal(wire.closed, false);
+      assert.equal(server.running, 0);
+    });
+  }
+
+  it("answers other thrown non-Errors and odd statuses as documented", async () => {
+    const values: Record<string, () => unknown> = {
+      "/string": () => "s",
+      "/number": () => 42,
+      "/null": () => null,
+      "/undefined": () => undefined,
+      "/symbol": () => Symbol("s"),
+      "/text-404": () => ({ status: "404" }),
+      "/half": () => ({ status: 404.5 }),
+      "/nan": () => ({ status: NaN }),
+      "/negative": () => ({ status: -1 }),
+      "/1e3": () => ({ status: 1e3 }),
+      "/bigint": () => ({ status: 404n }),
+      "/status-code": () => ({ statusCode: 418 }),
+      "/primitive": () => ({
+        [Symbol.toPrimitive]() {
+          throw new Error("toPrimitive");
+        },
+      }),
+    };
+    const { connect, errors } = serve({
+      handler: (req) => {
+        if (req.path === "/ok") return { body: "ok" };
+        throw values[req.path]!();
+      },
+    });
+    const wire = connect();
+    wire.events.onData(
+      enc.encode([...Object.keys(values), "/ok"].map((p) => request("GET", p)).join("")),
+    );
+    await tick(5);
+    assert.deepEqual(wire.statuses(), [...Array(11).fill(500), 418, 500, 200]);
+    // The client's mistake (a 4xx) is not reported; every other is, once.
+    assert.equal(errors.length, 12);
+    assert.equal(wire.closed, false);
+  });
+});
