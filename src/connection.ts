@@ -237,6 +237,11 @@ function noReply(method: string, value: null | undefined): TypeError {
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return value instanceof Promise;
+}
+
+/** Whether `value` has a `then` to call: read inside call()'s try, as its getter may throw. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown }).then === "function";
 }
 
@@ -807,6 +812,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     if (this.peerEnded) req.abort(new Canceled("client closed the connection"));
     try {
       result = this.host.handler(req);
+      // Settled as a Promise settles it: a thenable of another kind may throw from its `then`
+      // (or its getter), or call back more than once, where the connection must not.
+      if (result != null && isThenable(result)) {
+        return Promise.resolve(result) as Promise<Reply | StaticReply>;
+      }
     } catch (err) {
       return this.internalError(err);
     }

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type HttpOptions, HttpServer } from "../src/server.ts";
 import type { ConnectionEvents, Transport } from "../src/transport.ts";
+import type { Reply } from "../src/response.ts";
 import { parseResponses } from "./client.ts";
 
 const enc = new TextEncoder();
@@ -155,5 +156,48 @@ describe("hostile values: what a handler throws", () => {
     // The client's mistake (a 4xx) is not reported; every other is, once.
     assert.equal(errors.length, 12);
     assert.equal(wire.closed, false);
+  });
+});
+
+describe("hostile values: thenables that are no Promise", () => {
+  it("answers a then that throws, or a then getter that throws, with a 500; one never settled with a 503", async () => {
+    const gave: Record<string, () => unknown> = {
+      "/then-throws": () => ({
+        then() {
+          throw new Error("then");
+        },
+      }),
+      "/then-getter": () =>
+        Object.defineProperty({}, "then", {
+          get() {
+            throw new Error("then getter");
+          },
+        }),
+      "/twice": () => ({
+        then(ok: (v: Reply) => void, fail: (e: unknown) => void) {
+          ok({ body: "first" });
+          fail(new Error("after"));
+          ok({ body: "second" });
+        },
+      }),
+      "/never": () => ({ then() {} }),
+    };
+    const { connect, errors, server } = serve({
+      timeouts: { handlerMs: 50 },
+      handler: (req) => req.path === "/ok" ? { body: "ok" } : gave[req.path]!() as Reply,
+    });
+    const wire = connect();
+    wire.events.onData(
+      enc.encode([...Object.keys(gave), "/ok"].map((p) => request("GET", p)).join("")),
+    );
+    await tick(150);
+    assert.deepEqual(wire.statuses(), [500, 500, 200, 503, 200]);
+    // The getter throws at once, the then a turn later, as a Promise calls it.
+    assert.deepEqual(messages(errors), [
+      "then getter",
+      "then",
+      "handler for GET took longer than its deadline",
+    ]);
+    assert.equal(server.running, 0);
   });
 });
