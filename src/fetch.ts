@@ -61,7 +61,9 @@ export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions =
     if (typeof (response as Partial<Promise<Response>> | null)?.then !== "function") {
       throw notResponse(response);
     }
-    return response.then((r) => {
+    // A thenable that is no Promise returns what its `then` likes (nothing, or before it calls
+    // back): settled as a Promise, it answers when it calls back, or meets the handler deadline.
+    return Promise.resolve(response).then((r) => {
       if (!(r instanceof Response)) throw notResponse(r);
       return readyReply(r) ?? streamReply(r, headOnly, req);
     });

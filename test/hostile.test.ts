@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { type HttpOptions, HttpServer } from "../src/server.ts";
 import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { Reply } from "../src/response.ts";
+import { fetchHandler } from "../src/fetch.ts";
 import { parseResponses } from "./client.ts";
 
 const enc = new TextEncoder();
@@ -199,5 +200,25 @@ describe("hostile values: thenables that are no Promise", () => {
       "handler for GET took longer than its deadline",
     ]);
     assert.equal(server.running, 0);
+  });
+
+  it("takes a fetch handler's thenable as the Response it gives, or meets the deadline", async () => {
+    const { connect, errors } = serve({
+      timeouts: { handlerMs: 50 },
+      handler: fetchHandler((request) => {
+        const path = new URL(request.url).pathname;
+        if (path === "/never") return { then() {} } as unknown as Promise<Response>;
+        return {
+          then(ok: (r: Response) => void) {
+            ok(new Response("fine"));
+          },
+        } as unknown as Promise<Response>;
+      }),
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(request("GET", "/thenable") + request("GET", "/never")));
+    await tick(150);
+    assert.deepEqual(wire.statuses(), [200, 503]);
+    assert.deepEqual(messages(errors), ["handler for GET took longer than its deadline"]);
   });
 });
