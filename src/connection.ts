@@ -37,6 +37,7 @@ import {
   type Out,
   pieceBytes,
   type Reply,
+  type ReplyBody,
   StaticReply,
   type StreamBody,
   type Tail,
@@ -162,7 +163,14 @@ export function errorReply(status: number): StaticReply {
 function drop(reply: Reply | StaticReply): void {
   // What a handler gave is checked only when it is written: here it may be anything.
   if (reply instanceof StaticReply || typeof reply !== "object" || reply === null) return;
-  discardStream(reply.body);
+  let body: ReplyBody;
+  try {
+    body = reply.body;
+  } catch {
+    // A getter that throws: no stream to close that binks could reach.
+    return;
+  }
+  discardStream(body);
 }
 
 /** One request on its way through the connection. */
@@ -789,7 +797,15 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
    */
   private noTunnel(method: string, reply: Reply | StaticReply): Reply | StaticReply {
     if (method !== "CONNECT") return reply;
-    const status = reply instanceof StaticReply ? reply.status : reply.status ?? 200;
+    let status: number;
+    try {
+      status = reply instanceof StaticReply ? reply.status : reply.status ?? 200;
+    } catch (err) {
+      // What the reply is cannot be told: a failed handler's answer, like any other.
+      this.host.reportError(err);
+      drop(reply);
+      return errorReply(500);
+    }
     if (status < 200 || status > 299) return reply;
     this.host.reportError(
       new Error("a 2xx answer to CONNECT opens a tunnel, which binks does not provide"),

@@ -222,3 +222,42 @@ describe("hostile values: thenables that are no Promise", () => {
     assert.deepEqual(messages(errors), ["handler for GET took longer than its deadline"]);
   });
 });
+
+describe("hostile values: replies to CONNECT", () => {
+  it("answers a reply whose status or body getter throws with a 500", async () => {
+    const gave: Record<string, () => unknown> = {
+      "a:1": () =>
+        Object.defineProperty({}, "status", {
+          get() {
+            throw new Error("status getter");
+          },
+        }),
+      "b:1": () =>
+        Object.defineProperty({ status: 200 }, "body", {
+          get() {
+            throw new Error("body getter");
+          },
+        }),
+    };
+    for (const mode of ["sync", "async"]) {
+      const { connect, errors, server } = serve({
+        handler: (req) => {
+          if (req.path === "/ok") return { body: "ok" };
+          const reply = gave[req.url]!() as Reply;
+          return mode === "sync" ? reply : Promise.resolve(reply);
+        },
+      });
+      const wire = connect();
+      wire.events.onData(
+        enc.encode(request("CONNECT", "a:1") + request("CONNECT", "b:1") + request("GET", "/ok")),
+      );
+      await tick(5);
+      assert.deepEqual(wire.statuses(), [500, 500, 200], mode);
+      assert.deepEqual(messages(errors), [
+        "status getter",
+        "a 2xx answer to CONNECT opens a tunnel, which binks does not provide",
+      ], mode);
+      assert.equal(server.running, 0, mode);
+    }
+  });
+});
