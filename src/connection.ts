@@ -29,6 +29,7 @@ import {
   chunkFrame,
   chunkSizeLine,
   CLOSE,
+  closeIterator,
   CONTINUE_100,
   discardStream,
   KEEP,
@@ -526,7 +527,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.streamReq = null;
     this.streamIterator = null;
     streamReq?.abort(new Canceled(this.cutWhy ?? "client went away"));
-    if (iterator !== null) void iterator.return?.()?.catch(() => {});
+    if (iterator !== null) closeIterator(iterator);
     this.host.forget(this);
     this.release();
   }

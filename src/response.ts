@@ -618,10 +618,23 @@ export function discardStream(body: ReplyBody): void {
   if (body === null || body === undefined || typeof body === "string") return;
   if (body instanceof Uint8Array) return;
   try {
-    const closing = body[Symbol.asyncIterator]().return?.();
-    if (closing !== undefined) void Promise.resolve(closing).catch(() => {});
+    closeIterator(body[Symbol.asyncIterator]());
   } catch {
     // A producer that fails to close has nothing more to give anyway.
+  }
+}
+
+/**
+ * Tell a stream's producer that no more is wanted. A hand-written `return()` may throw, or give
+ * a plain `{ done: true }` rather than a promise: neither may reach the caller, which is closing
+ * a connection.
+ */
+export function closeIterator(iterator: AsyncIterator<unknown>): void {
+  try {
+    const closing = iterator.return?.();
+    if (closing !== undefined) void Promise.resolve(closing).catch(() => {});
+  } catch {
+    // As a producer that fails to close: it has nothing more to give anyway.
   }
 }
 

@@ -261,3 +261,41 @@ describe("hostile values: replies to CONNECT", () => {
     }
   });
 });
+
+describe("hostile values: a stream's producer that will not close", () => {
+  const returns: Record<string, () => unknown> = {
+    "throws": () => {
+      throw new Error("return");
+    },
+    "gives a plain object": () => ({ done: true, value: undefined }),
+    "gives a number": () => 5,
+  };
+  for (const [what, ret] of Object.entries(returns)) {
+    it(`forgets the connection its client left when return() ${what}`, async () => {
+      let closes = 0;
+      const { connect, errors, server } = serve({
+        handler: () => ({
+          body: {
+            [Symbol.asyncIterator]: () => ({
+              next: () => new Promise<IteratorResult<string>>(() => {}),
+              return: () => {
+                closes++;
+                return ret();
+              },
+            }),
+          } as AsyncIterable<string>,
+        }),
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(request("GET", "/stream")));
+      await tick(5);
+      assert.equal(server.connections, 1);
+      // The client leaves: the transport says so, and must get no exception back.
+      wire.events.onClose();
+      await tick(5);
+      assert.equal(closes, 1);
+      assert.equal(server.connections, 0);
+      assert.deepEqual(errors, []);
+    });
+  }
+});
