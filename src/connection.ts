@@ -1195,6 +1195,16 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     return asked;
   }
 
+  /**
+   * Close the stream being sent unless onClose did (it takes the iterator it finds): a producer's
+   * return() runs once, as a for-await loop calls it, not again when its pending piece comes.
+   */
+  private closeStreamOnce(iterator: AsyncIterator<unknown>): Promise<unknown> | undefined {
+    if (this.streamIterator !== iterator) return undefined;
+    this.streamIterator = null;
+    return iterator.return?.();
+  }
+
   /** Send a streamed body, chunk by chunk, waiting for the socket to drain. */
   private async pump(
     stream: StreamBody,
@@ -1212,7 +1222,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       for (;;) {
         const step = await iterator.next();
         if (this.phase === CLOSED || this.cut) {
-          await iterator.return?.();
+          await this.closeStreamOnce(iterator);
           return;
         }
         if (step.done) break;
@@ -1228,7 +1238,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
             this.drainWaiter = resolve;
           });
           if (this.phase === CLOSED || this.cut) {
-            await iterator.return?.();
+            await this.closeStreamOnce(iterator);
             return;
           }
         }

@@ -299,3 +299,37 @@ describe("hostile values: a stream's producer that will not close", () => {
     });
   }
 });
+
+describe("hostile values: a stream's producer closed once", () => {
+  it("calls return() once when its client leaves while a piece is on its way", async () => {
+    let returns = 0;
+    let release: () => void = () => {};
+    const { connect, errors, server } = serve({
+      handler: () => ({
+        body: {
+          [Symbol.asyncIterator]: () => ({
+            next: () =>
+              new Promise<IteratorResult<string>>((resolve) => {
+                release = () => resolve({ done: false, value: "late" });
+              }),
+            // A hand-written producer that closes its file here: a second call would close
+            // whatever file took its descriptor since.
+            return: () => {
+              returns++;
+              return Promise.resolve({ done: true as const, value: undefined });
+            },
+          }),
+        } as AsyncIterable<string>,
+      }),
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(request("GET", "/stream")));
+    await tick(5);
+    wire.events.onClose();
+    release();
+    await tick(5);
+    assert.equal(returns, 1);
+    assert.equal(server.connections, 0);
+    assert.deepEqual(errors, []);
+  });
+});
