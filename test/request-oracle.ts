@@ -385,10 +385,15 @@ export function expect(spec: HeadSpec): Expected {
     ? target
     : `http://${host === "" ? "localhost" : host}${target.startsWith("/") ? target : "/"}`;
   const fetchUrl = URL.canParse(uri) ? new URL(uri).href : null;
-  const cookies = list.filter(([n]) => n === "cookie");
-  const forHeaders: [string, string][] = cookies.length < 2
-    ? list
-    : [...list.filter(([n]) => n !== "cookie"), ["cookie", cookies.map(([, v]) => v).join("; ")]];
+  // RFC 9112 §3.2.2: an absolute-form target's authority is the host, whatever Host says.
+  const fetchFields: [string, string][] = absolute
+    ? [["host", host], ...list.filter(([n]) => n !== "host")]
+    : list;
+  const cookies = fetchFields.filter(([n]) => n === "cookie");
+  const forHeaders: [string, string][] = cookies.length < 2 ? fetchFields : [
+    ...fetchFields.filter(([n]) => n !== "cookie"),
+    ["cookie", cookies.map(([, v]) => v).join("; ")],
+  ];
   return {
     status,
     path,
