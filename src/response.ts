@@ -395,6 +395,10 @@ const PREFIXES_MAX = 256;
 function namePrefix(name: string): Uint8Array {
   const known = prefixes.get(name);
   if (known !== undefined) return known;
+  // A pair's name may be anything (`[[42, "x"]]`, a Map keyed by symbols): no string, no name.
+  if (typeof name !== "string") {
+    throw new TypeError(`header name must be a string, not ${kindOf(name)}`);
+  }
   const n = name.length;
   if (n === 0) throw new TypeError("empty header name");
   for (let i = 0; i < n; i++) {

@@ -1188,6 +1188,11 @@ describe("header fields from a handler", () => {
     // standard's Headers write it, and what is past U+00FF is refused.
     assert.equal(fields([["X-A", "é"]]), "X-A: \u00e9\r\n");
     assert.throws(() => fields([["X-A", "\u2603"]]), /past U\+00FF is no octet/);
+    // It said "name.toLowerCase is not a function".
+    const pairs = (name: unknown) => () => fields([[name as string, "x"]]);
+    assert.throws(pairs(42), /^TypeError: header name must be a string, not a number$/);
+    assert.throws(pairs(Symbol("x")), /^TypeError: header name must be a string, not a symbol$/);
+    assert.throws(pairs(null), /^TypeError: header name must be a string, not null$/);
     // No value is no text: not `undefined` or `null` on the wire, and not for a managed name.
     for (const value of [undefined, null]) {
       const given = value as unknown as string;
