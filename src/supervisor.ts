@@ -84,6 +84,9 @@ export class Supervisor {
   /** No worker that exits is replaced any more. */
   private replacing = true;
   private failed: (() => void) | null = null;
+  /** start() runs once: a second call would start a second set of workers in the same slots. */
+  private startCalled = false;
+  private shutDown = false;
   /** Rejects what start() returned, unless it has settled. */
   private abandonStart: (reason: Canceled) => void = () => {};
   /** Resolves when the supervisor gave up (too many restarts). */
@@ -112,9 +115,14 @@ export class Supervisor {
   /**
    * Start every worker; resolves once all have said they are ready, with the first one's port.
    * Rejects with the reason when the supervisor gives up first, and with a {@link Canceled} when
-   * {@link shutdown} is called first: those that are not ready then never will be.
+   * {@link shutdown} is called first: those that are not ready then never will be. Called after
+   * shutdown it starts nothing and rejects with a {@link Canceled}; called twice, the second
+   * call rejects.
    */
   start(): Promise<number> {
+    if (this.startCalled) return Promise.reject(new Error("start() was called already"));
+    this.startCalled = true;
+    if (this.shutDown) return Promise.reject(new Canceled("shut down before start()"));
     return new Promise<number>((resolve, reject) => {
       this.abandonStart = reject;
       void this.gaveUp.then(() => reject(this.failure));
@@ -157,6 +165,7 @@ export class Supervisor {
 
   /** Tell every worker to drain, wait for them (killing stragglers after the grace period). */
   async shutdown(): Promise<void> {
+    this.shutDown = true;
     this.replacing = false;
     // Once every worker was ready, start() has resolved and this changes nothing.
     this.abandonStart(new Canceled("shut down before every worker was ready"));

@@ -170,6 +170,44 @@ describe("supervisor", () => {
     await stopped;
   });
 
+  // start() after shutdown() spawned nothing but rejected with the closed scope's error.
+  it("rejects start() after shutdown() with Canceled, and a second start(), spawning nothing", async () => {
+    let spawned = 0;
+    const w = fakeWorker(4950);
+    const supervisor = new Supervisor({
+      workers: 1,
+      spawn: () => (spawned++, w.worker),
+      graceMs: 2_000,
+      log: () => {},
+    });
+    await supervisor.shutdown();
+    const late = await supervisor.start().then(
+      (port) => `port ${port}`,
+      (err: Error) => `${err.name}: ${err.message}`,
+    );
+    assert.equal(late, "Canceled: shut down before start()");
+    const again = await supervisor.start().then(
+      (port) => `port ${port}`,
+      (err: Error) => `${err.name}: ${err.message}`,
+    );
+    assert.equal(again, "Error: start() was called already");
+    assert.equal(spawned, 0);
+
+    const v = fakeWorker(4951);
+    const running = supervising(v.worker);
+    const first = running.start();
+    const second = await running.start().then(
+      (port) => `port ${port}`,
+      (err: Error) => `${err.name}: ${err.message}`,
+    );
+    assert.equal(second, "Error: start() was called already");
+    v.say({ type: "ready", pid: 4951, port: 8083 });
+    assert.equal(await first, 8083);
+    const stopped = running.shutdown();
+    v.exit(0);
+    await stopped;
+  });
+
   it("resolves start() once every worker was ready, whatever comes after", async () => {
     const w = fakeWorker(4949);
     const supervisor = supervising(w.worker);
