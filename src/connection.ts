@@ -1156,7 +1156,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       try {
         writeReply(out, reply, headOnly, mode, minor, tail);
         asked = tail.close;
-        status = reply.status ?? 200;
+        status = tail.status;
       } catch (err) {
         this.host.reportError(err);
         // Whatever of the head was written before the failure goes: the 500 replaces it.

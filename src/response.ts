@@ -487,11 +487,13 @@ export interface Tail {
    * connection ends after it.
    */
   close: boolean;
+  /** The status written (read once from the reply: a getter may answer otherwise next time). */
+  status: number;
 }
 
 /** A {@link Tail} with nothing left to send, for {@link writeReply} to fill. */
 export function emptyTail(): Tail {
-  return { bytes: null, stream: null, closeDelimited: false, sized: -1, close: false };
+  return { bytes: null, stream: null, closeDelimited: false, sized: -1, close: false, status: 200 };
 }
 
 /**
@@ -516,7 +518,29 @@ export function writeReply(
     );
   }
   const status = reply.status ?? 200;
-  let body = reply.body;
+  const body = reply.body;
+  tail.status = status;
+  try {
+    writeReplyAs(out, reply, status, body, headOnly, mode, minor, tail);
+  } catch (err) {
+    // A reply refused (a bad field, status or length) is not sent: its stream, which may hold an
+    // open file, is closed as for any answer that does not go out.
+    discardStream(body);
+    throw err;
+  }
+}
+
+/** {@link writeReply} with the status and body read once from the reply. */
+function writeReplyAs(
+  out: Out,
+  reply: Reply,
+  status: number,
+  body: ReplyBody,
+  headOnly: boolean,
+  mode: number,
+  minor: number,
+  tail: Tail,
+): void {
   if (status === RESET_CONTENT) {
     // A 205 has no content (RFC 9110 §15.3.6): whatever the handler gave, it is framed as empty.
     discardStream(body);

@@ -300,6 +300,57 @@ describe("hostile values: a stream's producer that will not close", () => {
   }
 });
 
+describe("hostile values: a refused reply's stream", () => {
+  // A reply refused for a bad field, status or length went out as a 500, and the stream it
+  // carried (which may hold an open file) was never closed.
+  it("is closed when the reply is refused; a status is read once", async () => {
+    const closed: string[] = [];
+    const stream = (name: string): AsyncIterable<string> => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () => Promise.resolve({ done: false as const, value: "x" }),
+        return: () => {
+          closed.push(name);
+          return Promise.resolve({ done: true as const, value: undefined });
+        },
+      }),
+    });
+    let reads = 0;
+    const gave: Record<string, () => Reply> = {
+      "/field": () => ({ headers: { "bad name": "x" }, body: stream("field") }),
+      "/value": () => ({ headers: { "X-A": "a\r\nb" }, body: stream("value") }),
+      "/status": () => ({ status: 99, body: stream("status") }),
+      "/length": () => ({ length: -1, body: stream("length") }),
+      // 201 when written, then a getter that throws: the answer was refused after it was written.
+      "/twice": () =>
+        Object.defineProperty({ body: "twice" }, "status", {
+          get() {
+            if (reads++ === 0) return 201;
+            throw new Error("status read twice");
+          },
+        }) as Reply,
+    };
+    for (const mode of ["sync", "async"]) {
+      closed.length = 0;
+      reads = 0;
+      const { connect, errors, server } = serve({
+        handler: (req) => {
+          const reply = gave[req.path]!();
+          return mode === "sync" ? reply : Promise.resolve(reply);
+        },
+      });
+      const wire = connect();
+      wire.events.onData(
+        enc.encode(Object.keys(gave).map((path) => request("GET", path)).join("")),
+      );
+      await tick(5);
+      assert.deepEqual(wire.statuses(), [500, 500, 500, 500, 201], mode);
+      assert.deepEqual(closed, ["field", "value", "status", "length"], mode);
+      assert.equal(errors.length, 4, mode);
+      assert.equal(server.running, 0, mode);
+    }
+  });
+});
+
 describe("hostile values: a stream's producer closed once", () => {
   it("calls return() once when its client leaves while a piece is on its way", async () => {
     let returns = 0;

@@ -358,6 +358,7 @@ const tail = (): Tail => ({
   closeDelimited: false,
   sized: -1,
   close: false,
+  status: 200,
 });
 
 /** The answer as the server would send it, Date left out. */

@@ -11,6 +11,7 @@
  */
 import {
   CLOSE,
+  emptyTail,
   json,
   KEEP,
   Out,
@@ -62,7 +63,7 @@ const MANY_HEADERS_RECORD: Reply = {
 const UNICODE: Reply = { status: 200, headers: { "Content-Type": "text/plain" }, body: "grüße ✓" };
 
 const out = new Out(256 * 1024);
-const tail: Tail = { bytes: null, stream: null, closeDelimited: false, sized: -1, close: false };
+const tail: Tail = emptyTail();
 
 /** Serialise `reply` once, as the connection does for a keep-alive HTTP/1.1 request. */
 function reply(r: Reply, mode = KEEP): number {
