@@ -1205,6 +1205,14 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     return iterator.return?.();
   }
 
+  /**
+   * The producer ended by itself (done, or failed): it is not closed after that, as for-await
+   * does not close it, or one that closes its file as it ends would close it twice.
+   */
+  private producerEnded(iterator: AsyncIterator<unknown>): void {
+    if (this.streamIterator === iterator) this.streamIterator = null;
+  }
+
   /** Send a streamed body, chunk by chunk, waiting for the socket to drain. */
   private async pump(
     stream: StreamBody,
@@ -1220,12 +1228,21 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       const iterator = stream[Symbol.asyncIterator]();
       this.streamIterator = iterator;
       for (;;) {
-        const step = await iterator.next();
+        let step: IteratorResult<Uint8Array | string>;
+        try {
+          step = await iterator.next();
+        } catch (err) {
+          this.producerEnded(iterator);
+          throw err;
+        }
+        if (step.done) {
+          this.producerEnded(iterator);
+          break;
+        }
         if (this.phase === CLOSED || this.cut) {
           await this.closeStreamOnce(iterator);
           return;
         }
-        if (step.done) break;
         const bytes = pieceBytes(step.value);
         if (bytes.length === 0) continue;
         if (sized >= 0 && (left -= bytes.length) < 0) {

@@ -1,0 +1,481 @@
+/**
+ * Ownership of what a handler hands over: every stream body that does not go out to its end is
+ * closed (return(), or a ReadableStream's cancel) exactly once, and none that ended by itself
+ * is closed again; the connection and its handler slots are let go (`server.connections` and
+ * `server.running` back to 0); each failure is reported once. Over an in-process transport.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type HttpOptions, HttpServer } from "../src/server.ts";
+import type { ConnectionEvents, Transport } from "../src/transport.ts";
+import type { Reply } from "../src/response.ts";
+import { fetchHandler } from "../src/fetch.ts";
+import { parseResponses } from "./client.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Keeps what the core writes; close() calls back a turn later, as a socket does. */
+class Wire implements Transport {
+  readonly chunks: Uint8Array[] = [];
+  closed = false;
+  wasReset = false;
+  readonly pending = 0;
+  readonly remoteAddress = "192.0.2.7";
+  readonly remotePort = 4711;
+  events!: ConnectionEvents;
+
+  write(bytes: Uint8Array, owned: boolean): boolean {
+    if (this.closed) throw new Error("write after close");
+    this.chunks.push(owned ? bytes : bytes.slice());
+    return true;
+  }
+  pause(): void {}
+  resume(): void {}
+  end(): void {}
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    queueMicrotask(() => this.events.onClose());
+  }
+  reset(): void {
+    this.wasReset = true;
+    this.close();
+  }
+  /** The client resets the connection. */
+  leave(): void {
+    this.closed = true;
+    this.events.onClose();
+  }
+  bytes(): Uint8Array {
+    const all = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of this.chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return all;
+  }
+  statuses(headOnly: boolean[] = []): number[] {
+    return parseResponses(this.bytes(), headOnly).responses.map((r) => r.status);
+  }
+  text(): string {
+    return dec.decode(this.bytes());
+  }
+}
+
+function serve(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
+  const errors: unknown[] = [];
+  const server = new HttpServer({ lingerMs: 5, onError: (e) => errors.push(e), ...options });
+  const connect = (): Wire => {
+    const wire = new Wire();
+    wire.events = server.accept(wire);
+    return wire;
+  };
+  return { server, connect, errors };
+}
+
+const get = (target: string, method = "GET", fields = "") =>
+  `${method} ${target} HTTP/1.1\r\nHost: x\r\n${fields}\r\n`;
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+/** A promise and its resolve. */
+function later<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => resolve = r);
+  return { promise, resolve };
+}
+
+/** What a producer's piece may be: text, a failure, a wait, or a value no stream may give. */
+type Piece = string | Error | Promise<void> | number;
+
+/**
+ * A hand-written producer that holds a resource from its first piece on, as one reading a file
+ * does: closed by return() while it has not finished. It counts a return() that comes after it
+ * finished (gave done, or failed), which for-await never makes and which would close its file
+ * twice.
+ */
+class Producer implements AsyncIterable<string> {
+  opened = 0;
+  closed = 0;
+  closedAfterEnd = 0;
+  private readonly pieces: Piece[];
+  constructor(pieces: Piece[]) {
+    this.pieces = pieces;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<string> {
+    let i = 0;
+    let finished = false;
+    let started = false;
+    return {
+      next: async () => {
+        if (finished) return { done: true, value: undefined };
+        if (!started) {
+          started = true;
+          this.opened++;
+        }
+        for (;;) {
+          const piece = this.pieces[i++];
+          if (piece instanceof Promise) {
+            await piece;
+            continue;
+          }
+          if (piece === undefined) {
+            finished = true;
+            this.closedByItself();
+            return { done: true, value: undefined };
+          }
+          if (piece instanceof Error) {
+            finished = true;
+            this.closedByItself();
+            throw piece;
+          }
+          return { done: false, value: piece as string };
+        }
+      },
+      return: () => {
+        if (finished) this.closedAfterEnd++;
+        else if (started) this.closed++;
+        finished = true;
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+
+  /** Done or failed: its file is closed by itself. */
+  private closedByItself(): void {
+    this.closed++;
+  }
+
+  /** Every resource it took was let go once, and nothing closed twice. */
+  check(label: string): void {
+    assert.equal(this.closedAfterEnd, 0, `${label}: return() after the producer ended`);
+    assert.equal(
+      this.closed,
+      this.opened,
+      `${label}: opened ${this.opened}, closed ${this.closed}`,
+    );
+  }
+}
+
+/** A producer whose return() is counted whether or not it was started (it opened when made). */
+class Eager implements AsyncIterable<string> {
+  returns = 0;
+  [Symbol.asyncIterator](): AsyncIterator<string> {
+    return {
+      next: () => Promise.resolve({ done: false, value: "x" }),
+      return: () => {
+        this.returns++;
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+}
+
+async function settled(server: HttpServer, label: string): Promise<void> {
+  for (let i = 0; i < 50 && (server.connections !== 0 || server.running !== 0); i++) await tick(2);
+  assert.equal(server.running, 0, `${label}: running`);
+  assert.equal(server.connections, 0, `${label}: connections`);
+}
+
+describe("ownership: replies that do not go out", () => {
+  it("closes the stream of a reply with no content, refused, or to CONNECT, once", async () => {
+    const cases: [string, string, (body: AsyncIterable<string>) => Reply, number][] = [
+      ["HEAD", "/", (body) => ({ body }), 200],
+      ["GET", "/", (body) => ({ status: 204, body }), 204],
+      ["GET", "/", (body) => ({ status: 304, body }), 304],
+      ["GET", "/", (body) => ({ status: 205, body }), 205],
+      ["GET", "/", (body) => ({ status: 101, body }), 500],
+      ["GET", "/", (body) => ({ status: 99, body }), 500],
+      ["GET", "/", (body) => ({ headers: { "a b": "x" }, body }), 500],
+      ["GET", "/", (body) => ({ length: 1.5, body }), 500],
+      ["CONNECT", "h:443", (body) => ({ body }), 500],
+      ["HEAD", "/", (body) => ({ body, length: 3 }), 200],
+    ];
+    for (const mode of ["sync", "async"]) {
+      for (const [method, target, make, status] of cases) {
+        const label = `${mode} ${method} ${JSON.stringify(make(new Eager()))}`;
+        const eager = new Eager();
+        const { server, connect, errors } = serve({
+          handler: () => mode === "sync" ? make(eager) : Promise.resolve(make(eager)),
+        });
+        const wire = connect();
+        wire.events.onData(enc.encode(get(target, method, "Connection: close\r\n")));
+        await tick(1);
+        assert.deepEqual(wire.statuses([method === "HEAD"]), [status], label);
+        assert.equal(eager.returns, 1, label);
+        assert.equal(errors.length, status === 500 ? 1 : 0, label);
+        await settled(server, label);
+      }
+    }
+  });
+
+  it("closes a stream answered after its client left, after the deadline, or after the grace", async () => {
+    // The client leaves while the handler works.
+    {
+      const gate = later();
+      const eager = new Eager();
+      const { server, connect, errors } = serve({
+        handler: async () => {
+          await gate.promise;
+          return { body: eager };
+        },
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/")));
+      await tick();
+      wire.leave();
+      gate.resolve();
+      await tick(1);
+      assert.equal(eager.returns, 1, "left");
+      assert.deepEqual(errors, []);
+      await settled(server, "left");
+    }
+    // A sync answer queued behind an async one whose client left.
+    {
+      const gate = later();
+      const eager = new Eager();
+      const { server, connect, errors } = serve({
+        handler: (req) => req.path === "/slow" ? gate.promise.then(() => ({})) : { body: eager },
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/slow") + get("/sync")));
+      await tick();
+      assert.equal(eager.returns, 0);
+      wire.leave();
+      assert.equal(eager.returns, 1, "queued");
+      gate.resolve();
+      await tick(1);
+      assert.equal(eager.returns, 1, "queued");
+      assert.deepEqual(errors, []);
+      await settled(server, "queued");
+    }
+    // The handler deadline passed: a 503 went out.
+    {
+      const gate = later();
+      const eager = new Eager();
+      const { server, connect, errors } = serve({
+        timeouts: { handlerMs: 5 },
+        handler: async () => {
+          await gate.promise;
+          return { body: eager };
+        },
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/", "GET", "Connection: close\r\n")));
+      await tick(20);
+      assert.deepEqual(wire.statuses(), [503]);
+      gate.resolve();
+      await tick(1);
+      assert.equal(eager.returns, 1, "deadline");
+      assert.equal(errors.length, 1, "deadline");
+      await settled(server, "deadline");
+    }
+    // The shutdown grace ran out.
+    {
+      const gate = later();
+      const eager = new Eager();
+      const { server, connect, errors } = serve({
+        handler: async () => {
+          await gate.promise;
+          return { body: eager };
+        },
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/")));
+      await tick();
+      await server.shutdown(5);
+      gate.resolve();
+      await tick(1);
+      assert.deepEqual(wire.statuses(), []);
+      assert.equal(eager.returns, 1, "grace");
+      assert.deepEqual(errors, []);
+      await settled(server, "grace");
+    }
+  });
+});
+
+describe("ownership: streams cut short", () => {
+  const pieces: Record<string, [Piece[], number | undefined, number]> = {
+    // path: pieces, length, errors
+    "/fails": [["a", new Error("disk")], undefined, 1],
+    "/long": [["ab", "c"], 1, 1],
+    "/short": [["ab"], 5, 1],
+    "/number": [["a", 42], undefined, 1],
+    "/whole": [["ab"], 2, 0],
+    "/chunked": [["ab", "cd"], undefined, 0],
+  };
+  for (const [path, [list, length, reported]] of Object.entries(pieces)) {
+    it(`closes ${path}'s producer once, and not when it ended by itself`, async () => {
+      const producer = new Producer(list);
+      const { server, connect, errors } = serve({
+        handler: () => length === undefined ? { body: producer } : { body: producer, length },
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get(path, "GET", "Connection: close\r\n")));
+      await tick(1);
+      producer.check(path);
+      assert.equal(producer.opened, 1, path);
+      assert.equal(errors.length, reported, path);
+      await settled(server, path);
+    });
+  }
+
+  it("closes a producer waiting for its next piece when the client resets", async () => {
+    const gate = later();
+    const producer = new Producer(["a", gate.promise, "b"]);
+    const { server, connect, errors } = serve({ handler: () => ({ body: producer }) });
+    const wire = connect();
+    wire.events.onData(enc.encode(get("/")));
+    await tick();
+    wire.leave();
+    gate.resolve();
+    await tick(1);
+    producer.check("reset");
+    assert.deepEqual(errors, []);
+    await settled(server, "reset");
+  });
+
+  it("closes the answers queued behind a stream that fails, or a reply that closes", async () => {
+    for (const first of ["fails", "close"]) {
+      const eager = [new Eager(), new Eager()];
+      const head = new Producer(["a", new Error("disk")]);
+      let n = 0;
+      const { server, connect, errors } = serve({
+        handler: (req) => {
+          if (req.path === "/first") {
+            // Later than those behind it, which are read and handled meanwhile.
+            return tick(1).then(() =>
+              first === "fails" ? { body: head } : { headers: { Connection: "close" }, body: "bye" }
+            );
+          }
+          const i = n++;
+          // One answered at once, one later: both wait behind the first.
+          return i === 0 ? { body: eager[0]! } : Promise.resolve({ body: eager[1]! });
+        },
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/first") + get("/2") + get("/3")));
+      await tick(5);
+      assert.equal(n, 2, first);
+      assert.deepEqual(eager.map((e) => e.returns), [1, 1], first);
+      head.check(first);
+      assert.equal(errors.length, first === "fails" ? 1 : 0, first);
+      await settled(server, first);
+    }
+  });
+
+  it("closes a stream under way when the shutdown grace runs out", async () => {
+    const gate = later();
+    const producer = new Producer(["a", gate.promise, "b"]);
+    const { server, connect, errors } = serve({ handler: () => ({ body: producer }) });
+    const wire = connect();
+    wire.events.onData(enc.encode(get("/")));
+    await tick();
+    await server.shutdown(5);
+    producer.check("grace");
+    gate.resolve();
+    await tick(1);
+    producer.check("grace");
+    assert.deepEqual(errors, []);
+    await settled(server, "grace");
+  });
+
+  it("leaves the unread body of a request answered at once and serves the next", async () => {
+    const { server, connect } = serve({ handler: (req) => ({ body: req.path }) });
+    const wire = connect();
+    wire.events.onData(
+      enc.encode(
+        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
+          get("/b", "GET", "Connection: close\r\n"),
+      ),
+    );
+    await tick(1);
+    assert.deepEqual(wire.statuses(), [200, 200]);
+    await settled(server, "body");
+  });
+});
+
+/** A ReadableStream that gives `count` pieces, one per timer turn, and counts its cancels. */
+function slowStream(count: number) {
+  const counts = { cancels: 0, pulls: 0 };
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      counts.pulls++;
+      await tick(1);
+      if (counts.pulls > count) controller.close();
+      else controller.enqueue(enc.encode(`p${counts.pulls};`));
+    },
+    cancel() {
+      counts.cancels++;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, counts };
+}
+
+describe("ownership: fetch Responses", () => {
+  it("cancels a streamed body once when the client resets mid-way", async () => {
+    const { stream, counts } = slowStream(1000);
+    const { server, connect, errors } = serve({
+      handler: fetchHandler(() => new Response(stream), { globalResponse: false }),
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(get("/")));
+    await tick(10);
+    assert.match(wire.text(), /p1;/);
+    wire.leave();
+    await tick(5);
+    assert.equal(counts.cancels, 1);
+    assert.deepEqual(errors, []);
+    await settled(server, "reset");
+  });
+
+  it("cancels a streamed body not sent: HEAD, client gone, deadline, grace", async () => {
+    for (const what of ["head", "left", "deadline", "grace"]) {
+      const { stream, counts } = slowStream(1000);
+      const gate = later();
+      const { server, connect, errors } = serve({
+        timeouts: { handlerMs: 5 },
+        handler: fetchHandler(async () => {
+          if (what !== "head") await gate.promise;
+          return new Response(stream);
+        }, { globalResponse: false }),
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/", what === "head" ? "HEAD" : "GET")));
+      await tick();
+      if (what === "left") wire.leave();
+      if (what === "deadline") await tick(20);
+      if (what === "grace") await server.shutdown(1);
+      gate.resolve();
+      await tick(10);
+      assert.equal(counts.cancels, 1, what);
+      assert.equal(errors.length, what === "deadline" ? 1 : 0, what);
+      if (what === "head" || what === "deadline") wire.leave();
+      await settled(server, what);
+    }
+  });
+
+  it("answers a Response whose body is locked with a 500, and one sent twice", async () => {
+    const { stream } = slowStream(2);
+    const shared = new Response(stream);
+    const { server, connect, errors } = serve({
+      handler: fetchHandler((request) => {
+        if (new URL(request.url).pathname === "/locked") {
+          const body = new Response(slowStream(1).stream);
+          body.body!.getReader();
+          return body;
+        }
+        return shared;
+      }, { globalResponse: false }),
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(get("/locked") + get("/shared") + get("/shared")));
+    await tick(20);
+    assert.deepEqual(wire.statuses(), [500, 200, 500]);
+    assert.equal(errors.length, 2);
+    wire.leave();
+    await settled(server, "locked");
+  });
+});
