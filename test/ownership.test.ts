@@ -64,9 +64,26 @@ class Wire implements Transport {
   }
 }
 
+/** One access-log entry, as far as these tests look. */
+interface Entry {
+  path: string | null;
+  status: number | null;
+  complete: boolean;
+}
+
+/** Every server made here, with its access log's lines. */
+const logs = new Map<HttpServer, string[]>();
+
 function serve(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
   const errors: unknown[] = [];
-  const server = new HttpServer({ lingerMs: 5, onError: (e) => errors.push(e), ...options });
+  const lines: string[] = [];
+  const server = new HttpServer({
+    lingerMs: 5,
+    onError: (e) => errors.push(e),
+    accessLog: (text) => lines.push(text),
+    ...options,
+  });
+  logs.set(server, lines);
   const connect = (): Wire => {
     const wire = new Wire();
     wire.events = server.accept(wire);
@@ -78,6 +95,11 @@ function serve(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
 const get = (target: string, method = "GET", fields = "") =>
   `${method} ${target} HTTP/1.1\r\nHost: x\r\n${fields}\r\n`;
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait (a bounded while) for `done` to hold. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) await tick(2);
+}
 
 /** A promise and its resolve. */
 function later<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
@@ -163,8 +185,13 @@ class Producer implements AsyncIterable<string> {
 class Eager implements AsyncIterable<string> {
   returns = 0;
   [Symbol.asyncIterator](): AsyncIterator<string> {
+    let given = false;
     return {
-      next: () => Promise.resolve({ done: false, value: "x" }),
+      // One piece, then done: an answer sent by mistake ends.
+      next: () =>
+        Promise.resolve(
+          given ? { done: true, value: undefined } : (given = true, { done: false, value: "x" }),
+        ),
       return: () => {
         this.returns++;
         return Promise.resolve({ done: true, value: undefined });
@@ -173,10 +200,20 @@ class Eager implements AsyncIterable<string> {
   }
 }
 
-async function settled(server: HttpServer, label: string): Promise<void> {
+/**
+ * The server let go of everything (no connection, no handler slot), and its access log has
+ * `entries` (path, status, complete), each request once, in order.
+ */
+async function settled(server: HttpServer, label: string, entries: string[]): Promise<void> {
   for (let i = 0; i < 50 && (server.connections !== 0 || server.running !== 0); i++) await tick(2);
   assert.equal(server.running, 0, `${label}: running`);
   assert.equal(server.connections, 0, `${label}: connections`);
+  server.accessLog!.flush();
+  const logged = logs.get(server)!.join("").split("\n").filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Entry)
+    .map((e) => `${e.path} ${e.status} ${e.complete}`);
+  assert.deepEqual(logged, entries, `${label}: access log`);
+  logs.delete(server);
 }
 
 describe("ownership: replies that do not go out", () => {
@@ -206,7 +243,7 @@ describe("ownership: replies that do not go out", () => {
         assert.deepEqual(wire.statuses([method === "HEAD"]), [status], label);
         assert.equal(eager.returns, 1, label);
         assert.equal(errors.length, status === 500 ? 1 : 0, label);
-        await settled(server, label);
+        await settled(server, label, [`${target} ${status} true`]);
       }
     }
   });
@@ -230,7 +267,7 @@ describe("ownership: replies that do not go out", () => {
       await tick(1);
       assert.equal(eager.returns, 1, "left");
       assert.deepEqual(errors, []);
-      await settled(server, "left");
+      await settled(server, "left", ["/ null false"]);
     }
     // A sync answer queued behind an async one whose client left.
     {
@@ -249,7 +286,7 @@ describe("ownership: replies that do not go out", () => {
       await tick(1);
       assert.equal(eager.returns, 1, "queued");
       assert.deepEqual(errors, []);
-      await settled(server, "queued");
+      await settled(server, "queued", ["/slow null false", "/sync null false"]);
     }
     // The handler deadline passed: a 503 went out.
     {
@@ -270,7 +307,7 @@ describe("ownership: replies that do not go out", () => {
       await tick(1);
       assert.equal(eager.returns, 1, "deadline");
       assert.equal(errors.length, 1, "deadline");
-      await settled(server, "deadline");
+      await settled(server, "deadline", ["/ 503 true"]);
     }
     // The shutdown grace ran out.
     {
@@ -291,7 +328,7 @@ describe("ownership: replies that do not go out", () => {
       assert.deepEqual(wire.statuses(), []);
       assert.equal(eager.returns, 1, "grace");
       assert.deepEqual(errors, []);
-      await settled(server, "grace");
+      await settled(server, "grace", ["/ null false"]);
     }
   });
 });
@@ -318,7 +355,7 @@ describe("ownership: streams cut short", () => {
       producer.check(path);
       assert.equal(producer.opened, 1, path);
       assert.equal(errors.length, reported, path);
-      await settled(server, path);
+      await settled(server, path, [`${path} 200 ${reported === 0}`]);
     });
   }
 
@@ -334,7 +371,7 @@ describe("ownership: streams cut short", () => {
     await tick(1);
     producer.check("reset");
     assert.deepEqual(errors, []);
-    await settled(server, "reset");
+    await settled(server, "reset", ["/ 200 false"]);
   });
 
   it("closes the answers queued behind a stream that fails, or a reply that closes", async () => {
@@ -362,7 +399,11 @@ describe("ownership: streams cut short", () => {
       assert.deepEqual(eager.map((e) => e.returns), [1, 1], first);
       head.check(first);
       assert.equal(errors.length, first === "fails" ? 1 : 0, first);
-      await settled(server, first);
+      await settled(server, first, [
+        `/first 200 ${first === "close"}`,
+        "/2 null false",
+        "/3 null false",
+      ]);
     }
   });
 
@@ -379,7 +420,7 @@ describe("ownership: streams cut short", () => {
     await tick(1);
     producer.check("grace");
     assert.deepEqual(errors, []);
-    await settled(server, "grace");
+    await settled(server, "grace", ["/ 200 false"]);
   });
 
   it("leaves the unread body of a request answered at once and serves the next", async () => {
@@ -393,7 +434,7 @@ describe("ownership: streams cut short", () => {
     );
     await tick(1);
     assert.deepEqual(wire.statuses(), [200, 200]);
-    await settled(server, "body");
+    await settled(server, "body", ["/a 200 true", "/b 200 true"]);
   });
 });
 
@@ -422,13 +463,12 @@ describe("ownership: fetch Responses", () => {
     });
     const wire = connect();
     wire.events.onData(enc.encode(get("/")));
-    await tick(10);
-    assert.match(wire.text(), /p1;/);
+    await until(() => wire.text().includes("p1;"));
     wire.leave();
     await tick(5);
     assert.equal(counts.cancels, 1);
     assert.deepEqual(errors, []);
-    await settled(server, "reset");
+    await settled(server, "reset", ["/ 200 false"]);
   });
 
   it("cancels a streamed body not sent: HEAD, client gone, deadline, grace", async () => {
@@ -436,7 +476,7 @@ describe("ownership: fetch Responses", () => {
       const { stream, counts } = slowStream(1000);
       const gate = later();
       const { server, connect, errors } = serve({
-        timeouts: { handlerMs: 5 },
+        timeouts: { handlerMs: what === "deadline" ? 5 : 1000 },
         handler: fetchHandler(async () => {
           if (what !== "head") await gate.promise;
           return new Response(stream);
@@ -453,7 +493,9 @@ describe("ownership: fetch Responses", () => {
       assert.equal(counts.cancels, 1, what);
       assert.equal(errors.length, what === "deadline" ? 1 : 0, what);
       if (what === "head" || what === "deadline") wire.leave();
-      await settled(server, what);
+      await settled(server, what, [
+        what === "head" ? "/ 200 true" : what === "deadline" ? "/ 503 true" : "/ null false",
+      ]);
     }
   });
 
@@ -476,6 +518,99 @@ describe("ownership: fetch Responses", () => {
     assert.deepEqual(wire.statuses(), [500, 200, 500]);
     assert.equal(errors.length, 2);
     wire.leave();
-    await settled(server, "locked");
+    await settled(server, "locked", ["/locked 500 true", "/shared 200 true", "/shared 500 true"]);
+  });
+});
+
+describe("ownership: requests refused while their answers wait", () => {
+  it("closes the stream of an answer that waits when its request's body is refused", async () => {
+    for (const why of ["framing", "late"]) {
+      const gate = later();
+      const eager = new Eager();
+      const { server, connect, errors } = serve({
+        timeouts: { handlerMs: why === "late" ? 5 : 1000 },
+        handler: (req) => {
+          if (req.path === "/slow") return gate.promise.then(() => ({ body: "slow" }));
+          // Answered at once, waiting behind /slow; or answered after its deadline.
+          return why === "framing" ? { body: eager } : gate.promise.then(() => ({ body: eager }));
+        },
+      });
+      const wire = connect();
+      wire.events.onData(
+        enc.encode(
+          why === "framing"
+            // A GET, which may start while /slow runs (a POST would wait for it).
+            ? get("/slow") + "GET /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+              "2\r\nab\r\nzz\r\n"
+            : "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nab",
+        ),
+      );
+      await tick(20);
+      gate.resolve();
+      await tick(5);
+      assert.equal(eager.returns, 1, why);
+      assert.deepEqual(wire.statuses(), why === "framing" ? [200, 400] : [408], why);
+      assert.equal(errors.length, 0, why);
+      await settled(
+        server,
+        why,
+        why === "framing" ? ["/slow 200 true", "/up 400 true"] : ["/up 408 true"],
+      );
+    }
+  });
+});
+
+describe("ownership: fetch Responses cut short", () => {
+  it("cancels a body whose piece is no bytes, once; not one that failed", async () => {
+    for (const what of ["bad-first", "bad-later", "fails"]) {
+      const counts = { cancels: 0, pulls: 0 };
+      const stream = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          counts.pulls++;
+          if (what !== "bad-first") await tick(1);
+          if (counts.pulls === 1 && what !== "bad-first") controller.enqueue(enc.encode("a"));
+          else if (what === "fails") controller.error(new Error("disk"));
+          else controller.enqueue("text" as unknown as Uint8Array);
+        },
+        cancel() {
+          counts.cancels++;
+        },
+      }, { highWaterMark: 0 });
+      const { server, connect, errors } = serve({
+        handler: fetchHandler(() => new Response(stream), { globalResponse: false }),
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/", "GET", "Connection: close\r\n")));
+      await tick(20);
+      // Cut mid-way, the chunked answer has no end: its status line is all there is to read.
+      assert.match(
+        wire.text(),
+        what === "bad-first" ? /^HTTP\/1\.1 500 / : /^HTTP\/1\.1 200 /,
+        what,
+      );
+      assert.equal(counts.cancels, what === "fails" ? 0 : 1, what);
+      assert.equal(errors.length, 1, what);
+      await settled(server, what, [what === "bad-first" ? "/ 500 true" : "/ 200 false"]);
+    }
+  });
+
+  it("cancels the body of an answer to a client that half-closed while it was made", async () => {
+    const { stream, counts } = slowStream(1000);
+    const gate = later();
+    const { server, connect, errors } = serve({
+      handler: fetchHandler(async () => {
+        await gate.promise;
+        return new Response(stream);
+      }, { globalResponse: false }),
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(get("/")));
+    wire.events.onEnd();
+    await tick();
+    gate.resolve();
+    await tick(10);
+    assert.equal(counts.cancels, 1);
+    assert.deepEqual(errors, []);
+    await settled(server, "half-closed", ["/ 200 false"]);
   });
 });
