@@ -140,6 +140,7 @@ async function streamReply(
   const status = response.status;
   const body = response.body;
   if (body === null) return { status, headers };
+  if (response.bodyUsed) throw bodyUsed(body);
   // Gather what the body has ready now: a body made from bytes or a string is all there at
   // once and goes out with a Content-Length. The first read the stream cannot answer at once
   // means a producer at work (server-sent events, a proxied download): from there on the
@@ -171,6 +172,16 @@ async function streamReply(
       return { status, headers, body: unstarted(reader, rest(reader, pieces, null, req?.signal)) };
     }
   }
+}
+
+/**
+ * What a handler that returned a `Response` whose body it had read some of did wrong: the rest
+ * would go out as the whole body, altered data as a success (Deno.serve refuses it too). Its
+ * producer, which no one else holds unless the body is locked, learns that nothing reads on.
+ */
+function bodyUsed(body: ReadableStream<Uint8Array>): TypeError {
+  if (!body.locked) void body.cancel().catch(() => {});
+  return new TypeError("the Response's body was read already: a Response can be sent once, unread");
 }
 
 /** The reply for a `Response` whose body was kept as given, at once; undefined for any other. */

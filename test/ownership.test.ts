@@ -613,4 +613,27 @@ describe("ownership: fetch Responses cut short", () => {
     assert.deepEqual(errors, []);
     await settled(server, "half-closed", ["/ 200 false"]);
   });
+
+  // The rest went out as the whole body: a 200 with altered data (a body read to its end, or
+  // still locked, was a 500 already).
+  it("refuses a body the handler read some of, and cancels it", async () => {
+    const { stream, counts } = slowStream(3);
+    const { server, connect, errors } = serve({
+      handler: fetchHandler(async () => {
+        const response = new Response(stream);
+        const reader = response.body!.getReader();
+        await reader.read();
+        reader.releaseLock();
+        return response;
+      }, { globalResponse: false }),
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(get("/", "GET", "Connection: close\r\n")));
+    await tick(20);
+    assert.deepEqual(wire.statuses(), [500]);
+    assert.equal(counts.cancels, 1);
+    assert.equal(counts.pulls, 1);
+    assert.equal(errors.length, 1);
+    await settled(server, "disturbed", ["/ 500 true"]);
+  });
 });
