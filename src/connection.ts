@@ -1198,11 +1198,13 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   /**
    * Close the stream being sent unless onClose did (it takes the iterator it finds): a producer's
    * return() runs once, as a for-await loop calls it, not again when its pending piece comes.
+   * Its failure is not reported, as onClose reports none: whether the piece or the close comes
+   * first is the transport's timing.
    */
-  private closeStreamOnce(iterator: AsyncIterator<unknown>): Promise<unknown> | undefined {
-    if (this.streamIterator !== iterator) return undefined;
+  private closeStreamOnce(iterator: AsyncIterator<unknown>): void {
+    if (this.streamIterator !== iterator) return;
     this.streamIterator = null;
-    return iterator.return?.();
+    closeIterator(iterator);
   }
 
   /**
@@ -1240,7 +1242,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
           break;
         }
         if (this.phase === CLOSED || this.cut) {
-          await this.closeStreamOnce(iterator);
+          this.closeStreamOnce(iterator);
           return;
         }
         const bytes = pieceBytes(step.value);
@@ -1255,7 +1257,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
             this.drainWaiter = resolve;
           });
           if (this.phase === CLOSED || this.cut) {
-            await this.closeStreamOnce(iterator);
+            this.closeStreamOnce(iterator);
             return;
           }
         }
