@@ -93,6 +93,11 @@ export class RequestBody {
     this.signal();
   }
 
+  /** Connection side: `error` is the failure {@link fail} gave this body. */
+  failedWith(error: unknown): boolean {
+    return this.failure !== null && error === this.failure;
+  }
+
   /** Set while {@link bytes} gathers the whole body: nothing to gain from pausing then. */
   private collecting = false;
 

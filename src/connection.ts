@@ -1265,8 +1265,10 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     } catch (err) {
       // The status line went out long ago: the only honest signal left is to cut the connection,
       // with a reset where a FIN would say that a close-delimited body is complete.
-      // A producer that stopped because its client left (the request's signal) did no wrong.
-      if (!req.abortedWith(err)) this.host.reportError(err);
+      // A producer that stopped because its client left (the request's signal), or because its
+      // request's body failed (an echo whose client left mid-body, or framed it wrong), did no
+      // wrong.
+      if (!req.abortedWith(err) && req.body?.failedWith(err) !== true) this.host.reportError(err);
       // One of a known length that failed after its last byte went out (closing its file) left
       // its client with the whole answer, as one cut then does.
       this.logStream(this.streamWhole);

@@ -10,6 +10,7 @@ import { type HttpOptions, HttpServer } from "../src/server.ts";
 import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { Reply } from "../src/response.ts";
 import { fetchHandler } from "../src/fetch.ts";
+import { timers } from "../src/clock.ts";
 import { parseResponses } from "./client.ts";
 
 const enc = new TextEncoder();
@@ -75,7 +76,10 @@ interface Entry {
 }
 
 /** Every server made here, with its access log's lines and the rejections no one handled. */
-const logs = new Map<HttpServer, { lines: string[]; unhandled: unknown[]; off: () => void }>();
+const logs = new Map<
+  HttpServer,
+  { lines: string[]; unhandled: unknown[]; off: () => void; timersBefore: number }
+>();
 
 function serve(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
   const errors: unknown[] = [];
@@ -91,7 +95,14 @@ function serve(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
     unhandled.push(reason);
   };
   process.on("unhandledRejection", onUnhandled);
-  logs.set(server, { lines, unhandled, off: () => process.off("unhandledRejection", onUnhandled) });
+  // Other suites in the same process (bun test) may have timers of their own.
+  const timersBefore = timers.size;
+  logs.set(server, {
+    lines,
+    unhandled,
+    off: () => process.off("unhandledRejection", onUnhandled),
+    timersBefore,
+  });
   const connect = (): Wire => {
     const wire = new Wire();
     wire.events = server.accept(wire);
@@ -217,11 +228,13 @@ async function settled(server: HttpServer, label: string, entries: string[]): Pr
   assert.equal(server.running, 0, `${label}: running`);
   assert.equal(server.connections, 0, `${label}: connections`);
   server.accessLog!.flush();
-  const { lines, unhandled, off } = logs.get(server)!;
+  const { lines, unhandled, off, timersBefore } = logs.get(server)!;
   // Runtimes report a rejection no one handled once the microtasks have run out.
   await tick(1);
   off();
   assert.deepEqual(unhandled, [], `${label}: unhandled rejections`);
+  // No deadline of a request or connection outlives them.
+  assert.equal(timers.size, timersBefore, `${label}: timers`);
   const logged = lines.join("").split("\n").filter((line) => line !== "")
     .map((line) => JSON.parse(line) as Entry)
     .map((e) => `${e.path} ${e.status} ${e.complete}`);
@@ -685,5 +698,66 @@ describe("ownership: fetch Responses cut short", () => {
     assert.equal(counts.pulls, 1);
     assert.equal(errors.length, 1);
     await settled(server, "disturbed", ["/ 500 true"]);
+  });
+});
+
+describe("ownership: request bodies", () => {
+  it("fails a body read under way when its client leaves: no report, no rejection", async () => {
+    for (const api of ["native", "fetch"]) {
+      const seen: string[] = [];
+      const { server, connect, errors } = serve({
+        handler: api === "native"
+          ? async (req) => {
+            try {
+              return { body: await req.text() };
+            } catch (err) {
+              seen.push((err as Error).message);
+              throw err;
+            }
+          }
+          : fetchHandler(async (request) => {
+            try {
+              return new Response(await request.text());
+            } catch (err) {
+              seen.push((err as Error).message);
+              throw err;
+            }
+          }, { globalResponse: false }),
+      });
+      const wire = connect();
+      wire.events.onData(
+        enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nab"),
+      );
+      await tick(1);
+      wire.leave();
+      await tick(5);
+      assert.equal(seen.length, 1, api);
+      assert.deepEqual(errors, [], api);
+      assert.deepEqual(wire.statuses(), [], api);
+      await settled(server, api, ["/up null false"]);
+    }
+  });
+});
+
+describe("ownership: an answer that streams its request's body", () => {
+  it("is cut without a report when the client leaves mid-body", async () => {
+    for (const how of ["native reset", "native fin", "fetch reset", "fetch fin"]) {
+      const { server, connect, errors } = serve({
+        handler: how.startsWith("native")
+          ? (req) => ({ body: req.body! })
+          : fetchHandler((request) => new Response(request.body), { globalResponse: false }),
+      });
+      const wire = connect();
+      wire.events.onData(
+        enc.encode("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nab"),
+      );
+      await until(() => wire.text().includes("ab"));
+      if (how.endsWith("reset")) wire.leave();
+      else wire.events.onEnd();
+      await tick(5);
+      assert.match(wire.text(), /^HTTP\/1\.1 200 /, how);
+      assert.deepEqual(errors.map((e) => (e as Error).message), [], how);
+      await settled(server, how, ["/echo 200 false"]);
+    }
   });
 });
