@@ -541,11 +541,6 @@ function writeReplyAs(
   minor: number,
   tail: Tail,
 ): void {
-  if (status === RESET_CONTENT) {
-    // A 205 has no content (RFC 9110 §15.3.6): whatever the handler gave, it is framed as empty.
-    discardStream(body);
-    body = null;
-  }
   tail.bytes = null;
   tail.stream = null;
   tail.closeDelimited = false;
@@ -563,6 +558,12 @@ function writeReplyAs(
   } catch (err) {
     out.len = out.start + start;
     throw err;
+  }
+  if (status === RESET_CONTENT) {
+    // A 205 has no content (RFC 9110 §15.3.6): whatever the handler gave, it is framed as empty.
+    // Closed once its head is written: one refused is closed by writeReply, and only there.
+    discardStream(body);
+    body = null;
   }
   const options = connectionOptions;
   out.put(dateLine());
