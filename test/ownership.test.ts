@@ -763,3 +763,42 @@ describe("ownership: an answer that streams its request's body", () => {
     }
   });
 });
+
+describe("ownership: pipelined requests", () => {
+  it("reads nothing after a request that says Connection: close", async () => {
+    const producer = new Producer(["a", "b"]);
+    let handled = 0;
+    const { server, connect, errors } = serve({
+      handler: () => {
+        handled++;
+        return Promise.resolve({ body: producer });
+      },
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(get("/1", "GET", "Connection: close\r\n") + get("/2")));
+    await tick(5);
+    assert.equal(handled, 1);
+    assert.deepEqual(wire.statuses(), [200]);
+    producer.check("close");
+    assert.deepEqual(errors, []);
+    await settled(server, "close", ["/1 200 true"]);
+  });
+
+  it("serves a stream behind a request whose handler failed", async () => {
+    const producer = new Producer(["a", "b"]);
+    const { server, connect, errors } = serve({
+      handler: (req) => {
+        if (req.path === "/1") return Promise.reject(new Error("broken"));
+        return { body: producer };
+      },
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(get("/1") + get("/2", "GET", "Connection: close\r\n")));
+    await tick(5);
+    assert.deepEqual(wire.statuses(), [500, 200]);
+    assert.match(wire.text(), /\r\n1\r\na\r\n1\r\nb\r\n0\r\n\r\n$/);
+    producer.check("behind");
+    assert.equal(errors.length, 1);
+    await settled(server, "behind", ["/1 500 true", "/2 200 true"]);
+  });
+});
