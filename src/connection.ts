@@ -395,6 +395,13 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
    */
   drain(): void {
     if (this.phase === CLOSED) return;
+    if (this.processing) {
+      // Called from code that runs inside a read (a handler starting the shutdown): the request
+      // it answers is not queued yet, nor its answer written, so the connection only looks idle.
+      // Looked at again once the read is done (it reads no further request, as draining).
+      queueMicrotask(() => this.drain());
+      return;
+    }
     // A whole head held back for a handler slot or its turn was received: it is answered in
     // the grace, as the connection's last request. Anything short of a request is dropped.
     if (this.phase === HEAD && (this.blocked & (BLOCK_ADMIT | BLOCK_ORDER)) === 0) {

@@ -26,14 +26,22 @@ class Wire implements Transport {
   readonly remotePort = 4711;
   events!: ConnectionEvents;
 
+  /** Our side was half-closed (a FIN sent). */
+  ended = false;
+  /** Writes after that, which a socket refuses (Node: ERR_STREAM_WRITE_AFTER_END). */
+  writesAfterEnd = 0;
+
   write(bytes: Uint8Array, owned: boolean): boolean {
     if (this.closed) throw new Error("write after close");
+    if (this.ended) this.writesAfterEnd++;
     this.chunks.push(owned ? bytes : bytes.slice());
     return true;
   }
   pause(): void {}
   resume(): void {}
-  end(): void {}
+  end(): void {
+    this.ended = true;
+  }
   /** How long after close() it is reported, in ms: 0 for a microtask (Node's socket takes a turn). */
   lag = 0;
   close(): void {
@@ -800,5 +808,35 @@ describe("ownership: pipelined requests", () => {
     producer.check("behind");
     assert.equal(errors.length, 1);
     await settled(server, "behind", ["/1 500 true", "/2 200 true"]);
+  });
+});
+
+describe("ownership: a handler that starts the shutdown", () => {
+  // The connection looked idle while its handler ran (nothing queued yet): the shutdown sent
+  // its FIN at once, and the handler's answer was written after it, which a socket refuses.
+  it("gets its answer out before the connection ends", async () => {
+    for (const mode of ["sync", "async", "stream"]) {
+      const producer = new Producer(["by", "e"]);
+      let down: Promise<void> | null = null;
+      const { server, connect, errors } = serve({
+        handler: () => {
+          down = server.shutdown(1000);
+          if (mode === "stream") return { body: producer };
+          return mode === "sync" ? { body: "bye" } : Promise.resolve({ body: "bye" });
+        },
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/quit") + get("/more")));
+      await down;
+      assert.equal(wire.writesAfterEnd, 0, mode);
+      assert.ok(wire.ended, mode);
+      const [response] = parseResponses(wire.bytes()).responses;
+      assert.equal(response?.status, 200, mode);
+      assert.equal(dec.decode(response!.body), "bye", mode);
+      assert.equal(response!.headers.find(([n]) => n === "Connection")?.[1], "close", mode);
+      producer.check(mode);
+      assert.deepEqual(errors, [], mode);
+      await settled(server, mode, ["/quit 200 true"]);
+    }
   });
 });
