@@ -1,0 +1,373 @@
+/**
+ * Static files that change while they are served: truncated, grown, rewritten or renamed over
+ * between the look and the last byte, removed before the open, a directory and a file trading
+ * places, a symlink swapped; and no descriptor left open on any path an answer can take. Real
+ * files in a temporary directory, changed at a chosen point of the request by a file system
+ * that wraps `nodeFileSystem`, served in this process on the runtime running the test.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serve, type Server } from "../serve.ts";
+import { type FileSystem, type OpenFile, serveStatic } from "../src/static.ts";
+import type { Handler } from "../src/connection.ts";
+import { nodeFileSystem } from "../adapters/fs.ts";
+import { header, parseResponses, RawClient, request, text } from "./client.ts";
+
+/** A streamed file: four pieces of 64 KiB and a bit, each byte telling where it is. */
+const SIZE = 200 * 1024;
+const PIECE = 64 * 1024;
+const original = new Uint8Array(SIZE).map((_, i) => (i * 7 + (i >> 8)) & 0xff);
+/** The file's mtime, in s: long past, so any write moves it. */
+const MTIME = 1_600_000_000.5;
+const ETAG = `"${SIZE.toString(16)}-${(MTIME * 1000).toString(16)}"`;
+
+let server: Server;
+let root = "";
+let outside = "";
+let handler: Handler;
+const errors: unknown[] = [];
+
+/** When, in the course of one request, the test changes the files. */
+interface Hooks {
+  /** After `stat(path)` answered, before the answer is used: true once it changed the files. */
+  stat?(path: string): boolean;
+  /** After `realpath(path)` answered `real`. */
+  realpath?(path: string, real: string): boolean;
+  /** Before the `n`th read (from 0) of an opened file. */
+  read?(n: number): boolean;
+}
+
+/**
+ * `nodeFileSystem`, with the test's change made at the point it names, once: a pipelined
+ * request behind may be under way at the same time, and must find the files as they were left.
+ */
+function changing(hooks: Hooks): FileSystem {
+  let done = false;
+  const once = (change: () => boolean): void => {
+    if (!done) done = change();
+  };
+  return {
+    stat: async (path) => {
+      const info = await nodeFileSystem.stat(path);
+      once(() => hooks.stat?.(path) ?? false);
+      return info;
+    },
+    realpath: async (path) => {
+      const real = await nodeFileSystem.realpath(path);
+      once(() => hooks.realpath?.(path, real) ?? false);
+      return real;
+    },
+    open: async (path): Promise<OpenFile> => {
+      const file = await nodeFileSystem.open(path);
+      let reads = 0;
+      return {
+        info: file.info,
+        read: (into, position) => {
+          const n = reads++;
+          once(() => hooks.read?.(n) ?? false);
+          return file.read(into, position);
+        },
+        close: () => file.close(),
+      };
+    },
+  };
+}
+
+/** Make `change` if `now`: whether it was made. */
+function when(now: boolean, change: () => void): boolean {
+  if (now) change();
+  return now;
+}
+
+const FDS = "/proc/self/fd";
+/** Open descriptors can be listed (Linux). */
+const seesFds = existsSync(FDS);
+
+/** This process's descriptors open on anything under `dir`. */
+function fdsUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const fd of readdirSync(FDS)) {
+    try {
+      const target = readlinkSync(`${FDS}/${fd}`);
+      if (target.startsWith(`${dir}/`)) found.push(target);
+    } catch {
+      // Closed while listed.
+    }
+  }
+  return found;
+}
+
+async function until(done: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A fresh copy of the streamed file at `name`, dated {@link MTIME}. */
+function place(name: string, bytes: Uint8Array = original): string {
+  const path = join(root, name);
+  writeFileSync(path, bytes);
+  utimesSync(path, MTIME, MTIME);
+  return path;
+}
+
+const GET = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+const decoder = new TextDecoder("latin1");
+
+/**
+ * `first` and then `GET /next.txt` on one connection; everything the server sent, once it
+ * closed the connection or answered both (or sent more than that).
+ */
+async function exchange(first: string): Promise<{ bytes: Uint8Array; closed: boolean }> {
+  const c = await RawClient.connect(server.port);
+  try {
+    await c.send(first + GET("/next.txt"));
+    await c.until(
+      () => c.ended || c.closed || parseResponses(c.received()).responses.length >= 2,
+      5000,
+      "two answers or the end",
+    );
+    // Anything sent past two answers shows, as does a close right behind them.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return { bytes: c.received(), closed: c.ended || c.closed };
+  } finally {
+    c.close();
+  }
+}
+
+/** The head of the first answer in `bytes`, and what follows it. */
+function split(bytes: Uint8Array): { head: string; rest: Uint8Array } {
+  const end = decoder.decode(bytes).indexOf("\r\n\r\n") + 4;
+  assert.ok(end >= 4, "no head");
+  return { head: decoder.decode(bytes.subarray(0, end)), rest: bytes.subarray(end) };
+}
+
+/** `actual` is `expected`, or the first byte where they part is named (not 200 KiB of diff). */
+function assertBytes(actual: Uint8Array, expected: Uint8Array): void {
+  let i = 0;
+  while (i < actual.length && i < expected.length && actual[i] === expected[i]) i++;
+  assert.equal(
+    `${actual.length} bytes, as expected up to ${i}`,
+    `${expected.length} bytes, as expected up to ${expected.length}`,
+  );
+}
+
+/** The head's field `name`. */
+function field(head: string, name: string): string | undefined {
+  const m = new RegExp(`\r\n${name}: ([^\r]*)\r\n`, "i").exec(head);
+  return m?.[1];
+}
+
+describe("static files that change while served", () => {
+  before(async () => {
+    root = realpathSync(mkdtempSync(join(tmpdir(), "binks-change-")));
+    outside = realpathSync(mkdtempSync(join(tmpdir(), "binks-change-outside-")));
+    writeFileSync(join(root, "next.txt"), "next");
+    server = await serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      handler: (req) => handler(req),
+      onError: (err) => errors.push(err),
+    });
+  });
+  after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  it("cuts the connection of a file truncated mid-stream, after the bytes it still had", async () => {
+    const path = place("cut.bin");
+    const kept = 100_000;
+    handler = serveStatic(
+      root,
+      changing({ read: (n) => when(n === 1, () => truncateSync(path, kept)) }),
+    );
+    errors.length = 0;
+    const { bytes, closed } = await exchange(GET("/cut.bin"));
+    const { head, rest } = split(bytes);
+    assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(field(head, "content-length"), String(SIZE));
+    assert.equal(field(head, "etag"), ETAG);
+    // No more than the file held, and nothing behind it: the next request is never answered.
+    assertBytes(rest, original.subarray(0, kept));
+    assert.equal(closed, true);
+    assert.deepEqual(errors.map((e) => String(e)), [
+      "RangeError: stream shorter than its length",
+    ]);
+  });
+
+  it("sends what it announced of a file that grew mid-stream, and goes on", async () => {
+    const path = place("grow.bin");
+    handler = serveStatic(
+      root,
+      changing({
+        read: (n) => when(n === 1, () => appendFileSync(path, new Uint8Array(PIECE * 2))),
+      }),
+    );
+    errors.length = 0;
+    const { bytes, closed } = await exchange(GET("/grow.bin"));
+    const [first, second] = parseResponses(bytes).responses;
+    assert.equal(first!.status, 200);
+    assert.equal(header(first!, "content-length"), String(SIZE));
+    assert.equal(header(first!, "etag"), ETAG);
+    assertBytes(first!.body, original);
+    assert.equal(second!.status, 200);
+    assert.equal(text(second!.body), "next");
+    assert.equal(parseResponses(bytes).rest, bytes.length);
+    assert.equal(closed, false);
+    assert.deepEqual(errors, []);
+  });
+
+  it("sends the version it opened when another is renamed over it mid-stream", async () => {
+    const path = place("swap.bin");
+    const other = join(root, "swap.new");
+    writeFileSync(other, "the new version");
+    handler = serveStatic(
+      root,
+      changing({ read: (n) => when(n === 1, () => renameSync(other, path)) }),
+    );
+    const { bytes, closed } = await exchange(GET("/swap.bin"));
+    const [old, second] = parseResponses(bytes).responses;
+    assert.equal(header(old!, "etag"), ETAG);
+    assertBytes(old!.body, original);
+    assert.equal(text(second!.body), "next");
+    const fresh = await request(server.port, GET("/swap.bin"));
+    assert.equal(text(fresh.body), "the new version");
+    assert.match(header(fresh!, "etag")!, /^"f-[0-9a-f]+"$/);
+    assert.equal(closed, false);
+  });
+
+  it("cuts a range whose file was truncated under it, after the bytes it still had", async () => {
+    const path = place("range-cut.bin");
+    handler = serveStatic(
+      root,
+      changing({ read: (n) => when(n === 1, () => truncateSync(path, 100_000)) }),
+    );
+    errors.length = 0;
+    const { bytes, closed } = await exchange(GET("/range-cut.bin", "Range: bytes=1000-150999\r\n"));
+    const { head, rest } = split(bytes);
+    assert.match(head, /^HTTP\/1\.1 206 Partial Content\r\n/);
+    assert.equal(field(head, "content-range"), `bytes 1000-150999/${SIZE}`);
+    assert.equal(field(head, "content-length"), "150000");
+    assertBytes(rest, original.subarray(1000, 100_000));
+    assert.equal(closed, true);
+    assert.equal(errors.length, 1);
+  });
+
+  it("sends no more than a range of a file that grew mid-stream", async () => {
+    const path = place("range-grow.bin");
+    handler = serveStatic(
+      root,
+      changing({
+        read: (n) => when(n === 1, () => appendFileSync(path, new Uint8Array(PIECE * 2))),
+      }),
+    );
+    const { bytes, closed } = await exchange(GET("/range-grow.bin", "Range: bytes=100000-\r\n"));
+    const [part, second] = parseResponses(bytes).responses;
+    assert.equal(part!.status, 206);
+    assert.equal(header(part!, "content-range"), `bytes 100000-${SIZE - 1}/${SIZE}`);
+    assertBytes(part!.body, original.subarray(100_000));
+    assert.equal(text(second!.body), "next");
+    assert.equal(closed, false);
+  });
+
+  it("answers 500 for a small file truncated between its open and its read", async () => {
+    const path = join(root, "small.txt");
+    writeFileSync(path, "twenty bytes, or so.");
+    handler = serveStatic(
+      root,
+      changing({ read: (n) => when(n === 0, () => truncateSync(path, 5)) }),
+    );
+    errors.length = 0;
+    const r = await request(server.port, GET("/small.txt"));
+    assert.equal(r.status, 500);
+    assert.deepEqual(errors.map((e) => String(e)), ["Error: file shrank while being read"]);
+  });
+
+  it("answers 404 for a file removed between its lookup and its open", async () => {
+    const path = join(root, "gone.txt");
+    writeFileSync(path, "gone");
+    handler = serveStatic(root, changing({ stat: (p) => when(p === path, () => rmSync(path)) }));
+    const r = await request(server.port, GET("/gone.txt"));
+    assert.equal(r.status, 404);
+    assert.equal(text(r.body), "404\n");
+  });
+
+  it("answers 404 for a directory that became a file, and a file that became a directory", async () => {
+    const dir = join(root, "flip");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "index.html"), "<p>dir</p>");
+    handler = serveStatic(
+      root,
+      changing({
+        stat: (p) => {
+          return when(p === dir, () => {
+            rmSync(dir, { recursive: true });
+            writeFileSync(dir, "now a file");
+          });
+        },
+      }),
+    );
+    assert.equal((await request(server.port, GET("/flip/"))).status, 404);
+    // And back: the file named as a file turns into a directory before its open.
+    handler = serveStatic(
+      root,
+      changing({
+        stat: (p) => {
+          return when(p === dir, () => {
+            rmSync(dir);
+            mkdirSync(dir);
+            writeFileSync(join(dir, "index.html"), "<p>dir</p>");
+          });
+        },
+      }),
+    );
+    const r = await request(server.port, GET("/flip"));
+    assert.equal(r.status, 404);
+    assert.equal(text(r.body), "404\n");
+    assert.equal(text((await request(server.port, GET("/flip/"))).body), "<p>dir</p>");
+    rmSync(dir, { recursive: true });
+  });
+
+  it("serves where a symlink pointed when it was resolved, not where it points at the open", async () => {
+    writeFileSync(join(root, "inside.txt"), "inside");
+    writeFileSync(join(outside, "secret.txt"), "secret");
+    const link = join(root, "link.txt");
+    symlinkSync("inside.txt", link);
+    handler = serveStatic(
+      root,
+      changing({
+        realpath: (p) => {
+          return when(p === link, () => {
+            rmSync(link);
+            symlinkSync(join(outside, "secret.txt"), link);
+          });
+        },
+      }),
+    );
+    const r = await request(server.port, GET("/link.txt"));
+    assert.equal(r.status, 200);
+    assert.equal(text(r.body), "inside");
+    rmSync(link);
+  });
+});
