@@ -137,8 +137,15 @@ const decoder = new TextDecoder("latin1");
  * `first` and then `GET /next.txt` on one connection; everything the server sent, once it
  * closed the connection or answered both (or sent more than that).
  */
-async function exchange(first: string): Promise<{ bytes: Uint8Array; closed: boolean }> {
-  const c = await RawClient.connect(server.port);
+function exchange(first: string): Promise<{ bytes: Uint8Array; closed: boolean }> {
+  return exchangeWith(server, first);
+}
+
+async function exchangeWith(
+  on: Server,
+  first: string,
+): Promise<{ bytes: Uint8Array; closed: boolean }> {
+  const c = await RawClient.connect(on.port);
   try {
     await c.send(first + GET("/next.txt"));
     await c.until(
@@ -369,5 +376,144 @@ describe("static files that change while served", () => {
     assert.equal(r.status, 200);
     assert.equal(text(r.body), "inside");
     rmSync(link);
+  });
+});
+
+describe("static files: descriptors", () => {
+  let files: Server;
+  let filesRoot = "";
+  let filesHandler: Handler;
+  const seen: unknown[] = [];
+  const HUGE = 16 * 1024 * 1024;
+
+  before(async () => {
+    filesRoot = realpathSync(mkdtempSync(join(tmpdir(), "binks-fds-")));
+    writeFileSync(join(filesRoot, "small.txt"), "small");
+    writeFileSync(join(filesRoot, "big.bin"), original);
+    // Sparse, and far more than socket buffers take in: a client that stops reading stops it.
+    writeFileSync(join(filesRoot, "huge.bin"), "");
+    truncateSync(join(filesRoot, "huge.bin"), HUGE);
+    mkdirSync(join(filesRoot, "dir"));
+    files = await serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      handler: (req) => filesHandler(req),
+      onError: (err) => seen.push(err),
+    });
+  });
+  after(async () => {
+    await files.shutdown(100);
+    rmSync(filesRoot, { recursive: true, force: true });
+  });
+
+  /** Start `path` and leave once its first bytes came: closed, or reset. */
+  async function leave(path: string, reset: boolean): Promise<void> {
+    const c = await RawClient.connect(files.port);
+    await c.send(GET(path));
+    await c.until(() => c.received().length > 0, 5000, "the first bytes");
+    c.socket.pause();
+    if (reset) c.socket.resetAndDestroy();
+    else c.close();
+  }
+
+  it("keeps none open after any answer, whole, cut or given up", { skip: !seesFds }, async () => {
+    filesHandler = serveStatic(filesRoot, nodeFileSystem);
+    const etag = header(await request(files.port, GET("/big.bin")), "etag")!;
+    const answers: [string, number][] = [
+      [GET("/small.txt"), 200],
+      [GET("/big.bin"), 200],
+      [`HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n`, 200],
+      [GET("/big.bin", `If-None-Match: ${etag}\r\n`), 304],
+      [GET("/big.bin", 'If-Match: "other"\r\n'), 412],
+      [GET("/big.bin", `Range: bytes=${SIZE}-\r\n`), 416],
+      [GET("/big.bin", "Range: bytes=10-100009\r\n"), 206],
+      [GET("/big.bin", "Range: bytes=-10\r\n"), 206],
+      [GET("/dir/"), 404],
+      [GET("/missing"), 404],
+    ];
+    for (let round = 0; round < 10; round++) {
+      for (const [raw, status] of answers) {
+        const r = await request(files.port, raw, raw.startsWith("HEAD"));
+        assert.equal(r.status, status, raw);
+        // At once, not at the end: Node closes a file handle it collects, hiding a leak.
+        await until(() => fdsUnder(filesRoot).length === 0, `the file of ${raw} to close`, 1000);
+      }
+      await leave("/huge.bin", false);
+      await leave("/huge.bin", true);
+      await until(() => fdsUnder(filesRoot).length === 0, "the file given up to close", 1000);
+    }
+    await until(() => fdsUnder(filesRoot).length === 0, "every file to be closed");
+    await until(() => files.http.connections === 0, "every connection to close");
+    assert.deepEqual(fdsUnder(filesRoot), []);
+  });
+
+  it("keeps none open after a read that fails, an open that fails, or a directory opened", {
+    skip: !seesFds,
+  }, async () => {
+    const path = join(filesRoot, "flip");
+    writeFileSync(path, "a file");
+    let flips = 0;
+    filesHandler = serveStatic(filesRoot, {
+      stat: async (p) => {
+        const info = await nodeFileSystem.stat(p);
+        // Looked at as a file, opened as a directory.
+        if (p === path) {
+          rmSync(path, { recursive: true });
+          mkdirSync(path);
+          flips++;
+        }
+        return info;
+      },
+      realpath: nodeFileSystem.realpath,
+      open: async (p) => {
+        if (p.endsWith("/small.txt")) {
+          throw Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" });
+        }
+        const file = await nodeFileSystem.open(p);
+        let reads = 0;
+        return {
+          info: file.info,
+          read: (into, position) =>
+            reads++ === 1
+              ? Promise.reject(Object.assign(new Error("EIO: i/o error, read"), { code: "EIO" }))
+              : file.read(into, position),
+          close: () => file.close(),
+        };
+      },
+    });
+    seen.length = 0;
+    for (let round = 0; round < 10; round++) {
+      writeFileSync(join(filesRoot, "flip.tmp"), "a file");
+      rmSync(path, { recursive: true });
+      renameSync(join(filesRoot, "flip.tmp"), path);
+      assert.equal((await request(files.port, GET("/flip"))).status, 404);
+      assert.equal((await request(files.port, GET("/small.txt"))).status, 403);
+      const { bytes, closed } = await exchangeWith(files, GET("/big.bin"));
+      assert.equal(split(bytes).rest.length, PIECE);
+      assert.equal(closed, true);
+    }
+    assert.equal(flips, 10);
+    assert.equal(seen.length, 10);
+    await until(() => fdsUnder(filesRoot).length === 0, "every file to be closed");
+  });
+
+  it("keeps none open after a shutdown cuts a file short", { skip: !seesFds }, async () => {
+    const other = await serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      handler: serveStatic(filesRoot, nodeFileSystem),
+    });
+    const clients: RawClient[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = await RawClient.connect(other.port);
+      await c.send(GET("/huge.bin"));
+      await c.until(() => c.received().length > 0, 5000, "the first bytes");
+      c.socket.pause();
+      clients.push(c);
+    }
+    assert.ok(fdsUnder(filesRoot).length >= 4);
+    await other.shutdown(50);
+    await until(() => fdsUnder(filesRoot).length === 0, "every file to be closed");
+    for (const c of clients) c.close();
   });
 });
