@@ -73,7 +73,7 @@ function denoFiles(): DenoFiles | null {
  * `node:fs`'s on Deno.
  */
 async function openDeno(files: DenoFiles, path: string): Promise<OpenFile> {
-  const file = await files.open(path, { read: true });
+  const { file, landed } = await openDenoWhere(files, path);
   try {
     const s = await file.stat();
     const info: FileInfo = {
@@ -101,10 +101,53 @@ async function openDeno(files: DenoFiles, path: string): Promise<OpenFile> {
         file.close();
         return Promise.resolve();
       },
+      where: () => Promise.resolve(landed),
     };
   } catch (err) {
     file.close();
     throw err;
+  }
+}
+
+/** Linux's links from each open descriptor to the path of its file. */
+const DESCRIPTORS = "/proc/self/fd/";
+
+/**
+ * The path of the file open on `fd`, as the kernel keeps it (a removed file's ends in
+ * ` (deleted)`), or null where there is no such link to read.
+ */
+async function descriptorPath(fd: number): Promise<string | null> {
+  try {
+    return await (await nodeFs()).readlink(DESCRIPTORS + fd);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A file opened with `Deno.open`, and where it is. Deno's open file has no descriptor to ask, so
+ * the file is opened by `node:fs` first, whose descriptor tells where it landed, and reopened by
+ * Deno through that descriptor's link: the same file, whatever its path names by then. Where the
+ * link cannot be read (no `/proc`, or `--allow-read` of the served directory alone), by its path,
+ * and nobody tells where it landed.
+ */
+async function openDenoWhere(
+  files: DenoFiles,
+  path: string,
+): Promise<{ file: DenoFile; landed: string | null }> {
+  const handle = await (await nodeFs()).open(path, "r");
+  try {
+    const landed = await descriptorPath(handle.fd);
+    if (landed !== null) {
+      try {
+        return { file: await files.open(DESCRIPTORS + handle.fd, { read: true }), landed };
+      } catch {
+        // Read below, as if there were no link.
+      }
+    }
+    return { file: await files.open(path, { read: true }), landed: null };
+  } finally {
+    await handle.close();
   }
 }
 
@@ -132,6 +175,7 @@ export const nodeFileSystem: FileSystem = {
         read: async (into, position) =>
           (await handle.read(into, 0, into.length, position)).bytesRead,
         close: () => handle.close(),
+        where: () => descriptorPath(handle.fd),
       };
       // A streamed piece is read into memory nobody zeroed: the zeroing cost as much as the read.
       const allocate = unzeroed();

@@ -53,6 +53,13 @@ export interface OpenFile {
   allocate?(length: number): Uint8Array;
   /** Let go of the file: called once, after any read has settled. */
   close(): Promise<void>;
+  /**
+   * Where the opened file is now, as the system tells it from the open file itself (Linux's
+   * `/proc/self/fd`), not from a path; null, or left out, where it cannot tell. A directory on
+   * the way may have been swapped for a symlink out of the root between the check of the
+   * resolved path and the open: this is what tells.
+   */
+  where?(): Promise<string | null>;
 }
 
 /** The file operations static serving needs. */
@@ -223,17 +230,20 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     try {
       // A symlink may point anywhere: what counts is where it lands.
       const real = await fs.realpath(file);
-      if (real !== base && !real.startsWith(base.endsWith("/") ? base : base + "/")) {
-        return plain(403);
-      }
+      if (!inside(real, base)) return plain(403);
       // Opened before anything is said: a file that cannot be read gets an honest status, not
       // a 200 whose body never comes.
       opened = await fs.open(real);
     } catch (err) {
       return openFailure(err);
     }
-    return respondWithFile(req, new OwnedFile(opened), name, piece);
+    return respondWithFile(req, new OwnedFile(opened), name, piece, base);
   };
+}
+
+/** `path` is `base` or under it. */
+function inside(path: string, base: string): boolean {
+  return path === base || path.startsWith(base.endsWith("/") ? base : base + "/");
 }
 
 /**
@@ -329,10 +339,15 @@ async function respondWithFile(
   file: OwnedFile,
   name: string,
   piece: number,
+  base: string,
 ): Promise<Reply> {
   // Closed here unless a stream takes it over (and closes it when it ends or is given up).
   let streamed = false;
   try {
+    // The resolved path was under the root when it was checked, but a directory on it may have
+    // been swapped for a symlink out of it before the open: what counts is where the open landed.
+    const landed = await file.where();
+    if (landed !== null && !inside(landed, base)) return plain(403);
     const info = file.info;
     // The path named a file when it was looked at; what was opened may be another by now.
     if (!info.isFile) return plain(404);
@@ -406,6 +421,11 @@ class OwnedFile {
 
   get closed(): boolean {
     return this.closing !== null;
+  }
+
+  /** Where the opened file is, if the system can tell. */
+  where(): Promise<string | null> {
+    return this.file.where?.() ?? Promise.resolve(null);
   }
 
   /** Memory for a piece of `length` bytes, to be filled by {@link read}. */

@@ -85,6 +85,7 @@ function changing(hooks: Hooks): FileSystem {
           return file.read(into, position);
         },
         close: () => file.close(),
+        ...(file.where === undefined ? {} : { where: file.where }),
       };
     },
   };
@@ -376,6 +377,27 @@ describe("static files that change while served", () => {
     assert.equal(r.status, 200);
     assert.equal(text(r.body), "inside");
     rmSync(link);
+  });
+
+  it("refuses a file reached through a directory swapped for a symlink out after its resolving", async () => {
+    const sub = join(root, "sub");
+    mkdirSync(sub);
+    writeFileSync(join(sub, "x.txt"), "inside");
+    mkdirSync(join(outside, "sub"));
+    writeFileSync(join(outside, "sub", "x.txt"), "secret");
+    handler = serveStatic(
+      root,
+      changing({
+        realpath: (p) =>
+          when(p === join(sub, "x.txt"), () => {
+            renameSync(sub, `${sub}.old`);
+            symlinkSync(join(outside, "sub"), sub);
+          }),
+      }),
+    );
+    const r = await request(server.port, GET("/sub/x.txt"));
+    assert.equal(text(r.body), "403\n");
+    assert.equal(r.status, 403);
   });
 });
 
