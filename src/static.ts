@@ -182,6 +182,12 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     );
   }
   let realRoot: Promise<string> | null = null;
+  const resolveRoot = (): Promise<string> =>
+    realRoot ??= fs.realpath(root).catch((err: unknown) => {
+      // Not kept: the directory may yet appear. Said plainly, since every request fails on it.
+      realRoot = null;
+      throw new Error(`serveStatic: cannot open its root ${root}`, { cause: err });
+    });
   return async (req: IncomingRequest): Promise<Reply> => {
     // Answered here, not by a router: mounted with all(), these files take every method.
     if (req.method === "OPTIONS") return { status: 204, headers: { Allow: ALLOW } };
@@ -205,13 +211,10 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     if (segments === TRAVERSAL) return plain(403);
     // Secrets and repositories (`.env`, `.git/`) get left in a served directory by mistake.
     if (!dotfiles && hidden(segments)) return plain(404);
-    realRoot ??= fs.realpath(root).catch((err: unknown) => {
-      // Not kept: the directory may yet appear. Said plainly, since every request fails on it.
-      realRoot = null;
-      throw new Error(`serveStatic: cannot open its root ${root}`, { cause: err });
-    });
-    const base = await realRoot;
-    let file = joinPath(base, segments);
+    let base = await resolveRoot();
+    // Looked up through the root as given: a root that is a symlink is followed where it points
+    // now (a deploy turns `current` to the next release), not where it pointed at the first request.
+    let file = joinPath(root, segments);
     // The type is the name's that was asked for, not a symlink's target's (as nginx does).
     let name = segments[segments.length - 1] ?? index;
     let info = await fs.stat(file);
@@ -230,7 +233,12 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     try {
       // A symlink may point anywhere: what counts is where it lands.
       const real = await fs.realpath(file);
-      if (!inside(real, base)) return plain(403);
+      if (!inside(real, base)) {
+        // Perhaps under the root's new target: resolved again, only then (a 403 is rare).
+        realRoot = null;
+        base = await resolveRoot();
+        if (!inside(real, base)) return plain(403);
+      }
       // Opened before anything is said: a file that cannot be read gets an honest status, not
       // a 200 whose body never comes.
       opened = await fs.open(real);

@@ -399,6 +399,33 @@ describe("static files that change while served", () => {
     assert.equal(text(r.body), "403\n");
     assert.equal(r.status, 403);
   });
+
+  it("follows a root that is a symlink where it points now, as a deploy turns it", async () => {
+    const releases = join(root, "releases");
+    for (const v of ["v1", "v2"]) {
+      mkdirSync(join(releases, v), { recursive: true });
+      writeFileSync(join(releases, v, "a.txt"), `release ${v}`);
+    }
+    symlinkSync(join(outside, "secret.txt"), join(releases, "v2", "escape.txt"));
+    writeFileSync(join(outside, "secret.txt"), "secret");
+    const current = join(releases, "current");
+    symlinkSync("v1", current);
+    handler = serveStatic(current, nodeFileSystem);
+    const get = async (path: string) => {
+      const r = await request(server.port, GET(path));
+      return `${r.status} ${text(r.body)}`;
+    };
+    assert.equal(await get("/a.txt"), "200 release v1");
+    // Turned at once, as deploys do: a new link renamed over the old.
+    symlinkSync("v2", join(releases, "next"));
+    renameSync(join(releases, "next"), current);
+    assert.equal(await get("/a.txt"), "200 release v2");
+    rmSync(join(releases, "v1"), { recursive: true });
+    assert.equal(await get("/a.txt"), "200 release v2");
+    // Out of the root's new target is out of the root.
+    assert.equal(await get("/escape.txt"), "403 403\n");
+    rmSync(releases, { recursive: true });
+  });
 });
 
 describe("static files: descriptors", () => {
