@@ -111,15 +111,24 @@ async function openDeno(files: DenoFiles, path: string): Promise<OpenFile> {
 
 /** Linux's links from each open descriptor to the path of its file. */
 const DESCRIPTORS = "/proc/self/fd/";
+/**
+ * False once a link could not be read: no `/proc` (another system), or none that may be read
+ * (Deno's `--allow-read` of the served directory alone). Neither comes back, so no file pays for
+ * the attempt again (on Deno, an open and a close more each).
+ */
+let descriptorsReadable = true;
 
 /**
  * The path of the file open on `fd`, as the kernel keeps it (a removed file's ends in
  * ` (deleted)`), or null where there is no such link to read.
  */
 async function descriptorPath(fd: number): Promise<string | null> {
+  if (!descriptorsReadable) return null;
   try {
     return await (await nodeFs()).readlink(DESCRIPTORS + fd);
   } catch {
+    // The descriptor is held open by the caller: the link of one that is open is always there.
+    descriptorsReadable = false;
     return null;
   }
 }
@@ -135,6 +144,7 @@ async function openDenoWhere(
   files: DenoFiles,
   path: string,
 ): Promise<{ file: DenoFile; landed: string | null }> {
+  if (!descriptorsReadable) return { file: await files.open(path, { read: true }), landed: null };
   const handle = await (await nodeFs()).open(path, "r");
   try {
     const landed = await descriptorPath(handle.fd);
