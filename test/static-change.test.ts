@@ -468,6 +468,9 @@ describe("static files: descriptors", () => {
   it("keeps none open after any answer, whole, cut or given up", { skip: !seesFds }, async () => {
     filesHandler = serveStatic(filesRoot, nodeFileSystem);
     const etag = header(await request(files.port, GET("/big.bin")), "etag")!;
+    await until(() => files.http.connections === 0, "the first connection to close");
+    // Of the whole process: a descriptor on anything else (a socket, a pipe) counts too.
+    const before = readdirSync(FDS).length;
     const answers: [string, number][] = [
       [GET("/small.txt"), 200],
       [GET("/big.bin"), 200],
@@ -494,6 +497,7 @@ describe("static files: descriptors", () => {
     await until(() => fdsUnder(filesRoot).length === 0, "every file to be closed");
     await until(() => files.http.connections === 0, "every connection to close");
     assert.deepEqual(fdsUnder(filesRoot), []);
+    await until(() => readdirSync(FDS).length <= before, `${before} descriptors open, as before`);
   });
 
   it("keeps none open after a read that fails, an open that fails, or a directory opened", {
