@@ -67,25 +67,63 @@ function denoFiles(): DenoFiles | null {
 }
 
 /**
- * A file opened with `Deno.open`. Deno's `node:fs` reads dear: a 64 KiB read cost about twice
- * the CPU of `FsFile.read`, and larger ones more (its own copy of what was read). Its failures
- * carry the same `code`s (`ENOENT`, `ENOTDIR`) and names (`NotFound`, `NotCapable`) as
+ * Deno's `node:fs` reads dear: a 64 KiB read cost about twice the CPU of `FsFile.read`, and
+ * larger ones more (its own copy of what was read). A file of up to this many bytes is read in
+ * one piece, which costs less than opening it again with `Deno.open`.
+ */
+const DENO_NODE_READ_MAX = 64 * 1024;
+
+/**
+ * A file opened on Deno. Opened by `node:fs`, whose descriptor tells where the open landed
+ * (Deno's open file shows none); a file larger than {@link DENO_NODE_READ_MAX} is opened again
+ * with `Deno.open` through that descriptor's link, the same file whatever its path names by then,
+ * and read with Deno's reads. Where the link cannot be read (no `/proc`, or `--allow-read` of the
+ * served directory alone), opened with `Deno.open` by its path and nobody tells where it landed.
+ * Failures carry the same `code`s (`ENOENT`, `ENOTDIR`) and names (`NotFound`, `NotCapable`) as
  * `node:fs`'s on Deno.
  */
 async function openDeno(files: DenoFiles, path: string): Promise<OpenFile> {
-  const { file, landed } = await openDenoWhere(files, path);
+  if (!descriptorsReadable) return denoFile(await files.open(path, { read: true }), null);
+  const handle = await (await nodeFs()).open(path, "r");
+  let info: FileInfo;
+  let landed: string | null;
   try {
-    const s = await file.stat();
-    const info: FileInfo = {
-      size: s.size,
-      // As Deno's `node:fs` gives it (in whole ms), also when the platform has none.
-      mtimeMs: s.mtime?.getTime() ?? 0,
-      isFile: s.isFile,
-      isDirectory: s.isDirectory,
-    };
+    info = fileInfo(await handle.stat());
+    landed = await descriptorPath(handle.fd);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  if (info.size <= DENO_NODE_READ_MAX || landed === null) return nodeFile(handle, info, landed);
+  try {
+    // The same file as the descriptor's, so the metadata read of it holds.
+    return denoFile(await files.open(DESCRIPTORS + handle.fd, { read: true }), landed, info);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** An {@link OpenFile} over a `Deno.open` file; its metadata read of it unless given. */
+async function denoFile(
+  file: DenoFile,
+  landed: string | null,
+  known?: FileInfo,
+): Promise<OpenFile> {
+  try {
+    let info = known;
+    if (info === undefined) {
+      const s = await file.stat();
+      info = {
+        size: s.size,
+        // As Deno's `node:fs` gives it (in whole ms), also when the platform has none.
+        mtimeMs: s.mtime?.getTime() ?? 0,
+        isFile: s.isFile,
+        isDirectory: s.isDirectory,
+      };
+    }
     /** The file's offset: reads follow each other, so a seek is needed only to go elsewhere. */
     let offset = 0;
-    return {
+    const opened: OpenFile = {
       info,
       read: async (into, position) => {
         if (position !== offset) {
@@ -101,8 +139,9 @@ async function openDeno(files: DenoFiles, path: string): Promise<OpenFile> {
         file.close();
         return Promise.resolve();
       },
-      where: () => Promise.resolve(landed),
     };
+    if (landed !== null) opened.where = () => Promise.resolve(landed);
+    return opened;
   } catch (err) {
     file.close();
     throw err;
@@ -125,6 +164,10 @@ let descriptorsReadable = true;
 async function descriptorPath(fd: number): Promise<string | null> {
   if (!descriptorsReadable) return null;
   try {
+    // On Deno its own readLinkSync: a link in /proc never waits on a disk, and Deno's `node:fs`
+    // promise cost a tenth more CPU per small file served.
+    const deno = (globalThis as { Deno?: { readLinkSync?(path: string): string } }).Deno;
+    if (typeof deno?.readLinkSync === "function") return deno.readLinkSync(DESCRIPTORS + fd);
     return await (await nodeFs()).readlink(DESCRIPTORS + fd);
   } catch {
     // The descriptor is held open by the caller: the link of one that is open is always there.
@@ -133,32 +176,21 @@ async function descriptorPath(fd: number): Promise<string | null> {
   }
 }
 
-/**
- * A file opened with `Deno.open`, and where it is. Deno's open file has no descriptor to ask, so
- * the file is opened by `node:fs` first, whose descriptor tells where it landed, and reopened by
- * Deno through that descriptor's link: the same file, whatever its path names by then. Where the
- * link cannot be read (no `/proc`, or `--allow-read` of the served directory alone), by its path,
- * and nobody tells where it landed.
- */
-async function openDenoWhere(
-  files: DenoFiles,
-  path: string,
-): Promise<{ file: DenoFile; landed: string | null }> {
-  if (!descriptorsReadable) return { file: await files.open(path, { read: true }), landed: null };
-  const handle = await (await nodeFs()).open(path, "r");
-  try {
-    const landed = await descriptorPath(handle.fd);
-    if (landed !== null) {
-      try {
-        return { file: await files.open(DESCRIPTORS + handle.fd, { read: true }), landed };
-      } catch {
-        // Read below, as if there were no link.
-      }
-    }
-    return { file: await files.open(path, { read: true }), landed: null };
-  } finally {
-    await handle.close();
-  }
+type NodeFileHandle = Awaited<ReturnType<NodeFs["open"]>>;
+
+/** An {@link OpenFile} over a `node:fs` file handle whose metadata was read. */
+function nodeFile(handle: NodeFileHandle, info: FileInfo, landed?: string | null): OpenFile {
+  const file: OpenFile = {
+    info,
+    read: async (into, position) => (await handle.read(into, 0, into.length, position)).bytesRead,
+    close: () => handle.close(),
+  };
+  if (landed === undefined) file.where = () => descriptorPath(handle.fd);
+  else if (landed !== null) file.where = () => Promise.resolve(landed);
+  // A streamed piece is read into memory nobody zeroed: the zeroing cost as much as the read.
+  const allocate = unzeroed();
+  if (allocate !== null) file.allocate = allocate;
+  return file;
 }
 
 /** A {@link FileSystem} over `node:fs/promises` (and Deno's own reads on Deno). */
@@ -179,18 +211,7 @@ export const nodeFileSystem: FileSystem = {
     const handle = await (await nodeFs()).open(path, "r");
     try {
       // The metadata of what was opened: the path may have been given to another file since.
-      const info = fileInfo(await handle.stat());
-      const file: OpenFile = {
-        info,
-        read: async (into, position) =>
-          (await handle.read(into, 0, into.length, position)).bytesRead,
-        close: () => handle.close(),
-        where: () => descriptorPath(handle.fd),
-      };
-      // A streamed piece is read into memory nobody zeroed: the zeroing cost as much as the read.
-      const allocate = unzeroed();
-      if (allocate !== null) file.allocate = allocate;
-      return file;
+      return nodeFile(handle, fileInfo(await handle.stat()));
     } catch (err) {
       await handle.close();
       throw err;

@@ -54,10 +54,10 @@ export interface OpenFile {
   /** Let go of the file: called once, after any read has settled. */
   close(): Promise<void>;
   /**
-   * Where the opened file is now, as the system tells it from the open file itself (Linux's
-   * `/proc/self/fd`), not from a path; null, or left out, where it cannot tell. A directory on
-   * the way may have been swapped for a symlink out of the root between the check of the
-   * resolved path and the open: this is what tells.
+   * Where the opened file is, as the system tells it from the open file itself (Linux's
+   * `/proc/self/fd`), not from a path: what is checked against the root, with no window between
+   * the check and the open for a symlink swapped in on the way. Null, or left out, where it cannot
+   * tell: then the path is resolved ({@link FileSystem.realpath}) just after the open.
    */
   where?(): Promise<string | null>;
 }
@@ -66,7 +66,7 @@ export interface OpenFile {
 export interface FileSystem {
   /** Metadata of a path (following symlinks), or null when it does not exist. */
   stat(path: string): Promise<FileInfo | null>;
-  /** The path with every symlink resolved. */
+  /** The path with every symlink resolved (the root's; a file's where its open cannot tell). */
   realpath(path: string): Promise<string>;
   /**
    * Open a file for reading. Fails as `node:fs` does: an error whose `code` is `ENOENT` or
@@ -229,23 +229,34 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
       return plain(404);
     }
     if (info === null || !info.isFile) return plain(404);
-    let opened: OpenFile;
+    let opened: OwnedFile;
     try {
-      // A symlink may point anywhere: what counts is where it lands.
-      const real = await fs.realpath(file);
-      if (!inside(real, base)) {
-        // Perhaps under the root's new target: resolved again, only then (a 403 is rare).
-        realRoot = null;
-        base = await resolveRoot();
-        if (!inside(real, base)) return plain(403);
-      }
       // Opened before anything is said: a file that cannot be read gets an honest status, not
       // a 200 whose body never comes.
-      opened = await fs.open(real);
+      opened = new OwnedFile(await fs.open(file));
     } catch (err) {
       return openFailure(err);
     }
-    return respondWithFile(req, new OwnedFile(opened), name, piece, base);
+    let landed: string;
+    try {
+      // A symlink may point anywhere: what counts is where the open landed. Asked of the open
+      // file where the system can tell, so no symlink swapped in on the way after a check can
+      // lead elsewhere; else of the path, as close to the open as can be.
+      landed = (await opened.where()) ?? (await fs.realpath(file));
+      if (!inside(landed, base)) {
+        // Perhaps under the root's new target: resolved again, only then (a 403 is rare).
+        realRoot = null;
+        base = await resolveRoot();
+        if (!inside(landed, base)) {
+          void opened.close();
+          return plain(403);
+        }
+      }
+    } catch (err) {
+      void opened.close();
+      return openFailure(err);
+    }
+    return respondWithFile(req, opened, name, piece);
   };
 }
 
@@ -347,15 +358,10 @@ async function respondWithFile(
   file: OwnedFile,
   name: string,
   piece: number,
-  base: string,
 ): Promise<Reply> {
   // Closed here unless a stream takes it over (and closes it when it ends or is given up).
   let streamed = false;
   try {
-    // The resolved path was under the root when it was checked, but a directory on it may have
-    // been swapped for a symlink out of it before the open: what counts is where the open landed.
-    const landed = await file.where();
-    if (landed !== null && !inside(landed, base)) return plain(403);
     const info = file.info;
     // The path named a file when it was looked at; what was opened may be another by now.
     if (!info.isFile) return plain(404);
