@@ -395,10 +395,11 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
    */
   drain(): void {
     if (this.phase === CLOSED) return;
-    if (this.processing) {
+    if (this.busy) {
       // Called from code that runs inside a read (a handler starting the shutdown): the request
       // it answers is not queued yet, nor its answer written, so the connection only looks idle.
-      // Looked at again once the read is done (it reads no further request, as draining).
+      // So from inside a write (onError told of a refused reply, whose 500 is not written yet).
+      // Looked at again once the read or write is done (it reads no further request, as draining).
       queueMicrotask(() => this.drain());
       return;
     }

@@ -1,0 +1,479 @@
+/**
+ * Re-entrancy: application code that binks calls (a handler, sync or async, middleware,
+ * `onError`, the access-log writer, a stream's next() and return(), a fetch body's pull and
+ * cancel, a request's signal listener, a body's reader) calling binks back: the shutdown, the
+ * body read again, a throw. Whatever it does, every answer owed goes out whole and in order
+ * before the FIN, nothing is written after it, each failure is reported once, the server lets
+ * go of every connection and handler slot, and the shutdown resolves.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type HttpOptions, HttpServer } from "../src/server.ts";
+import type { ConnectionEvents, Transport } from "../src/transport.ts";
+import type { Reply } from "../src/response.ts";
+import type { IncomingRequest } from "../src/request.ts";
+import { fetchHandler } from "../src/fetch.ts";
+import { Router } from "../src/router.ts";
+import { parseResponses } from "./client.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Keeps what the core writes; counts writes after our FIN and refuses writes after the close. */
+class Wire implements Transport {
+  readonly chunks: Uint8Array[] = [];
+  closed = false;
+  ended = false;
+  writesAfterEnd = 0;
+  readonly pending = 0;
+  readonly remoteAddress = "192.0.2.7";
+  readonly remotePort = 4711;
+  events!: ConnectionEvents;
+
+  write(bytes: Uint8Array, owned: boolean): boolean {
+    if (this.closed) throw new Error("write after close");
+    if (this.ended) this.writesAfterEnd++;
+    this.chunks.push(owned ? bytes : bytes.slice());
+    return true;
+  }
+  pause(): void {}
+  resume(): void {}
+  end(): void {
+    this.ended = true;
+  }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    queueMicrotask(() => this.events.onClose());
+  }
+  reset(): void {
+    this.close();
+  }
+  /** Each response as `status body`, in order. */
+  answers(headOnly: boolean[] = []): string[] {
+    const all = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of this.chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    const { responses, rest } = parseResponses(all, headOnly);
+    assert.equal(rest, all.length, `bytes after the last whole answer: ${dec.decode(all)}`);
+    return responses.map((r) => `${r.status} ${dec.decode(r.body)}`);
+  }
+}
+
+/** A server over the in-process wire, which records errors, log lines and stray rejections. */
+function serve(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
+  const errors: string[] = [];
+  const lines: string[] = [];
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on("unhandledRejection", onUnhandled);
+  const server = new HttpServer({
+    lingerMs: 5,
+    accessLog: (text) => lines.push(text),
+    ...options,
+    onError: (e) => {
+      errors.push(e instanceof Error ? e.message : String(e));
+      options.onError?.(e);
+    },
+  });
+  const connect = (): Wire => {
+    const wire = new Wire();
+    wire.events = server.accept(wire);
+    return wire;
+  };
+  /** Wait for the server to let go of everything; then check nothing went astray. */
+  const settled = async (label: string): Promise<void> => {
+    for (let i = 0; i < 100 && (server.connections !== 0 || server.running !== 0); i++) {
+      await tick(2);
+    }
+    await tick(1);
+    process.off("unhandledRejection", onUnhandled);
+    assert.equal(server.running, 0, `${label}: running`);
+    assert.equal(server.connections, 0, `${label}: connections`);
+    assert.deepEqual(unhandled, [], `${label}: unhandled rejections`);
+  };
+  return { server, connect, errors, lines, settled };
+}
+
+const get = (target: string, method = "GET", fields = "") =>
+  `${method} ${target} HTTP/1.1\r\nHost: x\r\n${fields}\r\n`;
+const post = (target: string, body: string) =>
+  `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+/** `promise` settled within `ms`: true; false if it is still pending then. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let done = false;
+  void promise.then(() => done = true, () => done = true);
+  for (let i = 0; i < ms / 5 && !done; i++) await tick(5);
+  return done;
+}
+
+/** Grace long enough that a test failing to end a connection shows as a hang, not a pass. */
+const GRACE = 2_000;
+
+describe("reentrancy: onError starts the shutdown", () => {
+  it("while a refused reply is written, the 500 goes out and the connection ends", async () => {
+    for (const mode of ["sync", "async"]) {
+      let down: Promise<void> | null = null;
+      const { server, connect, errors, settled } = serve({
+        handler: (req) => {
+          const reply: Reply = req.path === "/"
+            ? { headers: { "a b": "x" }, body: "no" }
+            : { body: "more" };
+          return mode === "sync" ? reply : Promise.resolve(reply);
+        },
+        onError: () => {
+          down ??= server.shutdown(GRACE);
+        },
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/")));
+      await tick(1);
+      assert.ok(down !== null, mode);
+      assert.ok(await within(down!, 200), `${mode}: shutdown resolved`);
+      assert.deepEqual(wire.answers(), ["500 500\n"], mode);
+      assert.equal(wire.writesAfterEnd, 0, mode);
+      assert.ok(wire.ended, mode);
+      assert.deepEqual(errors, ['invalid header name "a b"'], mode);
+      await settled(mode);
+    }
+  });
+});
+
+/** What application code does when binks calls it. */
+type Action = "shutdown" | "throw" | "read again" | "nothing";
+const ACTIONS: Action[] = ["shutdown", "throw", "read again", "nothing"];
+
+/** What one callback point's test has to do its action with. */
+interface Ctx {
+  server: HttpServer;
+  down: Promise<void> | null;
+  /** Do the action; `req` is the request at hand, if the point has one. */
+  act(req?: IncomingRequest): Promise<void> | void;
+}
+
+/** One place binks calls application code, and how a request gets it called. */
+interface Point {
+  name: string;
+  options(ctx: Ctx): Partial<HttpOptions> & Pick<HttpOptions, "handler">;
+  /** What the client sends; after it, `then` (a FIN, or nothing). */
+  send: string;
+  then?: (wire: Wire) => void;
+  /** The first request is a HEAD. */
+  headOnly?: boolean;
+  /** How long to leave it before the test's own shutdown, in ms. */
+  wait?: number;
+  /** The answers the client gets, per action. */
+  expect: Record<Action, string[]>;
+  /** Reports to onError, per action. */
+  reports: Record<Action, number>;
+}
+
+const body = (text: string) => ({ body: text });
+
+const POINTS: Point[] = [
+  {
+    name: "sync handler",
+    options: (ctx) => ({
+      handler: (req) => {
+        if (req.path === "/") void ctx.act(req);
+        return body(req.path);
+      },
+    }),
+    send: post("/", "abc") + get("/next"),
+    expect: {
+      shutdown: ["200 /", "200 /next"],
+      throw: ["500 500\n", "200 /next"],
+      "read again": ["200 /", "200 /next"],
+      nothing: ["200 /", "200 /next"],
+    },
+    reports: { shutdown: 0, throw: 1, "read again": 0, nothing: 0 },
+  },
+  {
+    name: "async handler",
+    options: (ctx) => ({
+      handler: async (req) => {
+        if (req.path === "/") {
+          await req.text();
+          await ctx.act(req);
+        }
+        return body(req.path);
+      },
+    }),
+    send: post("/", "abc") + get("/next"),
+    expect: {
+      // Held back behind the POST when the shutdown came: answered, as the last.
+      shutdown: ["200 /", "200 /next"],
+      throw: ["500 500\n", "200 /next"],
+      "read again": ["500 500\n", "200 /next"],
+      nothing: ["200 /", "200 /next"],
+    },
+    reports: { shutdown: 0, throw: 1, "read again": 1, nothing: 0 },
+  },
+  {
+    name: "middleware",
+    options: (ctx) => ({
+      handler: new Router().use(async (req, next) => {
+        const res = await next();
+        if (req.path === "/") await ctx.act(req);
+        return res;
+      }).all("/*", (req) => body(req.path)).handler,
+    }),
+    send: get("/") + get("/next"),
+    expect: {
+      shutdown: ["200 /", "200 /next"],
+      throw: ["500 500\n", "200 /next"],
+      "read again": ["200 /", "200 /next"],
+      nothing: ["200 /", "200 /next"],
+    },
+    reports: { shutdown: 0, throw: 1, "read again": 0, nothing: 0 },
+  },
+  {
+    name: "onError of a sync handler's failure",
+    options: (ctx) => ({
+      handler: (req) => {
+        if (req.path === "/") throw new Error("handler");
+        return body(req.path);
+      },
+      onError: () => void ctx.act(),
+    }),
+    send: get("/") + get("/next"),
+    expect: {
+      shutdown: ["500 500\n"],
+      throw: ["500 500\n", "200 /next"],
+      "read again": ["500 500\n", "200 /next"],
+      nothing: ["500 500\n", "200 /next"],
+    },
+    reports: { shutdown: 1, throw: 1, "read again": 1, nothing: 1 },
+  },
+  {
+    name: "a stream's next()",
+    options: (ctx) => ({
+      handler: (req) => {
+        if (req.path !== "/") return body(req.path);
+        let i = 0;
+        const pieces = ["a", "b"];
+        return {
+          body: {
+            [Symbol.asyncIterator]: () => ({
+              next: async () => {
+                if (i === 1) await ctx.act(req);
+                const value = pieces[i++];
+                return value === undefined ? { done: true, value } : { done: false, value };
+              },
+            }),
+          } as AsyncIterable<string>,
+        };
+      },
+    }),
+    send: get("/") + get("/next"),
+    expect: {
+      shutdown: ["200 ab", "200 /next"],
+      // Cut mid-stream: the chunked answer never ends, and nothing goes out after it.
+      throw: ["cut"],
+      "read again": ["200 ab", "200 /next"],
+      nothing: ["200 ab", "200 /next"],
+    },
+    reports: { shutdown: 0, throw: 1, "read again": 0, nothing: 0 },
+  },
+  {
+    name: "a stream's return() (HEAD)",
+    options: (ctx) => ({
+      handler: (req) => {
+        if (req.path !== "/") return body(req.path);
+        return {
+          body: {
+            [Symbol.asyncIterator]: () => ({
+              next: () => Promise.resolve({ done: false, value: "x" }),
+              return: async () => {
+                await ctx.act(req);
+                return { done: true, value: undefined };
+              },
+            }),
+          } as AsyncIterable<string>,
+        };
+      },
+    }),
+    send: get("/", "HEAD") + get("/next"),
+    headOnly: true,
+    expect: {
+      shutdown: ["200 ", "200 /next"],
+      // What return() does is not the answer's business: the stream was not wanted.
+      throw: ["200 ", "200 /next"],
+      "read again": ["200 ", "200 /next"],
+      nothing: ["200 ", "200 /next"],
+    },
+    reports: { shutdown: 0, throw: 0, "read again": 0, nothing: 0 },
+  },
+  {
+    name: "a fetch body's pull()",
+    options: (ctx) => ({
+      handler: fetchHandler((request) => {
+        if (new URL(request.url).pathname !== "/") return new Response("/next");
+        let i = 0;
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            async pull(controller) {
+              if (i === 1) await ctx.act();
+              if (i === 2) controller.close();
+              else controller.enqueue(enc.encode("ab"[i]!));
+              i++;
+            },
+          }),
+        );
+      }, { globalResponse: false }),
+    }),
+    send: get("/") + get("/next"),
+    expect: {
+      shutdown: ["200 ab", "200 /next"],
+      throw: ["cut"],
+      "read again": ["200 ab", "200 /next"],
+      nothing: ["200 ab", "200 /next"],
+    },
+    reports: { shutdown: 0, throw: 1, "read again": 0, nothing: 0 },
+  },
+  {
+    name: "a fetch body's cancel() (HEAD)",
+    options: (ctx) => ({
+      handler: fetchHandler((request) => {
+        if (new URL(request.url).pathname !== "/") return new Response("/next");
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(enc.encode("x"));
+            },
+            async cancel() {
+              await ctx.act();
+            },
+          }),
+        );
+      }, { globalResponse: false }),
+    }),
+    send: get("/", "HEAD") + get("/next"),
+    headOnly: true,
+    expect: {
+      // Cancelled while the fetch handler makes its reply, after /next was read and started.
+      shutdown: ["200 ", "200 /next"],
+      throw: ["200 ", "200 /next"],
+      "read again": ["200 ", "200 /next"],
+      nothing: ["200 ", "200 /next"],
+    },
+    reports: { shutdown: 0, throw: 0, "read again": 0, nothing: 0 },
+  },
+  {
+    name: "a request's signal listener (the client half-closes)",
+    options: (ctx) => ({
+      handler: (req) => {
+        if (req.path !== "/") return body(req.path);
+        return new Promise((resolve, reject) => {
+          req.signal.addEventListener("abort", () => {
+            try {
+              void ctx.act(req);
+              resolve(body("late"));
+            } catch (err) {
+              reject(err);
+            }
+          });
+        });
+      },
+    }),
+    send: get("/") + get("/next"),
+    then: (wire) => wire.events.onEnd(),
+    expect: {
+      // Answered for a client that only half-closed.
+      shutdown: ["200 late", "200 /next"],
+      throw: ["500 500\n", "200 /next"],
+      "read again": ["200 late", "200 /next"],
+      nothing: ["200 late", "200 /next"],
+    },
+    reports: { shutdown: 0, throw: 1, "read again": 0, nothing: 0 },
+  },
+  {
+    name: "a request body's reader",
+    options: (ctx) => ({
+      handler: async (req) => {
+        if (req.path !== "/") return body(req.path);
+        let got = "";
+        for await (const piece of req.body!) {
+          got += dec.decode(piece);
+          await ctx.act(req);
+        }
+        return body(got);
+      },
+    }),
+    send: post("/", "abc") + get("/next"),
+    expect: {
+      shutdown: ["200 abc", "200 /next"],
+      throw: ["500 500\n", "200 /next"],
+      "read again": ["500 500\n", "200 /next"],
+      nothing: ["200 abc", "200 /next"],
+    },
+    reports: { shutdown: 0, throw: 1, "read again": 1, nothing: 0 },
+  },
+  {
+    name: "the access-log writer",
+    options: (ctx) => ({
+      handler: (req) => body(req.path),
+      accessLog: () => void ctx.act(),
+    }),
+    send: get("/") + get("/next"),
+    // Its first batch is written by its timer.
+    wait: 250,
+    expect: {
+      shutdown: ["200 /", "200 /next"],
+      throw: ["200 /", "200 /next"],
+      "read again": ["200 /", "200 /next"],
+      nothing: ["200 /", "200 /next"],
+    },
+    // A writer that throws loses its lines, which are reported: one batch, then one at shutdown.
+    reports: { shutdown: 0, throw: 1, "read again": 0, nothing: 0 },
+  },
+];
+
+describe("reentrancy: the matrix", () => {
+  for (const point of POINTS) {
+    for (const action of ACTIONS) {
+      it(`${point.name}: ${action}`, async () => {
+        const label = `${point.name}: ${action}`;
+        const ctx: Ctx = {
+          server: null!,
+          down: null,
+          act(req) {
+            switch (action) {
+              case "shutdown":
+                ctx.down ??= ctx.server.shutdown(GRACE);
+                return;
+              case "throw":
+                throw new Error("app");
+              case "read again":
+                if (req !== undefined) return req.text().then(() => {});
+                return;
+              case "nothing":
+                return;
+            }
+          },
+        };
+        const { server, connect, errors, settled } = serve(point.options(ctx));
+        ctx.server = server;
+        const wire = connect();
+        wire.events.onData(enc.encode(point.send));
+        point.then?.(wire);
+        await tick(point.wait ?? 5);
+        ctx.down ??= server.shutdown(GRACE);
+        assert.ok(await within(ctx.down, 300), `${label}: shutdown resolved`);
+        const expected = point.expect[action];
+        if (expected[0] === "cut") assert.ok(wire.closed, label);
+        else assert.deepEqual(wire.answers([point.headOnly === true]), expected, label);
+        assert.equal(wire.writesAfterEnd, 0, `${label}: writes after the FIN`);
+        assert.equal(errors.length, point.reports[action], `${label}: ${errors.join("; ")}`);
+        await settled(label);
+      });
+    }
+  }
+});
