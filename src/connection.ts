@@ -395,19 +395,21 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
    */
   drain(): void {
     if (this.phase === CLOSED) return;
+    // A whole head held back for a handler slot or its turn was received: it is answered in
+    // the grace, as the connection's last request. Anything short of a request is dropped, and
+    // so is a request behind the one whose handler (or a stream's return(), onError…) is
+    // shutting down: not read yet, whichever of its answer or the read comes first.
+    if (this.phase === HEAD && (this.blocked & (BLOCK_ADMIT | BLOCK_ORDER)) === 0) {
+      this.phase = DISCARD;
+      this.inLen = 0;
+    }
     if (this.busy) {
       // Called from code that runs inside a read (a handler starting the shutdown): the request
       // it answers is not queued yet, nor its answer written, so the connection only looks idle.
       // So from inside a write (onError told of a refused reply, whose 500 is not written yet).
-      // Looked at again once the read or write is done (it reads no further request, as draining).
+      // Looked at again once the read or write is done.
       queueMicrotask(() => this.drain());
       return;
-    }
-    // A whole head held back for a handler slot or its turn was received: it is answered in
-    // the grace, as the connection's last request. Anything short of a request is dropped.
-    if (this.phase === HEAD && (this.blocked & (BLOCK_ADMIT | BLOCK_ORDER)) === 0) {
-      this.phase = DISCARD;
-      this.inLen = 0;
     }
     if (this.phase === DISCARD && this.queued === 0 && !this.streaming) this.finish();
   }
