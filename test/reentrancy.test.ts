@@ -14,7 +14,8 @@ import type { Reply } from "../src/response.ts";
 import type { IncomingRequest } from "../src/request.ts";
 import { fetchHandler } from "../src/fetch.ts";
 import { Router } from "../src/router.ts";
-import { parseResponses } from "./client.ts";
+import { parseResponses, RawClient } from "./client.ts";
+import { serve as listen } from "../serve.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -477,4 +478,36 @@ describe("reentrancy: the matrix", () => {
       });
     }
   }
+});
+
+describe("reentrancy: over a real socket", () => {
+  // On a socket a write after our FIN is refused (Node: ERR_STREAM_WRITE_AFTER_END), and the
+  // 500 it carried never reaches the client.
+  it("onError starting the shutdown while a refused reply is written: the 500, then the end", async () => {
+    let down: Promise<void> | null = null;
+    const errors: unknown[] = [];
+    const server = await listen({
+      port: 0,
+      hostname: "127.0.0.1",
+      lingerMs: 5,
+      handler: () => Promise.resolve<Reply>({ headers: { "a b": "x" }, body: "no" }),
+      onError: (e) => {
+        errors.push(e);
+        down ??= server.http.shutdown(GRACE);
+      },
+    });
+    const client = await RawClient.connect(server.port);
+    try {
+      await client.send(get("/"));
+      const [response] = await client.responses(1, [], 1000);
+      assert.equal(response?.status, 500);
+      await client.closedByServer(1000);
+      assert.ok(await within(down!, 1000), "shutdown resolved");
+      assert.equal(errors.length, 1);
+      assert.equal(server.http.connections, 0);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
 });
