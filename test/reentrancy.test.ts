@@ -219,6 +219,26 @@ const POINTS: Point[] = [
     reports: { shutdown: 0, throw: 1, "read again": 1, nothing: 0 },
   },
   {
+    name: "async handler, its body still to come",
+    options: (ctx) => ({
+      handler: async (req) => {
+        if (req.path !== "/") return body(req.path);
+        await ctx.act(req);
+        return body(await req.text());
+      },
+    }),
+    send: `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na`,
+    then: (wire) => wire.events.onData(enc.encode("bc" + get("/next"))),
+    expect: {
+      // The body is the request's, still read; what follows it is not.
+      shutdown: ["200 abc"],
+      throw: ["500 500\n", "200 /next"],
+      "read again": ["500 500\n", "200 /next"],
+      nothing: ["200 abc", "200 /next"],
+    },
+    reports: { shutdown: 0, throw: 1, "read again": 1, nothing: 0 },
+  },
+  {
     name: "middleware",
     options: (ctx) => ({
       handler: new Router().use(async (req, next) => {
@@ -509,5 +529,108 @@ describe("reentrancy: over a real socket", () => {
       client.close();
       await server.close();
     }
+  });
+});
+
+describe("reentrancy: calling back at the edges", () => {
+  it("the access-log writer starts the shutdown again from the shutdown's own flush", async () => {
+    let nested: Promise<void> | null = null;
+    let writes = 0;
+    const { server, connect, errors, settled } = serve({
+      handler: (req) => body(req.path),
+      accessLog: () => {
+        writes++;
+        nested ??= server.shutdown(GRACE);
+      },
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(get("/")));
+    const down = server.shutdown(GRACE);
+    assert.ok(await within(down, 300), "outer shutdown");
+    assert.ok(nested !== null && await within(nested, 300), "nested shutdown");
+    assert.deepEqual(wire.answers(), ["200 /"]);
+    assert.equal(writes, 1);
+    assert.deepEqual(errors, []);
+    await settled("log");
+  });
+
+  it("onError starts the shutdown when a stream fails mid-way, or a handler's deadline passes", async () => {
+    for (const why of ["stream", "deadline"]) {
+      let down: Promise<void> | null = null;
+      const { server, connect, errors, settled } = serve({
+        timeouts: { handlerMs: 20 },
+        handler: (req) => {
+          if (req.path !== "/") return body(req.path);
+          if (why === "deadline") return new Promise<Reply>(() => {});
+          return {
+            body: (async function* () {
+              yield "a";
+              throw new Error("producer");
+            })(),
+          };
+        },
+        onError: () => {
+          down ??= server.shutdown(GRACE);
+        },
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/") + get("/next")));
+      await tick(40);
+      assert.ok(down !== null, why);
+      assert.ok(await within(down!, 300), `${why}: shutdown resolved`);
+      if (why === "deadline") assert.deepEqual(wire.answers(), ["503 503\n", "200 /next"], why);
+      else assert.ok(wire.closed, why);
+      assert.equal(wire.writesAfterEnd, 0, why);
+      assert.equal(errors.length, 1, `${why}: ${errors.join("; ")}`);
+      await settled(why);
+    }
+  });
+
+  it("a request used after its answer went out: reading throws or rejects, nothing else moves", async () => {
+    let kept: IncomingRequest | null = null;
+    const { server, connect, errors, settled } = serve({
+      handler: async (req) => {
+        await req.text();
+        if (req.path === "/") kept = req;
+        return body(req.path);
+      },
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(post("/", "abc") + get("/next")));
+    await tick(5);
+    assert.deepEqual(wire.answers(), ["200 /", "200 /next"]);
+    const req = kept! as IncomingRequest;
+    await assert.rejects(async () => await req.text());
+    // A listener added late never hears of an abort that did not happen to its request.
+    let heard = 0;
+    req.signal.addEventListener("abort", () => heard++);
+    const down = server.shutdown(GRACE);
+    assert.ok(await within(down, 300));
+    assert.equal(heard, 0);
+    assert.deepEqual(errors, []);
+    await settled("late");
+  });
+
+  it("a signal listener that starts the shutdown again when the grace runs out", async () => {
+    let heard = 0;
+    let nested: Promise<void> | null = null;
+    const { server, connect, settled } = serve({
+      handler: (req) =>
+        new Promise<Reply>(() => {
+          req.signal.addEventListener("abort", () => {
+            heard++;
+            nested = server.shutdown(GRACE);
+          });
+        }),
+    });
+    const wire = connect();
+    wire.events.onData(enc.encode(get("/")));
+    await tick(1);
+    const down = server.shutdown(10);
+    assert.ok(await within(down, 500), "outer shutdown");
+    assert.ok(nested !== null && await within(nested, 300), "nested shutdown");
+    assert.equal(heard, 1);
+    assert.deepEqual(wire.answers(), []);
+    await settled("grace");
   });
 });
