@@ -532,6 +532,40 @@ describe("reentrancy: over a real socket", () => {
   });
 });
 
+describe("reentrancy: serve()'s close() and shutdown() from a handler, over a real socket", () => {
+  it("answers, then ends the connection; the shutdown resolves", async () => {
+    for (const call of ["close", "shutdown"]) {
+      let down: Promise<void> | null = null;
+      const server = await listen({
+        port: 0,
+        hostname: "127.0.0.1",
+        lingerMs: 5,
+        handler: (req) => {
+          if (req.path === "/quit") {
+            down = call === "close" ? server.close() : server.shutdown(GRACE);
+          }
+          return body(req.path);
+        },
+      });
+      const client = await RawClient.connect(server.port);
+      try {
+        await client.send(get("/quit") + get("/more"));
+        // serve()'s shutdown() closes the listener before it drains: /more is read by then.
+        const answers = await client.responses(2, [], 1000);
+        assert.deepEqual(answers.map((r) => dec.decode(r.body)), ["/quit", "/more"], call);
+        assert.ok(await within(down!, 1000), `${call} resolved`);
+        if (call === "shutdown") {
+          await client.closedByServer(1000);
+          assert.equal(server.http.connections, 0, call);
+        }
+      } finally {
+        client.close();
+        if (call === "close") await server.shutdown(GRACE);
+      }
+    }
+  });
+});
+
 describe("reentrancy: calling back at the edges", () => {
   it("the access-log writer starts the shutdown again from the shutdown's own flush", async () => {
     let nested: Promise<void> | null = null;
@@ -632,5 +666,36 @@ describe("reentrancy: calling back at the edges", () => {
     assert.equal(heard, 1);
     assert.deepEqual(wire.answers(), []);
     await settled("grace");
+  });
+});
+
+describe("reentrancy: a handler slot", () => {
+  it("a handler that starts the shutdown while another connection waits for its slot", async () => {
+    for (const mode of ["sync", "async"]) {
+      let down: Promise<void> | null = null;
+      const { server, connect, errors, settled } = serve({
+        limits: { maxInflight: 1 },
+        handler: async (req) => {
+          if (req.path === "/quit") {
+            await tick(2);
+            down = server.shutdown(GRACE);
+            return mode === "sync" ? body("bye") : Promise.resolve(body("bye"));
+          }
+          return body(req.path);
+        },
+      });
+      const a = connect();
+      const b = connect();
+      a.events.onData(enc.encode(get("/quit")));
+      b.events.onData(enc.encode(get("/held") + get("/after")));
+      await tick(10);
+      assert.ok(down !== null && await within(down, 300), `${mode}: shutdown resolved`);
+      assert.deepEqual(a.answers(), ["200 bye"], mode);
+      // Held back for the slot when the shutdown came: answered, as its connection's last.
+      assert.deepEqual(b.answers(), ["200 /held"], mode);
+      assert.equal(a.writesAfterEnd + b.writesAfterEnd, 0, mode);
+      assert.deepEqual(errors, [], mode);
+      await settled(mode);
+    }
   });
 });
