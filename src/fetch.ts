@@ -153,7 +153,11 @@ async function streamReply(
     const step = await readyNow(next);
     if (step === NOT_READY) {
       if (headOnly) return { status, headers, body: cancelled(reader) };
-      return { status, headers, body: unstarted(reader, rest(reader, pieces, next, req?.signal)) };
+      return {
+        status,
+        headers,
+        body: unstarted(reader, rest(reader, joined(pieces, size), next, req?.signal)),
+      };
     }
     if (step.done) return { status, headers, body: joined(pieces, size) };
     let piece: Uint8Array;
@@ -167,9 +171,13 @@ async function streamReply(
     }
     pieces.push(piece);
     size += step.value.length;
-    if (size >= GATHER_LIMIT) {
+    if (size >= GATHER_LIMIT || pieces.length === GATHER_PIECES) {
       if (headOnly) return { status, headers, body: cancelled(reader) };
-      return { status, headers, body: unstarted(reader, rest(reader, pieces, null, req?.signal)) };
+      return {
+        status,
+        headers,
+        body: unstarted(reader, rest(reader, joined(pieces, size), null, req?.signal)),
+      };
     }
   }
 }
@@ -213,6 +221,12 @@ const BAD_TARGET = new StaticReply(
 
 /** Bodies larger than this are streamed even when they are ready at once, not copied whole. */
 const GATHER_LIMIT = 1024 * 1024;
+/**
+ * Nor when they come in more pieces than this: each ready piece is read in a microtask, and a
+ * producer that always has a small one ready (a line per pull) would hold the event loop, and
+ * every other connection, for as long as its first mebibyte takes to gather.
+ */
+const GATHER_PIECES = 1024;
 const EMPTY = new Uint8Array(0);
 const NOT_READY = Symbol("not ready");
 /**
@@ -298,7 +312,7 @@ function unstarted(
 
 async function* rest(
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  ready: Uint8Array[],
+  ready: Uint8Array,
   pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]> | null,
   signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array, void, undefined> {
@@ -311,7 +325,8 @@ async function* rest(
   if (signal?.aborted) cancel();
   else signal?.addEventListener("abort", cancel, { once: true });
   try {
-    for (const piece of ready) yield piece;
+    // What was gathered goes out as one piece: one chunk, not one per piece it came in.
+    if (ready.length !== 0) yield ready;
     for (let next = pending ?? reader.read();; next = reader.read()) {
       const step = await next;
       if (step.done) break;

@@ -840,3 +840,54 @@ describe("ownership: a handler that starts the shutdown", () => {
     }
   });
 });
+
+describe("ownership: a fetch body ready in many small pieces", () => {
+  /** A stream with a one-byte piece ready at every pull, `pieces` of them (null: for good). */
+  function dribble(pieces: number | null) {
+    const counts = { pulls: 0, cancels: 0 };
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        counts.pulls++;
+        if (pieces !== null && counts.pulls > pieces) controller.close();
+        else controller.enqueue(new Uint8Array([0x61]));
+      },
+      cancel() {
+        counts.cancels++;
+      },
+    }, { highWaterMark: 0 });
+    return { stream, counts };
+  }
+
+  // Each ready piece was gathered in a microtask up to 1 MiB: a HEAD's producer that always had
+  // one was pulled a million times, the event loop held all the while, before it was cancelled.
+  it("gathers at most 1,024 pieces, then streams the rest, or cancels it for HEAD", async () => {
+    for (const [method, pieces] of [["GET", 1000], ["GET", 3000], ["HEAD", null]] as const) {
+      const { stream, counts } = dribble(pieces);
+      const { server, connect, errors } = serve({
+        handler: fetchHandler(() => new Response(stream), { globalResponse: false }),
+      });
+      const wire = connect();
+      wire.events.onData(enc.encode(get("/", method)));
+      await until(() =>
+        counts.cancels === 1 || wire.text().endsWith(pieces === 3000 ? "0\r\n\r\n" : "a")
+      );
+      const head = wire.text().split("\r\n\r\n")[0]!.toLowerCase();
+      const label = `${method} ${pieces}`;
+      if (pieces === 1000) assert.match(head, /\r\ncontent-length: 1000(\r\n|$)/, label);
+      else if (pieces === 3000) {
+        assert.match(head, /\r\ntransfer-encoding: chunked(\r\n|$)/, label);
+        // The 1,024 gathered in one chunk, the rest as they came.
+        const lines = wire.text().split("\r\n\r\n")[1]!.split("\r\n");
+        assert.deepEqual(lines.slice(0, 2), ["400", "a".repeat(1024)], label);
+        assert.equal(lines.filter((line) => line === "a").length, 3000 - 1024, label);
+      } else {
+        assert.doesNotMatch(head, /content-length/, label);
+        assert.equal(counts.pulls <= 1025 + 1, true, `${label}: ${counts.pulls} pulls`);
+        assert.equal(counts.cancels, 1, label);
+      }
+      assert.deepEqual(errors, [], label);
+      wire.leave();
+      await settled(server, label, ["/ 200 true"]);
+    }
+  });
+});
