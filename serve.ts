@@ -176,8 +176,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
     shutdown: async (graceMs = 10_000) => {
       // Refused before the listener closes, so a bad grace leaves the server serving.
       checkGrace(graceMs);
-      await listener.close();
-      await http.shutdown(graceMs);
+      // Draining begins now, not once the listener has closed: a request read in between (one
+      // pipelined behind a handler that called this) would be answered as if nothing stopped.
+      await Promise.all([listener.close(), http.shutdown(graceMs)]);
     },
   };
 }
