@@ -1,0 +1,1347 @@
+/**
+ * Fetch-handler parity: the same handlers served by binks (`serve({ fetch })`) and, on Deno and
+ * Bun, by the runtime's own server (`Deno.serve`, `Bun.serve`), the same raw request bytes sent
+ * to each over 127.0.0.1, and the answers compared: status, header fields (Date, Server and
+ * keep-alive bookkeeping left out), body bytes, and whether the answer ended whole. binks must
+ * give `binks`; the runtime's server must give the same, unless the case names a deliberate
+ * difference for it (the RFC or the Fetch standard says binks is right: see each `why`). On Node
+ * only binks is run, against the same expected answers.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { serve, type Server } from "../serve.ts";
+import { detectRuntime } from "../adapters/detect.ts";
+import { concat } from "./client.ts";
+
+type FetchFn = (request: Request) => Response | Promise<Response>;
+
+/** The runtime's own server, stopped by `stop`. */
+interface NativeServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+interface DenoServe {
+  serve(
+    options: { port: number; hostname: string; onListen?: () => void },
+    handler: FetchFn,
+  ): { addr: { port: number }; shutdown(): Promise<void> };
+}
+
+interface BunServe {
+  serve(options: {
+    port: number;
+    hostname: string;
+    fetch: FetchFn;
+    development?: boolean;
+    error?: () => Response;
+  }): { port: number; stop(force?: boolean): Promise<void> | void };
+}
+
+const runtime = detectRuntime();
+
+/**
+ * Deno.serve aborts a request's signal once its answer went out, by default (its "legacy abort",
+ * which it warns of): the Fetch standard aborts it only for a request given up.
+ */
+const DENO_LEGACY_ABORT = "200; after its answer aborted: true; left: before false, then aborted";
+
+function startNative(fetch: FetchFn): NativeServer | null {
+  const g = globalThis as { Deno?: DenoServe; Bun?: BunServe };
+  if (runtime === "deno" && g.Deno !== undefined) {
+    const s = g.Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, fetch);
+    return { port: s.addr.port, stop: () => s.shutdown() };
+  }
+  if (runtime === "bun" && g.Bun !== undefined) {
+    // Bun.serve's own answer to a handler's failure (checked outside `bun test`, which fails a
+    // test for the error Bun.serve logs without a handler of its own).
+    const error = () =>
+      new Response("Something went wrong!", {
+        status: 500,
+        headers: { "content-type": "text/plain" },
+      });
+    const s = g.Bun.serve({ port: 0, hostname: "127.0.0.1", fetch, development: false, error });
+    return { port: s.port, stop: async () => void await s.stop(true) };
+  }
+  return null;
+}
+
+/** Fields each server adds of its own accord, not the handler's answer. */
+const OWN_FIELDS = new Set(["server", "keep-alive"]);
+/** The only Date a handler gives here: any other is the server's own clock. */
+const GIVEN_DATE = "Thu, 01 Jan 1970 00:00:00 GMT";
+
+/**
+ * One answer as text: `status`, then each field `name: value` (names lower-cased, in order),
+ * a blank line, the body (latin1), and `[cut]` if the connection ended before the body did.
+ */
+async function exchange(port: number, raw: string, head: boolean, ms = 1500): Promise<string> {
+  const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+  const chunks: Uint8Array[] = [];
+  let ended = false;
+  let wake = () => {};
+  socket.on("data", (d: Uint8Array) => {
+    chunks.push(new Uint8Array(d));
+    wake();
+  });
+  const done = () => {
+    ended = true;
+    wake();
+  };
+  socket.on("end", done);
+  socket.on("close", done);
+  socket.on("error", done);
+  socket.write(bytesOf(raw));
+  const deadline = Date.now() + ms;
+  try {
+    for (;;) {
+      const shown = render(concat(chunks), head, ended);
+      // The port a URL made up without a Host names differs from run to run.
+      if (shown !== null) return withoutBoundary(shown).replaceAll(`:${port}/`, ":{port}/");
+      const left = deadline - Date.now();
+      if (left <= 0) return `${withoutBoundary(render(concat(chunks), head, true)!)}[no end]`;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** `shown` with its multipart boundary, made up anew for each answer, written {boundary}. */
+function withoutBoundary(shown: string): string {
+  const boundary = /^content-type: multipart\/[^\n]*boundary=([^;\s]+)/m.exec(shown)?.[1];
+  return boundary === undefined ? shown : shown.replaceAll(boundary, "{boundary}");
+}
+
+/** One character per byte (TextDecoder's "latin1" is windows-1252, and not on every runtime). */
+function latin1(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return text;
+}
+
+/** One byte per character: a request is written as the bytes its text spells. */
+function bytesOf(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+/** The answer in `bytes` as {@link exchange} shows it, or null while it is not all there. */
+function render(bytes: Uint8Array, head: boolean, ended: boolean): string | null {
+  let all = latin1(bytes);
+  // Interim answers (100 Continue) are shown as they came, ahead of the final one.
+  let interim = "";
+  for (let m = /^HTTP\/1\.1 1\d\d[^\r]*\r\n(?:[^\r]+\r\n)*\r\n/.exec(all); m !== null;) {
+    if (all.startsWith("HTTP/1.1 101")) break; // a switch: what follows is no HTTP
+    interim += `${m[0].slice("HTTP/1.1 ".length, "HTTP/1.1 100".length)}\n`;
+    all = all.slice(m[0].length);
+    m = /^HTTP\/1\.1 1\d\d[^\r]*\r\n(?:[^\r]+\r\n)*\r\n/.exec(all);
+  }
+  const end = all.indexOf("\r\n\r\n");
+  if (end < 0) return ended ? `${interim}[cut before head] ${all}` : null;
+  const lines = all.slice(0, end).split("\r\n");
+  // The code alone: a reason phrase says nothing a client may act on (RFC 9112 §4).
+  const status = lines[0]!.slice("HTTP/1.1 ".length, "HTTP/1.1 200".length);
+  const fields: [string, string][] = lines.slice(1).map((l) => {
+    const i = l.indexOf(":");
+    return [l.slice(0, i).toLowerCase(), l.slice(i + 1).trim()];
+  });
+  const shownFields = fields.filter(([n, v]) =>
+    !OWN_FIELDS.has(n) && !(n === "connection" && v.toLowerCase() === "keep-alive") &&
+    !(n === "date" && v !== GIVEN_DATE)
+  );
+  // Fields of different names in another order mean the same (RFC 9110 §5.3): sorted by name,
+  // each name's fields kept in the order sent.
+  shownFields.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  const top = `${interim}${status}\n${shownFields.map(([n, v]) => `${n}: ${v}\n`).join("")}\n`;
+  const get = (name: string) => fields.find(([n]) => n === name)?.[1];
+  const rest = all.slice(end + 4);
+  const code = Number(status.slice(0, 3));
+  if (head || code < 200 || code === 204 || code === 304) {
+    return `${top}${rest === "" ? "" : `[after head] ${rest}`}`;
+  }
+  if (get("transfer-encoding")?.toLowerCase() === "chunked") {
+    const body = dechunked(rest);
+    if (body.complete) return top + body.text;
+    return ended ? `${top}${body.text}[cut]` : null;
+  }
+  const length = get("content-length");
+  if (length !== undefined) {
+    const n = Number(length);
+    if (rest.length >= n) return top + rest.slice(0, n) + (rest.length > n ? "[extra]" : "");
+    return ended ? `${top}${rest}[cut]` : null;
+  }
+  return ended ? top + rest : null;
+}
+
+function dechunked(text: string): { text: string; complete: boolean } {
+  let out = "";
+  let p = 0;
+  for (;;) {
+    const line = text.indexOf("\r\n", p);
+    if (line < 0) return { text: out, complete: false };
+    const sizeLine = text.slice(p, line);
+    const size = parseInt(sizeLine, 16);
+    if (!/^[0-9a-f]+$/i.test(sizeLine)) {
+      return { text: `${out}[bad chunk size] ${text.slice(p)}`, complete: true };
+    }
+    p = line + 2;
+    if (size === 0) return { text: out, complete: text.startsWith("\r\n", p) };
+    if (p + size + 2 > text.length) return { text: out + text.slice(p), complete: false };
+    out += text.slice(p, p + size);
+    p += size + 2;
+  }
+}
+
+/** Why binks's answer stands where the runtime's own server gives another. */
+const WHY = {
+  errorPage: "a handler's failure is a 500 on every server, each with its own page",
+  targetHost:
+    "RFC 9112 §3.2.2: an absolute-form target's authority is the host, its Host field ignored",
+  serializedUrl:
+    "Fetch: request.url is the URL serialized (host lower-cased, default port dropped, path " +
+    "percent-encoded); Deno passes the target on as sent",
+  gathered:
+    "binks gathers a body ready at once before its head goes out: it fails as a 500, and goes " +
+    "with a Content-Length (to HEAD too), where the runtime had streamed it",
+  ownFraming:
+    "binks frames what it sends itself (RFC 9112 §6.1, §6.3): a handler's Content-Length or " +
+    "Transfer-Encoding that a stream could belie is dropped",
+  headFraming:
+    "RFC 9110 §9.3.2: a HEAD answer has the fields a GET would have, framing included; Deno " +
+    "sends none, Bun.serve leaves off the Content-Type",
+  notResponse: "not a Response: a 500 (Bun.serve answers 204 as if all went well)",
+  noType: "Fetch gives bytes and an untyped Blob no Content-Type (RFC 9110 §8.3 lets it be left " +
+    "out); Bun.serve makes one up",
+  runtimeClass: "the runtime's own Blob, FormData or Response made these bytes, types and framing",
+  chunkType:
+    "Fetch: a chunk that is no Uint8Array is a TypeError; the runtimes cut the answer or send it",
+} as const;
+
+/** One case: a request, the handler's answer to it, and what comes back. */
+interface Case {
+  name: string;
+  /** The raw request; `Host: h` is added after the request line unless it has a Host. */
+  raw: string;
+  handler: FetchFn;
+  /** What binks answers, as {@link exchange} shows it. */
+  binks: string;
+  /** Where binks answers otherwise on a runtime, for what that runtime's own classes make. */
+  binksOn?: { deno?: string; bun?: string; why: string };
+  /** Where the runtime's server answers otherwise, by runtime, and why binks keeps its answer. */
+  native?: { deno?: string; bun?: string; why: string };
+  head?: boolean;
+}
+
+const enc = new TextEncoder();
+
+/** What the handler saw of its request, as JSON. */
+async function seen(request: Request, body?: (r: Request) => unknown): Promise<Response> {
+  const headers: string[] = [];
+  request.headers.forEach((v, n) => headers.push(`${n}=${v}`));
+  return new Response(JSON.stringify({
+    method: request.method,
+    url: request.url,
+    headers,
+    cookie: request.headers.get("cookie"),
+    body: body === undefined ? null : await body(request),
+    aborted: request.signal.aborted,
+  }));
+}
+
+function get(path: string, extra = ""): string {
+  return `GET ${path} HTTP/1.1\r\nHost: h.test\r\n${extra}\r\n`;
+}
+
+function post(path: string, type: string, body: string, extra = ""): string {
+  return `POST ${path} HTTP/1.1\r\nHost: h.test\r\nContent-Type: ${type}\r\n` +
+    `Content-Length: ${body.length}\r\n${extra}\r\n${body}`;
+}
+
+function stream(...steps: (string | Error)[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const step = steps[i++];
+      if (step === undefined) controller.close();
+      else if (step instanceof Error) controller.error(step);
+      else controller.enqueue(enc.encode(step));
+    },
+  });
+}
+
+/** A stream whose pieces come a timer apart, so that it is streamed, not gathered. */
+function slowStream(...pieces: string[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      await new Promise((r) => setTimeout(r, 2));
+      const piece = pieces[i++];
+      if (piece === undefined) controller.close();
+      else controller.enqueue(enc.encode(piece));
+    },
+  });
+}
+
+const cases: Case[] = [
+  {
+    name: "origin-form URL, method, fields in order, duplicates combined",
+    raw: "GET {pp}/b?c=1&d HTTP/1.1\r\nHost: h.test:8080\r\nX-B: 1\r\nx-a: 2\r\nX-B: 3\r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 147\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test:8080{pp}/b?c=1&d","headers":["host=h.test:8080","x-a=2","x-b=1, 3"],"cookie":null,"body":null,"aborted":false}',
+  },
+  {
+    name: "absolute-form URL and Host",
+    raw: "GET http://t.test:9{pp}?q HTTP/1.1\r\nHost: other.test\r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 116\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://t.test:9{pp}?q","headers":["host=t.test:9"],"cookie":null,"body":null,"aborted":false}',
+    native: {
+      deno:
+        '200\ncontent-length: 118\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://t.test:9{pp}?q","headers":["host=other.test"],"cookie":null,"body":null,"aborted":false}',
+      bun:
+        '200\ncontent-length: 120\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://other.test{pp}?q","headers":["host=other.test"],"cookie":null,"body":null,"aborted":false}',
+      why: WHY.targetHost,
+    },
+  },
+  {
+    name: "upper-case Host, trailing dot",
+    raw: "GET {pp} HTTP/1.1\r\nHost: WWW.Ex.TEST.:80\r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 125\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://www.ex.test.{pp}","headers":["host=WWW.Ex.TEST.:80"],"cookie":null,"body":null,"aborted":false}',
+    native: {
+      deno:
+        '200\ncontent-length: 128\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://WWW.Ex.TEST.:80{pp}","headers":["host=WWW.Ex.TEST.:80"],"cookie":null,"body":null,"aborted":false}',
+      why: WHY.serializedUrl,
+    },
+  },
+  {
+    name: "IPv6 Host",
+    raw: "GET {pp} HTTP/1.1\r\nHost: [::1]:45001\r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 120\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://[::1]:45001{pp}","headers":["host=[::1]:45001"],"cookie":null,"body":null,"aborted":false}',
+  },
+  {
+    name: "no Host field (HTTP/1.0)",
+    raw: "GET {pp} HTTP/1.0\r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\nconnection: close\ncontent-length: 100\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://localhost{pp}","headers":[],"cookie":null,"body":null,"aborted":false}',
+    native: {
+      deno:
+        '200\ncontent-length: 106\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://localhost:{port}{pp}","headers":[],"cookie":null,"body":null,"aborted":false}',
+      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
+      why:
+        "RFC 9112 §3.3: with no Host the authority is the server's default name; Deno adds its " +
+        "port, Bun's url is the bare path (new URL(request.url) throws: a 500 here)",
+    },
+  },
+  {
+    name: "DELETE, PATCH method names",
+    raw: "PATCH {pp} HTTP/1.1\r\nHost: h.test\r\nContent-Length: 0\r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 131\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"PATCH","url":"http://h.test{pp}","headers":["content-length=0","host=h.test"],"cookie":null,"body":null,"aborted":false}',
+  },
+  {
+    name: "extension method",
+    raw: "PURGE {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 112\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"PURGE","url":"http://h.test{pp}","headers":["host=h.test"],"cookie":null,"body":null,"aborted":false}',
+  },
+  {
+    name: "two Cookie fields",
+    raw: get("{pp}", "Cookie: a=1\r\nCookie: b=2\r\n"),
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 134\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test{pp}","headers":["cookie=a=1; b=2","host=h.test"],"cookie":"a=1; b=2","body":null,"aborted":false}',
+  },
+  {
+    name: "obs-text in a request field",
+    raw: get("{pp}", "X-U: caf\xc3\xa9 \xff\r\n"),
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 127\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test{pp}","headers":["host=h.test","x-u=cafÃÂ© Ã¿"],"cookie":null,"body":null,"aborted":false}',
+  },
+  {
+    name: "body as text",
+    raw: post("{pp}", "text/plain", "h\xc3\xa9llo"),
+    handler: (r) => seen(r, (q) => q.text()),
+    binks:
+      '200\ncontent-length: 160\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=6","content-type=text/plain","host=h.test"],"cookie":null,"body":"hÃ©llo","aborted":false}',
+  },
+  {
+    name: "chunked body as arrayBuffer",
+    raw:
+      "POST {pp} HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+    handler: (r) => seen(r, async (q) => [...new Uint8Array(await q.arrayBuffer())]),
+    binks:
+      '200\ncontent-length: 153\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["host=h.test","transfer-encoding=chunked"],"cookie":null,"body":[97,98,99,100,101],"aborted":false}',
+  },
+  {
+    name: "urlencoded formData",
+    raw: post("{pp}", "application/x-www-form-urlencoded", "a=1&b=%C3%A9&a=2+3&c=\xc3\xa9"),
+    handler: (r) => seen(r, async (q) => [...(await q.formData()).entries()]),
+    binks:
+      '200\ncontent-length: 221\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=23","content-type=application/x-www-form-urlencoded","host=h.test"],"cookie":null,"body":[["a","1"],["b","Ã©"],["a","2 3"],["c","Ã©"]],"aborted":false}',
+  },
+  {
+    name: "multipart formData",
+    raw: post(
+      "{pp}",
+      "multipart/form-data; boundary=XyZ",
+      '--XyZ\r\nContent-Disposition: form-data; name="f"\r\n\r\nv1\r\n' +
+        '--XyZ\r\nContent-Disposition: form-data; name="g"; filename="a.txt"\r\n' +
+        "Content-Type: text/plain\r\n\r\nfile\r\n--XyZ--\r\n",
+    ),
+    handler: (r) =>
+      seen(r, async (q) => {
+        const out: string[] = [];
+        for (const [k, v] of (await q.formData()).entries()) {
+          out.push(
+            typeof v === "string" ? `${k}=${v}` : `${k}:${v.name}:${v.type}:${await v.text()}`,
+          );
+        }
+        return out;
+      }),
+    binks:
+      '200\ncontent-length: 211\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=165","content-type=multipart/form-data; boundary=XyZ","host=h.test"],"cookie":null,"body":["f=v1","g:a.txt:text/plain:file"],"aborted":false}',
+    binksOn: {
+      bun:
+        '200\ncontent-length: 225\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=165","content-type=multipart/form-data; boundary=XyZ","host=h.test"],"cookie":null,"body":["f=v1","g:a.txt:text/plain;charset=utf-8:file"],"aborted":false}',
+      why: WHY.runtimeClass,
+    },
+  },
+  {
+    name: "json body",
+    raw: post("{pp}", "application/json", '{"a":[1,"x"]}'),
+    handler: (r) => seen(r, (q) => q.json()),
+    binks:
+      '200\ncontent-length: 172\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=13","content-type=application/json","host=h.test"],"cookie":null,"body":{"a":[1,"x"]},"aborted":false}',
+  },
+  {
+    name: "bad json body",
+    raw: post("{pp}", "application/json", "{"),
+    handler: (r) => seen(r, (q) => q.json()),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
+      why: WHY.errorPage,
+    },
+  },
+  {
+    name: "body through its stream",
+    raw: post("{pp}", "text/plain", "streamed"),
+    handler: (r) =>
+      seen(r, async (q) => {
+        const parts: string[] = [];
+        const dec = new TextDecoder();
+        for await (const p of q.body as unknown as AsyncIterable<Uint8Array>) {
+          parts.push(dec.decode(p));
+        }
+        return parts.join("");
+      }),
+    binks:
+      '200\ncontent-length: 162\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=8","content-type=text/plain","host=h.test"],"cookie":null,"body":"streamed","aborted":false}',
+  },
+  {
+    name: "GET has no body",
+    raw: get("{pp}"),
+    handler: (r) => seen(r, (q) => [q.body === null, q.bodyUsed]),
+    binks:
+      '200\ncontent-length: 118\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test{pp}","headers":["host=h.test"],"cookie":null,"body":[true,false],"aborted":false}',
+  },
+  {
+    name: "Response.json",
+    raw: get("{pp}"),
+    handler: () => Response.json({ a: 1 }, { status: 201, headers: { "x-y": "z" } }),
+    binks: '201\ncontent-length: 7\ncontent-type: application/json\nx-y: z\n\n{"a":1}',
+  },
+  {
+    name: "Response.redirect",
+    raw: get("{pp}"),
+    handler: () => Response.redirect("http://e.test/a b?é", 307),
+    binks: "307\ncontent-length: 0\nlocation: http://e.test/a%20b?%C3%A9\n\n",
+  },
+  {
+    name: "Response.error()",
+    raw: get("{pp}"),
+    handler: () => Response.error(),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
+      why: WHY.errorPage,
+    },
+  },
+  {
+    name: "100 with a body",
+    raw: get("{pp}"),
+    handler: () => new Response("x", { status: 199 }),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
+      why: WHY.errorPage,
+    },
+  },
+  {
+    name: "204 with headers",
+    raw: get("{pp}"),
+    handler: () =>
+      new Response(null, { status: 204, headers: { "content-length": "5", "x": "1" } }),
+    binks: "204\nx: 1\n\n",
+  },
+  {
+    name: "205",
+    raw: get("{pp}"),
+    handler: () => new Response(null, { status: 205 }),
+    binks: "205\ncontent-length: 0\n\n",
+    native: {
+      deno: "205\n\n[no end]",
+      why: "RFC 9110 §15.3.6: a 205 says its content is empty; Deno sends it unframed, which a " +
+        "client reads up to the close",
+    },
+  },
+  {
+    name: "304 with a stream body",
+    raw: get("{pp}"),
+    handler: () => new Response(stream("abc"), { status: 304, headers: { etag: '"1"' } }),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    binksOn: {
+      bun: '304\netag: "1"\n\n',
+      why: "Bun's Response takes a body with a 304 (Fetch throws a TypeError); binks sends none",
+    },
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      why: WHY.errorPage,
+    },
+  },
+  {
+    name: "200 text on HEAD",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response("hello"),
+    binks: "200\ncontent-length: 5\ncontent-type: text/plain;charset=UTF-8\n\n",
+  },
+  {
+    name: "stream on HEAD",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response(slowStream("ab", "cd")),
+    binks: "200\ntransfer-encoding: chunked\n\n",
+    native: {
+      deno: "200\n\n",
+      why: WHY.headFraming,
+    },
+  },
+  {
+    name: "Content-Length given, right",
+    raw: get("{pp}"),
+    handler: () => new Response("hello", { headers: { "content-length": "5" } }),
+    binks: "200\ncontent-length: 5\ncontent-type: text/plain;charset=UTF-8\n\nhello",
+  },
+  {
+    name: "Content-Length given, wrong (short)",
+    raw: get("{pp}"),
+    handler: () => new Response("hello", { headers: { "content-length": "3" } }),
+    binks: "200\ncontent-length: 5\ncontent-type: text/plain;charset=UTF-8\n\nhello",
+  },
+  {
+    name: "Content-Length given, wrong (long)",
+    raw: get("{pp}"),
+    handler: () => new Response("hello", { headers: { "content-length": "9" } }),
+    binks: "200\ncontent-length: 5\ncontent-type: text/plain;charset=UTF-8\n\nhello",
+  },
+  {
+    name: "Content-Length given with a slow stream",
+    raw: get("{pp}"),
+    handler: () => new Response(slowStream("ab", "cd"), { headers: { "content-length": "4" } }),
+    binks: "200\ntransfer-encoding: chunked\n\nabcd",
+    native: {
+      deno: "200\ncontent-length: 4\n\nabcd",
+      why: WHY.ownFraming,
+    },
+  },
+  {
+    name: "Transfer-Encoding given",
+    raw: get("{pp}"),
+    handler: () => new Response("hello", { headers: { "transfer-encoding": "chunked" } }),
+    binks: "200\ncontent-length: 5\ncontent-type: text/plain;charset=UTF-8\n\nhello",
+    native: {
+      deno: "200\ncontent-type: text/plain;charset=UTF-8\ntransfer-encoding: chunked\n\nhello",
+      why: WHY.ownFraming,
+    },
+  },
+  {
+    name: "Set-Cookie several times",
+    raw: get("{pp}"),
+    handler: () => {
+      const h = new Headers();
+      h.append("Set-Cookie", "a=1; Path=/");
+      h.append("X-Z", "z");
+      h.append("Set-Cookie", "b=2, c=3");
+      return new Response("ok", { headers: h });
+    },
+    binks:
+      "200\ncontent-length: 2\ncontent-type: text/plain;charset=UTF-8\nset-cookie: a=1; Path=/\nset-cookie: b=2, c=3\nx-z: z\n\nok",
+  },
+  {
+    name: "header value with obs-text",
+    raw: get("{pp}"),
+    handler: () => new Response("ok", { headers: { "x-u": "caf\xe9 \xff" } }),
+    binks: "200\ncontent-length: 2\ncontent-type: text/plain;charset=UTF-8\nx-u: café ÿ\n\nok",
+  },
+  {
+    name: "stream errors at once",
+    raw: get("{pp}"),
+    handler: () => new Response(stream(new Error("boom"))),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "200\ntransfer-encoding: chunked\n\n[cut]",
+      bun: "[cut before head] ",
+      why: WHY.gathered,
+    },
+  },
+  {
+    name: "stream errors after a piece",
+    raw: get("{pp}"),
+    handler: () => new Response(stream("abc", new Error("boom"))),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "200\ntransfer-encoding: chunked\n\nabc[cut]",
+      bun: "[cut before head] ",
+      why: WHY.gathered,
+    },
+  },
+  {
+    name: "slow stream errors after a piece",
+    raw: get("{pp}"),
+    handler: () => {
+      let i = 0;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async pull(c) {
+            await new Promise((r) => setTimeout(r, 2));
+            if (i++ === 0) c.enqueue(enc.encode("abc"));
+            else c.error(new Error("boom"));
+          },
+        }),
+      );
+    },
+    binks: "200\ntransfer-encoding: chunked\n\nabc[cut]",
+  },
+  {
+    name: "empty stream",
+    raw: get("{pp}"),
+    handler: () => new Response(stream()),
+    binks: "200\ncontent-length: 0\n\n",
+    native: {
+      deno: "200\ntransfer-encoding: chunked\n\n",
+      why: WHY.gathered,
+    },
+  },
+  {
+    name: "slow stream",
+    raw: get("{pp}"),
+    handler: () => new Response(slowStream("ab", "", "cd")),
+    binks: "200\ntransfer-encoding: chunked\n\nabcd",
+  },
+  {
+    name: "Blob body",
+    raw: get("{pp}"),
+    handler: () => new Response(new Blob(["<b>"], { type: "text/html" })),
+    binks: "200\ncontent-length: 3\ncontent-type: text/html\n\n<b>",
+    binksOn: {
+      deno: "200\ncontent-type: text/html\ntransfer-encoding: chunked\n\n<b>",
+      bun: "200\ncontent-length: 3\ncontent-type: text/html;charset=utf-8\n\n<b>",
+      why: WHY.runtimeClass,
+    },
+  },
+  {
+    name: "Blob body without a type",
+    raw: get("{pp}"),
+    handler: () => new Response(new Blob(["bb"])),
+    binks: "200\ncontent-length: 2\n\nbb",
+    binksOn: {
+      deno: "200\ntransfer-encoding: chunked\n\nbb",
+      why: WHY.runtimeClass,
+    },
+    native: {
+      bun: "200\ncontent-length: 2\ncontent-type: text/plain;charset=utf-8\n\nbb",
+      why: WHY.noType,
+    },
+  },
+  {
+    name: "FormData body",
+    raw: get("{pp}"),
+    handler: async () => {
+      const f = new FormData();
+      f.append("a", "1");
+      const r = new Response(f);
+      const type = r.headers.get("content-type") ?? "";
+      const text = await r.text();
+      const boundary = type.split("boundary=")[1] ?? "none";
+      return new Response(text.replaceAll(boundary, "B"), {
+        headers: { "content-type": type.replace(boundary, "B") },
+      });
+    },
+    binks:
+      '200\ncontent-length: 59\ncontent-type: multipart/form-data; boundary={boundary}\n\n--{boundary}\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--{boundary}--\r\n',
+    binksOn: {
+      deno:
+        '200\ncontent-length: 57\ncontent-type: multipart/form-data; boundary={boundary}\n\n--{boundary}\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--{boundary}--',
+      why: WHY.runtimeClass,
+    },
+  },
+  {
+    name: "FormData body as is",
+    raw: get("{pp}"),
+    handler: () => {
+      const f = new FormData();
+      f.append("a", "1");
+      return new Response(f);
+    },
+    binks:
+      '200\ncontent-type: multipart/form-data; boundary={boundary}\ntransfer-encoding: chunked\n\n--{boundary}\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--{boundary}--\r\n',
+    binksOn: {
+      deno:
+        '200\ncontent-type: multipart/form-data; boundary={boundary}\ntransfer-encoding: chunked\n\n--{boundary}\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--{boundary}--',
+      bun:
+        '200\ncontent-length: 165\ncontent-type: multipart/form-data; boundary={boundary}\n\n--{boundary}\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--{boundary}--\r\n',
+      why: WHY.runtimeClass,
+    },
+  },
+  {
+    name: "URLSearchParams body",
+    raw: get("{pp}"),
+    handler: () => new Response(new URLSearchParams({ a: "1 2", b: "é" })),
+    binks:
+      "200\ncontent-length: 14\ncontent-type: application/x-www-form-urlencoded;charset=UTF-8\n\na=1+2&b=%C3%A9",
+  },
+  {
+    name: "thrown error",
+    raw: get("{pp}"),
+    handler: () => {
+      throw new Error("boom");
+    },
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
+      why: WHY.errorPage,
+    },
+  },
+  {
+    name: "rejected promise",
+    raw: get("{pp}"),
+    handler: () => Promise.reject(new Error("boom")),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
+      why: WHY.errorPage,
+    },
+  },
+  {
+    name: "undefined",
+    raw: get("{pp}"),
+    handler: () => undefined as unknown as Response,
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "204\n\n",
+      why: WHY.notResponse,
+    },
+  },
+  {
+    name: "null",
+    raw: get("{pp}"),
+    handler: () => Promise.resolve(null as unknown as Response),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "204\n\n",
+      why: WHY.notResponse,
+    },
+  },
+  {
+    name: "a string",
+    raw: get("{pp}"),
+    handler: () => "hi" as unknown as Response,
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "204\n\n",
+      why: WHY.notResponse,
+    },
+  },
+  {
+    name: "statusText",
+    raw: get("{pp}"),
+    handler: () => new Response("x", { status: 299, statusText: "Fine" }),
+    binks: "299\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\n\nx",
+  },
+  {
+    name: "bytes body",
+    raw: get("{pp}"),
+    handler: () => new Response(new Uint8Array([0, 255, 10])),
+    binks: "200\ncontent-length: 3\n\n\u0000ÿ\n",
+    native: {
+      bun: "200\ncontent-length: 3\ncontent-type: application/octet-stream\n\n\u0000ÿ\n",
+      why: WHY.noType,
+    },
+  },
+  {
+    name: "101 without an upgrade",
+    raw: get("{pp}"),
+    handler: () => new Response(null, { status: 101 }),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "101\n\n",
+      bun: "101\n\n",
+      why: "a 101 that switches to nothing leaves the connection in no protocol (RFC 9110 §15.2.2)",
+    },
+  },
+  {
+    name: "null body with a Content-Length",
+    raw: get("{pp}"),
+    handler: () => new Response(null, { headers: { "content-length": "5" } }),
+    binks: "200\ncontent-length: 0\n\n",
+  },
+  {
+    name: "HEAD, null body with a Content-Length",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response(null, { headers: { "content-length": "42" } }),
+    binks: "200\ncontent-length: 42\n\n",
+  },
+  {
+    name: "HEAD, Blob",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response(new Blob(["abc"], { type: "text/x" })),
+    binks: "200\ncontent-length: 3\ncontent-type: text/x\n\n",
+    binksOn: {
+      deno: "200\ncontent-type: text/x\ntransfer-encoding: chunked\n\n",
+      why: WHY.runtimeClass,
+    },
+    native: {
+      deno: "200\ncontent-type: text/x\n\n",
+      bun: "200\ncontent-length: 3\n\n",
+      why: WHY.headFraming,
+    },
+  },
+  {
+    name: "HEAD, bytes",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response(new Uint8Array(3)),
+    binks: "200\ncontent-length: 3\n\n",
+  },
+  {
+    name: "HEAD, ready stream",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response(stream("abc")),
+    binks: "200\ncontent-length: 3\n\n",
+    native: {
+      deno: "200\n\n",
+      bun: "200\ntransfer-encoding: chunked\n\n",
+      why: WHY.gathered,
+    },
+  },
+  {
+    name: "Connection: close given",
+    raw: get("{pp}"),
+    handler: () => new Response("x", { headers: { connection: "close" } }),
+    binks: "200\nconnection: close\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\n\nx",
+  },
+  {
+    name: "Keep-Alive and Proxy-Connection given",
+    raw: get("{pp}"),
+    handler: () =>
+      new Response("x", {
+        headers: { "keep-alive": "timeout=5", "proxy-connection": "x", "x-a": "" },
+      }),
+    binks: "200\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\nx-a: \n\nx",
+    native: {
+      deno:
+        "200\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\nproxy-connection: x\nx-a: \n\nx",
+      bun:
+        "200\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\nproxy-connection: x\nx-a: \n\nx",
+      why: "fields about a connection are not the handler's to describe (RFC 9110 §7.6.1)",
+    },
+  },
+  {
+    name: "GET with a body",
+    raw: "GET {pp} HTTP/1.1\r\nHost: h.test\r\nContent-Length: 3\r\n\r\nabc",
+    handler: (r) => seen(r, async (q) => [q.body === null, await q.text()]),
+    binks:
+      '200\ncontent-length: 134\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test{pp}","headers":["content-length=3","host=h.test"],"cookie":null,"body":[true,""],"aborted":false}',
+  },
+  {
+    name: "POST without a body",
+    raw: "POST {pp} HTTP/1.1\r\nHost: h.test\r\nContent-Length: 0\r\n\r\n",
+    handler: (r) => seen(r, async (q) => [q.body === null, await q.text()]),
+    binks:
+      '200\ncontent-length: 135\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=0","host=h.test"],"cookie":null,"body":[true,""],"aborted":false}',
+    native: {
+      deno:
+        '200\ncontent-length: 136\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=0","host=h.test"],"cookie":null,"body":[false,""],"aborted":false}',
+      why: "no content is a null body, as on Bun; Deno gives an empty stream (either is allowed)",
+    },
+  },
+  {
+    name: "POST with no framing",
+    raw: "POST {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    handler: (r) => seen(r, async (q) => [q.body === null, await q.text()]),
+    binks:
+      '200\ncontent-length: 116\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["host=h.test"],"cookie":null,"body":[true,""],"aborted":false}',
+    native: {
+      deno:
+        '200\ncontent-length: 117\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["host=h.test"],"cookie":null,"body":[false,""],"aborted":false}',
+      why:
+        "RFC 9112 §6.3: no framing is no content, a null body as on Bun; Deno gives an empty stream",
+    },
+  },
+  {
+    name: "Expect: 100-continue, body read",
+    raw: post("{pp}", "text/plain", "abc", "Expect: 100-continue\r\n"),
+    handler: (r) => seen(r, (q) => q.text()),
+    binks:
+      '200\ncontent-length: 179\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=3","content-type=text/plain","expect=100-continue","host=h.test"],"cookie":null,"body":"abc","aborted":false}',
+    native: {
+      deno:
+        '100\n200\ncontent-length: 179\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=3","content-type=text/plain","expect=100-continue","host=h.test"],"cookie":null,"body":"abc","aborted":false}',
+      bun:
+        '100\n200\ncontent-length: 179\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=3","content-type=text/plain","expect=100-continue","host=h.test"],"cookie":null,"body":"abc","aborted":false}',
+      why: "RFC 9110 §10.1.1: a server that has the content already may omit the 100",
+    },
+  },
+  {
+    name: "empty field value, odd target bytes, default port",
+    raw: "GET {pp}/%7e/{x}|`'!$ HTTP/1.1\r\nHost: h.test:80\r\nX-E:\r\nX-S:  a  b  \r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 150\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test{pp}/%7e/%7Bx%7D|%60\'!$","headers":["host=h.test:80","x-e=","x-s=a  b"],"cookie":null,"body":null,"aborted":false}',
+    native: {
+      deno:
+        '200\ncontent-length: 147\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test:80{pp}/%7e/{x}|`\'!$","headers":["host=h.test:80","x-e=","x-s=a  b"],"cookie":null,"body":null,"aborted":false}',
+      why: WHY.serializedUrl,
+    },
+  },
+  {
+    name: "HTTP/1.0 keep-alive",
+    raw: "GET {pp} HTTP/1.0\r\nHost: h.test\r\nConnection: keep-alive\r\n\r\n",
+    handler: () => new Response("x"),
+    binks: "200\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\n\nx",
+  },
+  {
+    name: "HTTP/1.0 slow stream",
+    raw: "GET {pp} HTTP/1.0\r\nHost: h.test\r\n\r\n",
+    handler: () => new Response(slowStream("ab", "cd")),
+    binks: "200\nconnection: close\n\nabcd",
+    native: {
+      deno: "200\n\nabcd",
+      bun: "200\n\nabcd",
+      why: "binks names the close that ends an HTTP/1.0 answer; the runtimes leave it implied",
+    },
+  },
+  {
+    name: "Response.json of undefined",
+    raw: get("{pp}"),
+    handler: () => Response.json(undefined),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
+      why: WHY.errorPage,
+    },
+  },
+  {
+    name: "Response.json with a Headers init and a status text",
+    raw: get("{pp}"),
+    handler: () =>
+      Response.json([1], { headers: new Headers([["content-type", "text/x"]]), statusText: "Yes" }),
+    binks: "200\ncontent-length: 3\ncontent-type: text/x\n\n[1]",
+  },
+  {
+    name: "a cloned response",
+    raw: get("{pp}"),
+    handler: () => new Response("twice").clone(),
+    binks: "200\ncontent-length: 5\ncontent-type: text/plain;charset=UTF-8\n\ntwice",
+  },
+  {
+    name: "a response whose body was read",
+    raw: get("{pp}"),
+    handler: async () => {
+      const r = new Response("read");
+      await r.text();
+      return r;
+    },
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
+      why: WHY.errorPage,
+    },
+  },
+  {
+    name: "a fetch()-like response, redirected type",
+    raw: get("{pp}"),
+    handler: () => Response.redirect("/rel", 301),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    binksOn: {
+      bun: "301\ncontent-length: 0\nlocation: /rel\n\n",
+      why: "Bun's Response.redirect takes a relative URL, which has no base in a server",
+    },
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      why: WHY.errorPage,
+    },
+  },
+  {
+    name: "large ready text",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response("x".repeat(20000)),
+    binks: "200\ncontent-length: 20000\ncontent-type: text/plain;charset=UTF-8\n\n",
+  },
+  {
+    name: "an error response's status text",
+    raw: get("{pp}"),
+    handler: () => new Response("x", { status: 404, statusText: "" }),
+    binks: "404\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\n\nx",
+  },
+  {
+    name: "OPTIONS *",
+    raw: "OPTIONS * HTTP/1.1\r\nHost: h.test\r\nX-Case: {pp}\r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 125\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"OPTIONS","url":"http://h.test/","headers":["host=h.test","x-case={pp}"],"cookie":null,"body":null,"aborted":false}',
+    native: {
+      deno:
+        '200\ncontent-length: 126\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"OPTIONS","url":"http://h.test/*","headers":["host=h.test","x-case={pp}"],"cookie":null,"body":null,"aborted":false}',
+      bun: "400\nconnection: close\n\n",
+      why:
+        "RFC 9112 §3.3: an asterisk-form target URI has an empty path, / in a URL; Deno writes " +
+        "/*, Bun refuses it",
+    },
+  },
+  {
+    name: "empty query, double slash",
+    raw: get("{pp}//x?"),
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 114\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test{pp}//x?","headers":["host=h.test"],"cookie":null,"body":null,"aborted":false}',
+  },
+  {
+    name: "UTF-8 bytes in the target",
+    raw: get("{pp}/\xc3\xa9"),
+    handler: (r) => seen(r),
+    binks: "400\nconnection: close\ncontent-length: 4\ncontent-type: text/plain\n\n400\n",
+    native: {
+      deno:
+        '200\ncontent-length: 113\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test{pp}/Ã©","headers":["host=h.test"],"cookie":null,"body":null,"aborted":false}',
+      bun:
+        '200\ncontent-length: 117\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test{pp}/%C3%A9","headers":["host=h.test"],"cookie":null,"body":null,"aborted":false}',
+      why: "RFC 9112 §3.2: a request-target is ASCII (RFC 3986), so a 400; Deno passes the bytes " +
+        "on as latin1, Bun percent-encodes that reading",
+    },
+  },
+  {
+    name: "absolute-form, upper-case scheme and host",
+    raw: "GET HTTP://T.TEST:80{pp} HTTP/1.1\r\nHost: T.TEST\r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 113\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://t.test{pp}","headers":["host=T.TEST:80"],"cookie":null,"body":null,"aborted":false}',
+    native: {
+      deno:
+        '200\ncontent-length: 113\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"HTTP://T.TEST:80{pp}","headers":["host=T.TEST"],"cookie":null,"body":null,"aborted":false}',
+      bun:
+        '200\ncontent-length: 110\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://t.test{pp}","headers":["host=T.TEST"],"cookie":null,"body":null,"aborted":false}',
+      why: WHY.targetHost,
+    },
+  },
+  {
+    name: "absolute-form https",
+    raw: "GET https://t.test{pp} HTTP/1.1\r\nHost: t.test\r\n\r\n",
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 111\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"https://t.test{pp}","headers":["host=t.test"],"cookie":null,"body":null,"aborted":false}',
+    native: {
+      bun:
+        '200\ncontent-length: 110\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://t.test{pp}","headers":["host=t.test"],"cookie":null,"body":null,"aborted":false}',
+      why:
+        "RFC 9112 §3.3: an absolute-form target is the target URI, its scheme too; Bun makes it http",
+    },
+  },
+  {
+    name: "a string chunk",
+    raw: get("{pp}"),
+    handler: () =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue("str" as unknown as Uint8Array);
+            c.close();
+          },
+        }) as ReadableStream<Uint8Array>,
+      ),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "200\ntransfer-encoding: chunked\n\n[cut]",
+      bun: "200\ncontent-length: 3\n\nstr",
+      why: WHY.chunkType,
+    },
+  },
+  {
+    name: "an ArrayBuffer chunk",
+    raw: get("{pp}"),
+    handler: () =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(new Uint8Array([65]).buffer as unknown as Uint8Array);
+            c.close();
+          },
+        }) as ReadableStream<Uint8Array>,
+      ),
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "200\ntransfer-encoding: chunked\n\n[cut]",
+      bun: "200\ncontent-length: 1\n\nA",
+      why: WHY.chunkType,
+    },
+  },
+  {
+    name: "a DataView body",
+    raw: get("{pp}"),
+    handler: () => new Response(new DataView(new Uint8Array([65, 66, 67]).buffer, 1, 1)),
+    binks: "200\ncontent-length: 1\n\nB",
+    native: {
+      bun: "200\ncontent-length: 1\ncontent-type: application/octet-stream\n\nB",
+      why: WHY.noType,
+    },
+  },
+  {
+    name: "a Content-Type given with a text body",
+    raw: get("{pp}"),
+    handler: () => new Response("<p>", { headers: [["Content-Type", "text/html"]] }),
+    binks: "200\ncontent-length: 3\ncontent-type: text/html\n\n<p>",
+  },
+  {
+    name: "a text body on 200 HEAD with given Content-Length",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response("abc", { headers: { "content-length": "99" } }),
+    binks: "200\ncontent-length: 3\ncontent-type: text/plain;charset=UTF-8\n\n",
+    native: {
+      deno: "200\ncontent-length: 99\ncontent-type: text/plain;charset=UTF-8\n\n",
+      why:
+        "to HEAD binks states the length the GET would send; Deno passes on the handler's wrong one",
+    },
+  },
+  {
+    name: "a stream on HEAD with given Content-Length",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response(slowStream("abc"), { headers: { "content-length": "3" } }),
+    binks: "200\ntransfer-encoding: chunked\n\n",
+    native: {
+      deno: "200\ncontent-length: 3\n\n",
+      why: WHY.ownFraming,
+    },
+  },
+  {
+    name: "304 with a Content-Length",
+    raw: get("{pp}"),
+    handler: () =>
+      new Response(null, { status: 304, headers: { "content-length": "10", etag: '"e"' } }),
+    binks: '304\netag: "e"\n\n',
+    native: {
+      bun: '304\ncontent-length: 10\netag: "e"\n\n',
+      why:
+        "RFC 9110 §8.6: a 304's Content-Length must be the 200's, which binks cannot check: dropped",
+    },
+  },
+  {
+    name: "a Date given",
+    raw: get("{pp}"),
+    handler: () =>
+      new Response("d", { headers: { date: "Thu, 01 Jan 1970 00:00:00 GMT", x: "1" } }),
+    binks: "200\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\nx: 1\n\nd",
+    native: {
+      deno:
+        "200\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\ndate: Thu, 01 Jan 1970 00:00:00 GMT\nx: 1\n\nd",
+      bun:
+        "200\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\ndate: Thu, 01 Jan 1970 00:00:00 GMT\nx: 1\n\nd",
+      why: "binks writes the Date itself, from its clock (RFC 9110 §6.6.1)",
+    },
+  },
+  {
+    name: "hop-by-hop request fields",
+    raw: get(
+      "{pp}",
+      "Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nX-T: a\tb\r\n",
+    ),
+    handler: (r) => seen(r),
+    binks:
+      '200\ncontent-length: 199\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://h.test{pp}","headers":["connection=keep-alive, X-Hop","host=h.test","keep-alive=timeout=5","te=trailers","x-hop=1","x-t=a\\tb"],"cookie":null,"body":null,"aborted":false}',
+  },
+  {
+    name: "an empty text body",
+    raw: get("{pp}"),
+    handler: () => new Response(""),
+    binks: "200\ncontent-length: 0\ncontent-type: text/plain;charset=UTF-8\n\n",
+  },
+  {
+    name: "Response.json on HEAD",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => Response.json({ a: "é" }),
+    binks: "200\ncontent-length: 10\ncontent-type: application/json\n\n",
+  },
+  {
+    name: "a response fetched from elsewhere, copied",
+    raw: get("{pp}"),
+    handler: () =>
+      new Response(new Response("inner", { status: 202, headers: { "x-i": "1" } }).body, {
+        status: 203,
+      }),
+    binks: "203\ncontent-length: 5\n\ninner",
+    native: {
+      bun: "203\ncontent-length: 5\ncontent-type: application/octet-stream\n\ninner",
+      why: WHY.noType,
+    },
+  },
+];
+
+/** What each server's handler saw of `request.signal`, by the X-Server its client sent. */
+const signalSeen = new Map<string, string>();
+/** The requests whose answer went out whole, kept to look at their signal afterwards. */
+const answered = new Map<string, Request>();
+
+const signalHandlers = new Map<string, FetchFn>([
+  // The client leaves while the handler waits: its signal must tell it.
+  ["/sig-wait", async (request) => {
+    const server = request.headers.get("x-server")!;
+    const before = request.signal.aborted;
+    const aborted = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 1000);
+      request.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    signalSeen.set(server, `before ${before}, then ${aborted ? "aborted" : "not aborted"}`);
+    return new Response("late");
+  }],
+  ["/sig-done", (request) => {
+    answered.set(request.headers.get("x-server")!, request);
+    return new Response("done");
+  }],
+]);
+
+/** Each case's path: fixed width, so that lengths in the expected answers hold for every one. */
+function pathOf(index: number): string {
+  return `/c${String(index).padStart(2, "0")}`;
+}
+
+describe("fetch-handler parity with Deno.serve and Bun.serve", () => {
+  let binks: Server;
+  let native: NativeServer | null = null;
+  const route: FetchFn = (request) => {
+    const signalCase = signalHandlers.get(new URL(request.url).pathname);
+    if (signalCase !== undefined) return signalCase(request);
+    const index = Number(
+      /\/c(\d\d)/.exec(request.url)?.[1] ?? request.headers.get("x-case")?.slice(2),
+    );
+    return cases[index]!.handler(request);
+  };
+
+  before(async () => {
+    binks = await serve({ fetch: route, port: 0, hostname: "127.0.0.1", onError: () => {} });
+    native = startNative(route);
+  });
+
+  after(async () => {
+    await binks.shutdown(0);
+    await native?.stop();
+  });
+
+  it("answers each case as expected, and as the runtime's own server does", async () => {
+    const outcomes = await Promise.all(cases.map(async (c, i) => {
+      const raw = c.raw.replaceAll("{pp}", pathOf(i));
+      const a = await exchange(binks.port, raw, c.head === true);
+      const b = native === null ? null : await exchange(native.port, raw, c.head === true);
+      return { c, a, b, i };
+    }));
+    const wrong: string[] = [];
+    const probe = typeof process !== "undefined" ? process.env.PARITY_PROBE : undefined;
+    if (probe !== undefined) {
+      const shown = outcomes.map(({ c, a, b }) => [c.name, a, b]);
+      (await import("node:fs")).writeFileSync(probe, JSON.stringify(shown));
+      return;
+    }
+    for (const { c, a, b, i } of outcomes) {
+      const binksWant = ((runtime === "deno" ? c.binksOn?.deno : undefined) ??
+        (runtime === "bun" ? c.binksOn?.bun : undefined) ?? c.binks).replaceAll("{pp}", pathOf(i));
+      if (a !== binksWant) wrong.push(`${c.name}: binks\n${a}\n--- expected\n${binksWant}`);
+      if (b === null) continue;
+      const nativeWant = (runtime === "deno" ? c.native?.deno : c.native?.bun)?.replaceAll(
+        "{pp}",
+        pathOf(i),
+      ) ?? binksWant;
+      if (b !== nativeWant) wrong.push(`${c.name}: ${runtime}\n${b}\n--- expected\n${nativeWant}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it("tells the handler through request.signal that its client left, and only then", async () => {
+    const servers: [string, number][] = [["binks", binks.port]];
+    if (native !== null) servers.push(["native", native.port]);
+    const seen = await Promise.all(servers.map(async ([name, port]) => {
+      const leaving = net.connect({ port, host: "127.0.0.1" });
+      leaving.on("error", () => {});
+      leaving.write(`GET /sig-wait HTTP/1.1\r\nHost: h.test\r\nX-Server: ${name}\r\n\r\n`);
+      await new Promise((r) => setTimeout(r, 100));
+      leaving.destroy();
+      const done = await exchange(
+        port,
+        `GET /sig-done HTTP/1.1\r\nHost: h.test\r\nX-Server: ${name}\r\n\r\n`,
+        false,
+      );
+      // The answer is out whole, and the connection still open: nothing was aborted.
+      await new Promise((r) => setTimeout(r, 50));
+      const after = answered.get(name)?.signal.aborted;
+      for (let i = 0; i < 30 && !signalSeen.has(name); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return `${done.split("\n")[0]}; after its answer aborted: ${after}; left: ${
+        signalSeen.get(name)
+      }`;
+    }));
+    const binksWant = "200; after its answer aborted: false; left: before false, then aborted";
+    assert.equal(seen[0], binksWant);
+    if (seen[1] !== undefined) {
+      assert.equal(seen[1], runtime === "deno" ? DENO_LEGACY_ABORT : binksWant);
+    }
+  });
+});
