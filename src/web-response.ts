@@ -184,6 +184,11 @@ function defineReadyResponse(
 function keep(body: unknown, keepBytes: number): KeptBody | undefined {
   if (body === null || body === undefined) return null;
   if (typeof body === "string") return body;
+  // A number, boolean or bigint is its text to the Fetch standard (WebIDL makes it a string):
+  // kept as one, it has the text type on Bun too, whose own Response leaves it out.
+  if (typeof body === "number" || typeof body === "boolean" || typeof body === "bigint") {
+    return String(body);
+  }
   const bytes = bytesOf(body);
   return bytes !== null && bytes.length <= keepBytes ? bytes.slice() : undefined;
 }

@@ -1141,6 +1141,12 @@ const cases: Case[] = [
     },
   },
   {
+    name: "a number body",
+    raw: get("{pp}"),
+    handler: () => new Response(42 as unknown as string),
+    binks: "200\ncontent-length: 2\ncontent-type: text/plain;charset=UTF-8\n\n42",
+  },
+  {
     name: "a Content-Type given with a text body",
     raw: get("{pp}"),
     handler: () => new Response("<p>", { headers: [["Content-Type", "text/html"]] }),
