@@ -290,6 +290,16 @@ function chunked(...pieces: string[]): string {
   return pieces.map((p) => `${p.length.toString(16)}\r\n${p}\r\n{wait}`).join("") + "0\r\n\r\n";
 }
 
+/** A stream of the given chunks as they are. */
+function stream2(...chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+}
+
 function stream(...steps: (string | Error)[]): ReadableStream<Uint8Array> {
   let i = 0;
   return new ReadableStream<Uint8Array>({
@@ -1432,6 +1442,63 @@ const cases: Case[] = [
       }),
     binks:
       '200\ncontent-length: 127\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=6","host=h.test"],"cookie":null,"body":6,"aborted":false}',
+  },
+  {
+    name: "HEAD as the handler sees it",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: (r) => new Response("x", { headers: { "x-method": r.method } }),
+    binks: "200\ncontent-length: 1\ncontent-type: text/plain;charset=UTF-8\nx-method: HEAD\n\n",
+  },
+  {
+    name: "a chunk that is a view into a larger buffer",
+    raw: get("{pp}"),
+    handler: () => new Response(stream2(new Uint8Array(enc.encode("..abc..").buffer, 2, 3))),
+    binks: "200\ncontent-length: 3\n\nabc",
+    native: {
+      deno: "200\ntransfer-encoding: chunked\n\nabc",
+      why: WHY.gathered,
+    },
+  },
+  {
+    name: "bytes changed after the Response was made",
+    raw: get("{pp}"),
+    handler: () => {
+      const bytes = enc.encode("abc");
+      const response = new Response(bytes);
+      bytes[0] = 0x78;
+      return response;
+    },
+    binks: "200\ncontent-length: 3\n\nabc",
+    native: {
+      bun: "200\ncontent-length: 3\ncontent-type: application/octet-stream\n\nabc",
+      why: WHY.noType,
+    },
+  },
+  {
+    name: "a producer that fills one buffer again for each piece",
+    raw: get("{pp}"),
+    handler: () => {
+      const buffer = new Uint8Array(2);
+      let i = 0;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (i === 3) return c.close();
+            buffer.set(enc.encode(["ab", "cd", "ef"][i++]!));
+            c.enqueue(buffer);
+          },
+        }),
+      );
+    },
+    binks: "200\ncontent-length: 6\n\nefefef",
+    native: {
+      deno: "200\ntransfer-encoding: chunked\n\nefefef",
+      bun: "200\ncontent-length: 6\n\nabcdef",
+      why: "a chunk is handed over as it is (Streams standard), so changing it once enqueued " +
+        "changes what goes out: binks, as Deno.serve, reads on before it writes; Bun.serve wrote " +
+        "each piece first",
+    },
   },
 ];
 
