@@ -241,6 +241,9 @@ const WHY = {
   noType: "Fetch gives bytes and an untyped Blob no Content-Type (RFC 9110 §8.3 lets it be left " +
     "out); Bun.serve makes one up",
   runtimeClass: "the runtime's own Blob, FormData or Response made these bytes, types and framing",
+  emptyHead:
+    "to HEAD binks passes on a handler's Content-Length only with no body at all (the README's " +
+    "rule, and the fetch model's); an empty body is sent as the GET's, with its length",
   chunkType:
     "Fetch: a chunk that is no Uint8Array is a TypeError; the runtimes cut the answer or send it",
 } as const;
@@ -1498,6 +1501,46 @@ const cases: Case[] = [
       why: "a chunk is handed over as it is (Streams standard), so changing it once enqueued " +
         "changes what goes out: binks, as Deno.serve, reads on before it writes; Bun.serve wrote " +
         "each piece first",
+    },
+  },
+  {
+    name: "HEAD, an empty text body with a Content-Length",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response("", { headers: { "content-length": "42" } }),
+    binks: "200\ncontent-length: 0\ncontent-type: text/plain;charset=UTF-8\n\n",
+    native: {
+      deno: "200\ncontent-length: 42\ncontent-type: text/plain;charset=UTF-8\n\n",
+      bun: "200\ncontent-length: 42\ncontent-type: text/plain;charset=UTF-8\n\n",
+      why: WHY.emptyHead,
+    },
+  },
+  {
+    name: "HEAD, an empty stream with a Content-Length",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response(stream(), { headers: { "content-length": "42" } }),
+    binks: "200\ncontent-length: 0\n\n",
+    native: {
+      deno: "200\ncontent-length: 42\n\n",
+      why: WHY.emptyHead,
+    },
+  },
+  {
+    name: "HEAD, a locked body",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => {
+      const response = new Response(stream("abc"));
+      response.body!.getReader();
+      return response;
+    },
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\n",
+      bun: "200\ntransfer-encoding: chunked\n\n",
+      why: "a locked body cannot be read to be sent: the handler's error (Deno too); Bun.serve " +
+        "answers as if it could",
     },
   },
 ];
