@@ -241,8 +241,9 @@ async function settled(server: HttpServer, label: string, entries: string[]): Pr
   await tick(1);
   off();
   assert.deepEqual(unhandled, [], `${label}: unhandled rejections`);
-  // No deadline of a request or connection outlives them.
-  assert.equal(timers.size, timersBefore, `${label}: timers`);
+  // No deadline of a request or connection outlives them. At most as many as before: under
+  // `bun test` every file shares one process, and an earlier file's timers may run out meanwhile.
+  assert.ok(timers.size <= timersBefore, `${label}: timers ${timers.size} > ${timersBefore}`);
   const logged = lines.join("").split("\n").filter((line) => line !== "")
     .map((line) => JSON.parse(line) as Entry)
     .map((e) => `${e.path} ${e.status} ${e.complete}`);
