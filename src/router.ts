@@ -37,7 +37,7 @@ import type { Handler } from "./connection.ts";
 import { errorReply } from "./connection.ts";
 import { hashPath, type IncomingRequest } from "./request.ts";
 import { BACKSLASH, normalPath, normalPattern, QUESTION, SLASH, TARGET } from "./bytes.ts";
-import type { Reply, StaticReply } from "./response.ts";
+import { discardStream, type Reply, StaticReply, type StreamBody } from "./response.ts";
 
 /** What a handler or middleware gives back: a reply, or a promise of one. */
 export type RouteResult = Reply | StaticReply | Promise<Reply | StaticReply>;
@@ -46,7 +46,8 @@ export type RouteResult = Reply | StaticReply | Promise<Reply | StaticReply>;
  * Runs around a handler: do something before, call `next()` for the rest of
  * the chain, do something after (with its result), or answer without calling
  * it. Global middleware (`use`) runs first, in the order added, then the
- * route's own, then the handler.
+ * route's own, then the handler. `next()` runs the rest once, and only until the middleware has
+ * answered; a stream reply it gave that the answer does not carry on is closed.
  */
 export type Middleware = (req: IncomingRequest, next: () => RouteResult) => RouteResult;
 
@@ -64,7 +65,8 @@ function chain(middleware: readonly Middleware[], handler: Handler): Handler {
 
 /**
  * Middleware `i` onwards, then `last`. Each `next` runs the rest once: a second call would run
- * the handler again (a second write, a second charge).
+ * the handler again (a second write, a second charge), and so would a call after the middleware
+ * gave its answer (from a timer), for a request answered already.
  */
 function runChain(
   middleware: readonly Middleware[],
@@ -73,12 +75,96 @@ function runChain(
   last: Handler,
 ): RouteResult {
   if (i === middleware.length) return last(req);
-  let called = false;
-  return middleware[i]!(req, () => {
-    if (called) throw new Error("middleware called next() twice");
-    called = true;
-    return runChain(middleware, req, i + 1, last);
-  });
+  const link = new Link();
+  let out: RouteResult;
+  try {
+    out = middleware[i]!(req, () => link.next(middleware, req, i + 1, last));
+  } catch (error) {
+    link.settle(FAILED);
+    throw error;
+  }
+  if (out instanceof Promise) out.then((reply) => link.settle(reply), () => link.settle(FAILED));
+  else if (!isForeignThenable(out)) link.settle(out);
+  return out;
+}
+
+/**
+ * A thenable that is no Promise, which the connection awaits too: it is left alone (its then()
+ * called once, by the connection), its answer unknown here.
+ */
+function isForeignThenable(out: unknown): boolean {
+  return typeof out === "object" && out !== null && !(out instanceof StaticReply) &&
+    typeof (out as { then?: unknown }).then === "function";
+}
+
+/** A middleware's answer that is a failure (thrown, or rejected): nothing of next()'s goes out. */
+const FAILED = Symbol("failed");
+
+/**
+ * One middleware's call: whether its `next` ran, what it gave, and the middleware's own answer.
+ * A stream reply `next()` gave that the answer does not carry on (replaced by text, a failure,
+ * no reply) would never be closed by the connection, which sees only the answer: its producer
+ * may hold an open file, so it is closed here.
+ */
+class Link {
+  private called = false;
+  private settled = false;
+  private given: Reply | StaticReply | undefined = undefined;
+  private answer: unknown = undefined;
+
+  next(
+    middleware: readonly Middleware[],
+    req: IncomingRequest,
+    i: number,
+    last: Handler,
+  ): RouteResult {
+    if (this.settled) throw new Error("middleware called next() after its answer was given");
+    if (this.called) throw new Error("middleware called next() twice");
+    this.called = true;
+    const result = runChain(middleware, req, i, last);
+    if (!(result instanceof Promise)) {
+      this.gave(result);
+      return result;
+    }
+    // The middleware gets a promise that settles as the handler's does, so one it ignores is
+    // an unhandled rejection as before.
+    return result.then((reply) => {
+      this.gave(reply);
+      return reply;
+    });
+  }
+
+  settle(answer: unknown): void {
+    this.settled = true;
+    this.answer = answer;
+    this.closeLost();
+  }
+
+  private gave(reply: Reply | StaticReply): void {
+    this.given = reply;
+    if (this.settled) this.closeLost();
+  }
+
+  private closeLost(): void {
+    const given = streamOf(this.given);
+    if (given === null) return;
+    this.given = undefined;
+    if (this.answer === FAILED || streamOf(this.answer) === null) discardStream(given);
+  }
+}
+
+/** The stream body of what a handler or middleware gave, or null when it carries none. */
+function streamOf(reply: unknown): StreamBody | null {
+  if (typeof reply !== "object" || reply === null || reply instanceof StaticReply) return null;
+  try {
+    const body = (reply as Reply).body;
+    return typeof body === "object" && body !== null && Symbol.asyncIterator in body
+      ? body as StreamBody
+      : null;
+  } catch {
+    // A getter that throws: no stream that binks could reach.
+    return null;
+  }
 }
 
 /** The methods RFC 9110 and RFC 5789 define: `get` is another method, and surely a typo. */

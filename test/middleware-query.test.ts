@@ -1,0 +1,444 @@
+/**
+ * Middleware misused as application code misuses it (next() twice, late, never, ignored; throws
+ * and non-replies; replies replaced; stream replies dropped), served through the real connection
+ * over an in-process transport: each failure reported once, a 500, nothing run twice or after the
+ * answer, no unhandled rejection, no stream left open.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type Middleware, Router } from "../src/router.ts";
+import { HttpServer } from "../src/server.ts";
+import type { Handler } from "../src/connection.ts";
+import type { ConnectionEvents, Transport } from "../src/transport.ts";
+import type { Reply } from "../src/response.ts";
+import { parseResponses } from "./client.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Keeps what the core writes. */
+class Wire implements Transport {
+  readonly chunks: Uint8Array[] = [];
+  closed = false;
+  readonly pending = 0;
+  readonly remoteAddress = "192.0.2.9";
+  readonly remotePort = 4712;
+  events!: ConnectionEvents;
+
+  write(bytes: Uint8Array, owned: boolean): boolean {
+    this.chunks.push(owned ? bytes : bytes.slice());
+    return true;
+  }
+  pause(): void {}
+  resume(): void {}
+  end(): void {}
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    queueMicrotask(() => this.events.onClose());
+  }
+  bytes(): Uint8Array {
+    const all = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of this.chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return all;
+  }
+}
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+/** What one request through `handler` came to: its answers, reports and loose rejections. */
+interface Outcome {
+  statuses: number[];
+  bodies: string[];
+  errors: string[];
+  unhandled: unknown[];
+}
+
+/**
+ * Send `method target` to a server on `handler`, wait (a bounded while) for `ready`, then give
+ * late work two more turns to show itself.
+ */
+async function exchange(
+  handler: Handler,
+  target: string,
+  method = "GET",
+  ready: () => boolean = () => true,
+): Promise<Outcome> {
+  const errors: string[] = [];
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const server = new HttpServer({
+      handler,
+      lingerMs: 5,
+      onError: (e) => errors.push(e instanceof Error ? e.message : String(e)),
+    });
+    const wire = new Wire();
+    wire.events = server.accept(wire);
+    wire.events.onData(enc.encode(`${method} ${target} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    for (let i = 0; i < 100; i++) {
+      if (ready() && parseResponses(wire.bytes(), [method === "HEAD"]).responses.length > 0) break;
+      await tick(2);
+    }
+    await tick(5);
+    await tick(5);
+    const { responses } = parseResponses(wire.bytes(), [method === "HEAD"]);
+    await server.shutdown(50);
+    return {
+      statuses: responses.map((r) => r.status),
+      bodies: responses.map((r) => dec.decode(r.body)),
+      errors,
+      unhandled,
+    };
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+}
+
+/**
+ * A producer holding a resource from when it is made, as an opened file does: closed by its
+ * end or by return(), and it counts every close.
+ */
+class Held implements AsyncIterable<string> {
+  closes = 0;
+  pulled = 0;
+  private done = false;
+  private readonly pieces: string[];
+  constructor(pieces: string[]) {
+    this.pieces = pieces;
+  }
+  [Symbol.asyncIterator](): AsyncIterator<string> {
+    return {
+      next: () => {
+        if (this.done) return Promise.resolve({ done: true, value: undefined });
+        const piece = this.pieces[this.pulled++];
+        if (piece === undefined) {
+          this.close();
+          return Promise.resolve({ done: true, value: undefined });
+        }
+        return Promise.resolve({ done: false, value: piece });
+      },
+      return: () => {
+        this.close();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+  private close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.closes++;
+  }
+}
+
+describe("middleware misuse", () => {
+  it("next() twice, one after the other: the handler runs once, a 500 reported once", async () => {
+    let runs = 0;
+    const router = new Router()
+      .use((_req, next) => {
+        next();
+        return next();
+      })
+      .get("/", () => {
+        runs++;
+        return { body: "ok" };
+      });
+    const out = await exchange(router.handler, "/");
+    assert.deepEqual(out.statuses, [500]);
+    assert.deepEqual(out.errors, ["middleware called next() twice"]);
+    assert.equal(runs, 1);
+    assert.deepEqual(out.unhandled, []);
+  });
+
+  it("next() twice at once from async middleware: the handler runs once, a 500", async () => {
+    let runs = 0;
+    const router = new Router().get("/", async (_req, next) => {
+      const [a] = await Promise.all([next(), next()]);
+      return a;
+    }, async () => {
+      runs++;
+      await tick(1);
+      return { body: "ok" };
+    });
+    const out = await exchange(router.handler, "/");
+    assert.deepEqual(out.statuses, [500]);
+    assert.deepEqual(out.errors, ["middleware called next() twice"]);
+    assert.equal(runs, 1);
+    assert.deepEqual(out.unhandled, []);
+  });
+
+  it("next() never called: the middleware's answer, the handler not run, nothing reported", async () => {
+    let runs = 0;
+    const router = new Router().use(() => ({ status: 401, body: "no" })).get("/", () => {
+      runs++;
+      return { body: "ok" };
+    });
+    const out = await exchange(router.handler, "/");
+    assert.deepEqual([out.statuses, out.bodies, out.errors, runs], [[401], ["no"], [], 0]);
+  });
+
+  it("next() called from a timer after the middleware answered throws; the handler never runs", async () => {
+    let runs = 0;
+    let late: unknown = "not called";
+    const router = new Router()
+      .use((_req, next) => {
+        setTimeout(() => {
+          try {
+            late = next();
+          } catch (e) {
+            late = e;
+          }
+        }, 1);
+        return { status: 202, body: "later" };
+      })
+      .get("/", () => {
+        runs++;
+        return { body: "charged" };
+      });
+    const out = await exchange(router.handler, "/", "GET", () => late !== "not called");
+    assert.deepEqual([out.statuses, out.bodies, out.errors], [[202], ["later"], []]);
+    assert.equal(runs, 0);
+    assert.ok(late instanceof Error);
+    assert.equal(late.message, "middleware called next() after its answer was given");
+  });
+
+  it("next() called after async middleware settled throws too", async () => {
+    let runs = 0;
+    let late: unknown = "not called";
+    const router = new Router().get("/", async (_req, next) => {
+      await tick(1);
+      setTimeout(() => {
+        try {
+          late = next();
+        } catch (e) {
+          late = e;
+        }
+      }, 1);
+      return { status: 203, body: "mw" };
+    }, () => {
+      runs++;
+      return { body: "h" };
+    });
+    const out = await exchange(router.handler, "/", "GET", () => late !== "not called");
+    assert.deepEqual([out.statuses, out.errors, runs], [[203], [], 0]);
+    assert.ok(late instanceof Error);
+  });
+
+  it("next() may still be called later by a middleware whose own promise is pending", async () => {
+    // It answers with that promise: nothing is given yet, so the rest of the chain is wanted.
+    const router = new Router()
+      .use((_req, next) => new Promise((resolve) => setTimeout(() => resolve(next()), 2)))
+      .get("/", () => ({ body: "handler" }));
+    const out = await exchange(router.handler, "/");
+    assert.deepEqual([out.statuses, out.bodies, out.errors], [[200], ["handler"], []]);
+  });
+
+  for (const when of ["before", "after"] as const) {
+    it(`middleware that throws ${when} next(): a 500, reported once`, async () => {
+      let runs = 0;
+      const router = new Router().use((_req, next) => {
+        if (when === "after") next();
+        throw new Error(`thrown ${when}`);
+      }).get("/", () => {
+        runs++;
+        return { body: "ok" };
+      });
+      const out = await exchange(router.handler, "/");
+      assert.deepEqual(out.statuses, [500]);
+      assert.deepEqual(out.errors, [`thrown ${when}`]);
+      assert.equal(runs, when === "after" ? 1 : 0);
+      assert.deepEqual(out.unhandled, []);
+    });
+  }
+
+  it("async middleware that rejects after awaiting next(): a 500, reported once", async () => {
+    const router = new Router().use(async (_req, next) => {
+      await next();
+      throw new Error("after await");
+    }).get("/", () => Promise.resolve({ body: "ok" }));
+    const out = await exchange(router.handler, "/");
+    assert.deepEqual([out.statuses, out.errors, out.unhandled], [[500], ["after await"], []]);
+  });
+
+  it("middleware that returns no reply, or a promise of none: a 500, reported once", async () => {
+    const cases: Middleware[] = [
+      (_req, next) => {
+        next();
+        return undefined as unknown as Reply;
+      },
+      async (_req, next) => {
+        await next();
+        return undefined as unknown as Reply;
+      },
+      (_req, next) => {
+        next();
+        return 42 as unknown as Reply;
+      },
+    ];
+    for (const mw of cases) {
+      const out = await exchange(new Router().use(mw).get("/", () => ({ body: "x" })).handler, "/");
+      assert.deepEqual(out.statuses, [500]);
+      assert.equal(out.errors.length, 1);
+      assert.deepEqual(out.unhandled, []);
+    }
+  });
+
+  it("middleware that replaces next()'s reply: its own goes out", async () => {
+    const router = new Router().use(async (_req, next) => {
+      await next();
+      return { status: 418, body: "mine" };
+    }).get("/", () => ({ body: "theirs" }));
+    const out = await exchange(router.handler, "/");
+    assert.deepEqual([out.statuses, out.bodies, out.errors], [[418], ["mine"], []]);
+  });
+
+  it("params: global middleware sees them after next(), a mounted router's before and after", async () => {
+    const seen: string[] = [];
+    const api = new Router()
+      .use((req, next) => {
+        seen.push(`api before ${JSON.stringify(req.params)}`);
+        const out = next();
+        seen.push(`api after ${JSON.stringify(req.params)}`);
+        return out;
+      })
+      .get("/users/:id", (req) => ({ body: req.params.id! }));
+    const app = new Router()
+      .use((req, next) => {
+        seen.push(`app before ${JSON.stringify(req.params)}`);
+        const out = next();
+        seen.push(`app after ${JSON.stringify(req.params)}`);
+        return out;
+      })
+      .mount("/api", api);
+    const out = await exchange(app.handler, "/api/users/a%20b");
+    assert.deepEqual([out.statuses, out.bodies], [[200], ["a b"]]);
+    assert.deepEqual(seen, [
+      "app before {}",
+      'api before {"id":"a b"}',
+      'api after {"id":"a b"}',
+      'app after {"id":"a b"}',
+    ]);
+  });
+
+  it("HEAD routed to GET runs the route's middleware once, with the method HEAD", async () => {
+    const seen: string[] = [];
+    const router = new Router().get("/", (req, next) => {
+      seen.push(req.method);
+      return next();
+    }, () => ({ body: "body" }));
+    const out = await exchange(router.handler, "/", "HEAD");
+    assert.deepEqual([out.statuses, out.bodies, seen], [[200], [""], ["HEAD"]]);
+  });
+
+  it("404, 405 and OPTIONS: global middleware runs once, a route's own never", async () => {
+    for (
+      const [method, target, status] of [["GET", "/nope", 404], ["POST", "/", 405], [
+        "OPTIONS",
+        "/",
+        204,
+      ]] as const
+    ) {
+      const seen: string[] = [];
+      const router = new Router()
+        .use((req, next) => {
+          seen.push(`global ${req.method}`);
+          return next();
+        })
+        .get("/", (_req, next) => {
+          seen.push("route");
+          return next();
+        }, () => ({ body: "x" }))
+        .post("/other", () => ({ body: "y" }));
+      const out = await exchange(router.handler, target, method);
+      assert.deepEqual([out.statuses, seen], [[status], [`global ${method}`]]);
+    }
+  });
+
+  describe("a stream reply that middleware does not pass on is closed once", () => {
+    const cases: [string, (made: Held[]) => Router, number][] = [
+      ["replaced by a text reply (async)", (made) =>
+        new Router().use(async (_req, next) => {
+          await next();
+          return { status: 304 };
+        }).get("/", () => ({ body: made[made.push(new Held(["a", "b"])) - 1] })), 304],
+      ["replaced by a text reply (sync)", (made) =>
+        new Router().use((_req, next) => {
+          next();
+          return { status: 200, body: "other" };
+        }).get("/", () => ({ body: made[made.push(new Held(["a", "b"])) - 1] })), 200],
+      ["the middleware threw after next()", (made) =>
+        new Router().use((_req, next) => {
+          next();
+          throw new Error("after");
+        }).get("/", () => ({ body: made[made.push(new Held(["a"])) - 1] })), 500],
+      ["next() called twice", (made) =>
+        new Router().use((_req, next) => {
+          next();
+          return next();
+        }).get("/", () => ({ body: made[made.push(new Held(["a"])) - 1] })), 500],
+      [
+        "async handler, middleware returned no reply",
+        (made) =>
+          new Router().use(async (_req, next) => {
+            await next();
+            return null as unknown as Reply;
+          }).get("/", () => Promise.resolve({ body: made[made.push(new Held(["a"])) - 1] })),
+        500,
+      ],
+      [
+        "next()'s promise ignored, the middleware's own reply given first",
+        (made) =>
+          new Router().use((_req, next) => {
+            void next();
+            return { status: 200, body: "first" };
+          }).get("/", async () => {
+            await tick(1);
+            return { body: made[made.push(new Held(["a"])) - 1] };
+          }),
+        200,
+      ],
+    ];
+    for (const [name, build, status] of cases) {
+      it(name, async () => {
+        const made: Held[] = [];
+        const out = await exchange(build(made).handler, "/");
+        assert.deepEqual(out.statuses, [status]);
+        assert.equal(made.length, 1);
+        assert.equal(made[0]!.closes, 1);
+        assert.deepEqual(out.unhandled, []);
+      });
+    }
+
+    it("one passed on (with fields added, or wrapped) is not closed by the router", async () => {
+      const held = new Held(["a", "b"]);
+      const router = new Router().use(async (_req, next) => {
+        const r = await next() as Reply;
+        async function* upper(body: AsyncIterable<string>) {
+          for await (const piece of body) yield piece.toUpperCase();
+        }
+        return { status: 200, body: upper(r.body as AsyncIterable<string>) };
+      }).get("/", () => ({ body: held }));
+      const out = await exchange(router.handler, "/");
+      assert.deepEqual([out.statuses, out.bodies, held.closes, held.pulled], [[200], ["AB"], 1, 3]);
+    });
+
+    it("one read to its end by the middleware is not closed again", async () => {
+      const held = new Held(["a", "b"]);
+      const router = new Router().use(async (_req, next) => {
+        const r = await next() as Reply;
+        let all = "";
+        for await (const piece of r.body as AsyncIterable<string>) all += piece;
+        return { body: `[${all}]` };
+      }).get("/", () => ({ body: held }));
+      const out = await exchange(router.handler, "/");
+      assert.deepEqual([out.statuses, out.bodies, held.closes], [[200], ["[ab]"], 1]);
+    });
+  });
+});
