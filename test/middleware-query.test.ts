@@ -2,15 +2,20 @@
  * Middleware misused as application code misuses it (next() twice, late, never, ignored; throws
  * and non-replies; replies replaced; stream replies dropped), served through the real connection
  * over an in-process transport: each failure reported once, a 500, nothing run twice or after the
- * answer, no unhandled rejection, no stream left open.
+ * answer, no unhandled rejection, no stream left open. Then `req.query` against the WHATWG URL
+ * parser's `searchParams`, and `req.params` against `decodeURIComponent`.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { type Middleware, Router } from "../src/router.ts";
 import { HttpServer } from "../src/server.ts";
 import type { Handler } from "../src/connection.ts";
 import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { Reply } from "../src/response.ts";
+import { IncomingRequest } from "../src/request.ts";
+import { findHeadEnd, parseHead, RequestHead } from "../src/parser.ts";
+import { defaultLimits } from "../src/limits.ts";
 import { parseResponses } from "./client.ts";
 
 const enc = new TextEncoder();
@@ -440,5 +445,139 @@ describe("middleware misuse", () => {
       const out = await exchange(router.handler, "/");
       assert.deepEqual([out.statuses, out.bodies, held.closes], [[200], ["[ab]"], 1]);
     });
+  });
+});
+
+// ---- req.query and req.params ----
+
+/** Room for a request line of a MiB, the most `maxRequestLine` may be set to. */
+const WIDE = { ...defaultLimits, maxRequestLine: 1 << 20, maxHeadBytes: 1 << 21 };
+
+/** A request parsed from `target`, as the server would hand it to a handler. */
+function parsed(target: string): IncomingRequest | null {
+  const bytes = enc.encode(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  const head = new RequestHead(defaultLimits.maxHeaders);
+  const end = findHeadEnd(bytes, 0, 0, bytes.length, { scan: 0 });
+  if (end < 0 || parseHead(bytes, 0, end, head, WIDE) !== 0) return null;
+  return new IncomingRequest(head, null, { remoteAddress: "" });
+}
+
+function pairs(params: URLSearchParams): [string, string][] {
+  return [...params];
+}
+
+/** What a fetch handler's `new URL(request.url).searchParams` holds for the target. */
+function whatwg(target: string): [string, string][] {
+  return pairs(new URL(target, "http://x").searchParams);
+}
+
+describe("req.query against WHATWG URLSearchParams", () => {
+  const picked = [
+    "/?a+b=c+d",
+    "/?a%20b=c%20d",
+    "/?a=%",
+    "/?a=%4",
+    "/?a=%zz&b=%4g",
+    "/?%=%%",
+    "/?a=%00",
+    "/?=",
+    "/?=v",
+    "/?k=",
+    "/?k",
+    "/?&&a=1&&",
+    "/?a=b=c==",
+    "/?a=1&b=2&a=3&a=4",
+    "/?caf%C3%A9=%E2%82%AC",
+    "/?a=%C3",
+    "/?a=%C3%28",
+    "/?a=%ED%A0%80",
+    "/?a=%F0%9F%98%80%F0%9F",
+    "/?a=%FF%FE",
+    "/??a=1",
+    "/?a=1?b=2",
+    "/p?x=%2B+%2b",
+    "/p",
+    "/p?",
+    "http://h/p?q=1&q=2",
+    "http://h?q=%41",
+    "/?a=\"<>'`{}|^",
+    "/?a=;b=c",
+    "/?%61=%62",
+  ];
+
+  it("agrees on hand-picked queries", () => {
+    for (const target of picked) {
+      const r = parsed(target);
+      assert.notEqual(r, null, target);
+      assert.deepEqual(pairs(r!.query), whatwg(target), target);
+    }
+  });
+
+  it("getAll keeps the order the names came in", () => {
+    const r = parsed("/?a=3&b=x&a=1&a=2")!;
+    assert.deepEqual(r.query.getAll("a"), ["3", "1", "2"]);
+    assert.equal(r.query.get("a"), "3");
+  });
+
+  it("a `#` in the target is refused before any handler", () => {
+    assert.equal(parsed("/?a=1#frag"), null);
+  });
+
+  it("agrees on a very long query", () => {
+    const target = "/?" +
+      Array.from({ length: 40_000 }, (_, i) => `k${i % 7}=%E2%82%AC+${i}`).join("&");
+    const r = parsed(target)!;
+    assert.deepEqual(pairs(r.query), whatwg(target));
+    assert.equal(r.query.getAll("k3").length, 5714);
+  });
+
+  it("agrees on random queries", () => {
+    const hex = fc.constantFrom(..."0123456789abcdefABCDEFgz%");
+    const piece = fc.oneof(
+      fc.constantFrom("a", "b", "=", "&", "+", "?", "%", ";", "~", "'", "/", ":", "@", '"'),
+      fc.tuple(hex, hex).map(([a, b]) => `%${a}${b}`),
+      fc.integer({ min: 0x80, max: 0xff }).map((n) => `%${n.toString(16).toUpperCase()}`),
+      fc.integer({ min: 0x21, max: 0x7e }).filter((n) => n !== 0x23).map((n) =>
+        String.fromCharCode(n)
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (pieces) => {
+        const target = "/q?" + pieces.join("");
+        const r = parsed(target);
+        assert.notEqual(r, null, target);
+        assert.deepEqual(pairs(r!.query), whatwg(target), target);
+      }),
+      { seed: 0x5eed, numRuns: 2000 },
+    );
+  });
+});
+
+describe("req.params against decodeURIComponent", () => {
+  const router = new Router()
+    .get("/u/:id", (req) => ({ body: req.params.id! }))
+    .get("/f/*", (req) => ({ body: req.params["*"]! }));
+
+  /** The status and the param the route handed over, or null when refused. */
+  function route(target: string): [number, string | null] {
+    const r = parsed(target);
+    assert.notEqual(r, null, target);
+    const out = router.handler(r!) as Reply;
+    return [out.status ?? 200, out.status === undefined ? out.body as string : null];
+  }
+
+  it("decodes as decodeURIComponent, `+` left as it is, bad encoding a 400", () => {
+    for (const segment of ["a+b", "a%20b", "%2B", "%2F", "%25", "%00", "caf%c3%a9", "%E2%82%AC"]) {
+      assert.deepEqual(route(`/u/${segment}`), [200, decodeURIComponent(segment)], segment);
+    }
+    for (const segment of ["%", "%4", "%zz", "%C3", "%C3%28", "%ED%A0%80", "%FF"]) {
+      assert.throws(() => decodeURIComponent(segment), URIError);
+      assert.deepEqual(route(`/u/${segment}`), [400, null], segment);
+    }
+  });
+
+  it("the wildcard's rest decoded whole, its slashes kept", () => {
+    assert.deepEqual(route("/f/a%2Fb/c%20d"), [200, "a/b/c d"]);
+    assert.deepEqual(route("/f/a/%E0"), [400, null]);
   });
 });
