@@ -7,47 +7,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type HttpOptions, HttpServer } from "../src/server.ts";
-import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { Reply } from "../src/response.ts";
 import { fetchHandler } from "../src/fetch.ts";
-import { parseResponses } from "./client.ts";
+
+import { Wire } from "./wire.ts";
 
 const enc = new TextEncoder();
-
-/** Keeps what the core writes; close() calls back a turn later, as a socket does. */
-class Wire implements Transport {
-  readonly chunks: Uint8Array[] = [];
-  closed = false;
-  readonly pending = 0;
-  readonly remoteAddress = "192.0.2.7";
-  readonly remotePort = 4711;
-  events!: ConnectionEvents;
-
-  write(bytes: Uint8Array, owned: boolean): boolean {
-    this.chunks.push(owned ? bytes : bytes.slice());
-    return true;
-  }
-  pause(): void {}
-  resume(): void {}
-  end(): void {}
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    queueMicrotask(() => this.events.onClose());
-  }
-  reset(): void {
-    this.close();
-  }
-  statuses(): number[] {
-    const all = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of this.chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return parseResponses(all).responses.map((r) => r.status);
-  }
-}
 
 function serve(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
   const errors: unknown[] = [];

@@ -11,47 +11,15 @@ import fc from "fast-check";
 import { type Middleware, Router } from "../src/router.ts";
 import { HttpServer } from "../src/server.ts";
 import type { Handler } from "../src/connection.ts";
-import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { Reply } from "../src/response.ts";
 import { IncomingRequest } from "../src/request.ts";
 import { findHeadEnd, parseHead, RequestHead } from "../src/parser.ts";
 import { defaultLimits } from "../src/limits.ts";
 import { parseResponses } from "./client.ts";
+import { Wire } from "./wire.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** Keeps what the core writes. */
-class Wire implements Transport {
-  readonly chunks: Uint8Array[] = [];
-  closed = false;
-  readonly pending = 0;
-  readonly remoteAddress = "192.0.2.9";
-  readonly remotePort = 4712;
-  events!: ConnectionEvents;
-
-  write(bytes: Uint8Array, owned: boolean): boolean {
-    this.chunks.push(owned ? bytes : bytes.slice());
-    return true;
-  }
-  pause(): void {}
-  resume(): void {}
-  end(): void {}
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    queueMicrotask(() => this.events.onClose());
-  }
-  bytes(): Uint8Array {
-    const all = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of this.chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return all;
-  }
-}
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 

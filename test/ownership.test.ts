@@ -7,74 +7,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type HttpOptions, HttpServer } from "../src/server.ts";
-import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { Reply } from "../src/response.ts";
 import { fetchHandler } from "../src/fetch.ts";
 import { timers } from "../src/clock.ts";
 import { parseResponses } from "./client.ts";
+import { Wire } from "./wire.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** Keeps what the core writes; close() calls back a turn later, as a socket does. */
-class Wire implements Transport {
-  readonly chunks: Uint8Array[] = [];
-  closed = false;
-  wasReset = false;
-  readonly pending = 0;
-  readonly remoteAddress = "192.0.2.7";
-  readonly remotePort = 4711;
-  events!: ConnectionEvents;
-
-  /** Our side was half-closed (a FIN sent). */
-  ended = false;
-  /** Writes after that, which a socket refuses (Node: ERR_STREAM_WRITE_AFTER_END). */
-  writesAfterEnd = 0;
-
-  write(bytes: Uint8Array, owned: boolean): boolean {
-    if (this.closed) throw new Error("write after close");
-    if (this.ended) this.writesAfterEnd++;
-    this.chunks.push(owned ? bytes : bytes.slice());
-    return true;
-  }
-  pause(): void {}
-  resume(): void {}
-  end(): void {
-    this.ended = true;
-  }
-  /** How long after close() it is reported, in ms: 0 for a microtask (Node's socket takes a turn). */
-  lag = 0;
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.lag === 0) queueMicrotask(() => this.events.onClose());
-    else setTimeout(() => this.events.onClose(), this.lag);
-  }
-  reset(): void {
-    this.wasReset = true;
-    this.close();
-  }
-  /** The client resets the connection. */
-  leave(): void {
-    this.closed = true;
-    this.events.onClose();
-  }
-  bytes(): Uint8Array {
-    const all = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of this.chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return all;
-  }
-  statuses(headOnly: boolean[] = []): number[] {
-    return parseResponses(this.bytes(), headOnly).responses.map((r) => r.status);
-  }
-  text(): string {
-    return dec.decode(this.bytes());
-  }
-}
 
 /** One access-log entry, as far as these tests look. */
 interface Entry {

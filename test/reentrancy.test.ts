@@ -9,60 +9,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type HttpOptions, HttpServer } from "../src/server.ts";
-import type { ConnectionEvents, Transport } from "../src/transport.ts";
 import type { Reply } from "../src/response.ts";
 import type { IncomingRequest } from "../src/request.ts";
 import { fetchHandler } from "../src/fetch.ts";
 import { Router } from "../src/router.ts";
-import { header, parseResponses, RawClient } from "./client.ts";
+import { header, RawClient } from "./client.ts";
+import { Wire } from "./wire.ts";
 import { serve as listen } from "../serve.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** Keeps what the core writes; counts writes after our FIN and refuses writes after the close. */
-class Wire implements Transport {
-  readonly chunks: Uint8Array[] = [];
-  closed = false;
-  ended = false;
-  writesAfterEnd = 0;
-  readonly pending = 0;
-  readonly remoteAddress = "192.0.2.7";
-  readonly remotePort = 4711;
-  events!: ConnectionEvents;
-
-  write(bytes: Uint8Array, owned: boolean): boolean {
-    if (this.closed) throw new Error("write after close");
-    if (this.ended) this.writesAfterEnd++;
-    this.chunks.push(owned ? bytes : bytes.slice());
-    return true;
-  }
-  pause(): void {}
-  resume(): void {}
-  end(): void {
-    this.ended = true;
-  }
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    queueMicrotask(() => this.events.onClose());
-  }
-  reset(): void {
-    this.close();
-  }
-  /** Each response as `status body`, in order. */
-  answers(headOnly: boolean[] = []): string[] {
-    const all = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of this.chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    const { responses, rest } = parseResponses(all, headOnly);
-    assert.equal(rest, all.length, `bytes after the last whole answer: ${dec.decode(all)}`);
-    return responses.map((r) => `${r.status} ${dec.decode(r.body)}`);
-  }
-}
 
 /** A server over the in-process wire, which records errors, log lines and stray rejections. */
 function serve(options: Partial<HttpOptions> & Pick<HttpOptions, "handler">) {
