@@ -83,7 +83,7 @@ function runChain(
     link.settle(FAILED);
     throw error;
   }
-  if (out instanceof Promise) out.then((reply) => link.settle(reply), () => link.settle(FAILED));
+  if (out instanceof Promise) link.answered(out);
   else if (!isForeignThenable(out)) link.settle(out);
   return out;
 }
@@ -111,6 +111,8 @@ class Link {
   private settled = false;
   private given: Reply | StaticReply | undefined = undefined;
   private answer: unknown = undefined;
+  /** The middleware's answer, a promise not watched (yet): see {@link answered}. */
+  private unwatched: Promise<Reply | StaticReply> | null = null;
 
   next(
     middleware: readonly Middleware[],
@@ -134,6 +136,20 @@ class Link {
     });
   }
 
+  /**
+   * The middleware answered with a promise. Its outcome matters only while `next()` may still be
+   * called late, or once a stream was given that it may drop: most middleware calls `next()`
+   * before its first `await`, and most handlers give no stream, so it is watched only then.
+   */
+  answered(out: Promise<Reply | StaticReply>): void {
+    if (!this.called || streamOf(this.given) !== null) this.watch(out);
+    else this.unwatched = out;
+  }
+
+  private watch(out: Promise<Reply | StaticReply>): void {
+    out.then((reply) => this.settle(reply), () => this.settle(FAILED));
+  }
+
   settle(answer: unknown): void {
     this.settled = true;
     this.answer = answer;
@@ -143,6 +159,10 @@ class Link {
   private gave(reply: Reply | StaticReply): void {
     this.given = reply;
     if (this.settled) this.closeLost();
+    else if (this.unwatched !== null && streamOf(reply) !== null) {
+      this.watch(this.unwatched);
+      this.unwatched = null;
+    }
   }
 
   private closeLost(): void {
