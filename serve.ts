@@ -147,8 +147,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
       ready: {
         // Node has no server of its own that could be handed a Response without its body.
         lazy: runtime === "node",
-        // Bun hands bytes out of a Response in pieces to be joined: a copy costs less.
-        keepBytes: runtime === "bun" ? 1024 * 1024 : undefined,
+        // Bun hands bytes out of a Response's stream in pieces to be joined, but its bytes()
+        // hands over the copy its Response took: larger bytes are taken out that way.
+        takeBytes: runtime === "bun",
       },
     });
   } else if (options.fetch !== undefined) {

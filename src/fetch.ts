@@ -32,7 +32,7 @@ export interface FetchHandlerOptions {
   globalResponse?: boolean;
   /**
    * With `globalResponse`: how that `Response` works on this runtime (see
-   * `web-response.ts`). `serve()` makes it lazy on Node and keeps bytes up to 1 MiB on Bun.
+   * `web-response.ts`). `serve()` makes it lazy on Node and has it take bytes whole on Bun.
    */
   ready?: ReadyResponseOptions;
 }
@@ -124,7 +124,7 @@ export function toRequest(req: IncomingRequest): Request {
  * would be streamed is cancelled at once: its producer stops rather than run for nobody.
  */
 export async function toReply(response: Response, headOnly: boolean = false): Promise<Reply> {
-  return readyReply(response) ?? await streamReply(response, headOnly);
+  return await (readyReply(response) ?? streamReply(response, headOnly));
 }
 
 /**
@@ -192,11 +192,20 @@ function bodyUsed(body: ReadableStream<Uint8Array>): TypeError {
   return new TypeError("the Response's body was read already: a Response can be sent once, unread");
 }
 
-/** The reply for a `Response` whose body was kept as given, at once; undefined for any other. */
-function readyReply(response: Response): Reply | undefined {
+/**
+ * The reply for a `Response` whose body was kept as given (at once, or once its bytes are
+ * taken out of the runtime's `Response`); undefined for any other.
+ */
+function readyReply(response: Response): Reply | Promise<Reply> | undefined {
   const body = keptBody(response);
   if (body === undefined) return undefined;
   const reply: Reply = { status: response.status, headers: headerList(response) };
+  if (body instanceof Promise) {
+    return body.then((bytes) => {
+      reply.body = bytes;
+      return reply;
+    });
+  }
   if (body !== null) reply.body = body;
   return reply;
 }

@@ -25,9 +25,21 @@ type ResponseClass = typeof Response;
 /** What a ReadyResponse keeps: its body as given, null for none. */
 export type KeptBody = string | Uint8Array | null;
 
+/**
+ * A kept body as the sender gets it: bytes left in the runtime's `Response` come as the
+ * promise of them, taken out of it whole (see {@link ReadyResponseOptions.takeBytes}).
+ */
+export type SentBody = KeptBody | Promise<Uint8Array>;
+
+/** In #body: the bytes are in the runtime's Response, to be taken out when sent. */
+const TAKE = Symbol("take");
+
 interface ReadyResponseClass extends ResponseClass {
-  /** The body `response` was made from, if it is a ReadyResponse that kept one. */
-  keptBody(response: Response): KeptBody | undefined;
+  /**
+   * The body `response` was made from, if it is a ReadyResponse that kept one and nothing
+   * else has read its body.
+   */
+  keptBody(response: Response): SentBody | undefined;
 }
 
 /** The type the Fetch standard gives a body made from a string. */
@@ -52,6 +64,14 @@ export interface ReadyResponseOptions {
   lazy?: boolean;
   /** The largest bytes body that is copied and kept. Default 16 KiB. */
   keepBytes?: number;
+  /**
+   * Bytes larger than `keepBytes` are not copied but left in the runtime's `Response`, and
+   * taken out whole when sent (its `bytes()`), rather than read through its stream: for a
+   * runtime whose `Response` hands over the copy it took without another (Bun). A
+   * `Response` sent this way can be sent again; its `bodyUsed` is true from then on, as
+   * after the runtime's own server sent it. No effect with `lazy`. Default false.
+   */
+  takeBytes?: boolean;
 }
 
 /** The bytes of `body` if it is an `ArrayBuffer` or a view, else null. */
@@ -89,19 +109,28 @@ function defineReadyResponse(
 ): ReadyResponseClass {
   const lazy = options.lazy === true;
   const keepBytes = options.keepBytes ?? KEEP_BYTES_DEFAULT;
+  const take = !lazy && options.takeBytes === true;
+  const bytesMethod = findDescriptor(Native.prototype, "bytes")?.value as
+    | ((this: Response) => Promise<Uint8Array>)
+    | undefined;
+  const arrayBufferMethod = findDescriptor(Native.prototype, "arrayBuffer")?.value as (
+    this: Response,
+  ) => Promise<ArrayBuffer>;
   // Bun leaves a text body's Content-Type out of `headers` (Bun.serve adds it when it
   // sends); a ReadyResponse has it, as on Deno and Node, whoever sends it. So does a lazy
   // one, whose runtime Response never saw the text.
   const typesText = !lazy && new Native("").headers.has("content-type");
   return class ReadyResponse extends Native {
-    readonly #body: KeptBody | undefined;
+    readonly #body: KeptBody | typeof TAKE | undefined;
+    /** With TAKE: the bytes, once the sender took them out. */
+    #taken: Promise<Uint8Array> | null = null;
     /** With `lazy`: the body is only in #body until something reads it from here. */
     readonly #lazy: boolean;
     /** With `lazy`: the runtime's Response with the body, once something wanted it. */
     #full: Response | null = null;
 
     constructor(body?: ConstructorParameters<ResponseClass>[0], init?: ResponseInit) {
-      const kept = keep(body, keepBytes);
+      const kept = keep(body, keepBytes, take);
       const defer = lazy && kept !== undefined &&
         !(kept !== null && nullBodyStatus(init?.status ?? 200));
       super(defer ? null : body, init);
@@ -112,8 +141,16 @@ function defineReadyResponse(
       }
     }
 
-    static keptBody(response: Response): KeptBody | undefined {
-      return #body in response ? response.#body : undefined;
+    static keptBody(response: Response): SentBody | undefined {
+      if (!(#body in response)) return undefined;
+      const body = response.#body;
+      if (body !== TAKE) return body === undefined || response.bodyUsed ? undefined : body;
+      // Sent before (the same Response answering again): what was taken then.
+      if (response.#taken !== null) return response.#taken;
+      if (response.bodyUsed) return undefined;
+      return response.#taken = bytesMethod !== undefined
+        ? bytesMethod.call(response)
+        : arrayBufferMethod.call(response).then((buffer) => new Uint8Array(buffer));
     }
 
     /** `Response.json()`, made as a ReadyResponse, so that it too is sent from its text. */
@@ -180,8 +217,11 @@ function defineReadyResponse(
   } as unknown as ReadyResponseClass;
 }
 
-/** What a ReadyResponse keeps of `body`: undefined for a body it does not keep. */
-function keep(body: unknown, keepBytes: number): KeptBody | undefined {
+/**
+ * What a ReadyResponse keeps of `body`: undefined for a body it does not keep, TAKE for bytes
+ * left in the runtime's Response.
+ */
+function keep(body: unknown, keepBytes: number, take: boolean): KeptBody | typeof TAKE | undefined {
   if (body === null || body === undefined) return null;
   if (typeof body === "string") return body;
   // A number, boolean or bigint is its text to the Fetch standard (WebIDL makes it a string):
@@ -190,7 +230,9 @@ function keep(body: unknown, keepBytes: number): KeptBody | undefined {
     return String(body);
   }
   const bytes = bytesOf(body);
-  return bytes !== null && bytes.length <= keepBytes ? bytes.slice() : undefined;
+  if (bytes === null) return undefined;
+  if (bytes.length <= keepBytes) return bytes.slice();
+  return take ? TAKE : undefined;
 }
 
 /**
@@ -211,10 +253,9 @@ export function installReadyResponse(options: ReadyResponseOptions = {}): void {
 
 /**
  * The body `response` still has as it was given, if it was made as a {@link ReadyResponse}
- * that kept it and nothing has read its body since; else undefined.
+ * that kept it and nothing else has read its body since; else undefined. Bytes left in the
+ * runtime's Response are taken out of it by this call.
  */
-export function keptBody(response: Response): KeptBody | undefined {
-  if (readyResponseClass === null) return undefined;
-  const body = readyResponseClass.keptBody(response);
-  return body === undefined || response.bodyUsed ? undefined : body;
+export function keptBody(response: Response): SentBody | undefined {
+  return readyResponseClass === null ? undefined : readyResponseClass.keptBody(response);
 }

@@ -632,6 +632,9 @@ async function bodyFacts(): Promise<Response> {
 
 /** Answers made the ways a handler makes them: from a string, from bytes, read first. */
 let endlessCancelled = false;
+/** Made once and given for every request to /shared-*: a small body and a large one. */
+let sharedSmall: Response | null = null;
+let sharedLarge: Response | null = null;
 
 async function answers(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
@@ -649,6 +652,25 @@ async function answers(request: Request): Promise<Response> {
     bytes.set(new TextEncoder().encode("AFTER!"));
     return made;
   }
+  if (path === "/mutated-large") {
+    // The same past 16 KiB, where Bun's bytes are taken out of its Response when sent.
+    const bytes = new Uint8Array(65536).fill(0x61);
+    const made = new Response(bytes);
+    bytes.fill(0x7a);
+    await new Promise((r) => setTimeout(r, 1));
+    bytes.fill(0x7a);
+    return made;
+  }
+  if (path === "/used-large") {
+    const used = new Response(new Uint8Array(65536).fill(0x61));
+    await used.arrayBuffer();
+    return used;
+  }
+  if (path === "/shared-small") return sharedSmall ??= new Response(new Uint8Array(100).fill(0x73));
+  if (path === "/shared-large") {
+    return sharedLarge ??= new Response(new Uint8Array(65536).fill(0x6c));
+  }
+  if (path === "/shared-large-used") return new Response(String(sharedLarge?.bodyUsed));
   if (path === "/empty") return new Response(null, { status: 204, headers: { "x-b": "2" } });
   if (path === "/endless") {
     // One event, then nothing until cancelled.
@@ -797,19 +819,35 @@ describe("fetch handlers: the Response they give", () => {
     spiedReads = 0;
     assert.equal(text((await get("/spied-text")).body), "spied");
     assert.equal(text((await get("/spied-bytes")).body), "spied");
-    // Bytes are kept up to 16 KiB, on Bun up to 1 MiB (see serve.ts); past that the stream
-    // sends them.
-    const bound = detectRuntime() === "bun" ? 1024 * 1024 : 16 * 1024;
-    assert.equal((await get(`/spied-n?n=${bound}`)).body.length, bound);
+    // Bytes are kept up to 16 KiB; past that the stream sends them, except on Bun, where they
+    // are taken out of the Response whole (see serve.ts), at any size.
+    const bound = 16 * 1024;
+    const taken = detectRuntime() === "bun";
+    const allC = (body: Uint8Array) => body.every((b) => b === 0x63);
+    const atBound = (await get(`/spied-n?n=${bound}`)).body;
+    assert.equal(atBound.length, bound);
+    assert.ok(allC(atBound));
     assert.equal(spiedReads, 0);
-    assert.equal((await get(`/spied-n?n=${bound + 1}`)).body.length, bound + 1);
-    assert.equal(spiedReads, 1);
+    for (const n of [bound + 1, 3 * 1024 * 1024]) {
+      const r = await get(`/spied-n?n=${n}`);
+      // Past 1 MiB a stream's body goes out as it is read; taken, it is whole at once.
+      assert.equal(header(r, "content-length"), taken || n <= 1024 * 1024 ? String(n) : undefined);
+      assert.equal(r.body.length, n);
+      assert.ok(allC(r.body));
+    }
+    assert.equal(spiedReads, taken ? 0 : 2);
     assert.equal(text((await get("/spied-blob")).body), "spied");
-    assert.equal(spiedReads, 2);
+    assert.equal(spiedReads, taken ? 1 : 3);
   });
 
   it("sends bytes as they were when the Response was made, whole, with their length", async () => {
     assert.equal(text((await get("/mutated")).body), "before");
+    const large = await get("/mutated-large");
+    assert.equal(header(large, "content-length"), "65536");
+    assert.equal(text(large.body), "a".repeat(65536));
+    const head = await get("/mutated-large", "HEAD");
+    assert.equal(header(head, "content-length"), "65536");
+    assert.equal(head.body.length, 0);
     const big = await get("/big");
     assert.equal(header(big, "content-length"), "65536");
     assert.equal(header(big, "transfer-encoding"), undefined);
@@ -833,6 +871,26 @@ describe("fetch handlers: the Response they give", () => {
   it("never sends a kept body that was read meanwhile", async () => {
     assert.equal(text((await get("/bytes")).body), "from bytes");
     assert.equal((await get("/used")).status, 500);
+    assert.equal((await get("/used-large")).status, 500);
+  });
+
+  it("sends a kept Response given again, and one taken whole (Bun) again too", async () => {
+    for (let i = 0; i < 2; i++) {
+      const small = await get("/shared-small");
+      assert.equal(small.status, 200);
+      assert.equal(text(small.body), "s".repeat(100));
+    }
+    const first = await get("/shared-large");
+    assert.equal(first.status, 200);
+    assert.equal(text(first.body), "l".repeat(65536));
+    // Past 16 KiB the stream sends the body, and a stream is read once: given again, the
+    // Response is refused as the runtime's own server refuses it. On Bun the bytes were taken
+    // whole, and are sent again; read, as after Bun.serve sent them.
+    const again = await get("/shared-large");
+    const taken = detectRuntime() === "bun";
+    assert.equal(again.status, taken ? 200 : 500);
+    assert.equal(text(again.body), taken ? "l".repeat(65536) : "500\n");
+    assert.equal(text((await get("/shared-large-used")).body), "true");
   });
 
   it("reads, clones and streams the bodies of the Responses it made, as the runtime's own", async () => {
