@@ -32,7 +32,8 @@ export interface FetchHandlerOptions {
   globalResponse?: boolean;
   /**
    * With `globalResponse`: how that `Response` works on this runtime (see
-   * `web-response.ts`). `serve()` makes it lazy on Node and has it take bytes whole on Bun.
+   * `web-response.ts`). `serve()` makes it lazy on Node, keeping bytes up to 1 MiB, and has
+   * it take bytes whole on Bun.
    */
   ready?: ReadyResponseOptions;
 }

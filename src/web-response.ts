@@ -48,8 +48,8 @@ const TEXT_TYPE = "text/plain;charset=UTF-8";
  * By default bytes up to this size are copied and kept; a larger body goes through its
  * stream. Past it the copy costs more than the stream saves: on Deno a 64 KiB copy made
  * `GET /64k` 25% dearer (the runtime hands its own copy to the stream whole), and memory
- * outside the heap brings on collections. Bun gains at any size (it hands 64 KiB out in
- * pieces that have to be joined): see {@link ReadyResponseOptions.keepBytes}.
+ * outside the heap brings on collections. Where the kept copy is the only one (`lazy`) or
+ * the runtime's can be taken out whole (`takeBytes`), larger bytes gain too.
  */
 const KEEP_BYTES_DEFAULT = 16 * 1024;
 
