@@ -267,6 +267,8 @@ interface Case {
 }
 
 const enc = new TextEncoder();
+/** A bytes body past the 16 KiB that ReadyResponse copies everywhere. */
+const LARGE = 20_000;
 
 /** What the handler saw of its request, as JSON. */
 async function seen(request: Request, body?: (r: Request) => unknown): Promise<Response> {
@@ -847,6 +849,47 @@ const cases: Case[] = [
     native: {
       bun: "200\ncontent-length: 3\ncontent-type: application/octet-stream\n\n\u0000ÿ\n",
       why: WHY.noType,
+    },
+  },
+  {
+    // Past 16 KiB, bytes are kept (Node), taken out of the Response whole (Bun) or read through
+    // its stream (Deno): the same answer every way.
+    name: "bytes body over 16 KiB, changed after the Response was made",
+    raw: get("{pp}"),
+    handler: () => {
+      const bytes = new Uint8Array(LARGE).fill(0x61);
+      const response = new Response(bytes);
+      bytes.fill(0x7a);
+      return response;
+    },
+    binks: `200\ncontent-length: ${LARGE}\n\n${"a".repeat(LARGE)}`,
+    native: {
+      bun: `200\ncontent-length: ${LARGE}\ncontent-type: application/octet-stream\n\n${
+        "a".repeat(LARGE)
+      }`,
+      why: WHY.noType,
+    },
+  },
+  {
+    name: "HEAD, bytes over 16 KiB",
+    raw: "HEAD {pp} HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    head: true,
+    handler: () => new Response(new Uint8Array(LARGE), { headers: { "content-type": "x/y" } }),
+    binks: `200\ncontent-length: ${LARGE}\ncontent-type: x/y\n\n`,
+  },
+  {
+    name: "bytes over 16 KiB, read before they are returned",
+    raw: get("{pp}"),
+    handler: async () => {
+      const response = new Response(new Uint8Array(LARGE));
+      await response.arrayBuffer();
+      return response;
+    },
+    binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+    native: {
+      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
+      why: WHY.errorPage,
     },
   },
   {
