@@ -251,6 +251,11 @@ const WHY = {
     "Fetch: a chunk that is no Uint8Array is a TypeError; the runtimes cut the answer or send it",
 } as const;
 
+/** The 500 each runtime's server answers a failed handler with: its own page. */
+const DENO_500 = "500\ncontent-length: 21\n\nInternal Server Error";
+const BUN_500 = "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!";
+const ERROR_PAGES = { deno: DENO_500, bun: BUN_500, why: WHY.errorPage };
+
 /** One case: a request, the handler's answer to it, and what comes back. */
 interface Case {
   name: string;
@@ -383,7 +388,7 @@ const cases: Case[] = [
     native: {
       deno:
         '200\ncontent-length: 106\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"GET","url":"http://localhost:{port}{pp}","headers":[],"cookie":null,"body":null,"aborted":false}',
-      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
+      bun: BUN_500,
       why:
         "RFC 9112 §3.3: with no Host the authority is the server's default name; Deno adds its " +
         "port, Bun's url is the bare path (new URL(request.url) throws: a 500 here)",
@@ -478,11 +483,7 @@ const cases: Case[] = [
     raw: post("{pp}", "application/json", "{"),
     handler: (r) => seen(r, (q) => q.json()),
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
-    native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
-      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
-      why: WHY.errorPage,
-    },
+    native: ERROR_PAGES,
   },
   {
     name: "body through its stream",
@@ -523,22 +524,14 @@ const cases: Case[] = [
     raw: get("{pp}"),
     handler: () => Response.error(),
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
-    native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
-      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
-      why: WHY.errorPage,
-    },
+    native: ERROR_PAGES,
   },
   {
     name: "100 with a body",
     raw: get("{pp}"),
     handler: () => new Response("x", { status: 199 }),
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
-    native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
-      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
-      why: WHY.errorPage,
-    },
+    native: ERROR_PAGES,
   },
   {
     name: "204 with headers",
@@ -568,7 +561,7 @@ const cases: Case[] = [
       why: "Bun's Response takes a body with a 304 (Fetch throws a TypeError); binks sends none",
     },
     native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      deno: DENO_500,
       why: WHY.errorPage,
     },
   },
@@ -785,22 +778,14 @@ const cases: Case[] = [
       throw new Error("boom");
     },
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
-    native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
-      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
-      why: WHY.errorPage,
-    },
+    native: ERROR_PAGES,
   },
   {
     name: "rejected promise",
     raw: get("{pp}"),
     handler: () => Promise.reject(new Error("boom")),
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
-    native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
-      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
-      why: WHY.errorPage,
-    },
+    native: ERROR_PAGES,
   },
   {
     name: "undefined",
@@ -808,7 +793,7 @@ const cases: Case[] = [
     handler: () => undefined as unknown as Response,
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
     native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      deno: DENO_500,
       bun: "204\n\n",
       why: WHY.notResponse,
     },
@@ -819,7 +804,7 @@ const cases: Case[] = [
     handler: () => Promise.resolve(null as unknown as Response),
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
     native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      deno: DENO_500,
       bun: "204\n\n",
       why: WHY.notResponse,
     },
@@ -830,7 +815,7 @@ const cases: Case[] = [
     handler: () => "hi" as unknown as Response,
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
     native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      deno: DENO_500,
       bun: "204\n\n",
       why: WHY.notResponse,
     },
@@ -886,11 +871,7 @@ const cases: Case[] = [
       return response;
     },
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
-    native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
-      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
-      why: WHY.errorPage,
-    },
+    native: ERROR_PAGES,
   },
   {
     name: "101 without an upgrade",
@@ -1054,11 +1035,7 @@ const cases: Case[] = [
     raw: get("{pp}"),
     handler: () => Response.json(undefined),
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
-    native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
-      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
-      why: WHY.errorPage,
-    },
+    native: ERROR_PAGES,
   },
   {
     name: "Response.json with a Headers init and a status text",
@@ -1082,11 +1059,7 @@ const cases: Case[] = [
       return r;
     },
     binks: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
-    native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
-      bun: "500\ncontent-length: 21\ncontent-type: text/plain\n\nSomething went wrong!",
-      why: WHY.errorPage,
-    },
+    native: ERROR_PAGES,
   },
   {
     name: "a fetch()-like response, redirected type",
@@ -1098,7 +1071,7 @@ const cases: Case[] = [
       why: "Bun's Response.redirect takes a relative URL, which has no base in a server",
     },
     native: {
-      deno: "500\ncontent-length: 21\n\nInternal Server Error",
+      deno: DENO_500,
       why: WHY.errorPage,
     },
   },
