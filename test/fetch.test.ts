@@ -635,6 +635,7 @@ let endlessCancelled = false;
 /** Made once and given for every request to /shared-*: a small body and a large one. */
 let sharedSmall: Response | null = null;
 let sharedLarge: Response | null = null;
+let sharedPipelined: Response | null = null;
 
 async function answers(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
@@ -671,6 +672,9 @@ async function answers(request: Request): Promise<Response> {
     return sharedLarge ??= new Response(new Uint8Array(65536).fill(0x6c));
   }
   if (path === "/shared-large-used") return new Response(String(sharedLarge?.bodyUsed));
+  if (path === "/shared-pipelined") {
+    return sharedPipelined ??= new Response(new Uint8Array(65536).fill(0x70));
+  }
   if (path === "/empty") return new Response(null, { status: 204, headers: { "x-b": "2" } });
   if (path === "/endless") {
     // One event, then nothing until cancelled.
@@ -893,6 +897,29 @@ describe("fetch handlers: the Response they give", () => {
     assert.equal(text(again.body), runtime === "deno" ? "500\n" : "l".repeat(65536));
     const used = runtime === "node" ? "false" : "true";
     assert.equal(text((await get("/shared-large-used")).body), used);
+  });
+
+  it("sends one large Response given to three pipelined requests each time (Deno: once)", async () => {
+    // The second and third ask for its body while the first one's is still being taken out.
+    const c = await RawClient.connect(answerPort);
+    try {
+      const ask = (close: boolean) =>
+        `GET /shared-pipelined HTTP/1.1\r\nHost: x\r\n${close ? "Connection: close\r\n" : ""}\r\n`;
+      await c.send(ask(false) + ask(false) + ask(true));
+      await c.until(() => c.closed || c.ended, 5000, "the close");
+      const got = new TextDecoder("latin1").decode(c.received());
+      const statuses = [...got.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]);
+      const whole = `\r\n\r\n${"p".repeat(65536)}`;
+      if (detectRuntime() === "deno") {
+        assert.deepEqual(statuses, ["200", "500", "500"]);
+        assert.equal(got.split(whole).length, 2);
+      } else {
+        assert.deepEqual(statuses, ["200", "200", "200"]);
+        assert.equal(got.split(whole).length, 4);
+      }
+    } finally {
+      c.close();
+    }
   });
 
   it("reads, clones and streams the bodies of the Responses it made, as the runtime's own", async () => {
