@@ -294,6 +294,12 @@ export function mainCommand(allowAll = false): { cmd: string; args: string[] } {
   return { cmd: exec, args: [main] };
 }
 
+/**
+ * How long `stop()` waits for `main` to exit after SIGTERM before it kills it: past the default
+ * grace (10 s) and the time its output gets to drain (5 s).
+ */
+const STOP_MS = 30_000;
+
 /** Start `main` on a free port and wait for its banner. */
 export function startMain(extra: string[] = []): Promise<Started> {
   return startMainWith(["--port", "0", "--host", "127.0.0.1", ...extra]);
@@ -330,11 +336,25 @@ export function startMainWith(
           stop: () =>
             new Promise((done) => {
               if (child.exitCode !== null) return done(child.exitCode);
-              child.once("exit", (code) => done(code));
+              const { process } = globalThis as unknown as {
+                process: { kill(pid: number, sig: string): void };
+              };
+              // A process whose exit hangs in the runtime (Node's platform shutdown joining a
+              // compiler thread that waits for a collection: nodejs/node#54918, seen here on
+              // Node 24) would hold the suite for good: killed, and said so.
+              const hung = setTimeout(() => {
+                console.error(
+                  `server ${child.pid} still running ${STOP_MS} ms after SIGTERM: killed`,
+                );
+                process.kill(child.pid!, "SIGKILL");
+              }, STOP_MS);
+              child.once("exit", (code) => {
+                clearTimeout(hung);
+                done(code);
+              });
               // Not child.kill(): Deno's child_process then reports a signal death even
               // when the child handled the signal and exited on its own.
-              (globalThis as unknown as { process: { kill(pid: number, sig: string): void } })
-                .process.kill(child.pid!, "SIGTERM");
+              process.kill(child.pid!, "SIGTERM");
             }),
         });
       }
