@@ -295,10 +295,34 @@ export function mainCommand(allowAll = false): { cmd: string; args: string[] } {
 }
 
 /**
- * How long `stop()` waits for `main` to exit after SIGTERM before it kills it: past the default
- * grace (10 s) and the time its output gets to drain (5 s).
+ * How long a started `main` is given to exit after SIGTERM before it is killed: past the
+ * default grace (10 s) and the time its output gets to drain (5 s).
  */
 const STOP_MS = 30_000;
+
+function hostProcess(): { kill(pid: number, sig: string): void } {
+  return (globalThis as unknown as { process: { kill(pid: number, sig: string): void } }).process;
+}
+
+/**
+ * `child`'s exit code once it has exited (null: ended by a signal). One still running after
+ * `ms` is killed, and said so: a process whose exit hangs in the runtime (Node's platform
+ * shutdown joining a compiler thread that waits for a collection: nodejs/node#54918, seen
+ * here on Node 24) would hold the suite for good.
+ */
+export function exitOf(child: ChildProcess, ms: number = STOP_MS): Promise<number | null> {
+  return new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done(child.exitCode);
+    const hung = setTimeout(() => {
+      console.error(`process ${child.pid} still running after ${ms} ms: killed`);
+      hostProcess().kill(child.pid!, "SIGKILL");
+    }, ms);
+    child.once("exit", (code) => {
+      clearTimeout(hung);
+      done(code);
+    });
+  });
+}
 
 /** Start `main` on a free port and wait for its banner. */
 export function startMain(extra: string[] = []): Promise<Started> {
@@ -333,29 +357,15 @@ export function startMainWith(
           port: Number(m[1]),
           child,
           output: () => out,
-          stop: () =>
-            new Promise((done) => {
-              if (child.exitCode !== null) return done(child.exitCode);
-              const { process } = globalThis as unknown as {
-                process: { kill(pid: number, sig: string): void };
-              };
-              // A process whose exit hangs in the runtime (Node's platform shutdown joining a
-              // compiler thread that waits for a collection: nodejs/node#54918, seen here on
-              // Node 24) would hold the suite for good: killed, and said so.
-              const hung = setTimeout(() => {
-                console.error(
-                  `server ${child.pid} still running ${STOP_MS} ms after SIGTERM: killed`,
-                );
-                process.kill(child.pid!, "SIGKILL");
-              }, STOP_MS);
-              child.once("exit", (code) => {
-                clearTimeout(hung);
-                done(code);
-              });
-              // Not child.kill(): Deno's child_process then reports a signal death even
-              // when the child handled the signal and exited on its own.
-              process.kill(child.pid!, "SIGTERM");
-            }),
+          stop: () => {
+            const exited = exitOf(child);
+            // Not child.kill(): Deno's child_process then reports a signal death even
+            // when the child handled the signal and exited on its own.
+            if (child.exitCode === null && child.signalCode === null) {
+              hostProcess().kill(child.pid!, "SIGTERM");
+            }
+            return exited;
+          },
         });
       }
     };
@@ -378,7 +388,7 @@ export function runMain(
   let stderr = "";
   child.stdout!.on("data", (d: Uint8Array) => (stdout += new TextDecoder().decode(d)));
   child.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
-  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
+  return exitOf(child).then((code) => ({ code, stdout, stderr }));
 }
 
 /** The kernel's table of IPv4 TCP sockets (Linux); the helpers below need it. */

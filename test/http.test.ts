@@ -13,6 +13,7 @@ import { type AddressInfo, createServer } from "node:net";
 import process from "node:process";
 import { VERSION } from "../src/version.ts";
 import {
+  exitOf,
   hasTcpTable,
   header,
   mainCommand,
@@ -676,7 +677,7 @@ describe("command line", () => {
       });
       let stderr = "";
       child.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
-      const code = await new Promise((resolve) => child.once("exit", resolve));
+      const code = await exitOf(child);
       assert.equal(code, 2);
       assert.equal(
         stderr,
@@ -925,10 +926,7 @@ describe("graceful shutdown", () => {
 describe("signals", () => {
   /** Its exit code, once it has exited (null: killed by a signal). */
   function exitCode(s: Started): Promise<number | null> {
-    return new Promise((resolve) => {
-      if (s.child.exitCode !== null || s.child.signalCode !== null) resolve(s.child.exitCode);
-      else s.child.once("exit", (code) => resolve(code));
-    });
+    return exitOf(s.child);
   }
 
   /** Sent as startMain's stop() does (not child.kill(): see there). */

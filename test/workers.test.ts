@@ -5,7 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { header, RawClient, request, runMain, startMain, text } from "./client.ts";
+import { exitOf, header, RawClient, request, runMain, startMain, text } from "./client.ts";
 import { fdCount, hasProc } from "./soak/proc.ts";
 
 const proc =
@@ -133,7 +133,7 @@ describe("workers", () => {
     for (const p of pids) proc.kill(p, "SIGTERM");
     await new Promise((r) => setTimeout(r, 30));
     proc.kill(s.child.pid!, "SIGTERM");
-    const code = await new Promise<number | null>((resolve) => s.child.once("exit", resolve));
+    const code = await exitOf(s.child);
     assert.equal(code, 0);
     assert.doesNotMatch(s.output(), /starting another/);
     assert.equal(readyPids(s.output()).length, 2);
