@@ -9,6 +9,7 @@
 //   npm test -- --no-lint         skip formatter and linter
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { nodeBin, nodeDir, OTHER_NODES } from "./node-releases.mjs";
@@ -21,6 +22,13 @@ const only = (() => {
   return i >= 0 ? new Set(args[i + 1].split(",")) : null;
 })();
 const wanted = (name) => only === null || only.has(name);
+
+/**
+ * Test files run side by side, this many at once on each runtime: most of a file's time is spent
+ * waiting on sockets, timers and child servers, so two files at once take 50–60% of the time
+ * of one after the other even on two cores. At most 4, so that load tests do not all meet.
+ */
+const JOBS = Math.min(4, Math.max(2, availableParallelism()));
 
 function step(title) {
   console.log(`\n== ${title}`);
@@ -68,7 +76,12 @@ async function nodeSuite(name, binary) {
   const files = readdirSync(join(root, "dist", "test"))
     .filter((f) => f.endsWith(".test.js"))
     .map((f) => join("dist", "test", f));
-  const { code, output } = await run(binary, ["--test", "--test-reporter=spec", ...files]);
+  const { code, output } = await run(binary, [
+    "--test",
+    `--test-concurrency=${JOBS}`,
+    "--test-reporter=spec",
+    ...files,
+  ]);
   const pass = Number(last(/^ℹ pass (\d+)/gm, output)?.[1] ?? 0);
   const fail = Number(last(/^ℹ fail (\d+)/gm, output)?.[1] ?? 0);
   record(name, pass, fail, code);
@@ -76,7 +89,15 @@ async function nodeSuite(name, binary) {
 
 async function denoSuite() {
   step("tests on Deno");
-  const { code, output } = await run(bin("deno"), ["test", "--no-check", "-A", "test/"]);
+  const { code, output } = await run(bin("deno"), [
+    "test",
+    "--no-check",
+    "-A",
+    "--parallel",
+    "test/",
+  ], {
+    DENO_JOBS: String(JOBS),
+  });
   // With describe/it, Deno counts each describe as a test and each it as a step.
   const m = last(
     /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/g,
@@ -94,7 +115,7 @@ async function denoSuite() {
 
 async function bunSuite() {
   step("tests on Bun");
-  const { code, output } = await run(bin("bun"), ["test", "./test/"]);
+  const { code, output } = await run(bin("bun"), ["test", `--parallel=${JOBS}`, "./test/"]);
   const pass = Number(last(/^\s*(\d+) pass/gm, output)?.[1] ?? 0);
   const fail = Number(last(/^\s*(\d+) fail/gm, output)?.[1] ?? 0);
   record("bun", pass, fail, code);

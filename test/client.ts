@@ -5,7 +5,7 @@
  */
 import * as net from "node:net";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { detectRuntime } from "../adapters/detect.ts";
@@ -412,12 +412,45 @@ export const TCP_ESTABLISHED = 1;
  * when there is none: never opened, or closed and gone (a reset one goes at once).
  */
 export function tcpSocket(local: number, remote: number): TcpSocket | null {
-  const hex = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  for (const line of readFileSync(TCP_TABLE, "latin1").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[1] !== hex(local) || f[2] !== hex(remote)) continue;
+  for (const f of tcpTable()) {
+    if (f[1] !== loopback(local) || f[2] !== loopback(remote)) continue;
     const [tx, rx] = f[4]!.split(":").map((n) => parseInt(n, 16));
     return { state: parseInt(f[3]!, 16), txQueue: tx!, rxQueue: rx! };
   }
   return null;
+}
+
+const TCP_LISTEN = "0A";
+
+/**
+ * Process `pid` holds a socket listening on 127.0.0.1:`port`: its descriptors' sockets against
+ * {@link TCP_TABLE}. Unlike a connection attempt, this cannot be answered by another process that
+ * took the port once it was free (test files run side by side).
+ */
+export function listensOn(pid: number, port: number): boolean {
+  const fds = `/proc/${pid}/fd`;
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(fds)) {
+    try {
+      const socket = /^socket:\[(\d+)\]$/.exec(readlinkSync(`${fds}/${fd}`));
+      if (socket !== null) inodes.add(socket[1]!);
+    } catch {
+      // Closed while we looked.
+    }
+  }
+  return tcpTable().some((f) =>
+    f[1] === loopback(port) && f[3] === TCP_LISTEN && inodes.has(f[9]!)
+  );
+}
+
+/** 127.0.0.1:`port` as {@link TCP_TABLE} writes it. */
+function loopback(port: number): string {
+  return `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+/** The rows of {@link TCP_TABLE}, each split into its fields (inode tenth). */
+function tcpTable(): string[][] {
+  return readFileSync(TCP_TABLE, "latin1").split("\n").slice(1)
+    .filter((line) => line.trim() !== "")
+    .map((line) => line.trim().split(/\s+/));
 }
