@@ -182,7 +182,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
       checkGrace(graceMs);
       // Draining begins now, not once the listener has closed: a request read in between (one
       // pipelined behind a handler that called this) would be answered as if nothing stopped.
-      await Promise.all([listener.close(), http.shutdown(graceMs)]);
+      // Idle connections close once it has.
+      await http.shutdown(graceMs, listener.close());
     },
   };
 }

@@ -391,9 +391,9 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
 
   /**
    * The server is shutting down: read no new request, answer the ones already
-   * read (the last answer says `Connection: close`), close at once if idle.
+   * read (the last answer says `Connection: close`), and with `closeIdle` close at once if idle.
    */
-  drain(): void {
+  drain(closeIdle = true): void {
     if (this.phase === CLOSED) return;
     // A whole head held back for a handler slot or its turn was received: it is answered in
     // the grace, as the connection's last request. Anything short of a request is dropped, and
@@ -403,6 +403,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
       this.phase = DISCARD;
       this.inLen = 0;
     }
+    if (!closeIdle) return;
     if (this.busy) {
       // Called from code that runs inside a read (a handler starting the shutdown): the request
       // it answers is not queued yet, nor its answer written, so the connection only looks idle.

@@ -277,21 +277,31 @@ export class HttpServer implements ConnectionHost {
 
   /**
    * Graceful shutdown of the connections (the caller stops accepting first):
-   * idle ones close now, busy ones after answering what they have read, and
-   * whatever is left when `graceMs` runs out is cut. Resolves when all are gone.
+   * none reads another request from now on, idle ones close, busy ones after
+   * answering what they have read, and whatever is left when `graceMs` runs out
+   * is cut. Resolves when all are gone.
+   *
+   * `stopped`, when given, resolves once the listener takes no more connections: idle ones are
+   * closed only then. A client sent away by its idle connection's close then finds the port
+   * refused, where a listener that has not quite closed yet (Deno's closes a turn or more after
+   * it is told to) would take its new connection and reset it.
    */
-  async shutdown(graceMs: number): Promise<void> {
+  async shutdown(graceMs: number, stopped?: Promise<void>): Promise<void> {
     // Checked before anything stops: a bad grace must not leave the server half shut down.
     checkGrace(graceMs);
+    const deadline = now() + graceMs;
     this.draining = true;
-    // Draining may close a connection, which unlinks it: take the next one first.
-    for (let conn = this.openHead; conn !== null;) {
-      const next: Connection | null = conn.openNext;
-      conn.drain();
-      conn = next;
+    if (stopped === undefined) this.drainAll(true);
+    else {
+      this.drainAll(false);
+      try {
+        await stopped;
+      } finally {
+        this.drainAll(true);
+      }
     }
     try {
-      await this.scope.wait(now() + graceMs);
+      await this.scope.wait(deadline);
     } catch (err) {
       if (!(err instanceof Timeout)) throw err;
     }
@@ -303,5 +313,15 @@ export class HttpServer implements ConnectionHost {
       if (!(err instanceof Timeout)) throw err;
     }
     this.accessLog?.flush();
+  }
+
+  /** Every open connection reads no more requests; with `closeIdle`, an idle one closes. */
+  private drainAll(closeIdle: boolean): void {
+    // Draining may close a connection, which unlinks it: take the next one first.
+    for (let conn = this.openHead; conn !== null;) {
+      const next: Connection | null = conn.openNext;
+      conn.drain(closeIdle);
+      conn = next;
+    }
   }
 }

@@ -1943,6 +1943,44 @@ describe("server: graceful shutdown through its scope", () => {
     assert.equal(server.connections, 0);
   });
 
+  // Found with test files run side by side: on Deno a client sent away by its idle connection's
+  // close could still connect, to a listener told to close but not closed yet, and be reset.
+  it("with the listener's close pending, closes idle connections only once it is done", async () => {
+    const gate = deferred<void>();
+    const { connect, server } = setup({
+      handler: async (req) => {
+        if (req.path === "/slow") await gate.promise;
+        return { body: req.path };
+      },
+    });
+    const idle = connect();
+    idle.send(GET("/first"));
+    await tick();
+    const busy = connect();
+    busy.send(GET("/slow"));
+    const stopped = deferred<void>();
+    const done = server.shutdown(5_000, stopped.promise);
+    await tick();
+    assert.equal(idle.ended, false);
+    // Draining has begun all the same: nothing more is read, and answers say it.
+    idle.send(GET("/late"));
+    gate.resolve();
+    await tick();
+    assert.match(busy.text(), /\r\nConnection: close\r\n\r\n\/slow$/);
+    assert.equal(busy.ended, true);
+    assert.deepEqual(parseResponses(idle.bytes()).responses.map((r) => dec.decode(r.body)), [
+      "/first",
+    ]);
+    assert.equal(idle.ended, false);
+    stopped.resolve();
+    await tick();
+    assert.equal(idle.ended, true);
+    idle.events.onClose();
+    busy.events.onClose();
+    await done;
+    assert.equal(server.connections, 0);
+  });
+
   it("cuts what is left when the grace period runs out, aborting handlers", async () => {
     let signal: AbortSignal | null = null;
     const { connect, server } = setup({
