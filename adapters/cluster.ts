@@ -165,5 +165,13 @@ export function spawnWorker(runtime: RuntimeName, main: string, args: string[]):
 
 /** In a worker: the control channel to the primary. */
 export function primaryControl(): PortChannel<ControlMessage> {
+  // node:cluster ends a worker at once when its primary is gone (its own `disconnect` listener
+  // exits unless the worker asked for the disconnect), cutting the requests it is answering.
+  // The worker object hears of the disconnect just before: marked as asked for, the worker
+  // drains and exits as on the other runtimes (the channel's close tells main to stop).
+  const worker = cluster.isWorker ? cluster.worker : undefined;
+  worker?.on("disconnect", () => {
+    worker.exitedAfterDisconnect = true;
+  });
   return new PortChannel(ipcEndpoint(process as unknown as IpcProcess));
 }

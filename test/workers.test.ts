@@ -142,6 +142,43 @@ describe("workers", () => {
     await until(() => pids.every((p) => !alive(p)), 5_000, "the workers to exit");
   });
 
+  // Found by an audit: under node:cluster (Node before 22.12) a worker whose primary was killed
+  // exited at once, cutting the requests it was answering; on the other runtimes they were
+  // answered.
+  it(
+    "a primary killed with SIGKILL: its workers answer what they have read, then exit",
+    { timeout: 30_000 },
+    async () => {
+      const s = await startMain(["--workers", "2", "--grace", "5000"]);
+      const pids = readyPids(s.output());
+      const clients: RawClient[] = [];
+      try {
+        assert.equal(pids.length, 2);
+        // Several connections, which the port shares out between the workers. Each sleeper is
+        // sent behind a request answered at once: once that answer is here, it was read too.
+        for (let i = 0; i < 6; i++) clients.push(await RawClient.connect(s.port));
+        await Promise.all(clients.map((c) =>
+          c.send(
+            "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /sleep?ms=1000 HTTP/1.1\r\nHost: x\r\n\r\n",
+          )
+        ));
+        await Promise.all(clients.map((c) => c.responses(1)));
+        proc.kill(s.child.pid!, "SIGKILL");
+        assert.equal(await exitOf(s.child), null);
+        for (const c of clients) {
+          const [, r] = await c.responses(2, [], 5000);
+          assert.equal(r!.status, 200);
+          assert.deepEqual(JSON.parse(text(r!.body)), { slept: 1000 });
+          assert.equal(header(r!, "connection"), "close");
+        }
+        await until(() => pids.every((p) => !alive(p)), 10_000, "the workers to exit");
+      } finally {
+        for (const c of clients) c.close();
+        for (const p of pids) if (alive(p)) proc.kill(p, "SIGKILL");
+      }
+    },
+  );
+
   it("refuses a port taken, one line and exit 1, before any worker starts", async () => {
     // Held by a plain server, and by another binks whose workers share it (SO_REUSEPORT):
     // the workers' own binds would have joined that one without a word.
