@@ -18,7 +18,7 @@ import {
 import { RequestHead } from "./parser.ts";
 import type { ProxyHeader, ProxyTrust } from "./request.ts";
 import { emptyTail, Out, type Tail } from "./response.ts";
-import { now } from "./clock.ts";
+import { now, timers } from "./clock.ts";
 import { Scope } from "./scope.ts";
 import { Timeout } from "./errors.ts";
 import { AccessLog } from "./log.ts";
@@ -28,6 +28,23 @@ import type { AcceptFn, ConnectionEvents, Transport } from "./transport.ts";
 
 /** After cutting connections, how long to wait for the sockets to report closed. */
 const CLOSE_WAIT_MS = 2_000;
+
+/**
+ * Resolves when `promise` has, or once `deadline` has passed (a listener that never says it is
+ * closed must not hold the idle connections past the grace); rejects as `promise` does.
+ */
+function settledBy(promise: Promise<void>, deadline: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = timers.add(deadline, () => resolve(), true);
+    promise.then(() => {
+      timer.cancel();
+      resolve();
+    }, (error: unknown) => {
+      timer.cancel();
+      reject(error);
+    });
+  });
+}
 
 /**
  * Throws a RangeError unless `graceMs` is a shutdown grace: a number of ms ≥ 0 (`Infinity`
@@ -295,7 +312,7 @@ export class HttpServer implements ConnectionHost {
     else {
       this.drainAll(false);
       try {
-        await stopped;
+        await settledBy(stopped, deadline);
       } finally {
         this.drainAll(true);
       }

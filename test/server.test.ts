@@ -1981,6 +1981,16 @@ describe("server: graceful shutdown through its scope", () => {
     assert.equal(server.connections, 0);
   });
 
+  it("closes idle connections when the grace runs out, if the listener's close never ends", async () => {
+    const { connect, server } = setup({ handler: () => ({ body: "x" }) });
+    const idle = connect();
+    const started = Date.now();
+    await server.shutdown(50, new Promise<void>(() => {}));
+    assert.ok(Date.now() - started >= 45, `${Date.now() - started} ms`);
+    assert.equal(idle.ended, true);
+    assert.equal(server.connections, 0);
+  });
+
   it("cuts what is left when the grace period runs out, aborting handlers", async () => {
     let signal: AbortSignal | null = null;
     const { connect, server } = setup({
