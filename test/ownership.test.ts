@@ -278,7 +278,7 @@ describe("ownership: replies that do not go out", () => {
       });
       const wire = connect();
       wire.events.onData(enc.encode(get("/", "GET", "Connection: close\r\n")));
-      await tick(20);
+      await until(() => wire.statuses().length === 1);
       assert.deepEqual(wire.statuses(), [503]);
       gate.resolve();
       await tick(1);
@@ -528,7 +528,7 @@ describe("ownership: fetch Responses", () => {
     });
     const wire = connect();
     wire.events.onData(enc.encode(get("/locked") + get("/shared") + get("/shared")));
-    await tick(20);
+    await until(() => wire.statuses().length === 3 && errors.length === 2);
     assert.deepEqual(wire.statuses(), [500, 200, 500]);
     assert.equal(errors.length, 2);
     wire.leave();
@@ -595,7 +595,9 @@ describe("ownership: fetch Responses cut short", () => {
       });
       const wire = connect();
       wire.events.onData(enc.encode(get("/", "GET", "Connection: close\r\n")));
-      await tick(20);
+      // Fixed waits were too short on a loaded machine: until the failure is told, then a little.
+      await until(() => errors.length === 1);
+      await tick(5);
       // Cut mid-way, the chunked answer has no end: its status line is all there is to read.
       assert.match(
         wire.text(),
@@ -643,7 +645,7 @@ describe("ownership: fetch Responses cut short", () => {
     });
     const wire = connect();
     wire.events.onData(enc.encode(get("/", "GET", "Connection: close\r\n")));
-    await tick(20);
+    await until(() => wire.statuses().length === 1 && counts.cancels === 1);
     assert.deepEqual(wire.statuses(), [500]);
     assert.equal(counts.cancels, 1);
     assert.equal(counts.pulls, 1);
