@@ -27,14 +27,26 @@ export function nodeHasReusePort(version: string = process.versions.node): boole
  */
 const WRITES_IN_PLACE = process.versions.bun === undefined && process.versions.deno === undefined;
 
+/**
+ * On Node itself every socket reads into one buffer (`net.Socket`'s `onread` option): `net`
+ * would otherwise allocate 64 KiB for each read and then shrink it to what came. Not under Deno
+ * and Bun, whose `node:net` is their own (Bun's hands over a chunk of its own all the same,
+ * oven-sh/bun#33382): there each read stays a new Buffer.
+ */
+const READS_IN_PLACE = WRITES_IN_PLACE;
+/** The shared read buffer's size: what libuv offers for one read, as `net`'s own. */
+const READ_BUFFER_BYTES = 64 * 1024;
+let readBuffer: Uint8Array | null = null;
+
 class NodeTransport implements Transport {
   readonly socket: net.Socket;
   keptBorrowed = false;
   events: ConnectionEvents | null = null;
   /** Why the socket went away, when it did not simply close. */
   failure: unknown = undefined;
-  constructor(socket: net.Socket) {
+  constructor(socket: net.Socket, freshChunks: boolean) {
     this.socket = socket;
+    this.freshChunks = freshChunks;
   }
 
   // Read when asked: each read is a getpeername(2) that most requests never need.
@@ -50,10 +62,8 @@ class NodeTransport implements Transport {
     return this.socket.writableLength;
   }
 
-  /** `net` reads into a new Buffer each time (Deno's and Bun's `node:net` too). */
-  get freshChunks(): boolean {
-    return true;
-  }
+  /** A new Buffer per read, unless the socket reads into the shared buffer. */
+  readonly freshChunks: boolean;
 
   write(bytes: Uint8Array, owned: boolean): boolean {
     const socket = this.socket;
@@ -109,6 +119,15 @@ function onData(this: BinksSocket, chunk: Buffer): void {
   }
 }
 
+/** `onread`'s callback: `n` bytes of the shared buffer, borrowed for this call only. */
+function onRead(this: BinksSocket, n: number, buffer: Uint8Array): void {
+  try {
+    this.binks.events!.onData(buffer.subarray(0, n));
+  } catch (err) {
+    failed(this, err);
+  }
+}
+
 function onDrain(this: BinksSocket): void {
   try {
     this.binks.events!.onDrain();
@@ -133,21 +152,56 @@ function onClose(this: BinksSocket): void {
   this.binks.events!.onClose(this.binks.failure);
 }
 
-function attach(socket: net.Socket, accept: AcceptFn): void {
-  const transport = new NodeTransport(socket);
+function attach(socket: net.Socket, accept: AcceptFn, freshChunks: boolean): void {
+  const transport = new NodeTransport(socket, freshChunks);
   (socket as BinksSocket).binks = transport;
   transport.events = accept(transport);
-  socket.on("data", onData);
+  if (freshChunks) socket.on("data", onData);
   socket.on("drain", onDrain);
   socket.on("end", onEnd);
   socket.on("error", onError);
   socket.on("close", onClose);
 }
 
+/** The native handle of a listening `net.Server`, as `net` itself (and `node:cluster`) uses it. */
+interface ListenHandle {
+  onconnection?: unknown;
+}
+
+type OnConnection = (this: unknown, status: number, client: unknown) => void;
+
+/**
+ * Take the connections `server` accepts before `net` wraps them, and wrap them as sockets that
+ * read into the shared buffer: `net.Server` has no `onread` option for the sockets it makes. The
+ * listening handle's `onconnection` is where `net` (and, in a worker, `node:cluster`) hands each
+ * accepted handle over; `new net.Socket({ handle })` is what `net` makes of it. Neither is public
+ * API, so where either is not as expected `net` goes on making the sockets.
+ */
+function acceptInPlace(server: net.Server, accept: AcceptFn): void {
+  const handle = (server as unknown as { _handle?: ListenHandle | null })._handle;
+  if (!READS_IN_PLACE || handle === null || handle === undefined) return;
+  const original = handle.onconnection;
+  if (typeof original !== "function") return;
+  const onread = { buffer: readBuffer ??= new Uint8Array(READ_BUFFER_BYTES), callback: onRead };
+  handle.onconnection = function (this: unknown, status: number, client: unknown): void {
+    // A failed accept is `net`'s to report, as before.
+    if (status !== 0 || typeof client !== "object" || client === null) {
+      return (original as OnConnection).call(this, status, client);
+    }
+    const socket = new net.Socket(
+      { handle: client, allowHalfOpen: true, readable: true, writable: true, onread } as
+        & net.SocketConstructorOpts
+        & { handle: unknown },
+    );
+    socket.setNoDelay(true);
+    attach(socket, accept, false);
+  };
+}
+
 /** Listen with `node:net`. */
 export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Promise<Listener> => {
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    attach(socket, accept);
+    attach(socket, accept, true);
   });
   const listenOptions: net.ListenOptions & { reusePort?: boolean } = {
     port: options.port,
@@ -167,6 +221,7 @@ export const listen: ListenFn = (options: ListenOptions, accept: AcceptFn): Prom
     server.once("error", failed);
     server.listen(listenOptions, () => {
       server.off("error", failed);
+      acceptInPlace(server, accept);
       const address = server.address() as net.AddressInfo;
       resolve({
         port: address.port,

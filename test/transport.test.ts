@@ -576,14 +576,14 @@ describe(`transport: ${adapterName} adapter on ${running}`, () => {
   );
 
   it(
-    "leaves delivered chunks as they were (but Deno's), and only the node adapter offers them",
+    "leaves delivered chunks as they were where it offers them (node adapter over Deno's and Bun's net)",
     guarded(async () => {
       const { client, conn } = await connect(listener);
-      // Deno's adapter reads into one buffer; Node's `net` (on every runtime) and Bun do not,
-      // though only the node adapter offers them as fresh (the Bun adapter's held chunks rely
-      // on it all the same).
-      assert.equal(conn.transport.freshChunks === true, adapterName === "node");
-      const fresh = adapterName !== "deno";
+      // Deno's adapter reads into one buffer per connection, and on Node itself the node adapter
+      // into one for all; Deno's and Bun's `node:net` and Bun do not, though only the node
+      // adapter offers them as fresh (the Bun adapter's held chunks rely on it all the same).
+      assert.equal(conn.transport.freshChunks === true, adapterName === "node" && !keepsInPlace);
+      const fresh = adapterName === "bun" || conn.transport.freshChunks === true;
       const views: Uint8Array[] = [];
       conn.onDataHook = (chunk) => views.push(chunk);
       let sent = 0;
@@ -599,6 +599,46 @@ describe(`transport: ${adapterName} adapter on ${running}`, () => {
       await until("1 MiB", () => conn.bytes === sent);
       if (fresh) assertSameBytes(Buffer.concat(views), conn.received(), "chunks kept as delivered");
       await hangUp(client, conn);
+    }),
+  );
+
+  it(
+    "reads every connection into one buffer on Node itself, each delivery whole and in order",
+    { skip: !keepsInPlace && "only Node's own net reads into a buffer given" },
+    guarded(async () => {
+      const a = await connect(listener);
+      const b = await connect(listener);
+      const buffers = new Set<ArrayBufferLike>();
+      let largest = 0;
+      for (const { conn } of [a, b]) {
+        conn.onDataHook = (chunk) => {
+          buffers.add(chunk.buffer);
+          largest = Math.max(largest, chunk.length);
+        };
+      }
+      const sentA: Uint8Array[] = [];
+      const sentB: Uint8Array[] = [];
+      let bytesA = 0;
+      let bytesB = 0;
+      for (let i = 0; i < 20; i++) {
+        // Small pieces on one, pieces larger than the buffer on the other, read turn about.
+        const pieceA = pattern(1000 + 37 * i, i);
+        const pieceB = pattern(70_000 + i, 100 + i);
+        a.client.socket.write(pieceA);
+        b.client.socket.write(pieceB);
+        sentA.push(pieceA);
+        sentB.push(pieceB);
+        bytesA += pieceA.length;
+        bytesB += pieceB.length;
+        await until(`piece ${i}`, () => a.conn.bytes === bytesA && b.conn.bytes === bytesB);
+      }
+      assert.equal(buffers.size, 1, "one buffer for every read");
+      assert.equal(largest <= 64 * 1024, true, `a read of ${largest} bytes`);
+      // The recorder copies each chunk as it is delivered: what a connection got, in order.
+      assertSameBytes(a.conn.received(), Buffer.concat(sentA), "a");
+      assertSameBytes(b.conn.received(), Buffer.concat(sentB), "b");
+      await hangUp(a.client, a.conn);
+      await hangUp(b.client, b.conn);
     }),
   );
 
