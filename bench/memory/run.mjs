@@ -23,6 +23,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { killAll, start, stop, tree } from "../shootout/proc.mjs";
+import { unusedBase } from "../shootout/report.mjs";
 import { nodeBinNamed } from "../../scripts/node-releases.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -296,7 +297,7 @@ async function main() {
   const date = new Date().toISOString().slice(0, 10);
   // A run of some servers only writes a file of its own: it must not replace the day's full table.
   const partial = opts.only !== null ? "-partial" : "";
-  const base = join(root, "bench", "results", `${date}-${hostname()}-memory${partial}`);
+  const base = unusedBase(join(root, "bench", "results", `${date}-${hostname()}-memory${partial}`));
   mkdirSync(dirname(base), { recursive: true });
   const command = `npm run bench:memory${
     process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""

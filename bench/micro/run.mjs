@@ -14,7 +14,7 @@ import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { compactJson } from "../shootout/report.mjs";
+import { compactJson, unusedBase } from "../shootout/report.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const MARKER = "##binks-bench## ";
@@ -216,7 +216,7 @@ const outDir = join(root, "bench", "results");
 mkdirSync(outDir, { recursive: true });
 // A run of some runtimes or benches must not overwrite the full results of the day.
 const partial = opts.filter !== null || opts.runtimes.length < RUNTIMES.length ? "-partial" : "";
-const file = join(outDir, `${date}-${host}-micro${partial}.json`);
+const file = `${unusedBase(join(outDir, `${date}-${host}-micro${partial}`))}.json`;
 // Only what the tables show (no raw samples), so the file stays small.
 const record = {
   kind: "binks micro-benchmarks",

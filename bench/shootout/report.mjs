@@ -1,5 +1,6 @@
 // Turning a shoot-out's measurements into files: a compact JSON record, a
 // Markdown report, and one hand-written SVG bar chart per scenario.
+import { existsSync } from "node:fs";
 import { FAMILIES, TOOLS } from "./catalog.mjs";
 
 // The targets are TypeScript, compiled with the rest (`npm run bench` builds first).
@@ -63,6 +64,17 @@ export function summarise(rounds) {
 }
 
 // ---- JSON
+
+/**
+ * `base`, or `base-2`, `base-3`, … : the first whose `.json` is not there yet, so that a second
+ * run on the same day (results are named by date) keeps the first one's files, committed or not.
+ */
+export function unusedBase(base) {
+  if (!existsSync(`${base}.json`)) return base;
+  let n = 2;
+  while (existsSync(`${base}-${n}.json`)) n++;
+  return `${base}-${n}`;
+}
 
 /**
  * JSON.stringify, but objects and arrays that fit on their line (100 columns,

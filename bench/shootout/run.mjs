@@ -14,7 +14,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { hostname, release, totalmem } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { ab, abVersion } from "./ab.mjs";
@@ -62,6 +62,7 @@ import {
   summarise,
   summaryTable,
   svgChart,
+  unusedBase,
 } from "./report.mjs";
 import { errorCount, wrk, wrkVersion } from "./wrk.mjs";
 
@@ -830,7 +831,8 @@ function writeResults(run, named = null) {
   mkdirSync(dir, { recursive: true });
   const table = run.meta.table === "original" ? "-original" : "";
   const suffix = table + (opts.quick ? "-quick" : (opts.only || opts.scenarios) ? "-partial" : "");
-  const base = named ?? `${run.meta.date}-${run.meta.host}${suffix}`;
+  const base = named ??
+    basename(unusedBase(join(dir, `${run.meta.date}-${run.meta.host}${suffix}`)));
   const written = [];
   const svgs = {};
   for (const scenario of run.scenarios) {
