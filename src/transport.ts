@@ -30,8 +30,9 @@ export interface Transport {
   readonly keptBorrowed?: boolean;
   /**
    * Each chunk given to {@link ConnectionEvents.onData} is memory of its own that the adapter
-   * never writes into again (Node's `net` and Bun allocate one per read), so the core may keep
-   * views of it rather than copies. Left out, chunks are borrowed (Deno reads into one buffer).
+   * never writes into again (`node:net` under Deno and Bun allocates one per read), so the core
+   * may keep views of it rather than copies. Left out, chunks are borrowed (Deno's adapter reads
+   * each connection into a buffer of its own, the node adapter on Node all into one).
    */
   readonly freshChunks?: boolean;
   /** Stop delivering data (the peer is sending faster than we answer). */
