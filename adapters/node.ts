@@ -28,15 +28,30 @@ export function nodeHasReusePort(version: string = process.versions.node): boole
 const WRITES_IN_PLACE = process.versions.bun === undefined && process.versions.deno === undefined;
 
 /**
- * On Node itself every socket reads into one buffer (`net.Socket`'s `onread` option): `net`
+ * On Node itself sockets read into one shared buffer (`net.Socket`'s `onread` option): `net`
  * would otherwise allocate 64 KiB for each read and then shrink it to what came. Not under Deno
  * and Bun, whose `node:net` is their own (Bun's hands over a chunk of its own all the same,
  * oven-sh/bun#33382): there each read stays a new Buffer.
  */
 const READS_IN_PLACE = WRITES_IN_PLACE;
-/** The shared read buffer's size: what libuv offers for one read, as `net`'s own. */
+/** The read buffers' size: what libuv offers for one read, as `net`'s own. */
 const READ_BUFFER_BYTES = 64 * 1024;
 let readBuffer: Uint8Array | null = null;
+/** The read just delivered filled its buffer: see {@link readTarget}. */
+let bulkNext = false;
+
+/**
+ * What a socket reads into next, asked by `net` right after each delivery. A read that filled its
+ * buffer means more is waiting (a large body on its way): the next one goes into 64 KiB of its own,
+ * uninitialised, which the core keeps views of, rather than into the shared buffer, whose every
+ * piece the core would copy out into zeroed memory (for 1 MiB uploads 2-5 times the CPU). Reads
+ * that leave room (heads, small bodies) go to the shared buffer.
+ */
+function readTarget(): Uint8Array {
+  if (!bulkNext) return readBuffer!;
+  bulkNext = false;
+  return Buffer.allocUnsafe(READ_BUFFER_BYTES);
+}
 
 class NodeTransport implements Transport {
   readonly socket: net.Socket;
@@ -62,8 +77,12 @@ class NodeTransport implements Transport {
     return this.socket.writableLength;
   }
 
-  /** A new Buffer per read, unless the socket reads into the shared buffer. */
-  readonly freshChunks: boolean;
+  /**
+   * Whether the chunk being delivered is memory of its own: always for sockets `net` made; for
+   * those reading in place, only a read into a buffer of its own that filled most of it (the core
+   * copies out of a short one rather than keep its 64 KiB).
+   */
+  freshChunks: boolean;
 
   write(bytes: Uint8Array, owned: boolean): boolean {
     const socket = this.socket;
@@ -119,8 +138,10 @@ function onData(this: BinksSocket, chunk: Buffer): void {
   }
 }
 
-/** `onread`'s callback: `n` bytes of the shared buffer, borrowed for this call only. */
+/** `onread`'s callback: `n` bytes read into `buffer`, the shared one or one of its own. */
 function onRead(this: BinksSocket, n: number, buffer: Uint8Array): void {
+  this.binks.freshChunks = buffer !== readBuffer && n * 2 >= buffer.length;
+  bulkNext = n === buffer.length;
   try {
     this.binks.events!.onData(buffer.subarray(0, n));
   } catch (err) {
@@ -182,12 +203,14 @@ function acceptInPlace(server: net.Server, accept: AcceptFn): void {
   if (!READS_IN_PLACE || handle === null || handle === undefined) return;
   const original = handle.onconnection;
   if (typeof original !== "function") return;
-  const onread = { buffer: readBuffer ??= new Uint8Array(READ_BUFFER_BYTES), callback: onRead };
+  readBuffer ??= new Uint8Array(READ_BUFFER_BYTES);
+  const onread = { buffer: readTarget, callback: onRead };
   handle.onconnection = function (this: unknown, status: number, client: unknown): void {
     // A failed accept is `net`'s to report, as before.
     if (status !== 0 || typeof client !== "object" || client === null) {
       return (original as OnConnection).call(this, status, client);
     }
+    bulkNext = false;
     const socket = new net.Socket(
       { handle: client, allowHalfOpen: true, readable: true, writable: true, onread } as
         & net.SocketConstructorOpts

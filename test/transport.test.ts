@@ -603,40 +603,60 @@ describe(`transport: ${adapterName} adapter on ${running}`, () => {
   );
 
   it(
-    "reads every connection into one buffer on Node itself, each delivery whole and in order",
+    "reads into one shared buffer on Node itself, and a body on its way into buffers of its own",
     { skip: !keepsInPlace && "only Node's own net reads into a buffer given" },
     guarded(async () => {
       const a = await connect(listener);
       const b = await connect(listener);
-      const buffers = new Set<ArrayBufferLike>();
-      let largest = 0;
+      const seen = new Map<Recorder, { chunk: Uint8Array; fresh: boolean }[]>([
+        [a.conn, []],
+        [b.conn, []],
+      ]);
       for (const { conn } of [a, b]) {
         conn.onDataHook = (chunk) => {
-          buffers.add(chunk.buffer);
-          largest = Math.max(largest, chunk.length);
+          seen.get(conn)!.push({ chunk, fresh: conn.transport.freshChunks === true });
         };
       }
+      // Small pieces, each read as it comes: all in the shared buffer, lent for the call.
       const sentA: Uint8Array[] = [];
-      const sentB: Uint8Array[] = [];
       let bytesA = 0;
-      let bytesB = 0;
       for (let i = 0; i < 20; i++) {
-        // Small pieces on one, pieces larger than the buffer on the other, read turn about.
-        const pieceA = pattern(1000 + 37 * i, i);
-        const pieceB = pattern(70_000 + i, 100 + i);
-        a.client.socket.write(pieceA);
-        b.client.socket.write(pieceB);
-        sentA.push(pieceA);
-        sentB.push(pieceB);
-        bytesA += pieceA.length;
-        bytesB += pieceB.length;
-        await until(`piece ${i}`, () => a.conn.bytes === bytesA && b.conn.bytes === bytesB);
+        const piece = pattern(1000 + 37 * i, i);
+        a.client.socket.write(piece);
+        sentA.push(piece);
+        bytesA += piece.length;
+        await until(`piece ${i}`, () => a.conn.bytes === bytesA);
       }
-      assert.equal(buffers.size, 1, "one buffer for every read");
-      assert.equal(largest <= 64 * 1024, true, `a read of ${largest} bytes`);
+      // 1 MiB waiting in the kernel when reading starts: reads fill their 64 KiB, and those after
+      // a full one go into buffers of their own, kept by the core as they are.
+      b.conn.transport.pause();
+      const big = pattern(1 << 20, 77);
+      b.client.socket.write(big);
+      await sleep(100);
+      b.conn.transport.resume();
+      await until("1 MiB", () => b.conn.bytes === big.length);
+      const shared = seen.get(a.conn)![0]!.chunk.buffer;
+      for (const { chunk, fresh } of [...seen.get(a.conn)!, ...seen.get(b.conn)!]) {
+        assert.equal(chunk.length <= 64 * 1024, true, `a read of ${chunk.length} bytes`);
+        // Offered fresh: most of a buffer of its own. Lent: the shared buffer, or a short read
+        // into one of its own (copied rather than kept with its 64 KiB).
+        const own = chunk.buffer !== shared;
+        const most = chunk.length * 2 >= chunk.buffer.byteLength;
+        assert.equal(fresh, own && most, `${chunk.length} bytes, fresh: ${fresh}, own: ${own}`);
+      }
+      assert.equal(seen.get(a.conn)!.every((d) => d.chunk.buffer === shared), true, "small reads");
+      const fresh = seen.get(b.conn)!.filter((d) => d.fresh).map((d) => d.chunk.buffer);
+      assert.equal(fresh.length > 0, true, "no read of the 1 MiB went into a buffer of its own");
+      assert.equal(new Set(fresh).size, fresh.length, "a fresh buffer read into twice");
       // The recorder copies each chunk as it is delivered: what a connection got, in order.
       assertSameBytes(a.conn.received(), Buffer.concat(sentA), "a");
-      assertSameBytes(b.conn.received(), Buffer.concat(sentB), "b");
+      assertSameBytes(b.conn.received(), big, "b");
+      // The fresh chunks are still what was read: nothing read later went into them.
+      let at = 0;
+      for (const { chunk, fresh: own } of seen.get(b.conn)!) {
+        if (own) assertSameBytes(chunk, big.subarray(at, at + chunk.length), `fresh at ${at}`);
+        at += chunk.length;
+      }
       await hangUp(a.client, a.conn);
       await hangUp(b.client, b.conn);
     }),
