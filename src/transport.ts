@@ -32,7 +32,8 @@ export interface Transport {
    * Each chunk given to {@link ConnectionEvents.onData} is memory of its own that the adapter
    * never writes into again (`node:net` under Deno and Bun allocates one per read), so the core
    * may keep views of it rather than copies. Left out, chunks are borrowed (Deno's adapter reads
-   * each connection into a buffer of its own, the node adapter on Node all into one).
+   * each connection into a buffer of its own, the node adapter on Node all into one). Read at each
+   * delivery, so an adapter may say it chunk by chunk (the node adapter on Node, for a large body).
    */
   readonly freshChunks?: boolean;
   /** Stop delivering data (the peer is sending faster than we answer). */
