@@ -28,6 +28,12 @@ import type { DenoConn, DenoListenOptions, DenoNamespace, DenoTcpListener } from
  */
 const READ_INITIAL = 1024;
 const READ_SIZE = 64 * 1024;
+/**
+ * The most a read between requests is given. Such a read carries a head (16 KiB at most by
+ * default) and whatever the client sent with it; a body goes on in reads that grow to
+ * {@link READ_SIZE}, and an idle connection keeps only this much.
+ */
+const HEAD_READ_MAX = 16 * 1024;
 const HIGH_WATER_MARK = 64 * 1024;
 /** Queued chunks are merged up to this size, so a backlog of small writes costs one write op. */
 const COALESCE_LIMIT = 64 * 1024;
@@ -57,6 +63,11 @@ class DenoTransport implements Transport {
   private readonly conn: DenoConn;
   private events: ConnectionEvents | null = null;
   private buf: Uint8Array = new Uint8Array(READ_INITIAL);
+  /**
+   * The size of a read begun between requests: grown when one fills its buffer (the client's
+   * heads, or pipelined batches, are that large), up to {@link HEAD_READ_MAX}.
+   */
+  private headSize = READ_INITIAL;
   /** Last view handed to onData; reused while reads keep the same length. */
   private view: Uint8Array = this.buf;
   private paused = false;
@@ -327,20 +338,30 @@ class DenoTransport implements Transport {
 
   /** Hands `buf[0, n)` to the core; false when reading must stop (paused or closed). */
   private deliver(n: number): boolean {
+    const events = this.events!;
+    const full = n === this.buf.length;
+    // A full read begun between requests: the client's heads come this large.
+    if (full && this.headSize < HEAD_READ_MAX && events.betweenRequests?.() === true) {
+      this.headSize = Math.min(HEAD_READ_MAX, n * 4);
+    }
     let view = this.view;
     if (view.length !== n) view = this.view = this.buf.subarray(0, n);
     try {
-      this.events!.onData(view);
+      events.onData(view);
     } catch (error) {
       this.destroy(error);
       return false;
     }
-    // A full read means more is waiting: read bigger from now on.
-    if (n === this.buf.length && n < READ_SIZE) {
-      this.buf = new Uint8Array(Math.min(READ_SIZE, n * 4));
+    if (this.closed) return false;
+    // A full read means more is waiting: read bigger from now on. Between requests, back to
+    // the size of a head, so that a connection idle after a large body does not keep 64 KiB.
+    let size = full ? Math.min(READ_SIZE, n * 4) : this.buf.length;
+    if (size > this.headSize && events.betweenRequests?.() === true) size = this.headSize;
+    if (size !== this.buf.length) {
+      this.buf = new Uint8Array(size);
       this.view = this.buf;
     }
-    return !this.paused && !this.closed;
+    return !this.paused;
   }
 
   private gotEof(): void {

@@ -140,13 +140,17 @@ function onData(this: BinksSocket, chunk: Buffer): void {
 
 /** `onread`'s callback: `n` bytes read into `buffer`, the shared one or one of its own. */
 function onRead(this: BinksSocket, n: number, buffer: Uint8Array): void {
+  const events = this.binks.events!;
   this.binks.freshChunks = buffer !== readBuffer && n * 2 >= buffer.length;
-  bulkNext = n === buffer.length;
+  bulkNext = false;
   try {
-    this.binks.events!.onData(buffer.subarray(0, n));
+    events.onData(buffer.subarray(0, n));
   } catch (err) {
     failed(this, err);
+    return;
   }
+  // Unless the read ended a request, when the next may be a long while coming.
+  bulkNext = n === buffer.length && events.betweenRequests?.() !== true;
 }
 
 function onDrain(this: BinksSocket): void {

@@ -443,6 +443,10 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
     this.updateWait();
   }
 
+  betweenRequests(): boolean {
+    return this.phase === HEAD && this.inLen === 0;
+  }
+
   onDrain(): void {
     // The client took some: its time to take the rest starts again at the next full buffer.
     if (this.waiting === WAIT_SEND) {

@@ -70,6 +70,12 @@ export interface ConnectionEvents {
    * into one buffer), so the core copies whatever it keeps.
    */
   onData(chunk: Uint8Array): void;
+  /**
+   * Nothing of a request is held: the next bytes begin a new request head. An adapter that sizes
+   * its reads asks it, to give back what a body's reads needed, so that an idle
+   * keep-alive connection holds a buffer the size of a head rather than of a body.
+   */
+  betweenRequests?(): boolean;
   /** Everything queued with {@link Transport.write} has gone to the kernel. */
   onDrain(): void;
   /** The peer half-closed (FIN received); writing is still possible. */

@@ -1120,6 +1120,64 @@ describe("connection: what a request keeps of its input", () => {
   });
 });
 
+describe("connection: between requests, as adapters that size their reads ask", () => {
+  it("only with nothing of a request held: no part of a head, a body, or a request behind", async () => {
+    const gate = deferred<void>();
+    const { connect } = setup({
+      handler: async (req) => {
+        if (req.path === "/wait") await gate.promise;
+        if (req.method === "POST") await req.bytes();
+        return { body: req.path };
+      },
+    });
+    const t = connect();
+    const between = () => t.events.betweenRequests!();
+    const seen: [string, boolean][] = [];
+    // Each after the answers before it (a POST waits for the handlers before it, its head held).
+    const step = async (what: string, bytes: string) => {
+      if (what !== "one behind it, and part of a third") await tick();
+      t.send(bytes);
+      seen.push([what, between()]);
+    };
+    seen.push(["fresh", between()]);
+    await step("part of a head", "GET / HT");
+    await step("its end", "TP/1.1\r\nHost: x\r\n\r\n");
+    await step("a lone CR", "\r");
+    await step("its LF and a head", "\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    const post = POST("/p", "0123456789");
+    await step("a head and part of its body", post.slice(0, -4));
+    await step("the rest of the body", post.slice(-4));
+    // A handler still busy does not hold input: what it read is its own.
+    await step("a request whose handler waits", GET("/wait"));
+    await step("one behind it, and part of a third", GET("/b") + "GET /c");
+    await step("the third's end", " HTTP/1.1\r\nHost: x\r\n\r\n");
+    // A POST behind a handler still running is held, head and all, until that one is done.
+    await step("a POST behind it", POST("/q", "body"));
+    gate.resolve();
+    await tick();
+    seen.push(["all answered", between()]);
+    assert.deepEqual(seen, [
+      ["fresh", true],
+      ["part of a head", false],
+      ["its end", true],
+      ["a lone CR", false],
+      ["its LF and a head", true],
+      ["a head and part of its body", false],
+      ["the rest of the body", true],
+      ["a request whose handler waits", true],
+      ["one behind it, and part of a third", false],
+      ["the third's end", true],
+      ["a POST behind it", false],
+      ["all answered", true],
+    ]);
+    const paths = parseResponses(t.bytes()).responses.map((r) => dec.decode(r.body));
+    assert.deepEqual(paths, ["/", "/a", "/p", "/wait", "/b", "/c", "/q"]);
+    // A bad request ends reading: never between requests again.
+    t.send("BAD\r\n\r\n");
+    assert.equal(between(), false, "after a 400");
+  });
+});
+
 describe("Out: the written bytes", () => {
   it("one view while the length repeats; a new one for a new length or a grown buffer", () => {
     const out = new Out(8);

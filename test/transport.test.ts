@@ -117,6 +117,8 @@ class Recorder implements ConnectionEvents {
   readonly log: string[] = [];
   /** Lets a test act from inside onData, as the core does. */
   onDataHook: ((chunk: Uint8Array) => void) | null = null;
+  /** What {@link betweenRequests} answers, as the core would; by default never. */
+  betweenHook: (() => boolean) | null = null;
 
   constructor(transport: Transport) {
     this.transport = transport;
@@ -130,6 +132,10 @@ class Recorder implements ConnectionEvents {
     this.dataEvents++;
     this.onDataHook?.(chunk);
     changed();
+  }
+
+  betweenRequests(): boolean {
+    return this.betweenHook?.() ?? false;
   }
 
   onDrain(): void {
@@ -659,6 +665,68 @@ describe(`transport: ${adapterName} adapter on ${running}`, () => {
       }
       await hangUp(a.client, a.conn);
       await hangUp(b.client, b.conn);
+    }),
+  );
+
+  it(
+    "gives a read that ended a request the shared buffer on Node itself, however full it was",
+    { skip: !keepsInPlace && "only Node's own net reads into a buffer given" },
+    guarded(async () => {
+      const a = await connect(listener);
+      const b = await connect(listener);
+      const c = await connect(listener);
+      const firsts = new Map<Recorder, Uint8Array>();
+      for (const { conn } of [a, b, c]) {
+        conn.onDataHook = (chunk) => {
+          if (!firsts.has(conn)) firsts.set(conn, chunk);
+        };
+      }
+      a.client.socket.write("x");
+      await until("a's byte", () => a.conn.bytes === 1);
+      const shared = firsts.get(a.conn)!.buffer;
+      // Exactly one buffer's worth waiting when reading starts: one full read. For b it ends a
+      // request (nothing of one held), for c it does not.
+      b.conn.betweenHook = () => b.conn.bytes === 64 * 1024;
+      for (const { client, conn } of [b, c]) {
+        conn.transport.pause();
+        client.socket.write(pattern(64 * 1024, 3));
+      }
+      await sleep(100);
+      for (const { conn } of [b, c]) conn.transport.resume();
+      await until("64 KiB each", () => b.conn.bytes === 64 * 1024 && c.conn.bytes === 64 * 1024);
+      assert.deepEqual([b.conn.dataEvents, c.conn.dataEvents], [1, 1], "one read each");
+      for (const { conn } of [b, c]) {
+        conn.onDataHook = (chunk) => firsts.set(conn, chunk);
+      }
+      b.client.socket.write("next");
+      c.client.socket.write("more");
+      await until("the next reads", () => b.conn.bytes === c.conn.bytes && b.conn.bytes > 65536);
+      assert.equal(firsts.get(b.conn)!.buffer === shared, true, "b: into the shared buffer");
+      assert.equal(firsts.get(c.conn)!.buffer === shared, false, "c: into a buffer of its own");
+      for (const { client, conn } of [a, b, c]) await hangUp(client, conn);
+    }),
+  );
+
+  it(
+    "reads between requests no more than a head needs on Deno, whatever a body's reads took",
+    { skip: adapterName !== "deno" && "only Deno's adapter sizes each connection's reads" },
+    guarded(async () => {
+      const { client, conn } = await connect(listener);
+      const body = pattern(300_000, 5);
+      const sizes: number[] = [];
+      conn.onDataHook = (chunk) => sizes.push(chunk.length);
+      // As the core says it: between requests before the first byte and after the "body".
+      conn.betweenHook = () => conn.bytes === 0 || conn.bytes === body.length;
+      client.socket.write(body);
+      await until("the body", () => conn.bytes === body.length);
+      assert.equal(Math.max(...sizes), 64 * 1024, "the body's reads grew to 64 KiB");
+      // The first read was full and began between requests: heads may come in 4 KiB.
+      sizes.length = 0;
+      client.socket.write(pattern(20_000, 6));
+      await until("the next request", () => conn.bytes === body.length + 20_000);
+      assert.equal(sizes[0], 4096, `reads after the body: ${sizes.join(", ")}`);
+      assertSameBytes(conn.received().subarray(body.length), pattern(20_000, 6), "after");
+      await hangUp(client, conn);
     }),
   );
 
