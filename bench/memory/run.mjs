@@ -2,7 +2,7 @@
 // Memory per idle keep-alive connection: binks on each runtime beside each
 // runtime's own server and the floor of a bare socket server.
 //
-//   npm run bench:memory -- [--connections N] [--rounds N] [--only IDS] [--list]
+//   npm run bench:memory -- [--connections N] [--rounds N] [--upload BYTES] [--only IDS] [--list]
 //
 // For each server and round: start it, warm it up as a server that has been
 // serving for a while (2,000 requests on fresh connections, then 1,000 kept-alive
@@ -13,8 +13,12 @@
 // and check that every connection is still open (a server whose idle timeout
 // closed some would look cheaper than it is). The figure is (after - before) / N,
 // in KiB; the median over the rounds is reported. Servers run on CPU 0 when
-// taskset is present. Writes bench/results/<date>-<host>-memory.{md,json}
-// (-memory-partial.{md,json} with --only).
+// taskset is present. With --upload every request, warm-up included, is a
+// `POST /echo` of BYTES instead: what a connection keeps once a large body has
+// passed (binks only; the other servers answer `GET /`). Writes
+// bench/results/<date>-<host>-memory.{md,json} (-memory-partial.{md,json} with
+// --only or --upload).
+import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
 import { connect } from "node:net";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -43,6 +47,7 @@ const OPEN_MS = 120_000;
 const USAGE = `Usage: npm run bench:memory -- [options]
   --connections N   idle connections per measurement (default 10000)
   --rounds N        rounds; the median is reported (default 3)
+  --upload BYTES    each request a POST /echo of BYTES rather than GET / (binks only)
   --only IDS        servers to run, comma-separated (see --list)
   --list            list the servers, then exit
   --help            show this text`;
@@ -53,7 +58,7 @@ function usageError(message) {
 }
 
 function parseArgs(argv) {
-  const opts = { connections: 10_000, rounds: 3, only: null, list: false };
+  const opts = { connections: 10_000, rounds: 3, upload: 0, only: null, list: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -72,6 +77,7 @@ function parseArgs(argv) {
       process.exit(0);
     } else if (flag === "--connections") opts.connections = int(100, 15_000);
     else if (flag === "--rounds") opts.rounds = int(1, 9);
+    else if (flag === "--upload") opts.upload = int(1, 16 * 1024 * 1024);
     else if (flag === "--only") opts.only = value().split(",").filter((s) => s !== "");
     else if (flag === "--list") opts.list = true;
     else usageError(`unknown option "${flag}" (try --help)`);
@@ -144,10 +150,14 @@ function rssKiB(pids) {
   return total;
 }
 
+/** The body of each request with --upload, or null. */
+let uploadBody = null;
+
 /**
- * One connection that sends `GET /` and resolves once the whole response is
- * in (head and Content-Length body). With `keep`, the socket stays open and is
- * handed back; otherwise the request asks to close.
+ * One connection that sends `GET /` (with --upload, `POST /echo` and its body)
+ * and resolves once the whole response is in (head and Content-Length body).
+ * With `keep`, the socket stays open and is handed back; otherwise the request
+ * asks to close.
  */
 function request(port, keep) {
   return new Promise((resolve, reject) => {
@@ -159,7 +169,15 @@ function request(port, keep) {
       if (!done) reject(err);
     });
     socket.on("connect", () => {
-      socket.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n${keep ? "" : "Connection: close\r\n"}\r\n`);
+      const close = keep ? "" : "Connection: close\r\n";
+      if (uploadBody === null) {
+        socket.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n${close}\r\n`);
+        return;
+      }
+      socket.write(
+        `POST /echo HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${uploadBody.length}\r\n${close}\r\n`,
+      );
+      socket.write(uploadBody);
     });
     socket.on("data", (chunk) => {
       text += chunk;
@@ -273,6 +291,10 @@ async function main() {
     if (bad !== undefined) usageError(`unknown server "${bad}" (see --list)`);
     list = list.filter((s) => opts.only.includes(s.id));
   }
+  if (opts.upload > 0) {
+    uploadBody = Buffer.alloc(opts.upload, "binks ");
+    for (const s of list) s.why ??= s.id.startsWith("binks-") ? null : "answers GET / only";
+  }
   const started = Date.now();
   const rows = list.map((s) => ({ id: s.id, label: s.label, skipped: s.why, rounds: [] }));
   for (let round = 1; round <= opts.rounds; round++) {
@@ -296,14 +318,16 @@ async function main() {
   console.log(`\n${md}`);
   const date = new Date().toISOString().slice(0, 10);
   // A run of some servers only writes a file of its own: it must not replace the day's full table.
-  const partial = opts.only !== null ? "-partial" : "";
+  const partial = opts.only !== null || opts.upload > 0 ? "-partial" : "";
   const base = unusedBase(join(root, "bench", "results", `${date}-${hostname()}-memory${partial}`));
   mkdirSync(dirname(base), { recursive: true });
   const command = `npm run bench:memory${
     process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""
   }`;
   const header = `# Memory per idle keep-alive connection\n\n${opts.connections} connections, ` +
-    `each after one \`GET /\`; VmRSS of the server before and after; ${date}, ` +
+    `each after one ${
+      opts.upload > 0 ? `\`POST /echo\` of ${opts.upload} bytes` : "`GET /`"
+    }; VmRSS of the server before and after; ${date}, ` +
     `${((Date.now() - started) / 60_000).toFixed(1)} min.\n\n\`${command}\`\n\n`;
   writeFileSync(`${base}.md`, `${header}${md}\n`);
   writeFileSync(`${base}.json`, `${JSON.stringify({ date, command, opts, rows }, null, 2)}\n`);
