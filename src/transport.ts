@@ -72,8 +72,8 @@ export interface ConnectionEvents {
   onData(chunk: Uint8Array): void;
   /**
    * Nothing of a request is held: the next bytes begin a new request head. An adapter that sizes
-   * its reads asks it, to give back what a body's reads needed, so that an idle
-   * keep-alive connection holds a buffer the size of a head rather than of a body.
+   * its reads asks it, to give back what a body's reads needed, so that an idle keep-alive
+   * connection holds a buffer the size of a head rather than of a body. Left out: never.
    */
   betweenRequests?(): boolean;
   /** Everything queued with {@link Transport.write} has gone to the kernel. */
