@@ -675,34 +675,29 @@ describe(`transport: ${adapterName} adapter on ${running}`, () => {
       const a = await connect(listener);
       const b = await connect(listener);
       const c = await connect(listener);
-      const firsts = new Map<Recorder, Uint8Array>();
-      for (const { conn } of [a, b, c]) {
-        conn.onDataHook = (chunk) => {
-          if (!firsts.has(conn)) firsts.set(conn, chunk);
-        };
-      }
+      const seen = new Map<Recorder, Uint8Array[]>([[a.conn, []], [b.conn, []], [c.conn, []]]);
+      for (const { conn } of [a, b, c]) conn.onDataHook = (chunk) => seen.get(conn)!.push(chunk);
       a.client.socket.write("x");
       await until("a's byte", () => a.conn.bytes === 1);
-      const shared = firsts.get(a.conn)!.buffer;
-      // Exactly one buffer's worth waiting when reading starts: one full read. For b it ends a
-      // request (nothing of one held), for c it does not.
-      b.conn.betweenHook = () => b.conn.bytes === 64 * 1024;
+      const shared = seen.get(a.conn)![0]!.buffer;
+      // 1 MiB waiting in the kernel when reading starts, so that reads fill their buffer. For b
+      // every read ends a request (the core holds nothing of one after it), for c none does.
+      b.conn.betweenHook = () => true;
+      const big = pattern(1 << 20, 3);
       for (const { client, conn } of [b, c]) {
         conn.transport.pause();
-        client.socket.write(pattern(64 * 1024, 3));
+        client.socket.write(big);
       }
       await sleep(100);
       for (const { conn } of [b, c]) conn.transport.resume();
-      await until("64 KiB each", () => b.conn.bytes === 64 * 1024 && c.conn.bytes === 64 * 1024);
-      assert.deepEqual([b.conn.dataEvents, c.conn.dataEvents], [1, 1], "one read each");
-      for (const { conn } of [b, c]) {
-        conn.onDataHook = (chunk) => firsts.set(conn, chunk);
-      }
-      b.client.socket.write("next");
-      c.client.socket.write("more");
-      await until("the next reads", () => b.conn.bytes === c.conn.bytes && b.conn.bytes > 65536);
-      assert.equal(firsts.get(b.conn)!.buffer === shared, true, "b: into the shared buffer");
-      assert.equal(firsts.get(c.conn)!.buffer === shared, false, "c: into a buffer of its own");
+      await until("1 MiB each", () => b.conn.bytes === big.length && c.conn.bytes === big.length);
+      const full = (conn: Recorder) => seen.get(conn)!.some((chunk) => chunk.length === 64 * 1024);
+      assert.deepEqual([full(b.conn), full(c.conn)], [true, true], "a full read each");
+      const own = (conn: Recorder) => seen.get(conn)!.filter((chunk) => chunk.buffer !== shared);
+      assert.equal(own(b.conn).length, 0, "b: every read into the shared buffer");
+      assert.equal(own(c.conn).length > 0, true, "c: the reads after a full one into their own");
+      assertSameBytes(b.conn.received(), big, "b");
+      assertSameBytes(c.conn.received(), big, "c");
       for (const { client, conn } of [a, b, c]) await hangUp(client, conn);
     }),
   );
