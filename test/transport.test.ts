@@ -714,7 +714,8 @@ describe(`transport: ${adapterName} adapter on ${running}`, () => {
       conn.betweenHook = () => conn.bytes === 0 || conn.bytes === body.length;
       client.socket.write(body);
       await until("the body", () => conn.bytes === body.length);
-      assert.equal(Math.max(...sizes), 64 * 1024, "the body's reads grew to 64 KiB");
+      // Past the size of a head (to 64 KiB when the data comes as fast as it is read).
+      assert.equal(Math.max(...sizes) > 4096, true, `the body's reads: ${sizes.join(", ")}`);
       // The first read was full and began between requests: heads may come in 4 KiB.
       sizes.length = 0;
       client.socket.write(pattern(20_000, 6));
