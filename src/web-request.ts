@@ -17,6 +17,7 @@
 import type { IncomingRequest } from "./request.ts";
 import type { RequestBody } from "./body.ts";
 import { ASTERISK, SLASH } from "./bytes.ts";
+import { type BodilessMethod, requestSlots } from "./request-slots.ts";
 
 function bodyAllowed(method: string): boolean {
   return method !== "GET" && method !== "HEAD";
@@ -147,15 +148,22 @@ export function webRequest(req: IncomingRequest): Request {
 }
 
 function defineWebRequest(): WebRequestClass {
+  // Where the runtime allows it (Deno), a body-less request is made from its parts.
+  const slots = requestSlots(Request);
   return class WebRequest extends Request {
     readonly #req: IncomingRequest;
 
     /** Reads what it needs of `req` now: the head may be reused once the handler has returned. */
     constructor(req: IncomingRequest) {
-      const init = requestInit(req);
-      super(absoluteUrl(req), init);
+      const method = req.method;
+      const fromParts = slots !== null && (method === "GET" || method === "HEAD");
+      const url = absoluteUrl(req);
+      const init = fromParts ? undefined : requestInit(req);
+      super(fromParts ? slots!.brand : url, init);
       this.#req = req;
-      if (init === undefined) {
+      if (fromParts) {
+        slots!.fill(this, method as BodilessMethod, new URL(url).href, fieldList(req));
+      } else if (init === undefined) {
         const headers = this.headers;
         for (const [name, value] of fieldList(req)) headers.append(name, value);
       }

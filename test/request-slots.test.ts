@@ -1,0 +1,108 @@
+/**
+ * A body-less `Request` made from its parts (src/request-slots.ts): taken on Deno, refused
+ * wherever the runtime's `Request` is not built exactly as expected, and, where taken, a
+ * request that reads, copies, clones and is read as one made by the constructor.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { detectRuntime } from "../adapters/detect.ts";
+import { type BodilessMethod, requestSlots } from "../src/request-slots.ts";
+
+const runtime = detectRuntime();
+
+/** Everything a handler can read of a body-less request, its body included. */
+async function read(request: Request): Promise<unknown[]> {
+  return [
+    request instanceof Request,
+    request.method,
+    request.url,
+    [...request.headers],
+    request.headers.get("cookie"),
+    request.headers.get("x-obs"),
+    request.body,
+    request.bodyUsed,
+    request.redirect,
+    request.cache,
+    request.credentials,
+    request.mode,
+    request.integrity,
+    request.keepalive,
+    await request.text(),
+    (await request.arrayBuffer()).byteLength,
+    (await request.blob()).size,
+  ];
+}
+
+const CASES: { method: BodilessMethod; url: string; fields: [string, string][] }[] = [
+  { method: "GET", url: "http://a.test/", fields: [["host", "a.test"]] },
+  {
+    method: "GET",
+    url: "http://EXAMPLE.test:80/p/%7Ex?q=a%20b&r=^#",
+    fields: [
+      ["host", "example.test:80"],
+      ["cookie", "a=1; b=2"],
+      ["accept", "text/html"],
+      ["accept", "application/json"],
+      ["x-obs", "caf\u00e9"],
+    ],
+  },
+  { method: "HEAD", url: "http://[::1]:8080/a/b?", fields: [["host", "[::1]:8080"]] },
+  { method: "GET", url: "http://127.0.0.1:3000/*", fields: [] },
+];
+
+describe("a body-less Request made from its parts", () => {
+  it("is taken on Deno, where Request is built as expected", () => {
+    if (runtime === "deno") assert.notEqual(requestSlots(), null);
+  });
+
+  it("is refused for a Request with a slot more than expected", () => {
+    const extra = Symbol("extra");
+    class Extra extends Request {
+      [extra] = 1;
+    }
+    assert.equal(requestSlots(Extra), null);
+  });
+
+  it("is refused for a Request whose state holds more than expected", () => {
+    class Altered extends Request {
+      constructor(input: string, init?: RequestInit) {
+        super(input, init);
+        const slotted = this as unknown as Record<symbol, Record<string, unknown>>;
+        for (const slot of Object.getOwnPropertySymbols(this)) {
+          if (slot.description === "request") slotted[slot]!.priority = "auto";
+        }
+      }
+    }
+    assert.equal(requestSlots(Altered), null);
+  });
+
+  it("reads, copies and clones as a Request made by the constructor", async () => {
+    const slots = requestSlots();
+    if (slots === null) return;
+    for (const { method, url, fields } of CASES) {
+      const href = new URL(url).href;
+      const made = (): Request => new Request(href, { method, headers: fields });
+      const filled = (): Request => {
+        const request: Request = new Request(slots.brand);
+        slots.fill(request, method, href, fields.map(([name, value]) => [name, value]));
+        return request;
+      };
+      assert.deepEqual(await read(filled()), await read(made()), `${method} ${url}`);
+      assert.deepEqual(await read(filled().clone()), await read(made().clone()));
+      const [a, b]: Request[] = [filled(), made()];
+      a.headers.append("x-late", "1");
+      b.headers.append("x-late", "1");
+      a.headers.delete("accept");
+      b.headers.delete("accept");
+      assert.deepEqual(await read(new Request(a)), await read(new Request(b)));
+      const init = { method: "PUT", body: "put", headers: { "x-init": "2" } };
+      const [c, d]: Request[] = [new Request(filled(), init), new Request(made(), init)];
+      assert.deepEqual([c.method, c.url, [...c.headers], await c.text()], [
+        d.method,
+        d.url,
+        [...d.headers],
+        await d.text(),
+      ]);
+    }
+  });
+});
