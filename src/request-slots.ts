@@ -60,7 +60,11 @@ export interface RequestSlots {
    * A symbol; typed as the string the constructor's signature asks for.
    */
   readonly brand: string;
-  /** Fill a request made from `brand`; `url` must be a parsed URL's `href`. */
+  /**
+   * Fill a request made from `brand`: `url` must be a parsed URL's `href`, and `fields` as
+   * `Headers` would hold them (names lowercased tokens, values trimmed), since nothing checks
+   * or normalises them here.
+   */
   fill(request: Request, method: BodilessMethod, url: string, fields: [string, string][]): void;
 }
 

@@ -16,7 +16,7 @@
  */
 import type { IncomingRequest } from "./request.ts";
 import type { RequestBody } from "./body.ts";
-import { ASTERISK, SLASH } from "./bytes.ts";
+import { ASTERISK, SLASH, withoutOws } from "./bytes.ts";
 import { type BodilessMethod, requestSlots } from "./request-slots.ts";
 
 function bodyAllowed(method: string): boolean {
@@ -111,7 +111,10 @@ function fieldList(req: IncomingRequest): [string, string][] {
   for (const field of list) if (field[0] === "cookie") cookies++;
   if (cookies < 2) return list;
   const merged = list.filter((field) => field[0] !== "cookie");
-  merged.push(["cookie", list.filter((f) => f[0] === "cookie").map((f) => f[1]).join("; ")]);
+  // Trimmed as `Headers` trims what it is given: an empty cookie field at either end would
+  // leave a space there.
+  const cookie = list.filter((f) => f[0] === "cookie").map((f) => f[1]).join("; ");
+  merged.push(["cookie", withoutOws(cookie)]);
   return merged;
 }
 
