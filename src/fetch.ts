@@ -15,7 +15,12 @@ import { errorReply, type Handler } from "./connection.ts";
 import type { IncomingRequest } from "./request.ts";
 import { type Reply, StaticReply, type StreamBody } from "./response.ts";
 import { webRequest } from "./web-request.ts";
-import { installReadyResponse, keptBody, type ReadyResponseOptions } from "./web-response.ts";
+import {
+  installReadyResponse,
+  keptBody,
+  keptFields,
+  type ReadyResponseOptions,
+} from "./web-response.ts";
 import { concatBytes } from "./bytes.ts";
 import { kindOf } from "./shown.ts";
 
@@ -200,7 +205,8 @@ function bodyUsed(body: ReadableStream<Uint8Array>): TypeError {
 function readyReply(response: Response): Reply | Promise<Reply> | undefined {
   const body = keptBody(response);
   if (body === undefined) return undefined;
-  const reply: Reply = { status: response.status, headers: headerList(response) };
+  const headers = keptFields(response) ?? headerList(response);
+  const reply: Reply = { status: response.status, headers };
   if (body instanceof Promise) {
     return body.then((bytes) => {
       reply.body = bytes;

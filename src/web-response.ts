@@ -16,6 +16,11 @@
  * included. Where making the runtime's `Response` with a body is dear (Node), a lazy
  * one makes it without, and a full one only when something reads the body.
  *
+ * It also knows its header fields without its `headers` when it was given a `Content-Type` at
+ * most (Hono's `c.json`, `c.text`, `c.html`), until something asks for them: made for the
+ * answer and read, a `Headers` allocated 1.4 KB of every such answer on Deno, and took 0.07 µs
+ * (Deno and Bun) to 0.2 µs (Node) more than these fields.
+ *
  * @module
  */
 
@@ -40,6 +45,8 @@ interface ReadyResponseClass extends ResponseClass {
    * else has read its body.
    */
   keptBody(response: Response): SentBody | undefined;
+  /** Its header fields, if it is a ReadyResponse that knows them without its `headers`. */
+  keptFields(response: Response): [string, string][] | undefined;
 }
 
 /** The type the Fetch standard gives a body made from a string. */
@@ -128,6 +135,11 @@ function defineReadyResponse(
     readonly #lazy: boolean;
     /** With `lazy`: the runtime's Response with the body, once something wanted it. */
     #full: Response | null = null;
+    /**
+     * Its header fields, known without its `headers`: the one `Content-Type` it has (null:
+     * none), or undefined when it was given others or its `headers` were asked for.
+     */
+    #type: string | null | undefined;
 
     constructor(body?: ConstructorParameters<ResponseClass>[0], init?: ResponseInit) {
       const kept = keep(body, keepBytes, take);
@@ -139,6 +151,16 @@ function defineReadyResponse(
       if (typeof kept === "string" && !typesText && !this.headers.has("content-type")) {
         this.headers.set("content-type", TEXT_TYPE);
       }
+      this.#type = kept === undefined
+        ? undefined
+        : givenType(init?.headers, typeof kept === "string");
+    }
+
+    static keptFields(response: Response): [string, string][] | undefined {
+      if (!(#type in response)) return undefined;
+      const type = response.#type;
+      if (type === undefined) return undefined;
+      return type === null ? [] : [["content-type", type]];
     }
 
     static keptBody(response: Response): SentBody | undefined {
@@ -157,7 +179,14 @@ function defineReadyResponse(
     static override json(data: unknown, init?: ResponseInit): Response {
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError("Response.json: the value is not JSON");
-      const headers = new Headers(init?.headers);
+      if (init?.headers === undefined) {
+        return new ReadyResponse(text, {
+          status: init?.status,
+          statusText: init?.statusText,
+          headers: { "content-type": "application/json" },
+        });
+      }
+      const headers = new Headers(init.headers);
       if (!headers.has("content-type")) headers.set("content-type", "application/json");
       return new ReadyResponse(text, {
         status: init?.status,
@@ -199,7 +228,17 @@ function defineReadyResponse(
       }
       const body = findDescriptor(Native.prototype, "body")?.get;
       const bodyUsed = findDescriptor(Native.prototype, "bodyUsed")?.get;
+      const headers = findDescriptor(Native.prototype, "headers")?.get;
       if (body === undefined || bodyUsed === undefined) throw new Error("Response has no body");
+      if (headers === undefined) throw new Error("Response has no headers");
+      // Once asked for, the fields may be changed: from then on they are read from there.
+      Object.defineProperty(proto, "headers", {
+        get(this: ReadyResponse): unknown {
+          this.#type = undefined;
+          return headers.call(this);
+        },
+        configurable: true,
+      });
       Object.defineProperty(proto, "body", {
         get(this: ReadyResponse): unknown {
           return body.call(this.#lazy ? this.#withBody() : this);
@@ -236,6 +275,47 @@ function keep(body: unknown, keepBytes: number, take: boolean): KeptBody | typeo
 }
 
 /**
+ * The `Content-Type` a response made with `headers` and a kept body (`text`: a string) has, as its
+ * `Headers` would give it (null: none), when `headers` holds nothing else: none at all, or a
+ * plain object with that one field (Hono's `c.json`, `c.text`, `c.html`); else undefined.
+ * The runtime's constructor has checked the value; its `Headers` would trim it.
+ */
+function givenType(
+  headers: ResponseInit["headers"],
+  text: boolean,
+): string | null | undefined {
+  const bodyType = text ? TEXT_TYPE : null;
+  if (headers === undefined) return bodyType;
+  if (typeof headers !== "object" || headers === null) return undefined;
+  const proto = Object.getPrototypeOf(headers);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  let type: string | undefined = undefined;
+  for (const name in headers) {
+    if (type !== undefined || name.length !== 12 || name.toLowerCase() !== "content-type") {
+      return undefined;
+    }
+    // A value, not a getter, which might answer otherwise than it did to the constructor.
+    const value = Object.getOwnPropertyDescriptor(headers, name)?.value;
+    if (typeof value !== "string") return undefined;
+    type = withoutHttpWhitespace(value);
+  }
+  return type ?? bodyType;
+}
+
+/** `value` as `Headers` keeps it: without leading or trailing tab, CR, LF or space. */
+function withoutHttpWhitespace(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isHttpWhitespace(value.charCodeAt(start))) start++;
+  while (end > start && isHttpWhitespace(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+function isHttpWhitespace(c: number): boolean {
+  return c === 0x09 || c === 0x0a || c === 0x0d || c === 0x20;
+}
+
+/**
  * Make the global `Response` a {@link ReadyResponse}, once (later calls change nothing).
  * Called by `serve({ fetch })` unless told not to.
  */
@@ -258,4 +338,13 @@ export function installReadyResponse(options: ReadyResponseOptions = {}): void {
  */
 export function keptBody(response: Response): SentBody | undefined {
   return readyResponseClass === null ? undefined : readyResponseClass.keptBody(response);
+}
+
+/**
+ * The header fields of `response`, names lowercased, if it was made as a
+ * {@link ReadyResponse} with a `Content-Type` at most and its `headers` were never asked for
+ * since; else undefined.
+ */
+export function keptFields(response: Response): [string, string][] | undefined {
+  return readyResponseClass === null ? undefined : readyResponseClass.keptFields(response);
 }

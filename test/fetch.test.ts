@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { serve, type Server } from "../serve.ts";
 import { detectRuntime } from "../adapters/detect.ts";
 import { fetchHandler } from "../src/fetch.ts";
+import { keptFields } from "../src/web-response.ts";
 import { Router } from "../src/router.ts";
 import {
   header,
@@ -975,5 +976,115 @@ describe("fetch handlers behind a router's guard", () => {
     } finally {
       await guarded.shutdown(100);
     }
+  });
+});
+
+/**
+ * Responses whose header fields binks may know without their `headers` (see `keptFields`), and
+ * some it may not: each must go out exactly as when its `headers` were read first.
+ */
+const FIELD_CASES: (() => Response)[] = [
+  () => new Response("text"),
+  () => new Response('{"a":1}', { headers: { "Content-Type": "application/json" } }),
+  () => new Response("x", { headers: { "content-type": " \ttext/html; charset=utf-8 \t" } }),
+  () => new Response(new Uint8Array([1, 2, 3])),
+  () => new Response(new Uint8Array([1, 2, 3]), { headers: { "CONTENT-TYPE": "image/png" } }),
+  () => new Response(null, { status: 204 }),
+  () => new Response(null, { headers: { "Content-Type": "text/plain" } }),
+  () => Response.json({ a: 1 }),
+  () => Response.json({ a: 1 }, { status: 201 }),
+  () => new Response("x", { headers: { "Content-Type": "a/b", "X-B": "2" } }),
+  () =>
+    new Response("x", { headers: Object.assign(Object.create(null), { "content-type": "c/d" }) }),
+  () => new Response(42 as unknown as string),
+  () => new Response("", { headers: { "content-type": "" } }),
+  () => {
+    const response = new Response("x", { headers: { "content-type": "a/b" } });
+    response.headers.set("x-late", "1");
+    return response;
+  },
+  () => {
+    let asked = 0;
+    return new Response("x", {
+      headers: {
+        get "content-type"() {
+          return `a/${++asked}`;
+        },
+      },
+    });
+  },
+  () => new Response("x", { headers: [["content-type", "a/b"]] }),
+  () => new Response("x", { headers: new Headers({ "content-type": "a/b" }) }),
+];
+
+describe("fetch handlers: the header fields of a Response, known without its headers", () => {
+  let fieldServer: Server;
+  let fieldPort = 0;
+  before(async () => {
+    fieldServer = await serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (request) => {
+        const [, way, n] = new URL(request.url).pathname.split("/");
+        const response = FIELD_CASES[Number(n)]!();
+        if (way === "read") void response.headers;
+        return response;
+      },
+    });
+    fieldPort = fieldServer.port;
+  });
+  after(async () => {
+    await fieldServer.shutdown(100);
+  });
+
+  const wire = async (path: string) => {
+    const r = await request(fieldPort, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    return [r.status, r.headers.filter(([name]) => name.toLowerCase() !== "date"), text(r.body)];
+  };
+
+  it("are sent exactly as when its headers were read", async () => {
+    for (let n = 0; n < FIELD_CASES.length; n++) {
+      assert.deepEqual(await wire(`/kept/${n}`), await wire(`/read/${n}`), `case ${n}`);
+    }
+    const trimmed = await wire("/kept/2");
+    assert.deepEqual(trimmed[1], [
+      ["content-type", "text/html; charset=utf-8"],
+      ["Content-Length", "1"],
+    ]);
+    const late = await wire("/kept/13");
+    assert.deepEqual(late[1], [
+      ["content-type", "a/b"],
+      ["x-late", "1"],
+      ["Content-Length", "1"],
+    ]);
+  });
+
+  it("are known for a body and at most a Content-Type, until its headers are asked for", () => {
+    const expected: ([string, string][] | undefined)[] = [
+      [["content-type", "text/plain;charset=UTF-8"]],
+      [["content-type", "application/json"]],
+      [["content-type", "text/html; charset=utf-8"]],
+      [],
+      [["content-type", "image/png"]],
+      [],
+      [["content-type", "text/plain"]],
+      [["content-type", "application/json"]],
+      [["content-type", "application/json"]],
+      undefined,
+      [["content-type", "c/d"]],
+      [["content-type", "text/plain;charset=UTF-8"]],
+      [["content-type", ""]],
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ];
+    assert.equal(expected.length, FIELD_CASES.length);
+    FIELD_CASES.forEach((make, n) => {
+      const response = make();
+      assert.deepEqual(keptFields(response), expected[n], `case ${n}`);
+      void response.headers;
+      assert.equal(keptFields(response), undefined, `case ${n}, headers read`);
+    });
   });
 });
