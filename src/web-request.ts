@@ -17,7 +17,7 @@
 import type { IncomingRequest } from "./request.ts";
 import type { RequestBody } from "./body.ts";
 import { ASTERISK, SLASH, withoutOws } from "./bytes.ts";
-import { type BodilessMethod, requestSlots } from "./request-slots.ts";
+import { requestSlots, type SlotMethod } from "./request-slots.ts";
 
 function bodyAllowed(method: string): boolean {
   return method !== "GET" && method !== "HEAD";
@@ -135,6 +135,33 @@ function withTargetHost(list: [string, string][], authority: string): [string, s
   return out;
 }
 
+/** The methods a request made from its parts may have, with a body or not. */
+const SLOT_METHODS: ReadonlySet<string> = new Set<SlotMethod>([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+]);
+
+const NOT_FROM_PARTS = Symbol("not from parts");
+
+/**
+ * The body of a request that can be made from its parts: none (a `GET` or `HEAD` has none
+ * for the handler, as in {@link requestInit}), or all of it, taken now; NOT_FROM_PARTS for a
+ * method the constructor would change, or a body still arriving, which becomes a stream.
+ */
+function bodyFromParts(req: IncomingRequest): Uint8Array | null | typeof NOT_FROM_PARTS {
+  const method = req.method;
+  if (!SLOT_METHODS.has(method)) return NOT_FROM_PARTS;
+  const source = bodyAllowed(method) ? req.body : null;
+  if (source === null) return null;
+  // Taken only when whole: one still arriving is left for requestInit() to stream.
+  return source.wholeNow() ?? NOT_FROM_PARTS;
+}
+
 /** A `Request` whose `signal` is the binks request's, made on first use. */
 type WebRequestClass = new (req: IncomingRequest) => Request;
 
@@ -151,21 +178,22 @@ export function webRequest(req: IncomingRequest): Request {
 }
 
 function defineWebRequest(): WebRequestClass {
-  // Where the runtime allows it (Deno), a body-less request is made from its parts.
+  // Where the runtime allows it (Deno), a request whose body is whole is made from its parts.
   const slots = requestSlots(Request);
   return class WebRequest extends Request {
     readonly #req: IncomingRequest;
 
     /** Reads what it needs of `req` now: the head may be reused once the handler has returned. */
     constructor(req: IncomingRequest) {
-      const method = req.method;
-      const fromParts = slots !== null && (method === "GET" || method === "HEAD");
+      const body = slots === null ? NOT_FROM_PARTS : bodyFromParts(req);
+      const fromParts = body !== NOT_FROM_PARTS;
       const url = absoluteUrl(req);
       const init = fromParts ? undefined : requestInit(req);
       super(fromParts ? slots!.brand : url, init);
       this.#req = req;
       if (fromParts) {
-        slots!.fill(this, method as BodilessMethod, new URL(url).href, fieldList(req));
+        const method = req.method as SlotMethod;
+        slots!.fill(this, method, new URL(url).href, fieldList(req), body);
       } else if (init === undefined) {
         const headers = this.headers;
         for (const [name, value] of fieldList(req)) headers.append(name, value);

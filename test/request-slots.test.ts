@@ -1,25 +1,26 @@
 /**
- * A body-less `Request` made from its parts (src/request-slots.ts): taken on Deno, refused
+ * A `Request` made from its parts (src/request-slots.ts): taken on Deno, refused
  * wherever the runtime's `Request` is not built exactly as expected, and, where taken, a
  * request that reads, copies, clones and is read as one made by the constructor.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { detectRuntime } from "../adapters/detect.ts";
-import { type BodilessMethod, requestSlots } from "../src/request-slots.ts";
+import { requestSlots, type SlotMethod } from "../src/request-slots.ts";
 
 const runtime = detectRuntime();
 
-/** Everything a handler can read of a body-less request, its body included. */
+/** Everything a handler can read of a request, its body included, read twice over. */
 async function read(request: Request): Promise<unknown[]> {
-  return [
+  const copy = request.clone();
+  const facts: unknown[] = [
     request instanceof Request,
     request.method,
     request.url,
     [...request.headers],
     request.headers.get("cookie"),
     request.headers.get("x-obs"),
-    request.body,
+    request.body === null ? null : Object.prototype.toString.call(request.body),
     request.bodyUsed,
     request.redirect,
     request.cache,
@@ -27,13 +28,20 @@ async function read(request: Request): Promise<unknown[]> {
     request.mode,
     request.integrity,
     request.keepalive,
-    await request.text(),
-    (await request.arrayBuffer()).byteLength,
-    (await request.blob()).size,
   ];
+  facts.push(await request.text(), request.bodyUsed);
+  facts.push(await request.arrayBuffer().then((b) => b.byteLength, (e: Error) => e.name));
+  facts.push([...new Uint8Array(await copy.arrayBuffer())]);
+  facts.push(await request.blob().then((b) => b.size, (e: Error) => e.name));
+  return facts;
 }
 
-const CASES: { method: BodilessMethod; url: string; fields: [string, string][] }[] = [
+const CASES: {
+  method: SlotMethod;
+  url: string;
+  fields: [string, string][];
+  body?: Uint8Array;
+}[] = [
   { method: "GET", url: "http://a.test/", fields: [["host", "a.test"]] },
   {
     method: "GET",
@@ -48,9 +56,19 @@ const CASES: { method: BodilessMethod; url: string; fields: [string, string][] }
   },
   { method: "HEAD", url: "http://[::1]:8080/a/b?", fields: [["host", "[::1]:8080"]] },
   { method: "GET", url: "http://127.0.0.1:3000/*", fields: [] },
+  {
+    method: "POST",
+    url: "http://a.test/form",
+    fields: [["host", "a.test"], ["content-type", "application/x-www-form-urlencoded"]],
+    body: new TextEncoder().encode("a=1&b=%C3%A9"),
+  },
+  { method: "PUT", url: "http://a.test/x", fields: [], body: new Uint8Array(0) },
+  { method: "PATCH", url: "http://a.test/x", fields: [], body: new Uint8Array([0, 255, 10]) },
+  { method: "DELETE", url: "http://a.test/x", fields: [] },
+  { method: "OPTIONS", url: "http://a.test/x", fields: [] },
 ];
 
-describe("a body-less Request made from its parts", () => {
+describe("a Request made from its parts", () => {
   it("is taken on Deno, where Request is built as expected", () => {
     if (runtime === "deno") assert.notEqual(requestSlots(), null);
   });
@@ -76,15 +94,26 @@ describe("a body-less Request made from its parts", () => {
     assert.equal(requestSlots(Altered), null);
   });
 
+  it("keeps a copy of the body it is given, as the constructor does", async () => {
+    const slots = requestSlots();
+    if (slots === null) return;
+    const bytes = new TextEncoder().encode("sent");
+    const request = new Request(slots.brand);
+    slots.fill(request, "POST", "http://a.test/", [], bytes);
+    bytes[0] = 0x7a;
+    assert.equal(await request.text(), "sent");
+  });
+
   it("reads, copies and clones as a Request made by the constructor", async () => {
     const slots = requestSlots();
     if (slots === null) return;
-    for (const { method, url, fields } of CASES) {
+    for (const { method, url, fields, body } of CASES) {
       const href = new URL(url).href;
-      const made = (): Request => new Request(href, { method, headers: fields });
+      const made = (): Request => new Request(href, { method, headers: fields, body });
       const filled = (): Request => {
         const request: Request = new Request(slots.brand);
-        slots.fill(request, method, href, fields.map(([name, value]) => [name, value]));
+        const list = fields.map(([name, value]): [string, string] => [name, value]);
+        slots.fill(request, method, href, list, body ?? null);
         return request;
       };
       assert.deepEqual(await read(filled()), await read(made()), `${method} ${url}`);
