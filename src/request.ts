@@ -12,6 +12,7 @@
  */
 import { equalsIgnoreCase, latin1, QUESTION, SLASH, withoutOws } from "./bytes.ts";
 import { badJson, type RequestBody } from "./body.ts";
+import { lowerFieldName } from "./field-names.ts";
 import type { RequestHead } from "./parser.ts";
 import { canonicalAddress, plainAddress } from "./address.ts";
 
@@ -210,7 +211,7 @@ export class IncomingRequest {
     const list: [string, string][] = [];
     for (let i = 0, n = h.headerCount * 4; i < n; i += 4) {
       list.push([
-        latin1(h.buf, offs[i]!, offs[i + 1]!).toLowerCase(),
+        lowerFieldName(h.buf, offs[i]!, offs[i + 1]!),
         latin1(h.buf, offs[i + 2]!, offs[i + 3]!),
       ]);
     }
