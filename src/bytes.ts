@@ -168,15 +168,31 @@ export function concatBytes(pieces: readonly Uint8Array[], size: number): Uint8A
  * trim() takes the byte 0xA0 (U+00A0) for whitespace too.
  */
 export function withoutOws(text: string): string {
+  return trimmedBy(text, isOws);
+}
+
+/**
+ * `text` without the whitespace around it that a `Headers` takes off a value it is given (the
+ * Fetch standard's HTTP whitespace): SP and HTAB, and CR and LF.
+ */
+export function withoutHttpWhitespace(text: string): string {
+  return trimmedBy(text, isHttpWhitespace);
+}
+
+function trimmedBy(text: string, isSpace: (c: number) => boolean): string {
   let start = 0;
   let end = text.length;
-  while (start < end && isOws(text.charCodeAt(start))) start++;
-  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  while (start < end && isSpace(text.charCodeAt(start))) start++;
+  while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
 function isOws(c: number): boolean {
   return c === SP || c === HT;
+}
+
+function isHttpWhitespace(c: number): boolean {
+  return c === SP || c === HT || c === CR || c === LF;
 }
 
 /**

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { withoutHttpWhitespace } from "./bytes.ts";
 
 /** The runtime's `Response`, before anything replaced it. */
 type ResponseClass = typeof Response;
@@ -300,19 +301,6 @@ function givenType(
     type = withoutHttpWhitespace(value);
   }
   return type ?? bodyType;
-}
-
-/** `value` as `Headers` keeps it: without leading or trailing tab, CR, LF or space. */
-function withoutHttpWhitespace(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isHttpWhitespace(value.charCodeAt(start))) start++;
-  while (end > start && isHttpWhitespace(value.charCodeAt(end - 1))) end--;
-  return start === 0 && end === value.length ? value : value.slice(start, end);
-}
-
-function isHttpWhitespace(c: number): boolean {
-  return c === 0x09 || c === 0x0a || c === 0x0d || c === 0x20;
 }
 
 /**
