@@ -204,3 +204,48 @@ describe("a reply refused in a buffer it outgrew", () => {
     assert.match(dec.decode(out.written()), /^waitingHTTP\/1\.1 200 OK\r\nDate: [^\r]+\r\n/);
   });
 });
+
+describe("string bodies", () => {
+  const utf8 = new TextEncoder();
+  /** What `body` must be on the wire after its head: its UTF-8 as `wire` shows bytes. */
+  const sent = (body: string) => dec.decode(utf8.encode(body));
+  const answer = (body: string, headOnly = false) => wire({ body }, headOnly);
+  const expected = (body: string, headOnly = false) =>
+    `HTTP/1.1 200 OK\r\nDate: D\r\nContent-Length: ${utf8.encode(body).length}\r\n\r\n` +
+    (headOnly ? "" : sent(body));
+
+  it("sends every length and kind of text as its UTF-8, with that length", () => {
+    const cases: [string, string][] = [
+      ["empty", ""],
+      ["64 ASCII chars, the longest copied char by char", "a".repeat(64)],
+      ["65 ASCII chars", "b".repeat(65)],
+      ["short, not ASCII", "é€😀"],
+      ["64 chars ending in one not ASCII", "c".repeat(63) + "é"],
+      ["5,000 ASCII chars", "<p>lorem ipsum</p>".repeat(278).slice(0, 5000)],
+      ["long, two and three bytes a char", "é".repeat(2000) + "€".repeat(1000)],
+      ["long, with astral chars", "😀x".repeat(3000)],
+      ["lone surrogates, as U+FFFD", "\ud800".repeat(100) + "d".repeat(100) + "\udfff"],
+      ["64 KiB of ASCII", "e".repeat(64 * 1024)],
+      ["past 64 KiB", "f".repeat(64 * 1024) + "é"],
+      ["more UTF-8 than the encoding room", "€".repeat(40_000)],
+      ["ASCII after a longer text", "g".repeat(100)],
+    ];
+    for (const [what, body] of cases) assert.equal(answer(body), expected(body), what);
+  });
+
+  it("states the UTF-8 length of a text it does not send, in an answer to HEAD", () => {
+    for (const body of ["é€", "h".repeat(1000), "é".repeat(1000), "€".repeat(40_000)]) {
+      assert.equal(answer(body, true), expected(body, true), body.slice(0, 8));
+    }
+  });
+
+  it("keeps each text's bytes when replies follow each other in one buffer", () => {
+    const out = new Out(64);
+    const tail: Tail = emptyTail();
+    const bodies = ["é".repeat(500), "i".repeat(2000), "j€".repeat(300)];
+    for (const body of bodies) writeReply(out, { body }, false, KEEP, 1, tail);
+    const bytes = dec.decode(out.buf.subarray(out.start, out.len));
+    const parts = bytes.split(/HTTP\/1\.1 200 OK\r\nDate: [^\r]*\r\nContent-Length: \d+\r\n\r\n/);
+    assert.deepEqual(parts, ["", ...bodies.map(sent)]);
+  });
+});

@@ -61,6 +61,12 @@ const MANY_HEADERS_RECORD: Reply = {
   body: "<!doctype html><title>ok</title>",
 };
 const UNICODE: Reply = { status: 200, headers: { "Content-Type": "text/plain" }, body: "grüße ✓" };
+/** A page of 4 KiB, as a template or `c.html()` makes one. */
+const PAGE: Reply = {
+  status: 200,
+  headers: { "Content-Type": "text/html; charset=utf-8" },
+  body: ("<!doctype html><p>" + "lorem ipsum dolor sit amet ".repeat(152)).slice(0, 4096),
+};
 
 const out = new Out(256 * 1024);
 const tail: Tail = emptyTail();
@@ -96,6 +102,7 @@ suite
   .add("Reply, 8 header fields", () => reply(MANY_HEADERS))
   .add("Reply, 8 header fields as a record", () => reply(MANY_HEADERS_RECORD))
   .add("Reply, non-ASCII string body", () => reply(UNICODE))
+  .add("Reply, 4 KiB string body", () => reply(PAGE))
   .add("Reply, 4 KiB bytes (inlined)", () => reply({ body: FOUR_K }))
   .add("Reply, 64 KiB bytes (head only; body sent apart)", () => reply({ body: SIXTY_FOUR_K }));
 
