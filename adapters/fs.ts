@@ -8,7 +8,11 @@
 import type { FileInfo, FileSystem, OpenFile } from "../src/static.ts";
 
 type NodeFs = typeof import("node:fs/promises");
+type NodeFsSync = typeof import("node:fs");
 let loaded: Promise<NodeFs> | null = null;
+let loadedSync: Promise<NodeFsSync> | null = null;
+/** `node:fs` once loaded: its calls that never wait on a disk are made at once. */
+let fsSync: NodeFsSync | null = null;
 
 /**
  * `node:fs/promises`, loaded on first use: importing it costs Deno about
@@ -17,6 +21,15 @@ let loaded: Promise<NodeFs> | null = null;
  */
 function nodeFs(): Promise<NodeFs> {
   return (loaded ??= import("node:fs/promises"));
+}
+
+/**
+ * `node:fs`, for what an open file's descriptor tells without a disk (its metadata, the link
+ * `/proc` keeps for it): on Node each promise of `node:fs/promises` is a trip through the thread
+ * pool, dearer than the call itself.
+ */
+async function nodeFsSync(): Promise<NodeFsSync> {
+  return fsSync ??= await (loadedSync ??= import("node:fs"));
 }
 
 /** What `stat` gives, of what binks reads. */
@@ -88,7 +101,7 @@ async function openDeno(files: DenoFiles, path: string): Promise<OpenFile> {
   let info: FileInfo;
   let landed: string | null;
   try {
-    info = fileInfo(await handle.stat());
+    info = fileInfo((fsSync ?? await nodeFsSync()).fstatSync(handle.fd));
     landed = await descriptorPath(handle.fd);
   } catch (err) {
     await handle.close();
@@ -168,7 +181,7 @@ async function descriptorPath(fd: number): Promise<string | null> {
     // promise cost a tenth more CPU per small file served.
     const deno = (globalThis as { Deno?: { readLinkSync?(path: string): string } }).Deno;
     if (typeof deno?.readLinkSync === "function") return deno.readLinkSync(DESCRIPTORS + fd);
-    return await (await nodeFs()).readlink(DESCRIPTORS + fd);
+    return (fsSync ?? await nodeFsSync()).readlinkSync(DESCRIPTORS + fd);
   } catch {
     // The descriptor is held open by the caller: the link of one that is open is always there.
     descriptorsReadable = false;
@@ -178,22 +191,52 @@ async function descriptorPath(fd: number): Promise<string | null> {
 
 type NodeFileHandle = Awaited<ReturnType<NodeFs["open"]>>;
 
-/** An {@link OpenFile} over a `node:fs` file handle whose metadata was read. */
-function nodeFile(handle: NodeFileHandle, info: FileInfo, landed?: string | null): OpenFile {
+/**
+ * An {@link OpenFile} over a `node:fs` file handle whose metadata was read, and which landed
+ * where `landed` says (null: nobody can tell): Deno's small files (see {@link openDeno}).
+ */
+function nodeFile(handle: NodeFileHandle, info: FileInfo, landed: string | null): OpenFile {
   const file: OpenFile = {
     info,
     read: async (into, position) => (await handle.read(into, 0, into.length, position)).bytesRead,
     close: () => handle.close(),
   };
-  if (landed === undefined) file.where = () => descriptorPath(handle.fd);
-  else if (landed !== null) file.where = () => Promise.resolve(landed);
+  if (landed !== null) file.where = () => Promise.resolve(landed);
   // A streamed piece is read into memory nobody zeroed: the zeroing cost as much as the read.
   const allocate = unzeroed();
   if (allocate !== null) file.allocate = allocate;
   return file;
 }
 
-/** A {@link FileSystem} over `node:fs/promises` (and Deno's own reads on Deno). */
+/**
+ * An {@link OpenFile} over a descriptor of `node:fs` (Node's and Bun's), read with its callback
+ * API and closed at once: `node:fs/promises` makes each call a promise through a `FileHandle`,
+ * and the close of a file opened to be read never waits on a disk. Node, a 1 KiB file opened,
+ * its metadata read, read and closed: 86 µs of CPU through `FileHandle`s, 40 this way.
+ */
+function descriptorFile(fs: NodeFsSync, fd: number, info: FileInfo): OpenFile {
+  const file: OpenFile = {
+    info,
+    read: (into, position) =>
+      new Promise<number>((resolve, reject) => {
+        fs.read(fd, into, 0, into.length, position, (err, n) => err ? reject(err) : resolve(n));
+      }),
+    close: () => {
+      try {
+        fs.closeSync(fd);
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    where: () => descriptorPath(fd),
+  };
+  const allocate = unzeroed();
+  if (allocate !== null) file.allocate = allocate;
+  return file;
+}
+
+/** A {@link FileSystem} over `node:fs` (and Deno's own reads on Deno). */
 export const nodeFileSystem: FileSystem = {
   async stat(path: string): Promise<FileInfo | null> {
     try {
@@ -208,12 +251,16 @@ export const nodeFileSystem: FileSystem = {
   async open(path: string): Promise<OpenFile> {
     const deno = denoFiles();
     if (deno !== null) return openDeno(deno, path);
-    const handle = await (await nodeFs()).open(path, "r");
+    const fs = fsSync ?? await nodeFsSync();
+    const fd = await new Promise<number>((resolve, reject) => {
+      fs.open(path, "r", (err, fd) => err ? reject(err) : resolve(fd));
+    });
     try {
       // The metadata of what was opened: the path may have been given to another file since.
-      return nodeFile(handle, fileInfo(await handle.stat()));
+      // The open descriptor's, which the kernel holds: asked at once.
+      return descriptorFile(fs, fd, fileInfo(fs.fstatSync(fd)));
     } catch (err) {
-      await handle.close();
+      fs.closeSync(fd);
       throw err;
     }
   },
