@@ -340,7 +340,7 @@ function writeField(out: Out, name: string, value: string): boolean {
   out.put(prefix);
   if (plain) out.plainAscii(value);
   else out.ascii(value);
-  out.put(CRLF);
+  out.ascii("\r\n");
   return false;
 }
 
