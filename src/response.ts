@@ -223,6 +223,24 @@ export class Out {
   }
 
   /**
+   * Append a field value, one octet per char, if every char may stand in one (RFC 9110 §5.5: no
+   * control char but HTAB, no DEL; none past U+00FF); else false, and nothing appended.
+   */
+  fieldValue(s: string): boolean {
+    const n = s.length;
+    this.reserve(n);
+    const b = this.buf;
+    let p = this.len;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 ? c !== 0x09 : c === 0x7f || c > 0xff) return false;
+      b[p++] = c;
+    }
+    this.len = p;
+    return true;
+  }
+
+  /**
    * Append a string of ASCII alone, by the runtime's encoder: for a long one, many times faster
    * than {@link ascii}, and the same bytes.
    */
@@ -330,16 +348,20 @@ function writeField(out: Out, name: string, value: string): boolean {
   // checked by one regular expression and copied by the runtime's encoder: 287 chars took
   // 0.9–1.3 µs in the loops below, char by char.
   const plain = value.length > SHORT_FIELD_VALUE && !NOT_PLAIN_VALUE.test(value);
-  // Checked also when binks drops the field or writes its own: a bad value is the handler's bug
-  // wherever it is (README), as an undefined one is.
-  if (!plain) checkValue(name, value);
-  if (prefix.length === 0) return prefix === MANAGED_NAME && managedField(name, value);
+  if (prefix.length === 0) {
+    // Checked also when binks drops the field or writes its own: a bad value is the handler's
+    // bug wherever it is (README), as an undefined one is.
+    if (!plain) checkValue(name, value);
+    return prefix === MANAGED_NAME && managedField(name, value);
+  }
   if (prefix.length === UPGRADE_PREFIX_LENGTH && name.toLowerCase() === "upgrade") {
     upgradeSent = true;
   }
   out.put(prefix);
   if (plain) out.plainAscii(value);
-  else out.ascii(value);
+  // Checked as it is copied, in one pass; a refused value throws, and whoever wrote the head
+  // takes back what of it was written (writeReplyAs).
+  else if (!out.fieldValue(value)) checkValue(name, value);
   out.ascii("\r\n");
   return false;
 }
