@@ -62,7 +62,6 @@ interface DenoFiles {
 }
 
 interface DenoFile {
-  stat(): Promise<{ size: number; mtime: Date | null; isFile: boolean; isDirectory: boolean }>;
   /** Reads at the file's offset: how many bytes, null at its end. */
   read(into: Uint8Array): Promise<number | null>;
   /** Moves the offset; `whence` 0 is from the start. */
@@ -88,16 +87,15 @@ const DENO_NODE_READ_MAX = 64 * 1024;
 
 /**
  * A file opened on Deno. Opened by `node:fs`, whose descriptor tells where the open landed
- * (Deno's open file shows none); a file larger than {@link DENO_NODE_READ_MAX} is opened again
- * with `Deno.open` through that descriptor's link, the same file whatever its path names by then,
- * and read with Deno's reads. Where the link cannot be read (no `/proc`, or `--allow-read` of the
- * served directory alone), opened with `Deno.open` by its path and nobody tells where it landed.
- * Failures carry the same `code`s (`ENOENT`, `ENOTDIR`) and names (`NotFound`, `NotCapable`) as
- * `node:fs`'s on Deno.
+ * (Deno's open file shows none); a regular file larger than {@link DENO_NODE_READ_MAX} is opened
+ * again with `Deno.open` through that descriptor's link, the same file whatever its path names
+ * by then, and read with Deno's reads. Where the link cannot be read (no `/proc`, or
+ * `--allow-read` of the served directory alone) it is read with `node:fs`: opened again by its
+ * path, it might be another file, or a FIFO whose open waits. Failures carry the same `code`s
+ * (`ENOENT`, `ENOTDIR`) as `node:fs`'s on Deno.
  */
 async function openDeno(files: DenoFiles, path: string): Promise<OpenFile> {
-  if (!descriptorsReadable) return denoFile(await files.open(path, { read: true }), null);
-  const handle = await (await nodeFs()).open(path, "r");
+  const handle = await (await nodeFs()).open(path, readFlags(fsSync ?? await nodeFsSync()));
   let info: FileInfo;
   let landed: string | null;
   try {
@@ -107,7 +105,9 @@ async function openDeno(files: DenoFiles, path: string): Promise<OpenFile> {
     await handle.close();
     throw err;
   }
-  if (info.size <= DENO_NODE_READ_MAX || landed === null) return nodeFile(handle, info, landed);
+  if (info.size <= DENO_NODE_READ_MAX || landed === null || !info.isFile) {
+    return nodeFile(handle, info, landed);
+  }
   try {
     // The same file as the descriptor's, so the metadata read of it holds.
     return denoFile(await files.open(DESCRIPTORS + handle.fd, { read: true }), landed, info);
@@ -116,49 +116,28 @@ async function openDeno(files: DenoFiles, path: string): Promise<OpenFile> {
   }
 }
 
-/** An {@link OpenFile} over a `Deno.open` file; its metadata read of it unless given. */
-async function denoFile(
-  file: DenoFile,
-  landed: string | null,
-  known?: FileInfo,
-): Promise<OpenFile> {
-  try {
-    let info = known;
-    if (info === undefined) {
-      const s = await file.stat();
-      info = {
-        size: s.size,
-        // As Deno's `node:fs` gives it (in whole ms), also when the platform has none.
-        mtimeMs: s.mtime?.getTime() ?? 0,
-        isFile: s.isFile,
-        isDirectory: s.isDirectory,
-      };
-    }
-    /** The file's offset: reads follow each other, so a seek is needed only to go elsewhere. */
-    let offset = 0;
-    const opened: OpenFile = {
-      info,
-      read: async (into, position) => {
-        if (position !== offset) {
-          // Where the seek leaves it, in case it fails half way.
-          offset = -1;
-          offset = await file.seek(position, 0);
-        }
-        const n = (await file.read(into)) ?? 0;
-        offset += n;
-        return n;
-      },
-      close: () => {
-        file.close();
-        return Promise.resolve();
-      },
-    };
-    if (landed !== null) opened.where = () => Promise.resolve(landed);
-    return opened;
-  } catch (err) {
-    file.close();
-    throw err;
-  }
+/** An {@link OpenFile} over a `Deno.open` file, whose metadata is `info`. */
+function denoFile(file: DenoFile, landed: string, info: FileInfo): OpenFile {
+  /** The file's offset: reads follow each other, so a seek is needed only to go elsewhere. */
+  let offset = 0;
+  return {
+    info,
+    read: async (into, position) => {
+      if (position !== offset) {
+        // Where the seek leaves it, in case it fails half way.
+        offset = -1;
+        offset = await file.seek(position, 0);
+      }
+      const n = (await file.read(into)) ?? 0;
+      offset += n;
+      return n;
+    },
+    close: () => {
+      file.close();
+      return Promise.resolve();
+    },
+    where: () => Promise.resolve(landed),
+  };
 }
 
 /** Linux's links from each open descriptor to the path of its file. */
@@ -166,7 +145,7 @@ const DESCRIPTORS = "/proc/self/fd/";
 /**
  * False once a link could not be read: no `/proc` (another system), or none that may be read
  * (Deno's `--allow-read` of the served directory alone). Neither comes back, so no file pays for
- * the attempt again (on Deno, an open and a close more each).
+ * the attempt again.
  */
 let descriptorsReadable = true;
 
@@ -236,8 +215,21 @@ function descriptorFile(fs: NodeFsSync, fd: number, info: FileInfo): OpenFile {
   return file;
 }
 
-/** A {@link FileSystem} over `node:fs` (and Deno's own reads on Deno). */
+/**
+ * Open to read, and at once whatever the path names: a FIFO opened without `O_NONBLOCK` waits for
+ * a writer (holding a thread of the pool), and some devices do the same. Reads of a regular file
+ * ignore the flag. Where there is none (Windows), there are no such files to open by a path.
+ */
+function readFlags(fs: NodeFsSync): number {
+  return fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+}
+
+/**
+ * A {@link FileSystem} over `node:fs` (and Deno's own reads on Deno). It opens any path without
+ * waiting ({@link readFlags}), so a request's path is opened with no `stat` first.
+ */
 export const nodeFileSystem: FileSystem = {
+  opensAnyPath: true,
   async stat(path: string): Promise<FileInfo | null> {
     try {
       return fileInfo(await (await nodeFs()).stat(path));
@@ -253,7 +245,7 @@ export const nodeFileSystem: FileSystem = {
     if (deno !== null) return openDeno(deno, path);
     const fs = fsSync ?? await nodeFsSync();
     const fd = await new Promise<number>((resolve, reject) => {
-      fs.open(path, "r", (err, fd) => err ? reject(err) : resolve(fd));
+      fs.open(path, readFlags(fs), (err, fd) => err ? reject(err) : resolve(fd));
     });
     try {
       // The metadata of what was opened: the path may have been given to another file since.

@@ -75,6 +75,13 @@ export interface FileSystem {
    * Any other failure is a `500`.
    */
   open(path: string): Promise<OpenFile>;
+  /**
+   * True when {@link open} may be given any path: it opens a directory, a FIFO with no writer or
+   * a device without waiting on it, and the opened file's `info` tells what it is. A request's
+   * path is then opened at once, with no `stat` before (a trip through the runtime's thread pool
+   * less per file); left out, only what `stat` calls a regular file is opened.
+   */
+  readonly opensAnyPath?: boolean;
 }
 
 /** Options for {@link serveStatic}. */
@@ -217,26 +224,37 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     let file = joinPath(root, segments);
     // The type is the name's that was asked for, not a symlink's target's (as nginx does).
     let name = segments[segments.length - 1] ?? index;
-    let info = await fs.stat(file);
-    if (info !== null && info.isDirectory) {
-      // Its page's relative links resolve against the URL: without the slash, next to it.
-      if (!path.endsWith("/")) return toDirectory(req);
-      file = joinPath(file, [index]);
-      name = index;
-      info = await fs.stat(file);
-    } else if (path.endsWith("/")) {
-      // A file named as a directory.
-      return plain(404);
+    // Opened before anything is said: a file that cannot be read gets an honest status, not a
+    // 200 whose body never comes.
+    let opened: OwnedFile | Reply;
+    if (fs.opensAnyPath === true) {
+      opened = await openAny(fs, file);
+      if (opened instanceof OwnedFile && opened.info.isDirectory) {
+        void opened.close();
+        // Its page's relative links resolve against the URL: without the slash, next to it.
+        if (!path.endsWith("/")) return toDirectory(req);
+        file = joinPath(file, [index]);
+        name = index;
+        opened = await openAny(fs, file);
+      } else if (opened instanceof OwnedFile && path.endsWith("/")) {
+        // A file named as a directory.
+        void opened.close();
+        return plain(404);
+      }
+    } else {
+      let info = await fs.stat(file);
+      if (info !== null && info.isDirectory) {
+        if (!path.endsWith("/")) return toDirectory(req);
+        file = joinPath(file, [index]);
+        name = index;
+        info = await fs.stat(file);
+      } else if (path.endsWith("/")) {
+        return plain(404);
+      }
+      if (info === null || !info.isFile) return plain(404);
+      opened = await openAny(fs, file);
     }
-    if (info === null || !info.isFile) return plain(404);
-    let opened: OwnedFile;
-    try {
-      // Opened before anything is said: a file that cannot be read gets an honest status, not
-      // a 200 whose body never comes.
-      opened = new OwnedFile(await fs.open(file));
-    } catch (err) {
-      return openFailure(err);
-    }
+    if (!(opened instanceof OwnedFile)) return opened;
     let landed: string;
     try {
       // A symlink may point anywhere: what counts is where the open landed. Asked of the open
@@ -260,6 +278,15 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
   };
 }
 
+/** `path` opened, or the answer for a path that could not be. */
+async function openAny(fs: FileSystem, path: string): Promise<OwnedFile | Reply> {
+  try {
+    return new OwnedFile(await fs.open(path));
+  } catch (err) {
+    return openFailure(err);
+  }
+}
+
 /** `path` is `base` or under it. */
 function inside(path: string, base: string): boolean {
   return path === base || path.startsWith(base.endsWith("/") ? base : base + "/");
@@ -275,12 +302,18 @@ function openFailure(err: unknown): Reply {
     code?: unknown;
     name?: unknown;
   };
-  if (code === "ENOENT" || code === "ENOTDIR" || name === "NotFound") return plain(404);
+  if (typeof code === "string" && NO_FILE.has(code) || name === "NotFound") return plain(404);
   if (
     code === "EACCES" || code === "EPERM" || name === "PermissionDenied" || name === "NotCapable"
   ) return plain(403);
   throw err;
 }
+
+/**
+ * Failures of an open that say no file is there to serve, as `stat` would: none by that name, a
+ * file on the way named as a directory, a loop of symlinks, a name too long, a socket.
+ */
+const NO_FILE = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "ENXIO"]);
 
 const TRAVERSAL: string[] = [];
 
@@ -363,7 +396,8 @@ async function respondWithFile(
   let streamed = false;
   try {
     const info = file.info;
-    // The path named a file when it was looked at; what was opened may be another by now.
+    // The path named a file when it was looked at, but what was opened may be another by now;
+    // or it was opened unseen (a FIFO, a device).
     if (!info.isFile) return plain(404);
     const now = Date.now();
     const etag = entityTag(info);

@@ -46,8 +46,14 @@ const errors: unknown[] = [];
 
 /** When, in the course of one request, the test changes the files. */
 interface Hooks {
-  /** After `stat(path)` answered, before the answer is used: true once it changed the files. */
+  /**
+   * After `stat(path)` answered, before the answer is used: true once it changed the files. Given
+   * one, the file system looks at a path before it opens it; else it opens any path, as
+   * `nodeFileSystem` does.
+   */
   stat?(path: string): boolean;
+  /** After `open(path)` answered. */
+  open?(path: string): boolean;
   /** After `realpath(path)` answered `real`. */
   realpath?(path: string, real: string): boolean;
   /** Before the `n`th read (from 0) of an opened file. */
@@ -64,6 +70,7 @@ function changing(hooks: Hooks, where = true): FileSystem {
     if (!done) done = change();
   };
   return {
+    opensAnyPath: hooks.stat === undefined,
     stat: async (path) => {
       const info = await nodeFileSystem.stat(path);
       once(() => hooks.stat?.(path) ?? false);
@@ -76,6 +83,7 @@ function changing(hooks: Hooks, where = true): FileSystem {
     },
     open: async (path): Promise<OpenFile> => {
       const file = await nodeFileSystem.open(path);
+      once(() => hooks.open?.(path) ?? false);
       let reads = 0;
       return {
         info: file.info,
@@ -357,6 +365,56 @@ describe("static files that change while served", () => {
     rmSync(dir, { recursive: true });
   });
 
+  it("answers 404 for a directory that became a file between its open and its index's", async () => {
+    const dir = join(root, "flop");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "index.html"), "<p>dir</p>");
+    handler = serveStatic(
+      root,
+      changing({
+        open: (p) =>
+          when(p === dir, () => {
+            rmSync(dir, { recursive: true });
+            writeFileSync(dir, "now a file");
+          }),
+      }),
+    );
+    const r = await request(server.port, GET("/flop/"));
+    assert.equal(`${r.status} ${text(r.body)}`, "404 404\n");
+    rmSync(dir);
+  });
+
+  // Opened as a directory inside the root, then turned to a symlink out before its index is.
+  for (const where of [true, false]) {
+    it(
+      `refuses an index reached through a directory swapped for a symlink out after its open${
+        where ? "" : " (a file system that cannot tell where its open landed)"
+      }`,
+      async () => {
+        const sub = join(root, "home");
+        mkdirSync(sub);
+        writeFileSync(join(sub, "index.html"), "inside");
+        mkdirSync(join(outside, "home"));
+        writeFileSync(join(outside, "home", "index.html"), "secret");
+        handler = serveStatic(
+          root,
+          changing({
+            open: (p) =>
+              when(p === sub, () => {
+                renameSync(sub, `${sub}.old`);
+                symlinkSync(join(outside, "home"), sub);
+              }),
+          }, where),
+        );
+        const r = await request(server.port, GET("/home/"));
+        assert.equal(`${r.status} ${text(r.body)}`, "403 403\n");
+        rmSync(sub);
+        rmSync(`${sub}.old`, { recursive: true });
+        rmSync(join(outside, "home"), { recursive: true });
+      },
+    );
+  }
+
   it("refuses a symlink turned out of the root between its lookup and its open", async () => {
     writeFileSync(join(root, "inside.txt"), "inside");
     writeFileSync(join(outside, "secret.txt"), "secret");
@@ -490,6 +548,8 @@ describe("static files: descriptors", () => {
       [GET("/big.bin", "Range: bytes=10-100009\r\n"), 206],
       [GET("/big.bin", "Range: bytes=-10\r\n"), 206],
       [GET("/dir/"), 404],
+      [GET("/dir"), 301],
+      [GET("/small.txt/"), 404],
       [GET("/missing"), 404],
     ];
     for (let round = 0; round < 10; round++) {

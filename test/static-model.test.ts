@@ -628,6 +628,8 @@ interface Scenario {
   requests: RequestSpec[];
   /** The requests are asked all at once, answered in turn. */
   together: boolean;
+  /** The file system opens any path (as `nodeFileSystem`): no `stat` before an open. */
+  opensAnyPath: boolean;
 }
 
 const scenarioArb: fc.Arbitrary<Scenario> = treeArb.chain((tree) =>
@@ -641,6 +643,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = treeArb.chain((tree) =>
     pieceBytes: fc.constantFrom(4096, 16384, 65536),
     requests: fc.array(requestArb(pathsOf(tree)), { minLength: 1, maxLength: 6 }),
     together: fc.boolean(),
+    opensAnyPath: fc.boolean(),
   })
 );
 
@@ -848,6 +851,7 @@ function shownBody(b: Uint8Array): string {
 /** Ask `handler` every request of `s` in turn, each checked against the oracle. */
 async function run(s: Scenario): Promise<void> {
   const fs = buildFs(s.tree, s.now);
+  fs.opensAnyPath = s.opensAnyPath;
   const options: OracleOptions = {
     root: s.root,
     index: s.index,

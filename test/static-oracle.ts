@@ -16,7 +16,7 @@ export type Access =
   | "denied"
   /** `ENOENT`: removed between its stat and its open (404). */
   | "gone"
-  /** What was opened is a directory by now (404). */
+  /** What was opened is no regular file by now (a FIFO put in its place: 404). */
   | "swapped"
   /** What was opened is another version of the file (its own size, mtime and bytes). */
   | "changed"
@@ -78,6 +78,8 @@ export class MemFs implements FileSystem {
   readonly nodes: Map<string, MemNode>;
   opened = 0;
   closed = 0;
+  /** Set by a run: `open` is asked of any path, with no `stat` first. */
+  opensAnyPath = false;
   /** Misuse of the OpenFile contract seen (two reads at once, a read after close, two closes). */
   readonly misuse: string[] = [];
 
@@ -134,7 +136,7 @@ export class MemFs implements FileSystem {
     }
     this.opened++;
     const info = node.kind === "file" && node.access === "swapped"
-      ? { size: 4096, mtimeMs: node.mtimeMs, isFile: false, isDirectory: true }
+      ? { size: 0, mtimeMs: node.mtimeMs, isFile: false, isDirectory: false }
       : infoOf(node);
     return Promise.resolve(this.openFile(node, info));
   }

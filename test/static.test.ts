@@ -19,6 +19,8 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve, type Server } from "../serve.ts";
@@ -746,9 +748,11 @@ describe("static files", () => {
     for (const name of ["gone.txt", "gone.bin"]) {
       const path = join(dir, name);
       writeFileSync(path, name === "gone.txt" ? "soon gone" : big);
-      // The real file system, with the file removed just after it was looked at.
+      // The real file system, with the file removed just after it was looked at (looked at
+      // first, as a file system that cannot open any path is).
       fakeHandler = serveStatic(dir, {
         ...nodeFileSystem,
+        opensAnyPath: false,
         stat: async (p) => {
           const info = await nodeFileSystem.stat(p);
           if (p.endsWith(`/${name}`)) rmSync(p);
@@ -767,6 +771,7 @@ describe("static files", () => {
     writeFileSync(path, "old");
     fakeHandler = serveStatic(dir, {
       ...nodeFileSystem,
+      opensAnyPath: false,
       stat: async (p) => {
         const info = await nodeFileSystem.stat(p);
         // A deploy puts a new version in place between the look and the open.
@@ -783,6 +788,43 @@ describe("static files", () => {
     assert.equal(text(r.body), "new and longer");
     rmSync(path);
   });
+
+  for (const opensAnyPath of [true, false]) {
+    it(
+      `answers 404 at once for a FIFO, a socket, a symlink loop, a FIFO as an index${
+        opensAnyPath ? "" : " (each looked at before its open)"
+      }`,
+      async () => {
+        const odd = join(dir, "odd");
+        mkdirSync(odd);
+        // A FIFO's open waits for a writer unless told not to: no answer, a pool thread held.
+        execFileSync("mkfifo", [join(odd, "pipe")]);
+        mkdirSync(join(odd, "piped"));
+        execFileSync("mkfifo", [join(odd, "piped", "index.html")]);
+        symlinkSync("loop-b", join(odd, "loop-a"));
+        symlinkSync("loop-a", join(odd, "loop-b"));
+        const socket = createServer();
+        await new Promise<void>((resolve) => socket.listen(join(odd, "socket"), resolve));
+        fakeHandler = serveStatic(dir, { ...nodeFileSystem, opensAnyPath });
+        errors.length = 0;
+        try {
+          for (
+            const path of ["/odd/pipe", "/odd/piped/", "/odd/loop-a", "/odd/socket", "/odd/pipe/"]
+          ) {
+            const r = await request(fakeServer.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+            assert.equal(`${r.status} ${text(r.body)}`, "404 404\n", path);
+          }
+          // And the directory holding them is still a directory.
+          const r = await request(fakeServer.port, "GET /odd HTTP/1.1\r\nHost: x\r\n\r\n");
+          assert.equal(`${r.status} ${header(r, "location")}`, "301 /odd/");
+          assert.deepEqual(errors, []);
+        } finally {
+          await new Promise<void>((resolve) => socket.close(() => resolve()));
+          rmSync(odd, { recursive: true, force: true });
+        }
+      },
+    );
+  }
 
   it("closes the file when the client leaves mid-stream", { skip: !seesFds }, async () => {
     const huge = realpathSync(join(dir, "huge.bin"));
