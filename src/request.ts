@@ -208,12 +208,16 @@ export class IncomingRequest {
   headerList(): [string, string][] {
     const h = this.view();
     const offs = h.headers;
-    const list: [string, string][] = [];
-    for (let i = 0, n = h.headerCount * 4; i < n; i += 4) {
-      list.push([
+    const count = h.headerCount;
+    // Of its length from the start: pushed onto `[]`, the array's storage is made for 17
+    // elements, then grown to 41 (Deno: 120 bytes more for a head of two fields).
+    const list = new Array<[string, string]>(count);
+    for (let f = 0; f < count; f++) {
+      const i = f * 4;
+      list[f] = [
         lowerFieldName(h.buf, offs[i]!, offs[i + 1]!),
         latin1(h.buf, offs[i + 2]!, offs[i + 3]!),
-      ]);
+      ];
     }
     return list;
   }
