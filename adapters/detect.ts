@@ -4,6 +4,7 @@
  * @module
  */
 import type { ListenFn, RuntimeName } from "../src/transport.ts";
+import { useNativeLatin1 } from "./latin1.ts";
 
 interface RuntimeGlobals {
   Deno?: { version?: { deno?: unknown } };
@@ -44,6 +45,7 @@ export async function loadAdapter(name?: RuntimeName): Promise<ListenFn> {
   if (!canRunAs(wanted, running)) {
     throw new Error(`runtime ${wanted} was asked for, but this is ${running}`);
   }
+  useNativeLatin1();
   if (wanted === "deno") return (await import("./deno.ts")).listen;
   if (wanted === "bun") return (await import("./bun.ts")).listen;
   return (await import("./node.ts")).listen;

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { findHeadEnd, NEED_MORE, parseHead, RequestHead } from "../src/parser.ts";
 import { ChunkedDecoder } from "../src/chunked.ts";
 import { defaultLimits, type Limits } from "../src/limits.ts";
-import { latin1 } from "../src/bytes.ts";
+import { latin1, useLatin1Decoder } from "../src/bytes.ts";
+import { useNativeLatin1 } from "../adapters/latin1.ts";
 import { describeHead, type Seen } from "./fuzz/harness.ts";
 
 const enc = new TextEncoder();
@@ -653,6 +654,33 @@ describe("latin1", () => {
         for (let i = start; i < end; i++) expected += String.fromCharCode(bytes[i]!);
         assert.equal(latin1(bytes, start, end), expected, `length ${n} from ${start}`);
       }
+    }
+  });
+
+  it("decodes as well with the runtime's own decoder, and takes none that decodes otherwise", () => {
+    const bytes = new Uint8Array(5_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13 + 5) & 0xff;
+    const cases = [[0, 9], [3, 40], [0, 256], [100, 5_000]] as const;
+    const before = cases.map(([start, end]) => latin1(bytes, start, end));
+    // Like windows-1252 (the Encoding standard's "latin1"), where 0x80 is €.
+    const euro = (b: Uint8Array, s: number, e: number) =>
+      [...b.subarray(s, e)].map((c) => String.fromCharCode(c === 0x80 ? 0x20ac : c)).join("");
+    assert.equal(useLatin1Decoder(euro), false);
+    assert.equal(useLatin1Decoder(() => "x"), false);
+    assert.equal(
+      useLatin1Decoder(() => {
+        throw new Error("no");
+      }),
+      false,
+    );
+    assert.deepEqual(cases.map(([start, end]) => latin1(bytes, start, end)), before);
+    // Node, Deno and Bun all have one.
+    assert.equal(useNativeLatin1(), true);
+    assert.deepEqual(cases.map(([start, end]) => latin1(bytes, start, end)), before);
+    for (const [start, end] of cases) {
+      let expected = "";
+      for (let i = start; i < end; i++) expected += String.fromCharCode(bytes[i]!);
+      assert.equal(latin1(bytes, start, end), expected);
     }
   });
 });
