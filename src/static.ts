@@ -228,14 +228,14 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     // 200 whose body never comes.
     let opened: OwnedFile | Reply;
     if (fs.opensAnyPath === true) {
-      opened = await openAny(fs, file);
+      opened = await tryOpen(fs, file);
       if (opened instanceof OwnedFile && opened.info.isDirectory) {
         void opened.close();
         // Its page's relative links resolve against the URL: without the slash, next to it.
         if (!path.endsWith("/")) return toDirectory(req);
         file = joinPath(file, [index]);
         name = index;
-        opened = await openAny(fs, file);
+        opened = await tryOpen(fs, file);
       } else if (opened instanceof OwnedFile && path.endsWith("/")) {
         // A file named as a directory.
         void opened.close();
@@ -252,7 +252,7 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
         return plain(404);
       }
       if (info === null || !info.isFile) return plain(404);
-      opened = await openAny(fs, file);
+      opened = await tryOpen(fs, file);
     }
     if (!(opened instanceof OwnedFile)) return opened;
     let landed: string;
@@ -279,7 +279,7 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
 }
 
 /** `path` opened, or the answer for a path that could not be. */
-async function openAny(fs: FileSystem, path: string): Promise<OwnedFile | Reply> {
+async function tryOpen(fs: FileSystem, path: string): Promise<OwnedFile | Reply> {
   try {
     return new OwnedFile(await fs.open(path));
   } catch (err) {
