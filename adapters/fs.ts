@@ -86,33 +86,43 @@ function denoFiles(): DenoFiles | null {
 const DENO_NODE_READ_MAX = 64 * 1024;
 
 /**
- * A file opened on Deno. Opened by `node:fs`, whose descriptor tells where the open landed
- * (Deno's open file shows none); a regular file larger than {@link DENO_NODE_READ_MAX} is opened
- * again with `Deno.open` through that descriptor's link, the same file whatever its path names
- * by then, and read with Deno's reads. Where the link cannot be read (no `/proc`, or
- * `--allow-read` of the served directory alone) it is read with `node:fs`: opened again by its
- * path, it might be another file, or a FIFO whose open waits. Failures carry the same `code`s
- * (`ENOENT`, `ENOTDIR`) as `node:fs`'s on Deno.
+ * A regular file larger than {@link DENO_NODE_READ_MAX} opened on Deno, by `node:fs` as on every
+ * runtime (`fd`, whose metadata is `info`): opened again with `Deno.open` through that
+ * descriptor's link, the same file whatever its path names by then, and read with Deno's reads.
+ * Where the link cannot be read (no `/proc`, or `--allow-read` of the served directory alone) it
+ * is read through the descriptor with `node:fs`: opened again by its path, it might be another
+ * file, or a FIFO whose open waits.
  */
-async function openDeno(files: DenoFiles, path: string): Promise<OpenFile> {
-  const handle = await (await nodeFs()).open(path, readFlags(fsSync ?? await nodeFsSync()));
-  let info: FileInfo;
-  let landed: string | null;
-  try {
-    info = fileInfo((fsSync ?? await nodeFsSync()).fstatSync(handle.fd));
-    landed = await descriptorPath(handle.fd);
-  } catch (err) {
-    await handle.close();
-    throw err;
-  }
-  if (info.size <= DENO_NODE_READ_MAX || landed === null || !info.isFile) {
-    return nodeFile(handle, info, landed);
-  }
+async function openDeno(
+  files: DenoFiles,
+  fs: NodeFsSync,
+  fd: number,
+  info: FileInfo,
+): Promise<OpenFile> {
+  const landed = await descriptorPath(fd);
+  if (landed === null) return descriptorFile(fs, fd, info);
   try {
     // The same file as the descriptor's, so the metadata read of it holds.
-    return denoFile(await files.open(DESCRIPTORS + handle.fd, { read: true }), landed, info);
+    return denoFile(await files.open(DESCRIPTORS + fd, { read: true }), landed, info);
   } finally {
-    await handle.close();
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * `path` opened to be read, at once whatever it names ({@link readFlags}), and the metadata of
+ * what was opened: the path may name another file by now. The open descriptor's metadata, which
+ * the kernel holds, is asked at once.
+ */
+async function openDescriptor(fs: NodeFsSync, path: string): Promise<[number, FileInfo]> {
+  const fd = await new Promise<number>((resolve, reject) => {
+    fs.open(path, readFlags(fs), (err, fd) => err ? reject(err) : resolve(fd));
+  });
+  try {
+    return [fd, fileInfo(fs.fstatSync(fd))];
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
   }
 }
 
@@ -168,30 +178,11 @@ async function descriptorPath(fd: number): Promise<string | null> {
   }
 }
 
-type NodeFileHandle = Awaited<ReturnType<NodeFs["open"]>>;
-
 /**
- * An {@link OpenFile} over a `node:fs` file handle whose metadata was read, and which landed
- * where `landed` says (null: nobody can tell): Deno's small files (see {@link openDeno}).
- */
-function nodeFile(handle: NodeFileHandle, info: FileInfo, landed: string | null): OpenFile {
-  const file: OpenFile = {
-    info,
-    read: async (into, position) => (await handle.read(into, 0, into.length, position)).bytesRead,
-    close: () => handle.close(),
-  };
-  if (landed !== null) file.where = () => Promise.resolve(landed);
-  // A streamed piece is read into memory nobody zeroed: the zeroing cost as much as the read.
-  const allocate = unzeroed();
-  if (allocate !== null) file.allocate = allocate;
-  return file;
-}
-
-/**
- * An {@link OpenFile} over a descriptor of `node:fs` (Node's and Bun's), read with its callback
- * API and closed at once: `node:fs/promises` makes each call a promise through a `FileHandle`,
- * and the close of a file opened to be read never waits on a disk. Node, a 1 KiB file opened,
- * its metadata read, read and closed: 86 µs of CPU through `FileHandle`s, 40 this way.
+ * An {@link OpenFile} over a descriptor of `node:fs`, read with its callback API and closed at
+ * once: `node:fs/promises` makes each call a promise through a `FileHandle`, and the close of a
+ * file opened to be read never waits on a disk. Node, a 1 KiB file opened, its metadata read, read
+ * and closed: 86 µs of CPU through `FileHandle`s, 40 this way.
  */
 function descriptorFile(fs: NodeFsSync, fd: number, info: FileInfo): OpenFile {
   const file: OpenFile = {
@@ -241,19 +232,12 @@ export const nodeFileSystem: FileSystem = {
     return (await nodeFs()).realpath(path);
   },
   async open(path: string): Promise<OpenFile> {
-    const deno = denoFiles();
-    if (deno !== null) return openDeno(deno, path);
     const fs = fsSync ?? await nodeFsSync();
-    const fd = await new Promise<number>((resolve, reject) => {
-      fs.open(path, readFlags(fs), (err, fd) => err ? reject(err) : resolve(fd));
-    });
-    try {
-      // The metadata of what was opened: the path may have been given to another file since.
-      // The open descriptor's, which the kernel holds: asked at once.
-      return descriptorFile(fs, fd, fileInfo(fs.fstatSync(fd)));
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
+    const [fd, info] = await openDescriptor(fs, path);
+    const deno = denoFiles();
+    if (deno === null || info.size <= DENO_NODE_READ_MAX || !info.isFile) {
+      return descriptorFile(fs, fd, info);
     }
+    return openDeno(deno, fs, fd, info);
   },
 };
