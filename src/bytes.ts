@@ -100,7 +100,8 @@ let longLatin1: Latin1Decoder = latin1InSteps;
  * as `TextDecoder`'s "latin1" does) or throws.
  */
 export function useLatin1Decoder(decode: Latin1Decoder): boolean {
-  const probe = new Uint8Array(300);
+  // A view into a larger buffer, as the input is: its offset must count.
+  const probe = new Uint8Array(new ArrayBuffer(310), 7, 300);
   for (let i = 0; i < probe.length; i++) probe[i] = (i * 7 + 3) & 0xff;
   try {
     for (const [start, end] of [[0, 300], [1, 257], [20, 29], [255, 300]] as const) {

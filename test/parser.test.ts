@@ -667,6 +667,10 @@ describe("latin1", () => {
       [...b.subarray(s, e)].map((c) => String.fromCharCode(c === 0x80 ? 0x20ac : c)).join("");
     assert.equal(useLatin1Decoder(euro), false);
     assert.equal(useLatin1Decoder(() => "x"), false);
+    // One that reads the view's buffer from its start, not from the view's offset.
+    const fromBufferStart = (b: Uint8Array, s: number, e: number) =>
+      latin1(new Uint8Array(b.buffer), s, e);
+    assert.equal(useLatin1Decoder(fromBufferStart), false);
     assert.equal(
       useLatin1Decoder(() => {
         throw new Error("no");
