@@ -132,44 +132,27 @@ const SHORT_STRING = 8;
  * at a time made a string per char (8 chars: 160 bytes of garbage on Deno, and 2–3 times the
  * time), and `fromCharCode.apply` over an array costs 45–65 ns for any length.
  */
-function shortLatin1(buf: Uint8Array, s: number, n: number): string {
+function shortLatin1(b: Uint8Array, s: number, n: number): string {
   const f = String.fromCharCode;
   switch (n) {
     case 0:
       return "";
     case 1:
-      return f(buf[s]!);
+      return f(b[s]!);
     case 2:
-      return f(buf[s]!, buf[s + 1]!);
+      return f(b[s]!, b[s + 1]!);
     case 3:
-      return f(buf[s]!, buf[s + 1]!, buf[s + 2]!);
+      return f(b[s]!, b[s + 1]!, b[s + 2]!);
     case 4:
-      return f(buf[s]!, buf[s + 1]!, buf[s + 2]!, buf[s + 3]!);
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
     case 5:
-      return f(buf[s]!, buf[s + 1]!, buf[s + 2]!, buf[s + 3]!, buf[s + 4]!);
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
     case 6:
-      return f(buf[s]!, buf[s + 1]!, buf[s + 2]!, buf[s + 3]!, buf[s + 4]!, buf[s + 5]!);
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
     case 7:
-      return f(
-        buf[s]!,
-        buf[s + 1]!,
-        buf[s + 2]!,
-        buf[s + 3]!,
-        buf[s + 4]!,
-        buf[s + 5]!,
-        buf[s + 6]!,
-      );
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
     default:
-      return f(
-        buf[s]!,
-        buf[s + 1]!,
-        buf[s + 2]!,
-        buf[s + 3]!,
-        buf[s + 4]!,
-        buf[s + 5]!,
-        buf[s + 6]!,
-        buf[s + 7]!,
-      );
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
   }
 }
 
