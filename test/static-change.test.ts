@@ -331,89 +331,37 @@ describe("static files that change while served", () => {
 
   it("answers 404 for a directory that became a file, and a file that became a directory", async () => {
     const dir = join(root, "flip");
-    mkdirSync(dir);
-    writeFileSync(join(dir, "index.html"), "<p>dir</p>");
-    handler = serveStatic(
-      root,
-      changing({
-        stat: (p) => {
-          return when(p === dir, () => {
-            rmSync(dir, { recursive: true });
-            writeFileSync(dir, "now a file");
-          });
-        },
-      }),
-    );
+    const makeDir = () => {
+      mkdirSync(dir);
+      writeFileSync(join(dir, "index.html"), "<p>dir</p>");
+    };
+    const makeFile = () => {
+      rmSync(dir, { recursive: true });
+      writeFileSync(dir, "now a file");
+    };
+    makeDir();
+    handler = serveStatic(root, changing({ stat: (p) => when(p === dir, makeFile) }));
     assert.equal((await request(server.port, GET("/flip/"))).status, 404);
     // And back: the file named as a file turns into a directory before its open.
     handler = serveStatic(
       root,
       changing({
-        stat: (p) => {
-          return when(p === dir, () => {
-            rmSync(dir);
-            mkdirSync(dir);
-            writeFileSync(join(dir, "index.html"), "<p>dir</p>");
-          });
-        },
-      }),
-    );
-    const r = await request(server.port, GET("/flip"));
-    assert.equal(r.status, 404);
-    assert.equal(text(r.body), "404\n");
-    assert.equal(text((await request(server.port, GET("/flip/"))).body), "<p>dir</p>");
-    rmSync(dir, { recursive: true });
-  });
-
-  it("answers 404 for a directory that became a file between its open and its index's", async () => {
-    const dir = join(root, "flop");
-    mkdirSync(dir);
-    writeFileSync(join(dir, "index.html"), "<p>dir</p>");
-    handler = serveStatic(
-      root,
-      changing({
-        open: (p) =>
+        stat: (p) =>
           when(p === dir, () => {
-            rmSync(dir, { recursive: true });
-            writeFileSync(dir, "now a file");
+            rmSync(dir);
+            makeDir();
           }),
       }),
     );
-    const r = await request(server.port, GET("/flop/"));
+    const r = await request(server.port, GET("/flip"));
     assert.equal(`${r.status} ${text(r.body)}`, "404 404\n");
+    assert.equal(text((await request(server.port, GET("/flip/"))).body), "<p>dir</p>");
+    // A file system that opens any path: the directory turns into a file after its own open,
+    // before its index's.
+    handler = serveStatic(root, changing({ open: (p) => when(p === dir, makeFile) }));
+    assert.equal((await request(server.port, GET("/flip/"))).status, 404);
     rmSync(dir);
   });
-
-  // Opened as a directory inside the root, then turned to a symlink out before its index is.
-  for (const where of [true, false]) {
-    it(
-      `refuses an index reached through a directory swapped for a symlink out after its open${
-        where ? "" : " (a file system that cannot tell where its open landed)"
-      }`,
-      async () => {
-        const sub = join(root, "home");
-        mkdirSync(sub);
-        writeFileSync(join(sub, "index.html"), "inside");
-        mkdirSync(join(outside, "home"));
-        writeFileSync(join(outside, "home", "index.html"), "secret");
-        handler = serveStatic(
-          root,
-          changing({
-            open: (p) =>
-              when(p === sub, () => {
-                renameSync(sub, `${sub}.old`);
-                symlinkSync(join(outside, "home"), sub);
-              }),
-          }, where),
-        );
-        const r = await request(server.port, GET("/home/"));
-        assert.equal(`${r.status} ${text(r.body)}`, "403 403\n");
-        rmSync(sub);
-        rmSync(`${sub}.old`, { recursive: true });
-        rmSync(join(outside, "home"), { recursive: true });
-      },
-    );
-  }
 
   it("refuses a symlink turned out of the root between its lookup and its open", async () => {
     writeFileSync(join(root, "inside.txt"), "inside");
@@ -437,34 +385,41 @@ describe("static files that change while served", () => {
 
   // realpath vouched for the path, and the open followed it where a symlink then led: with sub/
   // renamed away and sub -> outside/sub put in its place, GET /sub/x.txt served the outside file.
-  for (const where of [true, false]) {
-    it(
-      `refuses a file reached through a directory swapped for a symlink out${
-        where ? "" : " (a file system that cannot tell where its open landed)"
-      }`,
-      async () => {
-        const sub = join(root, "sub");
-        mkdirSync(sub);
-        writeFileSync(join(sub, "x.txt"), "inside");
-        mkdirSync(join(outside, "sub"));
-        writeFileSync(join(outside, "sub", "x.txt"), "secret");
-        handler = serveStatic(
-          root,
-          changing({
-            stat: (p) =>
-              when(p === join(sub, "x.txt"), () => {
-                renameSync(sub, `${sub}.old`);
-                symlinkSync(join(outside, "sub"), sub);
-              }),
-          }, where),
-        );
-        const r = await request(server.port, GET("/sub/x.txt"));
-        assert.equal(`${r.status} ${text(r.body)}`, "403 403\n");
-        rmSync(sub);
-        rmSync(`${sub}.old`, { recursive: true });
-        rmSync(join(outside, "sub"), { recursive: true });
-      },
-    );
+  // And a file system that opens any path: a directory opened inside the root, then turned to a
+  // symlink out before its index is opened.
+  const swaps = [
+    { dir: "sub", file: "x.txt", target: "/sub/x.txt", hook: "stat", what: "a file" },
+    { dir: "home", file: "index.html", target: "/home/", hook: "open", what: "an index" },
+  ] as const;
+  for (const { dir, file, target, hook, what } of swaps) {
+    for (const where of [true, false]) {
+      it(
+        `refuses ${what} reached through a directory swapped for a symlink out after its ${hook}${
+          where ? "" : " (a file system that cannot tell where its open landed)"
+        }`,
+        async () => {
+          const sub = join(root, dir);
+          mkdirSync(sub);
+          writeFileSync(join(sub, file), "inside");
+          mkdirSync(join(outside, dir));
+          writeFileSync(join(outside, dir, file), "secret");
+          const swap = (p: string) =>
+            when(p === (hook === "stat" ? join(sub, file) : sub), () => {
+              renameSync(sub, `${sub}.old`);
+              symlinkSync(join(outside, dir), sub);
+            });
+          handler = serveStatic(
+            root,
+            changing(hook === "stat" ? { stat: swap } : { open: swap }, where),
+          );
+          const r = await request(server.port, GET(target));
+          assert.equal(`${r.status} ${text(r.body)}`, "403 403\n");
+          rmSync(sub);
+          rmSync(`${sub}.old`, { recursive: true });
+          rmSync(join(outside, dir), { recursive: true });
+        },
+      );
+    }
   }
 
   it("follows a root that is a symlink where it points now, as a deploy turns it", async () => {
