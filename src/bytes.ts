@@ -97,7 +97,7 @@ let longLatin1: Latin1Decoder = latin1InSteps;
  * hands it in; the core names no runtime), if it decodes every byte value as this module does:
  * `fromCharCode` over an array costs 100–350 ns for 14 to 113 bytes, a native call 40–90 at any
  * length. False, and nothing changed, for a decoder that differs (one that reads windows-1252,
- * as `TextDecoder`'s "latin1" does) or throws.
+ * as the Encoding standard's "latin1" label does) or throws.
  */
 export function useLatin1Decoder(decode: Latin1Decoder): boolean {
   // A view into a larger buffer, as the input is: its offset must count.

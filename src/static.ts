@@ -70,9 +70,9 @@ export interface FileSystem {
   realpath(path: string): Promise<string>;
   /**
    * Open a file for reading. Fails as `node:fs` does: an error whose `code` is `ENOENT` or
-   * `ENOTDIR` for a file that is gone (`404`), `EACCES` or `EPERM` for one that may not be read
-   * (`403`); Deno's `NotFound`, `PermissionDenied` and `NotCapable` (by `name`) count the same.
-   * Any other failure is a `500`.
+   * `ENOTDIR` for a file that is gone (`404`; so are `ELOOP`, `ENAMETOOLONG` and `ENXIO`, a
+   * socket), `EACCES` or `EPERM` for one that may not be read (`403`); Deno's `NotFound`,
+   * `PermissionDenied` and `NotCapable` (by `name`) count the same. Any other failure is a `500`.
    */
   open(path: string): Promise<OpenFile>;
   /**
