@@ -154,6 +154,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
         // hands over the copy its Response took: larger bytes are taken out that way.
         takeBytes: runtime === "bun",
       },
+      holdBody: runtime === "node",
     });
   } else if (options.fetch !== undefined) {
     throw new TypeError("serve() takes a handler or a fetch function, not both");

@@ -41,17 +41,25 @@ export interface FetchHandlerOptions {
    * it take bytes whole on Bun.
    */
   ready?: ReadyResponseOptions;
+  /**
+   * Hold a request body that came whole in its `Request`, which hands it to `arrayBuffer()`,
+   * `bytes()`, `text()` and `json()` without reading it through its stream (see
+   * `web-request.ts`): for a runtime whose `Request` is dear to make with bytes and to read
+   * them from (Node's, a byte stream over a copy). `serve()` does so on Node. Default false.
+   */
+  holdBody?: boolean;
 }
 
 /** Turn a fetch handler into a binks handler. */
 export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions = {}): Handler {
   if (options.globalResponse !== false) installReadyResponse(options.ready);
+  const holdBody = options.holdBody === true;
   return (req) => {
     // A method no `Request` can carry as sent: a fetch handler does not implement it.
     if (unfetchableMethod(req.method)) return errorReply(501);
     let request: Request;
     try {
-      request = webRequest(req);
+      request = webRequest(req, holdBody);
     } catch {
       // A target URI the URL standard refuses although HTTP allows it (`Host: a:99999`):
       // a bad request, answered as the parser answers one, closing.

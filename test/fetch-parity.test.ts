@@ -247,6 +247,14 @@ const WHY = {
   emptyHead:
     "to HEAD binks passes on a handler's Content-Length only with no body at all (the README's " +
     "rule, and the fetch model's); an empty body is sent as the GET's, with its length",
+  usedCopy: "Fetch: a Request whose body was read cannot be copied (a TypeError); Bun.serve's " +
+    "own requests can be",
+  sharedCopy: "Bun's Request: a copy made with new Request(request) shares the body, which " +
+    "reading the original takes from it (Fetch leaves the original unusable); Bun.serve's " +
+    "copies have their own",
+  lockedUsed: "Bun's Request is bodyUsed once its stream is locked; Fetch's once it is read from",
+  noByob: "Deno's and Bun's request bodies are no byte streams, and refuse a BYOB reader (Fetch " +
+    "makes them byte streams; binks's Request on Node has one)",
   chunkType:
     "Fetch: a chunk that is no Uint8Array is a TypeError; the runtimes cut the answer or send it",
 } as const;
@@ -287,6 +295,16 @@ async function seen(request: Request, body?: (r: Request) => unknown): Promise<R
     body: body === undefined ? null : await body(request),
     aborted: request.signal.aborted,
   }));
+}
+
+/** "made" if `make` returns, else the name of what it threw. */
+function attempt(make: () => unknown): string {
+  try {
+    make();
+    return "made";
+  } catch (error) {
+    return (error as Error).name;
+  }
 }
 
 function get(path: string, extra = ""): string {
@@ -499,6 +517,135 @@ const cases: Case[] = [
       }),
     binks:
       '200\ncontent-length: 162\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=8","content-type=text/plain","host=h.test"],"cookie":null,"body":"streamed","aborted":false}',
+  },
+  // On Node the Request holds a body that came whole and hands it out itself (web-request.ts):
+  // what it did with it must look as if the runtime's Request had read it.
+  {
+    name: "body read, then read again, cloned and copied",
+    raw: post("{pp}", "text/plain", "once"),
+    handler: (r) =>
+      seen(r, async (q) => {
+        const buffer = await q.arrayBuffer();
+        const again = await q.arrayBuffer().then(() => "read", (e: Error) => e.name);
+        return [
+          new TextDecoder().decode(buffer),
+          buffer.byteLength,
+          q.bodyUsed,
+          again,
+          attempt(() => q.clone()),
+          attempt(() => new Request(q)),
+        ];
+      }),
+    binks:
+      '200\ncontent-length: 203\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=4","content-type=text/plain","host=h.test"],"cookie":null,"body":["once",4,true,"TypeError","TypeError","TypeError"],"aborted":false}',
+    native: {
+      bun:
+        '200\ncontent-length: 198\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=4","content-type=text/plain","host=h.test"],"cookie":null,"body":["once",4,true,"TypeError","TypeError","made"],"aborted":false}',
+      why: WHY.usedCopy,
+    },
+  },
+  {
+    name: "body as bytes of their own",
+    // The body comes in one read with the head, and is most of it: the bytes handed out must
+    // be over a buffer of their own, not a view of that read.
+    raw: post("{pp}", "text/plain", "mine".repeat(50)),
+    handler: (r) =>
+      seen(r, async (q) => {
+        const bytes = await (q as Request & { bytes(): Promise<Uint8Array> }).bytes();
+        const text = new TextDecoder().decode(bytes);
+        return [text === "mine".repeat(50), bytes.byteOffset, bytes.buffer.byteLength, q.bodyUsed];
+      }),
+    binks:
+      '200\ncontent-length: 171\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=200","content-type=text/plain","host=h.test"],"cookie":null,"body":[true,0,200,true],"aborted":false}',
+  },
+  {
+    name: "bad json body, then bodyUsed",
+    raw: post("{pp}", "application/json", "{"),
+    handler: (r) =>
+      seen(r, async (q) => [await q.json().then(() => "parsed", (e: Error) => e.name), q.bodyUsed]),
+    binks:
+      '200\ncontent-length: 178\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=1","content-type=application/json","host=h.test"],"cookie":null,"body":["SyntaxError",true],"aborted":false}',
+  },
+  {
+    name: "body copied, then the original read",
+    raw: post("{pp}", "text/plain", "moved"),
+    handler: (r) =>
+      seen(r, async (q) => {
+        const copy = new Request(q, { headers: { "x-copied": "yes" } });
+        const original = await q.text().then(() => "read", (e: Error) => e.name);
+        const copied = await copy.text().catch((e: Error) => e.name);
+        return [copied, copy.headers.get("x-copied"), original, q.bodyUsed];
+      }),
+    binks:
+      '200\ncontent-length: 184\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=5","content-type=text/plain","host=h.test"],"cookie":null,"body":["moved","yes","TypeError",true],"aborted":false}',
+    binksOn: {
+      bun:
+        '200\ncontent-length: 183\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=5","content-type=text/plain","host=h.test"],"cookie":null,"body":["TypeError","yes","read",true],"aborted":false}',
+      why: WHY.sharedCopy,
+    },
+    native: {
+      bun:
+        '200\ncontent-length: 179\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=5","content-type=text/plain","host=h.test"],"cookie":null,"body":["moved","yes","read",true],"aborted":false}',
+      why: WHY.sharedCopy,
+    },
+  },
+  {
+    name: "body cloned, the clone read first",
+    raw: post("{pp}", "text/plain", "twice"),
+    handler: (r) =>
+      seen(r, async (q) => {
+        const copy = q.clone();
+        const first = await copy.text();
+        const usedBefore = q.bodyUsed;
+        return [first, usedBefore, await q.text(), q.bodyUsed, copy.bodyUsed];
+      }),
+    binks:
+      '200\ncontent-length: 185\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=5","content-type=text/plain","host=h.test"],"cookie":null,"body":["twice",false,"twice",true,true],"aborted":false}',
+  },
+  {
+    name: "body locked by a reader, then text()",
+    raw: post("{pp}", "text/plain", "held"),
+    handler: (r) =>
+      seen(r, async (q) => {
+        const reader = q.body!.getReader();
+        const text = await q.text().then(() => "read", (e: Error) => e.name);
+        const usedBefore = q.bodyUsed;
+        const parts: number[] = [];
+        for (let step = await reader.read(); !step.done; step = await reader.read()) {
+          parts.push(...step.value);
+        }
+        return [text, usedBefore, parts, q.bodyUsed];
+      }),
+    binks:
+      '200\ncontent-length: 194\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=4","content-type=text/plain","host=h.test"],"cookie":null,"body":["TypeError",false,[104,101,108,100],true],"aborted":false}',
+    binksOn: {
+      bun:
+        '200\ncontent-length: 193\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=4","content-type=text/plain","host=h.test"],"cookie":null,"body":["TypeError",true,[104,101,108,100],true],"aborted":false}',
+      why: WHY.lockedUsed,
+    },
+  },
+  {
+    name: "body through a BYOB reader",
+    raw: post("{pp}", "text/plain", "bytes"),
+    handler: (r) =>
+      seen(r, async (q) => {
+        const reader = q.body!.getReader({ mode: "byob" });
+        const parts: number[] = [];
+        for (;;) {
+          const step = await reader.read(new Uint8Array(3));
+          if (step.done) break;
+          parts.push(...step.value);
+        }
+        return [parts, q.bodyUsed];
+      }),
+    binks:
+      '200\ncontent-length: 179\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=5","content-type=text/plain","host=h.test"],"cookie":null,"body":[[98,121,116,101,115],true],"aborted":false}',
+    binksOn: {
+      deno: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+      bun: "500\ncontent-length: 4\ncontent-type: text/plain\n\n500\n",
+      why: WHY.noByob,
+    },
+    native: { deno: DENO_500, bun: BUN_500, why: WHY.noByob },
   },
   {
     name: "GET has no body",
