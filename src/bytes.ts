@@ -207,6 +207,20 @@ export function copyBytes(buf: Uint8Array, start: number, end: number): Uint8Arr
   return sliceCopy.call(buf, start, end);
 }
 
+/**
+ * `bytes`, which are the caller's to give away, over a buffer of their own, exactly: as they
+ * are when they fill theirs, else a copy. A body may be a view of a read that holds the head
+ * and the next request too, which must neither be handed out through the view's `buffer` nor
+ * detached by a byte stream that takes it.
+ */
+export function ownBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const buffer = bytes.buffer;
+  if (bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength) {
+    if (buffer instanceof ArrayBuffer) return bytes as Uint8Array<ArrayBuffer>;
+  }
+  return bytes.slice();
+}
+
 /** The pieces one after another in one array of `size` bytes (their total); one piece is returned as is. */
 export function concatBytes(pieces: readonly Uint8Array[], size: number): Uint8Array {
   if (pieces.length === 1) return pieces[0]!;

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { ownBuffer } from "./bytes.ts";
 
 /** The descriptions of the symbol-keyed own slots of a Deno `Request`. */
 const SLOT_NAMES = [
@@ -77,7 +78,8 @@ export interface RequestSlots {
   /**
    * Fill a request made from `brand`: `url` must be a parsed URL's `href`, and `fields` as
    * `Headers` would hold them (names lowercased tokens, values trimmed), since nothing checks
-   * or normalises them here.
+   * or normalises them here. The `body` bytes become the request's: no one may keep or write
+   * them after (binks's own, taken whole from the request body, are no one else's).
    */
   fill(
     request: Request,
@@ -179,11 +181,12 @@ function probe(make: typeof Request): RequestSlots | null {
     fill(request, method, url, fields, bytes) {
       let body = null;
       if (bytes !== null) {
-        // A copy, as the constructor takes one: the handler may keep or write the bytes.
-        const copy = bytes.slice();
-        body = new Body({ body: copy, consumed: false });
-        body.source = copy;
-        body.length = copy.length;
+        // Not copied as the constructor copies what it is given: these are the request's
+        // already. Only a view of a larger buffer is, which reading it would hand out whole.
+        const own = ownBuffer(bytes);
+        body = new Body({ body: own, consumed: false });
+        body.source = own;
+        body.length = own.length;
       }
       const slotted = request as Request & Slotted;
       slotted[stateSlot] = new SlotState(method, url, fields, body);
@@ -226,7 +229,13 @@ function agreesWithConstructor(make: typeof Request, slots: RequestSlots): boole
     const url = new URL("http://probe.test:8/a?b=c").href;
     const made = new make(url, { method, headers: fields, body });
     const filled = new make(slots.brand);
-    slots.fill(filled, method, url, fields.map(([name, value]) => [name, value]), body);
+    slots.fill(
+      filled,
+      method,
+      url,
+      fields.map(([name, value]) => [name, value]),
+      body?.slice() ?? null,
+    );
     if (!(filled instanceof make) || described(filled) !== described(made)) return false;
     filled.headers.set("x-late", "2");
     made.headers.set("x-late", "2");
@@ -238,7 +247,7 @@ function agreesWithConstructor(make: typeof Request, slots: RequestSlots): boole
     if (posted.method !== "PUT" || posted.headers.get("x-late") !== "2") return false;
   }
   const filled = new make(slots.brand);
-  slots.fill(filled, "POST", "http://probe.test/", [], bytes);
+  slots.fill(filled, "POST", "http://probe.test/", [], bytes.slice());
   const made = new make("http://probe.test/", { method: "POST", body: bytes });
   void filled.text().catch(() => {});
   void made.text().catch(() => {});

@@ -23,7 +23,7 @@
  */
 import type { IncomingRequest } from "./request.ts";
 import type { RequestBody } from "./body.ts";
-import { ASTERISK, SLASH, withoutOws } from "./bytes.ts";
+import { ASTERISK, ownBuffer, SLASH, withoutOws } from "./bytes.ts";
 import { requestSlots, type SlotMethod } from "./request-slots.ts";
 
 function bodyAllowed(method: string): boolean {
@@ -134,18 +134,6 @@ class HeldBody {
     this.stream.getReader();
     return bytes;
   }
-}
-
-/**
- * `bytes` over a buffer of their own, exactly: the body may be a view of a chunk that holds
- * the head and the next request too, and a byte stream detaches the buffer it is handed.
- */
-function ownBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  const buffer = bytes.buffer;
-  if (bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength) {
-    if (buffer instanceof ArrayBuffer) return bytes as Uint8Array<ArrayBuffer>;
-  }
-  return bytes.slice();
 }
 
 const utf8 = new TextDecoder();

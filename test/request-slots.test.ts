@@ -94,14 +94,25 @@ describe("a Request made from its parts", () => {
     assert.equal(requestSlots(Altered), null);
   });
 
-  it("keeps a copy of the body it is given, as the constructor does", async () => {
+  // binks hands over bytes that are no one else's: copying them, as the constructor copies what
+  // it is given, cost a 4 KiB POST on Deno a tenth of its time.
+  it("takes the body's bytes as they are, and a view of a larger buffer as a copy", async () => {
     const slots = requestSlots();
     if (slots === null) return;
     const bytes = new TextEncoder().encode("sent");
     const request = new Request(slots.brand);
     slots.fill(request, "POST", "http://a.test/", [], bytes);
     bytes[0] = 0x7a;
-    assert.equal(await request.text(), "sent");
+    assert.equal(await request.text(), "zent");
+    // A body that is part of a read: the request's buffer holds the body alone, and the read is
+    // the reader's to reuse.
+    const read = new TextEncoder().encode("head|body|next");
+    const viewed = new Request(slots.brand);
+    slots.fill(viewed, "POST", "http://a.test/", [], read.subarray(5, 9));
+    read.fill(0x2d);
+    const buffer = await viewed.arrayBuffer();
+    assert.equal(buffer.byteLength, 4);
+    assert.equal(new TextDecoder().decode(buffer), "body");
   });
 
   it("reads, copies and clones as a Request made by the constructor", async () => {
@@ -113,7 +124,7 @@ describe("a Request made from its parts", () => {
       const filled = (): Request => {
         const request: Request = new Request(slots.brand);
         const list = fields.map(([name, value]): [string, string] => [name, value]);
-        slots.fill(request, method, href, list, body ?? null);
+        slots.fill(request, method, href, list, body?.slice() ?? null);
         return request;
       };
       assert.deepEqual(await read(filled()), await read(made()), `${method} ${url}`);
