@@ -215,10 +215,14 @@ export function copyBytes(buf: Uint8Array, start: number, end: number): Uint8Arr
  */
 export function ownBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const buffer = bytes.buffer;
-  if (bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength) {
-    if (buffer instanceof ArrayBuffer) return bytes as Uint8Array<ArrayBuffer>;
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength &&
+    buffer instanceof ArrayBuffer;
+  // A plain Uint8Array either way: a Node Buffer's slice() is a view, not a copy.
+  if (!whole) return new Uint8Array(bytes);
+  if (Object.getPrototypeOf(bytes) === Uint8Array.prototype) {
+    return bytes as Uint8Array<ArrayBuffer>;
   }
-  return bytes.slice();
+  return new Uint8Array(buffer);
 }
 
 /** The pieces one after another in one array of `size` bytes (their total); one piece is returned as is. */

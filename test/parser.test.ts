@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { findHeadEnd, NEED_MORE, parseHead, RequestHead } from "../src/parser.ts";
 import { ChunkedDecoder } from "../src/chunked.ts";
 import { defaultLimits, type Limits } from "../src/limits.ts";
-import { latin1, useLatin1Decoder } from "../src/bytes.ts";
+import { latin1, ownBuffer, useLatin1Decoder } from "../src/bytes.ts";
 import { useNativeLatin1 } from "../adapters/latin1.ts";
 import { describeHead, type Seen } from "./fuzz/harness.ts";
 
@@ -686,5 +686,39 @@ describe("latin1", () => {
       for (let i = start; i < end; i++) expected += String.fromCharCode(bytes[i]!);
       assert.equal(latin1(bytes, start, end), expected);
     }
+  });
+});
+
+describe("ownBuffer", () => {
+  const plain = (b: Uint8Array) => Object.getPrototypeOf(b) === Uint8Array.prototype;
+
+  it("keeps bytes that fill their buffer, and copies a view of a larger one", () => {
+    const exact = enc.encode("body");
+    assert.equal(ownBuffer(exact), exact);
+    const read = enc.encode("head|body|next");
+    const view = read.subarray(5, 9);
+    const own = ownBuffer(view);
+    assert.deepEqual([own.byteOffset, own.byteLength, own.buffer.byteLength], [0, 4, 4]);
+    read.fill(0x2d);
+    assert.equal(new TextDecoder().decode(own), "body");
+    assert.ok(plain(own));
+  });
+
+  it("hands out a plain Uint8Array, and copies where a subclass's slice() is a view", () => {
+    // As Node's Buffer: slice() gives a view of the same memory.
+    class ViewSlice extends Uint8Array {
+      override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
+        return this.subarray(start, end) as Uint8Array<ArrayBuffer>;
+      }
+    }
+    const whole = new ViewSlice(4).fill(0x61);
+    const kept = ownBuffer(whole);
+    assert.ok(plain(kept));
+    assert.equal(kept.buffer, whole.buffer);
+    const part = new ViewSlice(8).fill(0x62).subarray(2, 6);
+    const copied = ownBuffer(part);
+    assert.ok(plain(copied));
+    assert.notEqual(copied.buffer, part.buffer);
+    assert.deepEqual([copied.byteLength, copied.buffer.byteLength], [4, 4]);
   });
 });
