@@ -14,10 +14,11 @@
  *
  * Where the runtime's `Request` is dear to make with a body and to read it from (Node:
  * undici makes a byte stream over a copy of the bytes, then reads them back through a
- * reader and promises), a body that came whole can be held: the `Request` gets a stream
- * that would hand over the held bytes when read, and its `arrayBuffer()`, `bytes()`,
- * `text()` and `json()` take them without it, as long as nothing else has read or locked
- * that stream (`body`, `clone()`, a copy made with `new Request(request)`, `fetch()`).
+ * reader and promises), the body can be held: the `Request` gets a stream that would hand
+ * over the body when read, and its `arrayBuffer()`, `bytes()`, `text()` and `json()` take
+ * the body without it (all there, or gathered as it arrives), as long as nothing else has
+ * read or locked that stream (`body`, `clone()`, a copy made with `new Request(request)`,
+ * `fetch()`).
  *
  * @module
  */
@@ -74,66 +75,90 @@ function caretsEncoded(url: string): string {
 /** A Punycode label (`xn--`) in a URL's authority, or a `%` that may hide one. */
 const PUNYCODE = /^[^:]*:\/\/[^/?]*(?:xn--|%)/i;
 
-/** A `ReadableStream` over a request body, pulled piece by piece as the handler reads. */
-function bodyStream(source: RequestBody): ReadableStream<Uint8Array> {
-  const iterator = source[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const step = await iterator.next();
-      if (step.done) controller.close();
-      else controller.enqueue(step.value);
-    },
-    async cancel() {
-      await iterator.return?.();
-    },
-    // Nothing is pulled before the handler reads: asking for the body is what sends a
-    // `100 Continue` (RFC 9110 §10.1.1), and a handler that answers without it must not.
-  }, { highWaterMark: 0 });
-}
-
 /**
- * A whole request body that its `Request` hands out itself until its stream is read or locked
- * (see the module's notes). The stream is a byte stream, as the one the runtime would make
- * for bytes: it takes the buffer of what it hands over, so that gets one of its own.
+ * A request body and the `ReadableStream` over it, pulled piece by piece as the handler reads:
+ * all of it if it came whole, else its source as it arrives. Held (see the module's notes), the
+ * `Request` may also take it without the stream, until that is read or locked. The stream is a
+ * byte stream, as the Fetch standard makes a request's body: it takes the buffer of what it
+ * hands over, so that gets one of its own.
  */
 class HeldBody {
   readonly type = "bytes";
-  /** The bytes, until they are handed out one way or the other. */
-  bytes: Uint8Array | null;
-  /** The `Request` took them itself: its body is used, though its stream was never read. */
+  /** The whole body, until it is handed out one way or the other. */
+  private bytes: Uint8Array | null;
+  /** Or the body still arriving, read through the stream or gathered by the `Request`. */
+  private source: RequestBody | null;
+  /** Reading `source` through the stream, once that has begun. */
+  private pieces: AsyncIterator<Uint8Array> | null = null;
+  /** The `Request` took the body itself: it is used, though its stream was never read. */
   taken = false;
   readonly stream: ReadableStream<Uint8Array>;
 
-  constructor(bytes: Uint8Array) {
+  constructor(bytes: Uint8Array | null, source: RequestBody | null) {
     this.bytes = bytes;
+    this.source = source;
+    // Nothing is pulled before the handler reads: asking for the body is what sends a
+    // `100 Continue` (RFC 9110 §10.1.1), and a handler that answers without it must not.
     this.stream = new ReadableStream(this, { highWaterMark: 0 });
   }
 
-  /** `req`'s body held, if the method has one for the handler and it is all there now. */
+  /** `req`'s body held, if the method has one for the handler. */
   static of(req: IncomingRequest): HeldBody | null {
     const source = bodyAllowed(req.method) ? req.body : null;
-    const whole = source === null ? null : source.wholeNow();
-    return whole === null ? null : new HeldBody(whole);
+    if (source === null) return null;
+    const whole = source.wholeNow();
+    return whole === null ? new HeldBody(null, source) : new HeldBody(whole, null);
   }
 
-  pull(controller: ReadableByteStreamController): void {
+  async pull(controller: ReadableByteStreamController): Promise<void> {
     const bytes = this.bytes;
+    if (bytes !== null) {
+      this.bytes = null;
+      if (bytes.length !== 0) controller.enqueue(ownBuffer(bytes));
+      return closed(controller);
+    }
+    const source = this.source;
+    if (source === null) return closed(controller);
+    const pieces = this.pieces ??= source[Symbol.asyncIterator]();
+    // A byte stream refuses an empty chunk.
+    for (;;) {
+      const step = await pieces.next();
+      if (step.done) return closed(controller);
+      if (step.value.length !== 0) return controller.enqueue(ownBuffer(step.value));
+    }
+  }
+
+  async cancel(): Promise<void> {
+    // Given up (and the stream disturbed): the `Request` cannot take the body any more.
     this.bytes = null;
-    if (bytes !== null && bytes.length !== 0) controller.enqueue(ownBuffer(bytes));
-    controller.close();
+    this.source = null;
+    await this.pieces?.return?.();
   }
 
-  /** The bytes for the `Request`'s own reading, unless its stream was read or locked. */
-  take(): Uint8Array | null {
+  /**
+   * The body for the `Request`'s own reading (or the promise of it, while it arrives), unless
+   * its stream was read or locked.
+   */
+  take(): Uint8Array | Promise<Uint8Array> | null {
     const bytes = this.bytes;
-    if (bytes === null || this.stream.locked) return null;
+    const source = this.source;
+    if (this.taken || this.stream.locked || (bytes === null && source === null)) return null;
     this.bytes = null;
     this.taken = true;
     // Locked for good, as reading it would have left it: `body` can no longer be read, and
     // `clone()` or a copy made from the request refuses it as used.
     this.stream.getReader();
-    return bytes;
+    return bytes ?? source!.bytes();
   }
+}
+
+/**
+ * Close a byte stream: a BYOB read waiting for more is then answered (done) only once its
+ * request is responded to with nothing (Deno and Bun wait for that; Node does not).
+ */
+function closed(controller: ReadableByteStreamController): void {
+  controller.close();
+  controller.byobRequest?.respond(0);
 }
 
 const utf8 = new TextDecoder();
@@ -161,7 +186,7 @@ function requestInit(
     init.body = whole as NonNullable<RequestInit["body"]>;
     return init;
   }
-  init.body = bodyStream(source);
+  init.body = new HeldBody(null, source).stream;
   // Node's fetch types insist on this for stream bodies.
   init.duplex = "half";
   return init;
@@ -298,11 +323,12 @@ function defineWebRequest(): WebRequestClass {
         if (typeof method !== "function") continue;
         Object.defineProperty(proto, name, {
           value(this: WebRequest, ...args: unknown[]): Promise<unknown> {
-            const bytes = #held in this && this.#held !== null ? this.#held.take() : null;
-            if (bytes === null) return method.apply(this, args);
+            const body = #held in this && this.#held !== null ? this.#held.take() : null;
+            if (body === null) return method.apply(this, args);
+            if (body instanceof Promise) return body.then(read);
             // Settled as the runtime's would be: a body that is no JSON rejects.
             try {
-              return Promise.resolve(read(bytes));
+              return Promise.resolve(read(body));
             } catch (error) {
               return Promise.reject(error);
             }

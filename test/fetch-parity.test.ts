@@ -255,6 +255,8 @@ const WHY = {
   lockedUsed: "Bun's Request is bodyUsed once its stream is locked; Fetch's once it is read from",
   noByob: "Deno's and Bun's request bodies are no byte streams, and refuse a BYOB reader (Fetch " +
     "makes them byte streams; binks's Request on Node has one)",
+  byobPieces: "Fetch makes a request's body a byte stream, also while it arrives; Bun.serve's " +
+    "is none then, and refuses a BYOB reader",
   chunkType:
     "Fetch: a chunk that is no Uint8Array is a TypeError; the runtimes cut the answer or send it",
 } as const;
@@ -1616,6 +1618,64 @@ const cases: Case[] = [
       }),
     binks:
       '200\ncontent-length: 127\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=6","host=h.test"],"cookie":null,"body":6,"aborted":false}',
+  },
+  // A body still arriving when the handler starts is held too on Node: gathered whole by the
+  // Request's own readers, or read through its stream.
+  {
+    name: "body in pieces, read, then read again",
+    raw: "POST {pp} HTTP/1.1\r\nHost: h.test\r\nContent-Length: 6\r\n\r\nab{wait}cd{wait}ef",
+    handler: (r) =>
+      seen(r, async (q) => {
+        const text = new TextDecoder().decode(await q.arrayBuffer());
+        const again = await q.text().then(() => "read", (e: Error) => e.name);
+        return [text, again, q.bodyUsed, attempt(() => q.clone())];
+      }),
+    binks:
+      '200\ncontent-length: 165\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=6","host=h.test"],"cookie":null,"body":["abcdef","TypeError",true,"TypeError"],"aborted":false}',
+  },
+  {
+    name: "body in pieces, cloned, both read",
+    raw: "POST {pp} HTTP/1.1\r\nHost: h.test\r\nContent-Length: 6\r\n\r\nab{wait}cd{wait}ef",
+    handler: (r) =>
+      seen(r, async (q) => {
+        const copy = q.clone();
+        return [await copy.text(), await q.text(), q.bodyUsed, copy.bodyUsed];
+      }),
+    binks:
+      '200\ncontent-length: 155\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=6","host=h.test"],"cookie":null,"body":["abcdef","abcdef",true,true],"aborted":false}',
+  },
+  {
+    name: "body in pieces, cancelled, then text()",
+    raw: "POST {pp} HTTP/1.1\r\nHost: h.test\r\nContent-Length: 6\r\n\r\nab{wait}cd{wait}ef",
+    handler: (r) =>
+      seen(r, async (q) => {
+        await q.body!.cancel();
+        const text = await q.text().then(() => "read", (e: Error) => e.name);
+        // Answered once the rest has come: a body left unread and still arriving when the
+        // answer is done closes the connection.
+        await new Promise((done) => setTimeout(done, 300));
+        return [text, q.bodyUsed];
+      }),
+    binks:
+      '200\ncontent-length: 144\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=6","host=h.test"],"cookie":null,"body":["TypeError",true],"aborted":false}',
+  },
+  {
+    name: "body in pieces, through a BYOB reader",
+    raw: "POST {pp} HTTP/1.1\r\nHost: h.test\r\nContent-Length: 6\r\n\r\nab{wait}cd{wait}ef",
+    handler: (r) =>
+      seen(r, async (q) => {
+        const reader = q.body!.getReader({ mode: "byob" });
+        const parts: number[] = [];
+        for (;;) {
+          const step = await reader.read(new Uint8Array(4));
+          if (step.done) break;
+          parts.push(...step.value);
+        }
+        return [parts, q.bodyUsed];
+      }),
+    binks:
+      '200\ncontent-length: 155\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=6","host=h.test"],"cookie":null,"body":[[97,98,99,100,101,102],true],"aborted":false}',
+    native: { bun: BUN_500, why: WHY.byobPieces },
   },
   {
     name: "HEAD as the handler sees it",
