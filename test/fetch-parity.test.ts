@@ -299,6 +299,21 @@ async function seen(request: Request, body?: (r: Request) => unknown): Promise<R
   }));
 }
 
+/** A handler that reads the body through a BYOB reader, `size` bytes at a time. */
+function byobReading(size: number): FetchFn {
+  return (r) =>
+    seen(r, async (q) => {
+      const reader = q.body!.getReader({ mode: "byob" });
+      const parts: number[] = [];
+      for (;;) {
+        const step = await reader.read(new Uint8Array(size));
+        if (step.done) break;
+        parts.push(...step.value);
+      }
+      return [parts, q.bodyUsed];
+    });
+}
+
 /** "made" if `make` returns, else the name of what it threw. */
 function attempt(make: () => unknown): string {
   try {
@@ -629,17 +644,7 @@ const cases: Case[] = [
   {
     name: "body through a BYOB reader",
     raw: post("{pp}", "text/plain", "bytes"),
-    handler: (r) =>
-      seen(r, async (q) => {
-        const reader = q.body!.getReader({ mode: "byob" });
-        const parts: number[] = [];
-        for (;;) {
-          const step = await reader.read(new Uint8Array(3));
-          if (step.done) break;
-          parts.push(...step.value);
-        }
-        return [parts, q.bodyUsed];
-      }),
+    handler: byobReading(3),
     binks:
       '200\ncontent-length: 179\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=5","content-type=text/plain","host=h.test"],"cookie":null,"body":[[98,121,116,101,115],true],"aborted":false}',
     binksOn: {
@@ -1662,17 +1667,7 @@ const cases: Case[] = [
   {
     name: "body in pieces, through a BYOB reader",
     raw: "POST {pp} HTTP/1.1\r\nHost: h.test\r\nContent-Length: 6\r\n\r\nab{wait}cd{wait}ef",
-    handler: (r) =>
-      seen(r, async (q) => {
-        const reader = q.body!.getReader({ mode: "byob" });
-        const parts: number[] = [];
-        for (;;) {
-          const step = await reader.read(new Uint8Array(4));
-          if (step.done) break;
-          parts.push(...step.value);
-        }
-        return [parts, q.bodyUsed];
-      }),
+    handler: byobReading(4),
     binks:
       '200\ncontent-length: 155\ncontent-type: text/plain;charset=UTF-8\n\n{"method":"POST","url":"http://h.test{pp}","headers":["content-length=6","host=h.test"],"cookie":null,"body":[[97,98,99,100,101,102],true],"aborted":false}',
     native: { bun: BUN_500, why: WHY.byobPieces },
