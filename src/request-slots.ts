@@ -11,8 +11,9 @@
  * constructor for the requests it makes; this does the same from outside: the constructor
  * returns at once when handed the brand every `Request` carries, and the state goes in the slot
  * the constructor would have filled, as an instance of a class (its accessors on the
- * prototype), with a body that came whole in the constructor's own body class. The headers are
- * made from the field list when first read, as for `Deno.serve`'s requests.
+ * prototype), with its body (all of it, or a stream over it while it arrives) in the
+ * constructor's own body class. The headers are made from the field list when first read, as for
+ * `Deno.serve`'s requests.
  *
  * Nothing here names a runtime: the probe looks at what `new Request()` makes, and takes this
  * path only if its slots and its state are exactly the ones known, and a request made this
@@ -63,7 +64,9 @@ const BODY_NAMES = ["streamOrStatic", "source", "length"];
 const STATIC_NAMES = ["body", "consumed"];
 
 /** What a request's body is made with: its bytes, the constructor's own `InnerBody`. */
-type BodyClass = new (bytes: { body: Uint8Array; consumed: boolean }) => {
+type BodyClass = new (
+  held: { body: Uint8Array; consumed: boolean } | ReadableStream<Uint8Array>,
+) => {
   source: Uint8Array | null;
   length: number | null;
 };
@@ -79,14 +82,15 @@ export interface RequestSlots {
    * Fill a request made from `brand`: `url` must be a parsed URL's `href`, and `fields` as
    * `Headers` would hold them (names lowercased tokens, values trimmed), since nothing checks
    * or normalises them here. The `body` bytes become the request's: no one may keep or write
-   * them after (binks's own, taken whole from the request body, are no one else's).
+   * them after (binks's own, taken whole from the request body, are no one else's). A body
+   * still arriving is given as the stream over it.
    */
   fill(
     request: Request,
     method: SlotMethod,
     url: string,
     fields: [string, string][],
-    body: Uint8Array | null,
+    body: Uint8Array | ReadableStream<Uint8Array> | null,
   ): void;
 }
 
@@ -180,7 +184,9 @@ function probe(make: typeof Request): RequestSlots | null {
     brand: brand as unknown as string,
     fill(request, method, url, fields, bytes) {
       let body = null;
-      if (bytes !== null) {
+      // As the constructor keeps a stream: no source, no length.
+      if (bytes instanceof ReadableStream) body = new Body(bytes);
+      else if (bytes !== null) {
         // Not copied as the constructor copies what it is given: these are the request's
         // already. Only a view of a larger buffer is, which reading it would hand out whole.
         const own = ownBuffer(bytes);
@@ -217,24 +223,36 @@ function bodyClass(make: typeof Request, stateSlot: symbol): BodyClass | null {
 
 /**
  * Whether requests made from `slots` read, copy and clone as the constructor's do, for a
- * `GET` with several fields, a `HEAD` and a `POST` with a body, down to a field set after the
- * request was made and a body being read (its text is not awaited: a probe that waits would
- * hold up the first request).
+ * `GET` with several fields, a `HEAD`, a `POST` with a body and a `PUT` with a stream, down to a
+ * field set after the request was made and a body being read (its text is not awaited: a probe
+ * that waits would hold up the first request).
  */
 function agreesWithConstructor(make: typeof Request, slots: RequestSlots): boolean {
   const fields: [string, string][] = [["host", "probe.test:8"], ["accept", "*/*"], ["x-a", "1"]];
   const bytes = new TextEncoder().encode("body");
-  for (const method of ["GET", "HEAD", "POST"] as const) {
+  const stream = () =>
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(bytes.slice());
+        controller.close();
+      },
+    });
+  for (const method of ["GET", "HEAD", "POST", "PUT"] as const) {
     const body = method === "POST" ? bytes : null;
     const url = new URL("http://probe.test:8/a?b=c").href;
-    const made = new make(url, { method, headers: fields, body });
+    const made = new make(url, {
+      method,
+      headers: fields,
+      body: method === "PUT" ? stream() : body,
+      duplex: "half",
+    } as RequestInit);
     const filled = new make(slots.brand);
     slots.fill(
       filled,
       method,
       url,
       fields.map(([name, value]) => [name, value]),
-      body?.slice() ?? null,
+      method === "PUT" ? stream() : body?.slice() ?? null,
     );
     if (!(filled instanceof make) || described(filled) !== described(made)) return false;
     filled.headers.set("x-late", "2");

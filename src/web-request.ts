@@ -243,16 +243,17 @@ const NOT_FROM_PARTS = Symbol("not from parts");
 
 /**
  * The body of a request that can be made from its parts: none (a `GET` or `HEAD` has none
- * for the handler, as in {@link requestInit}), or all of it, taken now; NOT_FROM_PARTS for a
- * method the constructor would change, or a body still arriving, which becomes a stream.
+ * for the handler, as in {@link requestInit}), all of it, taken now, or the stream over a body
+ * still arriving; NOT_FROM_PARTS for a method the constructor would change.
  */
-function bodyFromParts(req: IncomingRequest): Uint8Array | null | typeof NOT_FROM_PARTS {
+function bodyFromParts(
+  req: IncomingRequest,
+): Uint8Array | ReadableStream<Uint8Array> | null | typeof NOT_FROM_PARTS {
   const method = req.method;
   if (!SLOT_METHODS.has(method)) return NOT_FROM_PARTS;
   const source = bodyAllowed(method) ? req.body : null;
   if (source === null) return null;
-  // Taken only when whole: one still arriving is left for requestInit() to stream.
-  return source.wholeNow() ?? NOT_FROM_PARTS;
+  return source.wholeNow() ?? new HeldBody(null, source).stream;
 }
 
 /** A `Request` whose `signal` is the binks request's, made on first use. */
@@ -279,7 +280,7 @@ const HELD_READERS: ReadonlyArray<readonly [string, (bytes: Uint8Array) => unkno
 ];
 
 function defineWebRequest(): WebRequestClass {
-  // Where the runtime allows it (Deno), a request whose body is whole is made from its parts.
+  // Where the runtime allows it (Deno), a request is made from its parts.
   const slots = requestSlots(Request);
   const nativeBodyUsed = Object.getOwnPropertyDescriptor(Request.prototype, "bodyUsed")?.get;
   return class WebRequest extends Request {

@@ -9,6 +9,7 @@ import { detectRuntime } from "../adapters/detect.ts";
 import { requestSlots, type SlotMethod } from "../src/request-slots.ts";
 
 const runtime = detectRuntime();
+const enc = new TextEncoder();
 
 /** Everything a handler can read of a request, its body included, read twice over. */
 async function read(request: Request): Promise<unknown[]> {
@@ -144,5 +145,32 @@ describe("a Request made from its parts", () => {
         await d.text(),
       ]);
     }
+  });
+
+  it("takes a body still arriving as the stream over it, as the constructor does", async () => {
+    const slots = requestSlots();
+    if (slots === null) return;
+    const pieces = () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const piece of ["ab", "cd", "ef"]) controller.enqueue(enc.encode(piece));
+          controller.close();
+        },
+      });
+    const href = "http://a.test/up";
+    const fields: [string, string][] = [["host", "a.test"], ["transfer-encoding", "chunked"]];
+    const made = (): Request =>
+      new Request(
+        href,
+        { method: "PUT", headers: fields, body: pieces(), duplex: "half" } as RequestInit,
+      );
+    const filled = (): Request => {
+      const request: Request = new Request(slots.brand);
+      slots.fill(request, "PUT", href, fields.map(([n, v]): [string, string] => [n, v]), pieces());
+      return request;
+    };
+    assert.deepEqual(await read(filled()), await read(made()));
+    assert.equal(await filled().text(), "abcdef");
+    assert.deepEqual(await read(new Request(filled())), await read(new Request(made())));
   });
 });
