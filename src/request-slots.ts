@@ -182,20 +182,20 @@ function probe(make: typeof Request): RequestSlots | null {
   if (Body === null) return null;
   const slots: RequestSlots = {
     brand: brand as unknown as string,
-    fill(request, method, url, fields, bytes) {
-      let body = null;
+    fill(request, method, url, fields, body) {
+      let inner = null;
       // As the constructor keeps a stream: no source, no length.
-      if (bytes instanceof ReadableStream) body = new Body(bytes);
-      else if (bytes !== null) {
+      if (body instanceof ReadableStream) inner = new Body(body);
+      else if (body !== null) {
         // Not copied as the constructor copies what it is given: these are the request's
         // already. Only a view of a larger buffer is, which reading it would hand out whole.
-        const own = ownBuffer(bytes);
-        body = new Body({ body: own, consumed: false });
-        body.source = own;
-        body.length = own.length;
+        const own = ownBuffer(body);
+        inner = new Body({ body: own, consumed: false });
+        inner.source = own;
+        inner.length = own.length;
       }
       const slotted = request as Request & Slotted;
-      slotted[stateSlot] = new SlotState(method, url, fields, body);
+      slotted[stateSlot] = new SlotState(method, url, fields, inner);
       // What the constructor gives a request's headers: they may be changed by the handler.
       slotted[guardSlot] = "request";
     },
