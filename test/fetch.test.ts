@@ -246,6 +246,9 @@ async function probe(request: Request): Promise<Response> {
     );
   }
   seen.signal = request.signal instanceof AbortSignal && !request.signal.aborted;
+  // The handler, and anything after the `Request` was made, gets the runtime's own controller.
+  seen.controller = globalThis.AbortController === RUNTIME_ABORT_CONTROLLER &&
+    new AbortController().signal instanceof AbortSignal;
   if (path === "/text") {
     seen.body = await request.text();
     seen.bodyUsedAfter = request.bodyUsed;
@@ -277,6 +280,9 @@ async function probe(request: Request): Promise<Response> {
   return Response.json(seen);
 }
 
+/** The global `AbortController` as this module found it. */
+const RUNTIME_ABORT_CONTROLLER = globalThis.AbortController;
+
 describe("fetch handlers: the Request they get", () => {
   let probeServer: Server;
   let probePort = 0;
@@ -307,6 +313,7 @@ describe("fetch handlers: the Request they get", () => {
     assert.equal(seen.bodyUsed, false);
     assert.equal(seen.fields, true);
     assert.equal(seen.signal, true);
+    assert.equal(seen.controller, true);
     assert.equal(seen.body, null);
   });
 
@@ -532,6 +539,9 @@ describe("fetch handlers: the Request they get", () => {
         c.close();
       }
     }
+    // A `Request` that could not be made left the global `AbortController` as it was.
+    assert.equal(globalThis.AbortController, RUNTIME_ABORT_CONTROLLER);
+    assert.equal((await ask("/get")).controller, true);
   });
 
   it("closes the connection after a Response that says Connection: close", async () => {
