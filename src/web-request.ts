@@ -9,9 +9,8 @@
  * `Request` costs on Node (undici links the two with weak references), so
  * `signal` is the binks request's own, made only when someone reads it, and
  * it aborts when the client goes away, the handler times out or the server is
- * forced down. A copy made with `new Request(request)` follows it on Node (see
- * {@link controllerLent}) and Bun (whose constructor reads `signal`); on Deno a copy, and
- * on every runtime a `clone()`, get a signal of their own that does not follow the client.
+ * forced down. A copy made with `new Request(request)` and a `clone()` follow it, as the
+ * Fetch standard has them follow their original's signal.
  *
  * Where the runtime's `Request` is dear to make with a body and to read it from (Node:
  * undici makes a byte stream over a copy of the bytes, then reads them back through a
@@ -271,11 +270,12 @@ interface SignalOwner {
 
 type Globals = { AbortController: unknown };
 
-function lend(owner: SignalOwner): void {
+/** Lend `Controller` in place of the global `AbortController`, for `owner`'s signal. */
+function lend(owner: SignalOwner, Controller: unknown = ClientController): void {
   const global = globalThis as Globals;
   ownController = global.AbortController;
   lentTo = owner;
-  global.AbortController = ClientController;
+  global.AbortController = Controller;
 }
 
 function unlend(): void {
@@ -335,6 +335,66 @@ class ClientSignal {
 }
 
 /**
+ * What `clone()` is lent where it makes the clone's signal with the global `AbortController`
+ * (undici, whose clone follows only a signal its original was given): the runtime's own, which
+ * aborts when the binks request's signal does. Lent for one, as {@link ClientController}.
+ */
+function followingController(Own: typeof AbortController): new () => AbortController {
+  return class FollowingController extends Own {
+    constructor() {
+      super();
+      const signal = lentTo!.signal;
+      unlend();
+      if (signal.aborted) this.abort(signal.reason);
+      else signal.addEventListener("abort", () => this.abort(signal.reason), { once: true });
+    }
+  };
+}
+
+/**
+ * The symbol-keyed getter through which the runtime's own code reads a request's signal, where
+ * its constructor and `clone()` do that rather than read `signal` (Deno): a copy and a clone
+ * follow the signal that getter answers. Null where there is none such.
+ */
+function signalSlot(): symbol | null {
+  const proto = Request.prototype;
+  for (const key of Object.getOwnPropertySymbols(proto)) {
+    if (key.description !== "signal") continue;
+    if (typeof Object.getOwnPropertyDescriptor(proto, key)?.get !== "function") continue;
+    const client = new AbortController();
+    class Probe extends Request {}
+    Object.defineProperty(Probe.prototype, key, { get: () => client.signal });
+    try {
+      const probe = new Probe("http://localhost/");
+      const copy = new Request(probe);
+      const clone = probe.clone();
+      client.abort();
+      if (copy.signal.aborted && clone.signal.aborted) return key;
+    } catch {
+      // Not a getter the runtime's code takes a signal from.
+    }
+  }
+  return null;
+}
+
+/** Whether a `clone()` made while {@link followingController} is lent follows its original. */
+function clonesFollowLent(Following: new () => AbortController): boolean {
+  const client = new AbortController();
+  const original = new Request("http://localhost/");
+  let clone: Request;
+  try {
+    lend(client, Following);
+    clone = original.clone();
+  } catch {
+    return false;
+  } finally {
+    unlend();
+  }
+  client.abort();
+  return clone.signal.aborted;
+}
+
+/**
  * See {@link controllerLent}: the constructor must make exactly one controller, and a copy of
  * what it made must follow the signal it was lent.
  */
@@ -382,6 +442,10 @@ function defineWebRequest(): WebRequestClass {
   // Where the runtime allows it (Deno), a request is made from its parts.
   const slots = requestSlots(Request);
   controllerLent = lendsController();
+  const slot = signalSlot();
+  const nativeClone = Request.prototype.clone;
+  const Following = followingController(AbortController);
+  const cloneLent = slot === null && clonesFollowLent(Following);
   const nativeBodyUsed = Object.getOwnPropertyDescriptor(Request.prototype, "bodyUsed")?.get;
   return class WebRequest extends Request {
     readonly #req: IncomingRequest;
@@ -425,6 +489,36 @@ function defineWebRequest(): WebRequestClass {
         configurable: true,
       });
       const proto = WebRequest.prototype;
+      // A copy and a clone follow the client too, as the Fetch standard has them follow their
+      // original's signal: where the runtime's code reads it through a slot of its own (Deno),
+      // that answers the binks request's; where `clone()` makes the clone's with the global
+      // `AbortController` (Node), it is lent one that follows. (Node's copies follow the signal
+      // its constructor was lent, Bun's read `signal`.)
+      if (slot !== null) {
+        Object.defineProperty(proto, slot, {
+          get(this: WebRequest): AbortSignal {
+            return this.#req.signal;
+          },
+          configurable: true,
+        });
+      } else {
+        // Elsewhere (Bun) the clone is copied with the signal given, as a copy's own follows it.
+        Object.defineProperty(proto, "clone", {
+          value(this: WebRequest): Request {
+            const signal = this.#req.signal;
+            if (!cloneLent) return new Request(nativeClone.call(this), { signal });
+            // The binks request's signal made before lending: it is made with the global.
+            lend({ signal }, Following);
+            try {
+              return nativeClone.call(this);
+            } finally {
+              unlend();
+            }
+          },
+          writable: true,
+          configurable: true,
+        });
+      }
       for (const [name, read] of HELD_READERS) {
         const method = Object.getOwnPropertyDescriptor(Request.prototype, name)?.value;
         if (typeof method !== "function") continue;
