@@ -407,18 +407,14 @@ function lendsController(): boolean {
       made++;
     }
   }
-  const global = globalThis as Globals;
-  const own = global.AbortController;
   let probe: Request;
   try {
-    lend(client);
-    global.AbortController = Counted;
+    lend(client, Counted);
     probe = new Request("http://localhost/");
   } catch {
     return false;
   } finally {
     unlend();
-    global.AbortController = own;
   }
   if (made !== 1) return false;
   try {
