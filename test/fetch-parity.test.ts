@@ -1818,6 +1818,23 @@ function abortSeen(signal: AbortSignal): Promise<string> {
   });
 }
 
+/** Ask for `path` as `server`'s client, and leave 100 ms later, the answer not yet come. */
+async function askAndLeave(port: number, path: string, server: string): Promise<void> {
+  const leaving = net.connect({ port, host: "127.0.0.1" });
+  leaving.on("error", () => {});
+  leaving.write(`GET ${path} HTTP/1.1\r\nHost: h.test\r\nX-Server: ${server}\r\n\r\n`);
+  await new Promise((r) => setTimeout(r, 100));
+  leaving.destroy();
+}
+
+/** What the handler saw of a signal under `key`, waiting up to 1.5 s for it to tell. */
+async function seenBy(key: string): Promise<string | undefined> {
+  for (let i = 0; i < 30 && !signalSeen.has(key); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return signalSeen.get(key);
+}
+
 /** Each case's path: fixed width (base 36), so that lengths in the expected answers hold for all. */
 function pathOf(index: number): string {
   return `/c${index.toString(36).padStart(2, "0")}`;
@@ -1881,11 +1898,7 @@ describe("fetch-handler parity with Deno.serve and Bun.serve", () => {
     const servers: [string, number][] = [["binks", binks.port]];
     if (native !== null) servers.push(["native", native.port]);
     const seen = await Promise.all(servers.map(async ([name, port]) => {
-      const leaving = net.connect({ port, host: "127.0.0.1" });
-      leaving.on("error", () => {});
-      leaving.write(`GET /sig-wait HTTP/1.1\r\nHost: h.test\r\nX-Server: ${name}\r\n\r\n`);
-      await new Promise((r) => setTimeout(r, 100));
-      leaving.destroy();
+      await askAndLeave(port, "/sig-wait", name);
       const done = await exchange(
         port,
         `GET /sig-done HTTP/1.1\r\nHost: h.test\r\nX-Server: ${name}\r\n\r\n`,
@@ -1894,12 +1907,9 @@ describe("fetch-handler parity with Deno.serve and Bun.serve", () => {
       // The answer is out whole, and the connection still open: nothing was aborted.
       await new Promise((r) => setTimeout(r, 50));
       const after = answered.get(name)?.signal.aborted;
-      for (let i = 0; i < 30 && !signalSeen.has(name); i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return `${done.split("\n")[0]}; after its answer aborted: ${after}; left: ${
-        signalSeen.get(name)
-      }`;
+      return `${done.split("\n")[0]}; after its answer aborted: ${after}; left: ${await seenBy(
+        name,
+      )}`;
     }));
     const binksWant = "200; after its answer aborted: false; left: before false, then aborted";
     assert.equal(seen[0], binksWant);
@@ -1912,15 +1922,8 @@ describe("fetch-handler parity with Deno.serve and Bun.serve", () => {
     const servers: [string, number][] = [["binks", binks.port]];
     if (native !== null) servers.push(["native", native.port]);
     const seen = await Promise.all(servers.map(async ([name, port]) => {
-      const leaving = net.connect({ port, host: "127.0.0.1" });
-      leaving.on("error", () => {});
-      leaving.write(`GET /sig-copy HTTP/1.1\r\nHost: h.test\r\nX-Server: ${name}\r\n\r\n`);
-      await new Promise((r) => setTimeout(r, 100));
-      leaving.destroy();
-      for (let i = 0; i < 30 && !signalSeen.has(`${name} copy`); i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return signalSeen.get(`${name} copy`);
+      await askAndLeave(port, "/sig-copy", name);
+      return await seenBy(`${name} copy`);
     }));
     assert.equal(seen[0], "copy aborted, clone aborted");
     if (seen[1] !== undefined) assert.equal(seen[1], "copy aborted, clone aborted");
