@@ -204,9 +204,17 @@ let foreverCancelled = false;
 /** What a probe handler saw of its request, sent back as JSON. */
 type Seen = Record<string, unknown>;
 
+/** The port of the server `probe` runs in: `/forward` sends the request on to it. */
+let probeServerPort = 0;
+
 /** A plain fetch handler that reports how its Request behaves. */
 async function probe(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
+  if (path === "/forward") {
+    // A proxy's way: the request, fields, body and signal, sent on with the runtime's fetch().
+    const upstream = `http://127.0.0.1:${probeServerPort}/text`;
+    return await fetch(new Request(upstream, request));
+  }
   if (path === "/close") return new Response("bye", { headers: { Connection: "close" } });
   if (path === "/refuse") {
     // Answers without ever reading the body.
@@ -288,7 +296,7 @@ describe("fetch handlers: the Request they get", () => {
   let probePort = 0;
   before(async () => {
     probeServer = await serve({ port: 0, hostname: "127.0.0.1", fetch: probe, onError: () => {} });
-    probePort = probeServer.port;
+    probePort = probeServerPort = probeServer.port;
   });
   after(async () => {
     await probeServer.shutdown(100);
@@ -413,6 +421,16 @@ describe("fetch handlers: the Request they get", () => {
       "yes",
       "moved",
     ]);
+  });
+
+  it("can be sent on with fetch(), body, fields and all", async () => {
+    const seen = await ask("/forward", "sent on");
+    assert.equal(seen.method, "POST");
+    // Its Host goes too: Bun's fetch() sends it as given, Node's and Deno's name the URL's host.
+    assert.equal(new URL(seen.url as string).pathname, "/text");
+    assert.equal(seen.type, "text/plain");
+    assert.equal(seen.body, "sent on");
+    assert.equal(seen.controller, true);
   });
 
   it("clone() gives a real Request with its own copy of the body", async () => {
