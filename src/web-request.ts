@@ -26,6 +26,14 @@ import type { IncomingRequest } from "./request.ts";
 import type { RequestBody } from "./body.ts";
 import { ASTERISK, ownBuffer, SLASH, withoutOws } from "./bytes.ts";
 import { requestSlots, type SlotMethod } from "./request-slots.ts";
+import {
+  clonesFollowLent,
+  followingController,
+  lend,
+  lendsController,
+  signalSlot,
+  unlend,
+} from "./request-signal.ts";
 
 function bodyAllowed(method: string): boolean {
   return method !== "GET" && method !== "HEAD";
@@ -254,177 +262,10 @@ export function webRequest(req: IncomingRequest, holdBody = false): Request {
  * Whether the runtime's `Request` constructor makes its signal with the global `AbortController`
  * (Node's, undici: one per request, which on Node 20 cost 2.8 µs of the 4.1 that a `new
  * Request(url)` took; on Node 22 and 24 0.05–0.1 µs). The binks request has a signal of its
- * own, made when first asked for, so while a `Request` is made its constructor is lent a
- * {@link ClientController} instead. Checked once ({@link lendsController}).
+ * own, made when first asked for, so while a `Request` is made its constructor is lent one
+ * whose signal is that (see `request-signal.ts`). Checked once ({@link lendsController}).
  */
 let controllerLent = false;
-/** What a {@link ClientController} made now is for; null when none is lent. */
-let lentTo: SignalOwner | null = null;
-/** The global `AbortController` while one is lent in its place. */
-let ownController: unknown = null;
-
-/** Whose signal a {@link ClientSignal} is: the binks request's. */
-interface SignalOwner {
-  readonly signal: AbortSignal;
-}
-
-type Globals = { AbortController: unknown };
-
-/** Lend `Controller` in place of the global `AbortController`, for `owner`'s signal. */
-function lend(owner: SignalOwner, Controller: unknown = ClientController): void {
-  const global = globalThis as Globals;
-  ownController = global.AbortController;
-  lentTo = owner;
-  global.AbortController = Controller;
-}
-
-function unlend(): void {
-  if (lentTo === null && ownController === null) return;
-  (globalThis as Globals).AbortController = ownController;
-  lentTo = null;
-  ownController = null;
-}
-
-/**
- * What the `Request` constructor is lent in place of `AbortController`: its signal passes
- * everything on to the binks request's own, so a copy made with `new Request(request)` (and
- * `fetch(request)`, which makes one) follows the client, as the Fetch standard has a copy
- * follow its original's signal. Lent for one: made, it gives the global back at once.
- */
-class ClientController {
-  readonly signal: ClientSignal;
-
-  constructor() {
-    const owner = lentTo!;
-    unlend();
-    this.signal = new ClientSignal(owner);
-  }
-
-  abort(): void {
-    // The runtime aborts what it made only for a signal it was given, which binks gives none.
-  }
-}
-
-/** A signal that is another's (the binks request's, made when first asked for). */
-class ClientSignal {
-  readonly #owner: SignalOwner;
-
-  constructor(owner: SignalOwner) {
-    this.#owner = owner;
-  }
-
-  get aborted(): boolean {
-    return this.#owner.signal.aborted;
-  }
-
-  get reason(): unknown {
-    return this.#owner.signal.reason;
-  }
-
-  throwIfAborted(): void {
-    this.#owner.signal.throwIfAborted();
-  }
-
-  addEventListener(...args: Parameters<AbortSignal["addEventListener"]>): void {
-    this.#owner.signal.addEventListener(...args);
-  }
-
-  removeEventListener(...args: Parameters<AbortSignal["removeEventListener"]>): void {
-    this.#owner.signal.removeEventListener(...args);
-  }
-}
-
-/**
- * What `clone()` is lent where it makes the clone's signal with the global `AbortController`
- * (undici, whose clone follows only a signal its original was given): the runtime's own, which
- * aborts when the binks request's signal does. Lent for one, as {@link ClientController}.
- */
-function followingController(Own: typeof AbortController): new () => AbortController {
-  return class FollowingController extends Own {
-    constructor() {
-      super();
-      const signal = lentTo!.signal;
-      unlend();
-      if (signal.aborted) this.abort(signal.reason);
-      else signal.addEventListener("abort", () => this.abort(signal.reason), { once: true });
-    }
-  };
-}
-
-/**
- * The symbol-keyed getter through which the runtime's own code reads a request's signal, where
- * its constructor and `clone()` do that rather than read `signal` (Deno): a copy and a clone
- * follow the signal that getter answers. Null where there is none such.
- */
-function signalSlot(): symbol | null {
-  const proto = Request.prototype;
-  for (const key of Object.getOwnPropertySymbols(proto)) {
-    if (key.description !== "signal") continue;
-    if (typeof Object.getOwnPropertyDescriptor(proto, key)?.get !== "function") continue;
-    const client = new AbortController();
-    class Probe extends Request {}
-    Object.defineProperty(Probe.prototype, key, { get: () => client.signal });
-    try {
-      const probe = new Probe("http://localhost/");
-      const copy = new Request(probe);
-      const clone = probe.clone();
-      client.abort();
-      if (copy.signal.aborted && clone.signal.aborted) return key;
-    } catch {
-      // Not a getter the runtime's code takes a signal from.
-    }
-  }
-  return null;
-}
-
-/** Whether a `clone()` made while {@link followingController} is lent follows its original. */
-function clonesFollowLent(Following: new () => AbortController): boolean {
-  const client = new AbortController();
-  const original = new Request("http://localhost/");
-  let clone: Request;
-  try {
-    lend(client, Following);
-    clone = original.clone();
-  } catch {
-    return false;
-  } finally {
-    unlend();
-  }
-  client.abort();
-  return clone.signal.aborted;
-}
-
-/**
- * See {@link controllerLent}: the constructor must make exactly one controller, and a copy of
- * what it made must follow the signal it was lent.
- */
-function lendsController(): boolean {
-  const client = new AbortController();
-  let made = 0;
-  class Counted extends ClientController {
-    constructor() {
-      super();
-      made++;
-    }
-  }
-  let probe: Request;
-  try {
-    lend(client, Counted);
-    probe = new Request("http://localhost/");
-  } catch {
-    return false;
-  } finally {
-    unlend();
-  }
-  if (made !== 1) return false;
-  try {
-    const copy = new Request(probe);
-    client.abort();
-    return copy.signal.aborted;
-  } catch {
-    return false;
-  }
-}
 
 /** The body methods a held body answers, with what each makes of the bytes. */
 const HELD_READERS: ReadonlyArray<readonly [string, (bytes: Uint8Array) => unknown]> = [
