@@ -27,12 +27,16 @@ export interface SignalOwner {
 
 type Globals = { AbortController: unknown };
 
-/** Lend `Controller` in place of the global `AbortController`, for `owner`'s signal. */
+/**
+ * Lend `Controller` in place of the global `AbortController`, for `owner`'s signal. Where the
+ * global cannot be written (frozen intrinsics) this throws, and nothing was lent.
+ */
 export function lend(owner: SignalOwner, Controller: unknown = ClientController): void {
   const global = globalThis as Globals;
-  ownController = global.AbortController;
-  lentTo = owner;
+  const own = global.AbortController;
   global.AbortController = Controller;
+  ownController = own;
+  lentTo = owner;
 }
 
 /** Give the global `AbortController` back, unless that was done already. */
@@ -166,6 +170,9 @@ export function lendsController(): boolean {
       made++;
     }
   }
+  // One made first: a runtime may load its fetch implementation when `Request` is first used
+  // (Node), and what that sets up (a controller of its own) must not take the one lent.
+  new Request("http://localhost/");
   let probe: Request;
   try {
     lend(client, Counted);
