@@ -229,7 +229,14 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
     let opened: OwnedFile | Reply;
     if (fs.opensAnyPath === true) {
       opened = await tryOpen(fs, file);
-      if (opened instanceof OwnedFile && opened.info.isDirectory) {
+      if (!(opened instanceof OwnedFile) && opened.status === 403 && path.endsWith("/")) {
+        // It may not be read, and is named as a directory: then its index is opened. Through a
+        // file named so that open fails as a file on the way (404), whether the file may be read
+        // or not, as `stat` tells; a directory that may be searched, not listed, serves its index.
+        file = joinPath(file, [index]);
+        name = index;
+        opened = await tryOpen(fs, file);
+      } else if (opened instanceof OwnedFile && opened.info.isDirectory) {
         void opened.close();
         // Its page's relative links resolve against the URL: without the slash, next to it.
         if (!path.endsWith("/")) return toDirectory(req);
@@ -255,6 +262,12 @@ export function serveStatic(root: string, fs: FileSystem, options: StaticOptions
       opened = await tryOpen(fs, file);
     }
     if (!(opened instanceof OwnedFile)) return opened;
+    // No file (a directory as an index, a FIFO, a device): not there, wherever it is, as `stat`
+    // tells before any open.
+    if (!opened.info.isFile) {
+      void opened.close();
+      return plain(404);
+    }
     let landed: string;
     try {
       // A symlink may point anywhere: what counts is where the open landed. Asked of the open

@@ -972,6 +972,50 @@ describe("static files: model", () => {
     );
   });
 
+  it("answers the cases it found as the model says, on either kind of file system", async () => {
+    const get = (segments: string[], trailing: number): RequestSpec => ({
+      method: "GET",
+      target: {
+        mount: true,
+        absolute: false,
+        segments,
+        slashes: [1, 1, 1, 1],
+        trailing,
+        query: "",
+      },
+      fields: [],
+      lowerNames: false,
+    });
+    const denied: EntrySpec = { ...A_TXT, access: "denied" };
+    const found: Pick<Scenario, "tree" | "requests">[] = [
+      // A file that may not be read, named as a directory: 404 as for one that may (was 403
+      // where the file system opens any path, found under seeds 30005–30012).
+      {
+        tree: [["index.html", denied], ["docs", { kind: "dir", children: [["a", denied]] }]],
+        requests: [get(["index.html"], 1), get(["docs", "a"], 1)],
+      },
+      // An index that is a directory out of the root, through a symlink: no file, 404 (was 403
+      // where the file system opens any path: it looked where the open landed first; seed 30019).
+      { tree: [["index.html", { kind: "link", target: ".." }]], requests: [get([], 0)] },
+    ];
+    for (const opensAnyPath of [true, false]) {
+      for (const { tree, requests } of found) {
+        await run({
+          now: 1_760_000_000_000,
+          tree,
+          root: "/srv/www",
+          index: "index.html",
+          prefix: "",
+          dotfiles: false,
+          pieceBytes: 4096,
+          requests,
+          together: false,
+          opensAnyPath,
+        });
+      }
+    }
+  });
+
   it("answers random requests on random trees as RFC 9110 and binks's choices say", async () => {
     await check(fc.asyncProperty(scenarioArb, run), { seed: 0x57a71c, numRuns: 400 });
   });
