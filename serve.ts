@@ -155,6 +155,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
         takeBytes: runtime === "bun",
       },
       holdBody: runtime === "node",
+      // The answers go from this handler to the connections alone.
+      releaseBytes: true,
     });
   } else if (options.fetch !== undefined) {
     throw new TypeError("serve() takes a handler or a fetch function, not both");

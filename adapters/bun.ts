@@ -29,6 +29,7 @@ import type {
   Transport,
 } from "../src/transport.ts";
 import { ListenError } from "../src/transport.ts";
+import { writtenWhole } from "../src/release.ts";
 import type {
   BunListenOptions,
   BunNamespace,
@@ -99,8 +100,13 @@ class BunTransport implements Transport {
       if (this.queued === 0) {
         const written = this.socket.write(bytes);
         // All taken at once: the borrowed bytes were never kept, so nothing to copy (and what
-        // is kept is a copy, so there is no `keptBorrowed` to report).
-        if (written === length || written < 0) return true;
+        // is kept is a copy, so there is no `keptBorrowed` to report). Bun keeps no reference
+        // to what it wrote: bytes the server holds alone may go back now.
+        if (written === length) {
+          if (owned) writtenWhole(bytes);
+          return true;
+        }
+        if (written < 0) return true;
         const rest = written === 0 ? bytes : bytes.subarray(written);
         (this.queue ??= new ChunkQueue()).push(owned ? rest : new Uint8Array(rest));
         this.queued = length - written;

@@ -48,12 +48,20 @@ export interface FetchHandlerOptions {
    * them from (Node's, a byte stream over a copy). `serve()` does so on Node. Default false.
    */
   holdBody?: boolean;
+  /**
+   * The handler's answers go straight to the connection, through no code that could keep them
+   * (`serve({ fetch })`): bytes taken out of a `Response` for one answer are given back to the
+   * allocator once written (see `release.ts`). A wrapper or middleware that kept such an
+   * answer's body would find it empty, so it is off by default.
+   */
+  releaseBytes?: boolean;
 }
 
 /** Turn a fetch handler into a binks handler. */
 export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions = {}): Handler {
   if (options.globalResponse !== false) installReadyResponse(options.ready);
   const holdBody = options.holdBody === true;
+  const release = options.releaseBytes === true;
   return (req) => {
     // A method no `Request` can carry as sent: a fetch handler does not implement it.
     if (unfetchableMethod(req.method)) return errorReply(501);
@@ -70,7 +78,7 @@ export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions =
     const headOnly = request.method === "HEAD";
     const response = fetch(request);
     if (response instanceof Response) {
-      return readyReply(response) ?? streamReply(response, headOnly, req);
+      return readyReply(response, release) ?? streamReply(response, headOnly, req);
     }
     if (typeof (response as Partial<Promise<Response>> | null)?.then !== "function") {
       throw notResponse(response);
@@ -79,7 +87,7 @@ export function fetchHandler(fetch: FetchHandler, options: FetchHandlerOptions =
     // back): settled as a Promise, it answers when it calls back, or meets the handler deadline.
     return Promise.resolve(response).then((r) => {
       if (!(r instanceof Response)) throw notResponse(r);
-      return readyReply(r) ?? streamReply(r, headOnly, req);
+      return readyReply(r, release) ?? streamReply(r, headOnly, req);
     });
   };
 }
@@ -138,7 +146,7 @@ export function toRequest(req: IncomingRequest): Request {
  * would be streamed is cancelled at once: its producer stops rather than run for nobody.
  */
 export async function toReply(response: Response, headOnly: boolean = false): Promise<Reply> {
-  return await (readyReply(response) ?? streamReply(response, headOnly));
+  return await (readyReply(response, false) ?? streamReply(response, headOnly));
 }
 
 /**
@@ -208,10 +216,11 @@ function bodyUsed(body: ReadableStream<Uint8Array>): TypeError {
 
 /**
  * The reply for a `Response` whose body was kept as given (at once, or once its bytes are
- * taken out of the runtime's `Response`); undefined for any other.
+ * taken out of the runtime's `Response`); undefined for any other. With `release`, the reply
+ * goes to the connection alone, which may release bytes taken out for it once written.
  */
-function readyReply(response: Response): Reply | Promise<Reply> | undefined {
-  const body = keptBody(response);
+function readyReply(response: Response, release: boolean): Reply | Promise<Reply> | undefined {
+  const body = keptBody(response, release);
   if (body === undefined) return undefined;
   const headers = keptFields(response) ?? headerList(response);
   const reply: Reply = { status: response.status, headers };

@@ -24,6 +24,7 @@
  * @module
  */
 import { withoutHttpWhitespace } from "./bytes.ts";
+import { keepAfterWrite, releaseWhenWritten } from "./release.ts";
 
 /** The runtime's `Response`, before anything replaced it. */
 type ResponseClass = typeof Response;
@@ -43,9 +44,10 @@ const TAKE = Symbol("take");
 interface ReadyResponseClass extends ResponseClass {
   /**
    * The body `response` was made from, if it is a ReadyResponse that kept one and nothing
-   * else has read its body.
+   * else has read its body. With `release`, bytes taken out of the runtime's Response for this
+   * one answer are released once written (see {@link keptBody}).
    */
-  keptBody(response: Response): SentBody | undefined;
+  keptBody(response: Response, release: boolean): SentBody | undefined;
   /** Its header fields, if it is a ReadyResponse that knows them without its `headers`. */
   keptFields(response: Response): [string, string][] | undefined;
 }
@@ -75,9 +77,12 @@ export interface ReadyResponseOptions {
   /**
    * Bytes larger than `keepBytes` are not copied but left in the runtime's `Response`, and
    * taken out whole when sent (its `bytes()`), rather than read through its stream: for a
-   * runtime whose `Response` hands over the copy it took without another (Bun). A
-   * `Response` sent this way can be sent again; its `bodyUsed` is true from then on, as
-   * after the runtime's own server sent it. No effect with `lazy`. Default false.
+   * runtime whose `Response` hands over the copy it took without another (Bun). Its
+   * `bodyUsed` is true from then on, as after the runtime's own server sent it. The copy is
+   * the server's alone: once written it is released (`release.ts`), and a `Response` sent
+   * again after that is refused as a used one, as `Bun.serve` and `Deno.serve` refuse it; one
+   * given to several answers before its bytes were taken out (pipelined requests) goes out
+   * whole to each, and is not released. No effect with `lazy`. Default false.
    */
   takeBytes?: boolean;
 }
@@ -111,7 +116,11 @@ function nullBodyStatus(status: number): boolean {
 
 let readyResponseClass: ReadyResponseClass | null = null;
 
-function defineReadyResponse(
+/**
+ * A ReadyResponse class over `Native`, working as `options` say: what {@link installReadyResponse}
+ * puts in place (exported so that a test can make one apart from the global one).
+ */
+export function defineReadyResponse(
   Native: ResponseClass,
   options: ReadyResponseOptions,
 ): ReadyResponseClass {
@@ -132,6 +141,12 @@ function defineReadyResponse(
     readonly #body: KeptBody | typeof TAKE | undefined;
     /** With TAKE: the bytes, once the sender took them out. */
     #taken: Promise<Uint8Array> | null = null;
+    /** With TAKE: the bytes taken out, once they came. */
+    #takenBytes: Uint8Array | null = null;
+    /**
+     * With TAKE: the bytes go to more than one answer, or to a caller: they are not released.
+     */
+    #shared = false;
     /** With `lazy`: the body is only in #body until something reads it from here. */
     readonly #lazy: boolean;
     /** With `lazy`: the runtime's Response with the body, once something wanted it. */
@@ -177,16 +192,39 @@ function defineReadyResponse(
       return type === null ? [] : [["content-type", type]];
     }
 
-    static keptBody(response: Response): SentBody | undefined {
+    static keptBody(response: Response, release: boolean): SentBody | undefined {
       if (!(#body in response)) return undefined;
       const body = response.#body;
       if (body !== TAKE) return body === undefined || response.bodyUsed ? undefined : body;
-      // Sent before (the same Response answering again): what was taken then.
-      if (response.#taken !== null) return response.#taken;
+      if (response.#taken !== null) return response.#again();
       if (response.bodyUsed) return undefined;
-      return response.#taken = bytesMethod !== undefined
+      response.#shared = !release;
+      const taken = bytesMethod !== undefined
         ? bytesMethod.call(response)
         : arrayBufferMethod.call(response).then((buffer) => new Uint8Array(buffer));
+      return response.#taken = taken.then((bytes) => {
+        response.#takenBytes = bytes;
+        if (!response.#shared) releaseWhenWritten(bytes);
+        return bytes;
+      });
+    }
+
+    /**
+     * The bytes taken out before, for the same Response answering again: not released while
+     * they are to be written twice; once released (written and given back), none, and the
+     * Response is a used one.
+     */
+    #again(): SentBody | undefined {
+      const bytes = this.#takenBytes;
+      if (bytes === null) {
+        this.#shared = true;
+        return this.#taken!;
+      }
+      // Taken bytes are never empty (they are more than `keepBytes`): empty, they were released.
+      if (bytes.length === 0) return undefined;
+      this.#shared = true;
+      keepAfterWrite(bytes);
+      return this.#taken!;
     }
 
     /** `Response.json()`, made as a ReadyResponse, so that it too is sent from its text. */
@@ -346,8 +384,8 @@ export function installReadyResponse(options: ReadyResponseOptions = {}): void {
  * that kept it and nothing else has read its body since; else undefined. Bytes left in the
  * runtime's Response are taken out of it by this call.
  */
-export function keptBody(response: Response): SentBody | undefined {
-  return readyResponseClass === null ? undefined : readyResponseClass.keptBody(response);
+export function keptBody(response: Response, release = false): SentBody | undefined {
+  return readyResponseClass === null ? undefined : readyResponseClass.keptBody(response, release);
 }
 
 /**
