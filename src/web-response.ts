@@ -220,8 +220,8 @@ export function defineReadyResponse(
         this.#shared = true;
         return this.#taken!;
       }
-      // Taken bytes are never empty (they are more than `keepBytes`): empty, they were released.
-      if (bytes.length === 0) return undefined;
+      // Released: their buffer is detached (only release detaches it).
+      if ((bytes.buffer as { detached?: boolean }).detached === true) return undefined;
       this.#shared = true;
       keepAfterWrite(bytes);
       return this.#taken!;
