@@ -22,6 +22,7 @@ import { isIPv6 } from "node:net";
 import { bytesOf, replay, type Where } from "../fuzz/harness.ts";
 import type { Case } from "./cases.ts";
 import type { Item, Parting, Trace } from "./engine.ts";
+import { normalPath } from "../../src/bytes.ts";
 
 export type Class = "a" | "b" | "c" | "d" | "s" | "?";
 
@@ -292,6 +293,32 @@ function peerRule(code: string, wire: string): [Class, string] | null {
 
 const ANSWERED_EARLY = "answered before its body had all come: binks closes after the answer";
 
+const ROUTED_BY_NORMAL_FORM = "a path with %HH of a character it may hold as it is: binks's " +
+  "router compares its normal form (RFC 3986 §6.2.2), the peer's routes the bytes";
+
+/** The routes of the contract both servers implement. */
+const ROUTES = ["/inspect", "/echo"];
+
+/**
+ * binks answered a route that the peer did not find (404), for a target whose path is that route
+ * only in the router's normal form (`/insp%65ct`): the target from binks's `/inspect` report, or,
+ * for the first request, from the wire's request line.
+ */
+function routedByNormalForm(
+  c: Case,
+  binks: Item | undefined,
+  peer: Item | undefined,
+  at: number,
+): boolean {
+  if (binks?.kind !== "req" || binks.status !== 200) return false;
+  if (peer?.kind !== "req" || peer.status !== 404) return false;
+  const target = binks.url ?? (at === 0 ? /^[^ ]* ([^ ]*) /.exec(c.wire)?.[1] : undefined);
+  if (target === undefined) return false;
+  const q = target.indexOf("?");
+  const path = q < 0 ? target : target.slice(0, q);
+  return !ROUTES.includes(path) && ROUTES.includes(normalPath(path));
+}
+
 function isOpaque(i: Item | "waits" | "closed"): boolean {
   return typeof i !== "string" && i.kind === "req" && i.method === undefined;
 }
@@ -380,6 +407,9 @@ export function classify(c: Case, b: Trace, p: Trace, parting: Parting): Verdict
       return { cls: "?", rule: "binks closes where the peer keeps the connection" };
     }
     case "fields":
+      if (routedByNormalForm(c, b.items[parting.at], p.items[parting.at], parting.at)) {
+        return { cls: "d", rule: ROUTED_BY_NORMAL_FORM };
+      }
       return { cls: "?", rule: `same framing, different fields: ${parting.what}` };
     case "close":
       return {
