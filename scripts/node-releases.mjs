@@ -21,3 +21,20 @@ export function nodeBinNamed(root, name) {
   if (release === undefined) throw new Error(`no Node release named ${name}`);
   return nodeBin(root, release.version);
 }
+
+/**
+ * The npm command that installs `version` into its own folder: as a dependency of the project
+ * it would replace `node` in npm scripts.
+ */
+export const installCommand = (root, version) => [
+  "npm",
+  [
+    "install",
+    "--prefix",
+    nodeDir(root, version),
+    "--no-save",
+    "--no-audit",
+    "--no-fund",
+    `node@${version}`,
+  ],
+];

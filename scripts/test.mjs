@@ -12,7 +12,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { nodeBin, nodeDir, OTHER_NODES } from "./node-releases.mjs";
+import { installCommand, nodeBin, nodeDir, OTHER_NODES } from "./node-releases.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -145,16 +145,7 @@ async function ensureNode(version) {
   const binary = nodeBin(root, version);
   if (existsSync(binary)) return true;
   step(`installing Node ${version} into ${nodeDir(root, version)}`);
-  // Its own prefix: as a dependency of the project it would replace `node` in npm scripts.
-  const { code } = await run("npm", [
-    "install",
-    "--prefix",
-    nodeDir(root, version),
-    "--no-save",
-    "--no-audit",
-    "--no-fund",
-    `node@${version}`,
-  ]);
+  const { code } = await run(...installCommand(root, version));
   return code === 0 && existsSync(binary);
 }
 

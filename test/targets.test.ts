@@ -43,6 +43,7 @@ describe("targets: pass order", () => {
       const order = passOrder(CATALOG, round);
       assert.deepEqual([...order].sort(), [...CATALOG].sort(), `round ${round}: each once`);
       for (const g of GROUPS) {
+        if (!CATALOG.includes(g.binks)) continue;
         const at = [g.binks, g.demo, g.own, g.floor].map((id) => order.indexOf(id)).sort((a, b) =>
           a - b
         );
@@ -68,6 +69,18 @@ describe("targets: pass order", () => {
     assert.equal(passOrder(CATALOG, 3)[0], "hono-binks-node");
     const firsts = new Set(Array.from({ length: 10 }, (_, r) => passOrder(CATALOG, r)[0]));
     assert.equal(firsts.size, 10);
+  });
+
+  it("runs another Node release's rows as a block of their own", () => {
+    const ids = ["binks-node", "node-http", "binks-node24", "node-http24", "raw-routes-node24"];
+    assert.deepEqual(passOrder(ids, 0), ids);
+    assert.deepEqual(passOrder(ids, 1), [
+      "node-http24",
+      "raw-routes-node24",
+      "binks-node24",
+      "node-http",
+      "binks-node",
+    ]);
   });
 
   it("keeps a subset's order and blocks (the 5-round target run)", () => {
@@ -175,6 +188,23 @@ describe("targets: verdicts", () => {
         "1.10× | 1.10× | 1.00× | **not met** |",
     ));
     assert.ok(lines.some((l) => l.includes("the floor run next to each other in every round")));
+  });
+
+  it("holds binks on Node 24 to Node's targets, against node:http on Node 24", () => {
+    const r = run({
+      keepalive: {
+        "binks-node": rps(100_000),
+        "node-http": rps(60_000),
+        "binks-node24": rps(100_000),
+        "node-http24": rps(80_000),
+      },
+    });
+    const ratio = (runtime: string) =>
+      evaluate(r).find((x) => x.group.runtime === runtime && x.spec.against === "own")!;
+    assert.equal(ratio("node").met, true);
+    assert.equal(ratio("node24").result, 1.25);
+    assert.equal(ratio("node24").met, false);
+    assert.ok(targetsMarkdown(r).some((l) => l.startsWith("| Node 24 | keep-alive req/s ≥ 1.4×")));
   });
 
   it("says when a run's servers were not run next to each other", () => {

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { OTHER_NODES } from "../../scripts/node-releases.mjs";
 import { buildFasthttp, fasthttpBinary } from "./peers/fasthttp.mjs";
 
 /**
@@ -368,6 +369,48 @@ export function servers() {
       optional: true,
       cmd: onBun("http-parser-js-bun.ts"),
     },
+    ...OTHER_NODES.flatMap(({ name }) => otherNodeRows(name, dist, hostArgs, needDist, mainNode)),
+  ];
+}
+
+/**
+ * The Node rows again on a Node LTS release other than the machine's (`ctx.nodes[name]`, which
+ * the runner installs as the suite does): what users run today. Only when asked for
+ * (`--only binks-node24,node-http24,…`), since each release adds as many passes as Node's rows.
+ */
+function otherNodeRows(name, dist, hostArgs, needDist, mainNode) {
+  const major = name.replace(/^node/, "");
+  const on = (file) => (ctx, port) => [ctx.nodes[name], [dist(ctx, file), ...hostArgs(port)]];
+  const row = (id, label, family, file, extra = {}) => ({
+    id: `${id}${major}`,
+    label: label.replace("Node", `Node ${major}`),
+    runtime: name,
+    family,
+    routes: ALL_ROUTES,
+    optional: true,
+    check: needDist(file),
+    cmd: on(file),
+    ...extra,
+  });
+  const hono = { scenarios: HONO_SCENARIOS, scenariosWhy: HONO_WHY };
+  return [
+    row("binks-node", "binks (Node)", "binks", "binks-bench.js"),
+    {
+      ...row("binks-main-node", "binks main.js (Node)", "binks", "../../../main.js"),
+      check: mainNode,
+      routes: ["hello", "echo"],
+      scenarios: ["keepalive"],
+      scenariosWhy: MAIN_WHY,
+    },
+    row("node-http", "node:http (Node)", "runtime", "node-http.js"),
+    row("hono-binks-node", "Hono on binks (Node)", "hono", "hono-binks.js", hono),
+    row("hono-node", "Hono on node:http (Node)", "hono", "hono-node.js", hono),
+    {
+      ...row("raw-node", "raw node:net (Node)", "floor", "raw-node.js"),
+      routes: ["hello"],
+      notes: { echo: "answers GET / only", big: "answers GET / only" },
+    },
+    row("raw-routes-node", "raw node:net (Node, all routes)", "floor", "raw-routes-node.js"),
   ];
 }
 

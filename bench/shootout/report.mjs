@@ -244,7 +244,8 @@ export function machineLine(meta) {
   const v = meta.versions;
   const some = (parts) => parts.filter((x) => x).map((x) => `; ${x}`).join("");
   return `${m.nproc} CPUs (\`nproc\`), ${m.cpu}, Linux ${m.kernel}, ${m.memGiB} GiB RAM; ` +
-    `Node ${v.node}, Deno ${v.deno}, Bun ${v.bun}; ${v.wrk}` +
+    `Node ${v.node}${v.node22 ? ` and ${v.node22}` : ""}${v.node24 ? ` and ${v.node24}` : ""}, ` +
+    `Deno ${v.deno}, Bun ${v.bun}; ${v.wrk}` +
     some([v.ab, v.h2load, v.nginx && `nginx ${v.nginx}`]) +
     `; Hono ${v.hono}; uWebSockets.js ${v.uws}` +
     some([

@@ -65,6 +65,7 @@ import {
   unusedBase,
 } from "./report.mjs";
 import { errorCount, wrk, wrkVersion } from "./wrk.mjs";
+import { installCommand, nodeBin, nodeDir, OTHER_NODES } from "../../scripts/node-releases.mjs";
 
 // Compiled with the rest: `npm run bench` builds first (the Node servers run from dist/ too).
 const targets = await import("../../dist/bench/shootout/targets.js").catch(() => null);
@@ -314,6 +315,25 @@ const rootBin = (name) => {
   return existsSync(p) ? realpathSync(p) : null;
 };
 
+/**
+ * The binaries of the other Node releases the chosen servers run on (`runtime: "node24"`),
+ * installed as `npm test` installs them when missing (a folder of their own under .cache).
+ */
+async function otherNodes() {
+  const out = {};
+  for (const { name, version: release } of OTHER_NODES) {
+    const binary = nodeBin(root, release);
+    out[name] = binary;
+    if (existsSync(binary) || !opts.install) continue;
+    if (!chosenServers.some((s) => s.runtime === name)) continue;
+    log(`installing Node ${release} into ${nodeDir(root, release)}`);
+    const [cmd, args] = installCommand(root, release);
+    const r = await runToEnd(cmd, args, { cwd: root, timeoutMs: 300_000 });
+    if (r.code !== 0) log(`  failed: ${lastLine(r.err || r.out)}`);
+  }
+  return out;
+}
+
 async function main() {
   if (targets === null) {
     console.error("bench: dist/bench/shootout/targets.js is missing: run `npm run build` first");
@@ -324,6 +344,8 @@ async function main() {
   const ctx = {
     root,
     node: process.execPath,
+    /** Other Node releases by name ("node24"): their binary, or why there is none. */
+    nodes: await otherNodes(),
     deno: rootBin("deno"),
     bun: rootBin("bun"),
     wrk: which("wrk"),
@@ -381,6 +403,12 @@ async function main() {
         ? await h2loadVersion(ctx.h2load)
         : null,
       nginx: ctx.nginx ? version(ctx.nginx, ["-v"], /nginx\/(\S+)/) : null,
+      ...Object.fromEntries(
+        Object.entries(ctx.nodes).filter(([, bin]) => existsSync(bin)).map(([name, bin]) => [
+          name,
+          version(bin, ["--version"], /v(\S+)/),
+        ]),
+      ),
       ...peerVersions(ctx),
       hono: packageVersion("hono"),
       uws: packageVersion("@trufflesuite/uws-js-unofficial"),
@@ -635,6 +663,10 @@ async function unavailable(server, ctx) {
   }
   if (server.runtime === "bun" && ctx.bun === null) {
     return "node_modules/.bin/bun missing (npm install)";
+  }
+  const otherNode = ctx.nodes[server.runtime];
+  if (otherNode !== undefined && !existsSync(otherNode)) {
+    return `${otherNode} missing (${opts.install ? "its install failed" : "--no-install"})`;
   }
   for (const pkg of server.packages ?? []) {
     if (ctx.missing.has(pkg)) return `Debian ${pkg} is ${ctx.missing.get(pkg)}`;

@@ -83,7 +83,20 @@ export const GROUPS: readonly TargetGroup[] = [
     floor: "raw-routes-bun",
     trivial: "raw-bun",
   },
+  // The same on the Node LTS releases users run besides the machine's (rows run when asked for).
+  ...["22", "24"].map((major): TargetGroup => ({
+    runtime: `node${major}`,
+    label: `Node ${major}`,
+    binks: `binks-node${major}`,
+    demo: `binks-main-node${major}`,
+    own: `node-http${major}`,
+    floor: `raw-routes-node${major}`,
+    trivial: `raw-node${major}`,
+  })),
 ];
+
+/** The runtimes whose own server is `node:http`: the targets set for Node hold on each. */
+const NODES: readonly string[] = ["node", "node22", "node24"];
 
 /** uWebSockets.js on Node: the pipelined yardstick for binks on every runtime. */
 export const UWS = "uws-node";
@@ -146,7 +159,7 @@ export const SPECS: readonly TargetSpec[] = [
         against: 11,
         better: "lower",
         bound: 11,
-        runtimes: ["node"],
+        runtimes: NODES,
       },
       {
         text: `keep-alive req/s ≥ 1.4× the runtime's server${app}`,
@@ -156,7 +169,7 @@ export const SPECS: readonly TargetSpec[] = [
         against: "own",
         better: "higher",
         bound: 1.4,
-        runtimes: ["node"],
+        runtimes: NODES,
       },
       {
         text: `keep-alive CPU per request ≤ 1.15× the runtime's server${app}`,
