@@ -32,6 +32,7 @@ import { nodeBinNamed } from "../../scripts/node-releases.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
+const NODE22 = nodeBinNamed(root, "node22");
 const NODE24 = nodeBinNamed(root, "node24");
 const HOST = "127.0.0.1";
 /** Idle timeouts off for binks; the connection cap above the count. */
@@ -91,6 +92,7 @@ function servers() {
   const peers = dist("bench/memory/peers.js");
   const peersTs = join(root, "bench", "memory", "peers.ts");
   const main = (port) => ["--port", String(port), "--host", HOST, ...BINKS_FLAGS];
+  const node22 = existsSync(NODE22) ? null : "Node 22 not installed (npm test installs it)";
   const node24 = existsSync(NODE24) ? null : "Node 24 not installed (npm test installs it)";
   const built = existsSync(dist("main.js")) ? null : "dist missing (npm run build)";
   const denoRun = ["run", "--allow-net", "--allow-env", "--allow-read"];
@@ -102,6 +104,7 @@ function servers() {
       (p) => [dist("main.js"), ...main(p)],
       built,
     ],
+    ["binks-node22", "binks (Node 22)", NODE22, (p) => [dist("main.js"), ...main(p)], node22],
     ["binks-node24", "binks (Node 24)", NODE24, (p) => [dist("main.js"), ...main(p)], node24],
     ["binks-deno", "binks (Deno)", bin("deno"), (p) => [...denoRun, "main.ts", ...main(p)], null],
     [
@@ -113,6 +116,7 @@ function servers() {
     ],
     ["binks-bun", "binks (Bun)", bin("bun"), (p) => ["run", "main.ts", ...main(p)], null],
     ["node-http", "node:http (Node 20)", process.execPath, (p) => [peers, "node-http", p], built],
+    ["node-http22", "node:http (Node 22)", NODE22, (p) => [peers, "node-http", p], node22],
     ["node-http24", "node:http (Node 24)", NODE24, (p) => [peers, "node-http", p], node24],
     ["deno-serve", "Deno.serve", bin("deno"), (p) => [...denoRun, peersTs, "deno-serve", p], null],
     ["bun-serve", "Bun.serve", bin("bun"), (p) => ["run", peersTs, "bun-serve", p], null],
@@ -123,6 +127,7 @@ function servers() {
       (p) => [peers, "node-net", p],
       built,
     ],
+    ["node-net22", "floor: node:net (Node 22)", NODE22, (p) => [peers, "node-net", p], node22],
     ["node-net24", "floor: node:net (Node 24)", NODE24, (p) => [peers, "node-net", p], node24],
     [
       "deno-read",
