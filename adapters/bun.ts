@@ -92,6 +92,11 @@ class BunTransport implements Transport {
     return this.queued;
   }
 
+  /** Nothing queued: `socket.write` sends at once, and copies only what the kernel left. */
+  get sendsAtOnce(): boolean {
+    return this.queued === 0;
+  }
+
   write(bytes: Uint8Array, owned: boolean): boolean {
     // Writes after end() or close() go nowhere; the core hears about the close separately.
     if (this.closed || this.ending) return true;

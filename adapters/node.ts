@@ -84,6 +84,11 @@ class NodeTransport implements Transport {
    */
   freshChunks: boolean;
 
+  /** On Node itself, with nothing queued: the view goes to the kernel in the call. */
+  get sendsAtOnce(): boolean {
+    return WRITES_IN_PLACE && this.socket.writableLength === 0;
+  }
+
   write(bytes: Uint8Array, owned: boolean): boolean {
     const socket = this.socket;
     if (owned) return socket.write(bytes);

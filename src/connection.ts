@@ -32,6 +32,8 @@ import {
   closeIterator,
   CONTINUE_100,
   discardStream,
+  INLINE_AT_ONCE_MAX,
+  INLINE_BODY_MAX,
   KEEP,
   KEEP_10,
   LAST_CHUNK,
@@ -1156,6 +1158,7 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   ): boolean {
     const out = this.host.out;
     const tail = this.host.tail;
+    out.inlineMax = this.t.sendsAtOnce === true ? INLINE_AT_ONCE_MAX : INLINE_BODY_MAX;
     // Counted from `out.start`: a buffer outgrown while writing is replaced, and the bytes that
     // wait in it move to its start.
     const before = out.len - out.start;

@@ -38,8 +38,9 @@ export function keepAfterWrite(bytes: Uint8Array): void {
 }
 
 /**
- * A transport has written all of `bytes`, the very array it was given, and keeps no reference
- * to them: if they were marked, their memory goes back now.
+ * All of `bytes`, the very array given, went out: a transport wrote them and keeps no reference
+ * to them, or the core copied them next to their head. If they were marked, their memory goes
+ * back now.
  */
 export function writtenWhole(bytes: Uint8Array): void {
   if (bytes.length < RELEASE_MIN_BYTES || !releasable.delete(bytes)) return;

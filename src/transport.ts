@@ -29,6 +29,12 @@ export interface Transport {
    */
   readonly keptBorrowed?: boolean;
   /**
+   * Whether a borrowed {@link write} now would be handed to the kernel during the call, as it
+   * is (nothing queued before it, no copy made first): then a larger body is worth copying next
+   * to its head, so that both go in one send. Read before each answer; left out, false.
+   */
+  readonly sendsAtOnce?: boolean;
+  /**
    * Each chunk given to {@link ConnectionEvents.onData} is memory of its own that the adapter
    * never writes into again (`node:net` under Deno and Bun allocates one per read), so the core
    * may keep views of it rather than copies. Left out, chunks are borrowed (Deno's adapter reads

@@ -26,6 +26,7 @@ import { fdCount, hasProc, rssKiB, settle, softFdLimit } from "./soak/proc.ts";
 import { LoadSocket, sleep, taggedBody, tagOf } from "./soak/load.ts";
 import { serve } from "../serve.ts";
 import type { IncomingRequest } from "../src/request.ts";
+import { StaticReply } from "../src/response.ts";
 
 const MiB = 1024;
 
@@ -222,6 +223,59 @@ describe("a client that stops reading", { skip: !hasProc && "needs /proc (Linux)
       (peak - rss0) / MiB < PEAK_LIMIT_MIB,
       `server RSS peaked ${((peak - rss0) / MiB).toFixed(1)} MiB up`,
     );
+  });
+});
+
+describe("large answers sent with their heads to a client that stops reading", () => {
+  it("160 pipelined answers of 60-64 KiB arrive byte for byte while another client is served", async () => {
+    const body = (n: number, seed: number) =>
+      Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7 + (i >> 8)) & 0xff);
+    const shared = new StaticReply(
+      200,
+      { "Content-Type": "application/octet-stream" },
+      body(65_536, 1),
+    );
+    const made = (seed: number) => body(60_000 + seed, seed);
+    const server = await serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      handler: (req: IncomingRequest) =>
+        req.path === "/shared" ? shared : { body: made(Number(req.path.slice(1))) },
+    });
+    const a = await RawClient.connect(server.port);
+    try {
+      a.socket.pause();
+      // About 10 MiB of answers, more than the socket buffers take, asked one at a time so that
+      // each is written on its own: one is taken in part, and the server keeps or copies what
+      // waits of it while B's answers are written after it.
+      const n = 160;
+      const paths = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? "/shared" : `/${i}`));
+      for (const path of paths) {
+        await a.send(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        await sleep(1);
+      }
+      const b = await RawClient.connect(server.port);
+      try {
+        for (let i = 0; i < 40; i++) {
+          const seed = 1000 + i;
+          await b.send(`GET /${seed} HTTP/1.1\r\nHost: x\r\n\r\n`);
+          const got = await b.responses(i + 1);
+          assert.deepEqual(new Uint8Array(got[i]!.body), made(seed), `B's answer ${i}`);
+        }
+      } finally {
+        b.close();
+      }
+      a.socket.resume();
+      const got = await a.responses(n, [], 20_000);
+      got.forEach((r, i) => {
+        assert.equal(r.status, 200);
+        const expected = i % 2 === 0 ? shared.body : made(i);
+        assert.deepEqual(new Uint8Array(r.body), expected, `A's answer ${i} (${paths[i]})`);
+      });
+    } finally {
+      a.close();
+      await server.shutdown(0);
+    }
   });
 });
 

@@ -1,12 +1,21 @@
 /**
  * Bytes taken out of a `Response` whole for one answer are given back to the allocator once a
- * transport has written them (`src/release.ts`), and only then: not those that go to more than
- * one answer, nor those handed to a caller, nor a view into a larger buffer; a `Response` whose
- * bytes went back is a used one. On a class of its own, apart from the global `Response`.
+ * transport has written them, or the core copied them next to their head (`src/release.ts`),
+ * and only then: not those that go to more than one answer, nor those handed to a caller, nor a
+ * view into a larger buffer; a `Response` whose bytes went back is a used one. On a class of its
+ * own, apart from the global `Response`.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { defineReadyResponse } from "../src/web-response.ts";
+import {
+  emptyTail,
+  INLINE_AT_ONCE_MAX,
+  INLINE_BODY_MAX,
+  KEEP,
+  Out,
+  writeReply,
+} from "../src/response.ts";
 import {
   keepAfterWrite,
   RELEASE_MIN_BYTES,
@@ -77,6 +86,27 @@ describe("bytes released once written", () => {
     assert.equal(await taken(response, true), bytes);
     writtenWhole(bytes);
     assert.equal(bytes.length, SIZE);
+  });
+
+  it("releases marked bytes once copied next to their head, after the copy", () => {
+    for (const [inlineMax, copied] of [[INLINE_AT_ONCE_MAX, true], [INLINE_BODY_MAX, false]]) {
+      const body = new Uint8Array(SIZE).fill(0x65);
+      releaseWhenWritten(body);
+      const out = new Out(1024);
+      out.inlineMax = inlineMax as number;
+      const tail = emptyTail();
+      writeReply(out, { body }, false, KEEP, 1, tail);
+      const head = new TextDecoder().decode(out.written());
+      if (copied) {
+        assert.equal(tail.bytes, null, "sent with its head");
+        assert.ok(head.endsWith("\r\n\r\n" + "e".repeat(SIZE)), "the copy is whole");
+        assert.equal(body.length, releases ? 0 : SIZE, "released once copied");
+      } else {
+        assert.equal(tail.bytes, body, "sent on its own, as it is");
+        assert.equal(body.length, SIZE, "not released before the transport wrote it");
+        keepAfterWrite(body);
+      }
+    }
   });
 
   it("releases only whole buffers of 16 KiB or more, and only once marked", () => {

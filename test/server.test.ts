@@ -27,6 +27,8 @@ class FakeTransport implements Transport {
   /** Keep borrowed views as they are and say so, as Node's adapter does on a partial write. */
   keepBorrowed = false;
   keptBorrowed = false;
+  /** Says a borrowed write would go to the kernel as it is, as Node's and Bun's adapters can. */
+  sendsAtOnce = false;
   readonly remoteAddress = "192.0.2.1";
   readonly remotePort = 4242;
   events!: ConnectionEvents;
@@ -170,6 +172,55 @@ describe("connection: handlers", () => {
       keeps.chunks[1]!.byteOffset,
       keeps.chunks[0]!.byteOffset + keeps.chunks[0]!.length,
     );
+  });
+
+  it("sends a body of up to 64 KiB in its head's write where the transport sends at once", () => {
+    const body = (n: number, seed: number) =>
+      Uint8Array.from({ length: n }, (_, i) => (i * seed) & 0xff);
+    const bodies = new Map([
+      ["/64k", new StaticReply(200, {}, body(64 * 1024, 3))],
+      ["/over", new StaticReply(200, {}, body(64 * 1024 + 1, 5))],
+      ["/16k", new StaticReply(200, {}, body(16 * 1024, 7))],
+    ]);
+    const made = body(40_000, 11);
+    const { connect } = setup({
+      handler: (req) => bodies.get(req.path) ?? { body: made },
+    });
+    for (const atOnce of [true, false]) {
+      for (
+        const [path, expected] of [...bodies].map(([p, r]) => [p, r.body] as const).concat([
+          ["/made", made],
+        ])
+      ) {
+        const t = connect();
+        t.sendsAtOnce = atOnce;
+        t.send(GET(path));
+        const inline = expected.length <= (atOnce ? 64 * 1024 : 16 * 1024);
+        assert.equal(t.chunks.length, inline ? 1 : 2, `${path}, at once: ${atOnce}`);
+        // Not inlined, the body goes as it is: the reply's own bytes, not a copy.
+        if (!inline) assert.equal(t.chunks[1], expected, `${path}, at once: ${atOnce}`);
+        const [r] = parseResponses(t.bytes()).responses;
+        assert.deepEqual(r!.body, expected, `${path}, at once: ${atOnce}`);
+      }
+    }
+  });
+
+  it("writes nothing over an inlined body that a transport kept by reference", () => {
+    const body = (seed: number) => Uint8Array.from({ length: 60_000 }, (_, i) => (i + seed) & 0xff);
+    const { connect } = setup({ handler: (req) => ({ body: body(Number(req.path.slice(1))) }) });
+    const keeps = connect();
+    keeps.keepBorrowed = true;
+    keeps.sendsAtOnce = true;
+    const other = connect();
+    other.sendsAtOnce = true;
+    for (let i = 0; i < 6; i++) {
+      keeps.send(GET(`/${i}`));
+      other.send(GET(`/${100 + i}`));
+    }
+    assert.equal(keeps.chunks.length, 6, "each answer in one write");
+    const got = (t: FakeTransport) => parseResponses(t.bytes()).responses.map((r) => r.body);
+    assert.deepEqual(got(keeps), [0, 1, 2, 3, 4, 5].map(body));
+    assert.deepEqual(got(other), [100, 101, 102, 103, 104, 105].map(body));
   });
 
   it("a reply that outgrows the shared buffer behind kept bytes: its 500 alone, its length logged", () => {

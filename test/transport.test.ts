@@ -770,6 +770,27 @@ describe(`transport: ${adapterName} adapter on ${running}`, () => {
   );
 
   it(
+    "says a borrowed write goes out at once only where it does, and not behind unsent bytes",
+    guarded(async () => {
+      const { client, conn } = await connect(listener, { paused: true });
+      // Node's own net sends the view in the call, Bun's socket.write too; Deno writes later.
+      const atOnce = keepsInPlace || adapterName === "bun";
+      assert.equal(conn.transport.sendsAtOnce === true, atOnce, "on an idle socket");
+      const expected = pattern(6 << 20, 3);
+      conn.transport.write(expected, true);
+      assert.ok(conn.transport.pending > 0, "part of 6 MiB waits while the client does not read");
+      assert.equal(conn.transport.sendsAtOnce === true, false, "behind unsent bytes");
+      client.socket.resume();
+      await until("every byte at the client", () => client.bytes === expected.length);
+      await until("nothing pending", () => conn.transport.pending === 0);
+      assert.equal(conn.transport.sendsAtOnce === true, atOnce, "once all went");
+      assertSameBytes(client.received(), expected, "6 MiB");
+      conn.transport.close();
+      await until("onClose", () => conn.closes === 1);
+    }),
+  );
+
+  it(
     "keeps queued copies intact while other connections write and reuse memory",
     guarded(async () => {
       // A copies small borrowed writes behind 8 MiB its peer does not read, so they wait in
