@@ -1158,10 +1158,14 @@ export class Connection extends Owned implements ConnectionEvents, TimerTarget {
   ): boolean {
     const out = this.host.out;
     const tail = this.host.tail;
-    out.inlineMax = this.t.sendsAtOnce === true ? INLINE_AT_ONCE_MAX : INLINE_BODY_MAX;
     // Counted from `out.start`: a buffer outgrown while writing is replaced, and the bytes that
     // wait in it move to its start.
     const before = out.len - out.start;
+    // A large body is copied next to its head only into a write that begins with that head:
+    // pipelined answers do not pile up copies into one write larger than the kernel takes.
+    out.inlineMax = before === 0 && this.t.sendsAtOnce === true
+      ? INLINE_AT_ONCE_MAX
+      : INLINE_BODY_MAX;
     let asked: boolean;
     // The status that goes out, for the access log: a reply refused is logged as its 500.
     let status: number;

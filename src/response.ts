@@ -147,10 +147,10 @@ export const INLINE_BODY_MAX: number = 16 * 1024;
 
 /**
  * The same where the transport hands the written bytes to the kernel during the call (its
- * `sendsAtOnce`): a second send costs more than the copy up to the largest
- * segment the kernel passes on at once (64 KiB, loopback's MTU and the GSO limit). Bodies of
- * 32 and 64 KiB after a head cost Node 28% and 15% less CPU per request so; at 128 KiB the
- * write is often taken in part, and the copies it keeps cost more than the send they save.
+ * `sendsAtOnce`) and the head begins the write: a second send costs more than the copy, up to
+ * the largest segment the kernel passes on at once (64 KiB, loopback's MTU and the GSO limit).
+ * Bodies of 32 and 64 KiB after a head cost Node 28% and 15% less CPU per request so; at 128
+ * KiB the write is often taken in part, and the copies it keeps cost more than the send saved.
  */
 export const INLINE_AT_ONCE_MAX: number = 64 * 1024;
 

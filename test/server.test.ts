@@ -205,6 +205,21 @@ describe("connection: handlers", () => {
     }
   });
 
+  it("copies a large body next to its head only into a write that begins with that head", () => {
+    const body = (seed: number) => Uint8Array.from({ length: 60_000 }, (_, i) => (i + seed) & 0xff);
+    const bodies = [body(1), body(2), body(3)];
+    const { connect } = setup({ handler: (req) => ({ body: bodies[Number(req.path.slice(1))] }) });
+    const t = connect();
+    t.sendsAtOnce = true;
+    // Three pipelined in one read: the first with its head, the second after the write that
+    // holds the first (and its own head), the third with its head again.
+    t.send(GET("/0") + GET("/1") + GET("/2"));
+    assert.equal(t.chunks.length, 3);
+    assert.equal(t.chunks[1], bodies[1], "the second body on its own, as it is");
+    const got = parseResponses(t.bytes()).responses.map((r) => r.body);
+    assert.deepEqual(got, bodies);
+  });
+
   it("writes nothing over an inlined body that a transport kept by reference", () => {
     const body = (seed: number) => Uint8Array.from({ length: 60_000 }, (_, i) => (i + seed) & 0xff);
     const { connect } = setup({ handler: (req) => ({ body: body(Number(req.path.slice(1))) }) });
